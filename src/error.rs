@@ -1,0 +1,59 @@
+//! The one error type of the tool and the exit code each kind maps to.
+//!
+//! Every message is a single line that names the file and the place at fault;
+//! `main` prints it after `error: ` and exits with [`Error::exit_code`].
+
+use std::fmt;
+use std::io;
+
+/// Exit status for success.
+pub const EXIT_OK: u8 = 0;
+/// Exit status for bad data or a failure to read or write a file.
+pub const EXIT_DATA: u8 = 1;
+/// Exit status for a usage error (bad flag, bad value, conflicting flags).
+pub const EXIT_USAGE: u8 = 2;
+
+/// What went wrong, already phrased for the user.
+#[derive(Debug)]
+pub enum Error {
+    /// A file could not be read or holds data the tool refuses.
+    Data(String),
+    /// The flags do not make a valid job.
+    Usage(String),
+    /// Writing the result failed (`what` names the destination).
+    Output { what: String, source: io::Error },
+}
+
+impl Error {
+    /// A data error about `file`: the message should name the place at fault.
+    pub fn data(file: &str, msg: impl fmt::Display) -> Self {
+        Error::Data(format!("{file}: {msg}"))
+    }
+
+    /// The exit code this error ends the process with.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Error::Data(_) | Error::Output { .. } => EXIT_DATA,
+            Error::Usage(_) => EXIT_USAGE,
+        }
+    }
+
+    /// True when the output went to a pipe that the reader closed (`| head`):
+    /// that is how a pipeline stops early, not a failure.
+    pub fn is_broken_pipe(&self) -> bool {
+        matches!(self, Error::Output { source, .. } if source.kind() == io::ErrorKind::BrokenPipe)
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Data(m) | Error::Usage(m) => f.write_str(m),
+            Error::Output { what, source } => write!(f, "{what}: {source}"),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
+pub type Result<T> = std::result::Result<T, Error>;

@@ -1,0 +1,171 @@
+//! Index files: pairs of 0-based row numbers, as `.npy` (any integer dtype,
+//! shape (P, 2)) or as CSV/TSV with two integer columns.
+//!
+//! Values are read as signed 64-bit integers so that a negative index is
+//! reported as such rather than wrapped; range checks against the embedding
+//! file happen in the layout, which knows the row counts.
+
+use std::io::Read;
+
+use crate::error::{Error, Result};
+use crate::input::{csv, display_name, io_reason, npy, open};
+
+/// One line of a pairs file: where it stands in the file and its two values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IndexPair {
+    pub a: i64,
+    pub b: i64,
+}
+
+/// The pairs of an index file and how to name each one's place.
+#[derive(Debug)]
+pub struct Pairs {
+    pub name: String,
+    pub pairs: Vec<IndexPair>,
+    /// For text files the 1-based line of each pair; empty for `.npy`.
+    lines: Vec<usize>,
+}
+
+impl Pairs {
+    /// How pair `k` (0-based) is named in messages.
+    pub fn place(&self, k: usize) -> String {
+        match self.lines.get(k) {
+            Some(l) => format!("line {l}"),
+            None => format!("row {k}"),
+        }
+    }
+}
+
+/// Loads a pairs file.
+pub fn load_pairs(path: &str) -> Result<Pairs> {
+    let name = display_name(path);
+    let mut bytes = Vec::new();
+    open(path)?
+        .read_to_end(&mut bytes)
+        .map_err(|e| Error::data(&name, io_reason(&e)))?;
+    parse_pairs(&name, path, &bytes)
+}
+
+/// Parses a pairs file from its bytes (`path` only picks the CSV delimiter).
+pub fn parse_pairs(name: &str, path: &str, bytes: &[u8]) -> Result<Pairs> {
+    if bytes.starts_with(npy::MAGIC) {
+        return npy_pairs(name, bytes);
+    }
+    let delimiter = csv::delimiter_for(path).unwrap_or_else(|| csv::sniff(bytes));
+    let table = csv::parse_table(name, bytes, delimiter, parse_int)?;
+    if table.cols != 2 {
+        return Err(Error::data(
+            name,
+            format!(
+                "line {}: a pairs file needs 2 columns (anchor, positive), found {}",
+                table.first_line, table.cols
+            ),
+        ));
+    }
+    let pairs = table
+        .rows
+        .chunks_exact(2)
+        .map(|c| IndexPair { a: c[0], b: c[1] })
+        .collect();
+    Ok(Pairs {
+        name: name.to_string(),
+        pairs,
+        lines: table.lines,
+    })
+}
+
+/// An integer cell; `3.0` is refused like any other non-integer.
+fn parse_int(s: &str) -> Option<i64> {
+    s.parse::<i64>().ok()
+}
+
+fn npy_pairs(name: &str, bytes: &[u8]) -> Result<Pairs> {
+    let mut r = bytes;
+    let h = npy::read_header(name, &mut r)?;
+    if h.dtype.kind == npy::Kind::Float {
+        return Err(Error::data(
+            name,
+            format!("index files must hold integers, not {}", h.dtype.name()),
+        ));
+    }
+    if h.shape.len() != 2 || h.shape[1] != 2 {
+        return Err(Error::data(
+            name,
+            format!("a pairs array must have shape (P, 2), not {:?}", h.shape),
+        ));
+    }
+    h.check_len(name, bytes.len() as u64)?;
+    let data = &bytes[h.data_offset..];
+    let size = h.dtype.size;
+    let value = |k: usize| -> i64 {
+        let mut b = [0u8; 8];
+        b[..size].copy_from_slice(&data[k * size..(k + 1) * size]);
+        if h.dtype.big_endian {
+            b[..size].reverse();
+        }
+        let raw = u64::from_le_bytes(b);
+        match h.dtype.kind {
+            // Sign-extend from the dtype's width.
+            npy::Kind::Int => ((raw << (64 - 8 * size)) as i64) >> (64 - 8 * size),
+            _ => raw.min(i64::MAX as u64) as i64,
+        }
+    };
+    let p = h.shape[0];
+    let at = |row: usize, col: usize| {
+        if h.fortran_order {
+            value(col * p + row)
+        } else {
+            value(row * 2 + col)
+        }
+    };
+    let pairs = (0..p)
+        .map(|k| IndexPair {
+            a: at(k, 0),
+            b: at(k, 1),
+        })
+        .collect();
+    Ok(Pairs {
+        name: name.to_string(),
+        pairs,
+        lines: Vec::new(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_pairs_with_header() {
+        let p = parse_pairs("p.csv", "p.csv", b"anchor,positive\n0,1\n2,3\n").unwrap();
+        assert_eq!(
+            p.pairs,
+            vec![IndexPair { a: 0, b: 1 }, IndexPair { a: 2, b: 3 }]
+        );
+        assert_eq!(p.place(1), "line 3");
+    }
+
+    #[test]
+    fn csv_pairs_errors() {
+        let e = parse_pairs("p.csv", "p.csv", b"0,1\n2,1.5\n").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "p.csv: line 2, column 2: '1.5' is not a number"
+        );
+        let e = parse_pairs("p.csv", "p.csv", b"0,1,2\n").unwrap_err();
+        assert!(e.to_string().contains("needs 2 columns"), "{e}");
+    }
+
+    #[test]
+    fn npy_int8_is_sign_extended() {
+        let dict = "{'descr': '|i1', 'fortran_order': False, 'shape': (2, 2), }";
+        let mut b = npy::MAGIC.to_vec();
+        b.extend_from_slice(&[1, 0]);
+        b.extend_from_slice(&(dict.len() as u16).to_le_bytes());
+        b.extend_from_slice(dict.as_bytes());
+        b.extend_from_slice(&[0, 1, 0xff, 3]);
+        let p = parse_pairs("p.npy", "p.npy", &b).unwrap();
+        assert_eq!(p.pairs[1], IndexPair { a: -1, b: 3 });
+        assert_eq!(p.place(1), "row 1");
+    }
+}

@@ -1,0 +1,406 @@
+//! Files into arrays: embeddings (`.npy` or CSV/TSV) and index files.
+//!
+//! The format is sniffed from the bytes (`.npy` files start with a magic
+//! string), so `-` (standard input) works for either. Every data error names
+//! the file and the place at fault: CSV places are 1-based lines and columns as
+//! an editor shows them, `.npy` places are 0-based rows and columns as numpy
+//! indexes them.
+
+pub mod csv;
+pub mod index;
+pub mod npy;
+
+use std::fs::File;
+use std::io::{BufReader, Read};
+
+use memmap2::Mmap;
+use ndarray::{ArrayView2, ShapeBuilder};
+
+use crate::error::{Error, Result};
+
+/// `.npy` files at least this large are memory-mapped instead of copied,
+/// when their data can be used in place (native float32/float64).
+pub const MMAP_THRESHOLD: u64 = 256 << 20;
+
+/// The bytes behind a matrix: read into memory, or mapped from the file.
+pub enum Storage<T> {
+    Owned(Vec<T>),
+    Mapped {
+        map: Mmap,
+        offset: usize,
+        len: usize,
+    },
+}
+
+impl<T: bytemuck::Pod> Storage<T> {
+    fn as_slice(&self) -> &[T] {
+        match self {
+            Storage::Owned(v) => v,
+            Storage::Mapped { map, offset, len } => {
+                let bytes = &map[*offset..*offset + *len * std::mem::size_of::<T>()];
+                bytemuck::cast_slice(bytes)
+            }
+        }
+    }
+}
+
+/// A dense rows x cols matrix in C (row-major) or Fortran (column-major) order.
+pub struct Matrix<T> {
+    storage: Storage<T>,
+    rows: usize,
+    cols: usize,
+    fortran: bool,
+}
+
+impl<T: bytemuck::Pod> Matrix<T> {
+    /// A row-major matrix from its values; `values.len()` must be `rows * cols`.
+    pub fn from_rows(rows: usize, cols: usize, values: Vec<T>) -> Self {
+        assert_eq!(
+            values.len(),
+            rows * cols,
+            "matrix data does not fit its shape"
+        );
+        Matrix {
+            storage: Storage::Owned(values),
+            rows,
+            cols,
+            fortran: false,
+        }
+    }
+
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+
+    pub fn cols(&self) -> usize {
+        self.cols
+    }
+
+    /// True when the data lives in a memory map rather than the heap.
+    pub fn is_mapped(&self) -> bool {
+        matches!(self.storage, Storage::Mapped { .. })
+    }
+
+    /// The matrix as an ndarray view (strides follow the storage order).
+    pub fn view(&self) -> ArrayView2<'_, T> {
+        let s = self.storage.as_slice();
+        let shape = (self.rows, self.cols);
+        if self.fortran {
+            ArrayView2::from_shape(shape.f(), s).expect("shape checked on load")
+        } else {
+            ArrayView2::from_shape(shape, s).expect("shape checked on load")
+        }
+    }
+}
+
+/// Embeddings as loaded: float32 or float64 values, and what they came from.
+pub struct Embeddings {
+    /// The name used in messages (the path as given, or `<stdin>`).
+    pub name: String,
+    /// The element type in the file (`float16`, `float32`, `float64`; CSV is `float64`).
+    pub source_dtype: String,
+    pub values: Values,
+    /// For text files, the 1-based line that holds row 0, so that places
+    /// can be named as an editor shows them.
+    pub first_line: Option<usize>,
+}
+
+/// The values of an embedding matrix in the precision they are computed in.
+pub enum Values {
+    F32(Matrix<f32>),
+    F64(Matrix<f64>),
+}
+
+impl Embeddings {
+    pub fn rows(&self) -> usize {
+        match &self.values {
+            Values::F32(m) => m.rows(),
+            Values::F64(m) => m.rows(),
+        }
+    }
+
+    pub fn cols(&self) -> usize {
+        match &self.values {
+            Values::F32(m) => m.cols(),
+            Values::F64(m) => m.cols(),
+        }
+    }
+
+    /// Converts float32 values to float64 (for `--precision f64`).
+    pub fn into_f64(self) -> Embeddings {
+        let values = match self.values {
+            Values::F32(m) => {
+                let v = m.view();
+                let out: Vec<f64> = v.iter().map(|&x| x as f64).collect();
+                // `iter` walks in logical (row-major) order whatever the storage.
+                Values::F64(Matrix::from_rows(m.rows(), m.cols(), out))
+            }
+            other => other,
+        };
+        Embeddings { values, ..self }
+    }
+
+    /// Refuses NaN and infinite values, naming the first one found.
+    pub fn check_finite(&self) -> Result<()> {
+        fn first_bad<T: Copy + Into<f64>>(v: ArrayView2<'_, T>) -> Option<(usize, usize, f64)> {
+            v.indexed_iter()
+                .map(|((r, c), &x)| (r, c, x.into()))
+                .find(|&(_, _, x)| !x.is_finite())
+        }
+        let bad = match &self.values {
+            Values::F32(m) => first_bad(m.view()),
+            Values::F64(m) => first_bad(m.view()),
+        };
+        match bad {
+            None => Ok(()),
+            Some((r, c, x)) => Err(Error::data(
+                &self.name,
+                format!("{} at {}", x, self.place(r, c)).replace("NaN at", "NaN (not a number) at"),
+            )),
+        }
+    }
+
+    /// How a 0-based row and column are named in messages about this file.
+    pub fn place(&self, row: usize, col: usize) -> String {
+        match self.first_line {
+            Some(l) => format!("line {}, column {}", l + row, col + 1),
+            None => format!("row {row}, column {col}"),
+        }
+    }
+
+    /// How a 0-based row is named in messages about this file.
+    pub fn row_place(&self, row: usize) -> String {
+        match self.first_line {
+            Some(l) => format!("line {} (row {row})", l + row),
+            None => format!("row {row}"),
+        }
+    }
+}
+
+/// Opens a path for reading, `-` meaning standard input, with a clear error.
+pub(crate) fn open(path: &str) -> Result<Box<dyn Read>> {
+    if path == "-" {
+        return Ok(Box::new(std::io::stdin().lock()));
+    }
+    let f = File::open(path).map_err(|e| Error::data(path, io_reason(&e)))?;
+    if f.metadata().map(|m| m.is_dir()).unwrap_or(false) {
+        return Err(Error::data(path, "is a directory, not a file"));
+    }
+    Ok(Box::new(f))
+}
+
+/// A short reason for an I/O error, without Rust's "(os error N)" suffix.
+pub fn io_reason(e: &std::io::Error) -> String {
+    match e.kind() {
+        std::io::ErrorKind::NotFound => "no such file".into(),
+        std::io::ErrorKind::PermissionDenied => "permission denied".into(),
+        _ => {
+            let s = e.to_string();
+            match s.find(" (os error") {
+                Some(i) => s[..i].to_string(),
+                None => s,
+            }
+        }
+    }
+}
+
+/// The name used for standard input in messages.
+pub fn display_name(path: &str) -> String {
+    if path == "-" {
+        "<stdin>".into()
+    } else {
+        path.to_string()
+    }
+}
+
+/// Loads an embedding file (`.npy`, CSV or TSV; `-` for standard input).
+pub fn load_embeddings(path: &str) -> Result<Embeddings> {
+    let name = display_name(path);
+    let mut reader = open(path)?;
+    // Read the first bytes to tell the format.
+    let mut head = Vec::with_capacity(8);
+    (&mut reader)
+        .take(6)
+        .read_to_end(&mut head)
+        .map_err(|e| Error::data(&name, io_reason(&e)))?;
+    if head == npy::MAGIC {
+        if path != "-" {
+            drop(reader);
+            return load_npy_file(path);
+        }
+        let mut bytes = head;
+        reader
+            .read_to_end(&mut bytes)
+            .map_err(|e| Error::data(&name, io_reason(&e)))?;
+        let len = bytes.len() as u64;
+        return npy_embeddings(&name, &mut &bytes[..], len);
+    }
+    if path.to_ascii_lowercase().ends_with(".npy") {
+        return Err(Error::data(
+            &name,
+            "not a .npy file (it does not start with \\x93NUMPY)",
+        ));
+    }
+    let full = std::io::Cursor::new(head).chain(reader);
+    csv::read_embeddings(&name, csv::delimiter_for(path), full)
+}
+
+fn load_npy_file(path: &str) -> Result<Embeddings> {
+    let file = File::open(path).map_err(|e| Error::data(path, io_reason(&e)))?;
+    let len = file
+        .metadata()
+        .map_err(|e| Error::data(path, io_reason(&e)))?
+        .len();
+    let mut r = BufReader::new(&file);
+    let header = npy::read_header(path, &mut r)?;
+    check_embedding_header(path, &header)?;
+    header.check_len(path, len)?;
+    let native_float = header.dtype.kind == npy::Kind::Float
+        && !header.dtype.big_endian
+        && matches!(header.dtype.size, 4 | 8)
+        && cfg!(target_endian = "little");
+    if len >= MMAP_THRESHOLD && native_float && header.data_offset % header.dtype.size == 0 {
+        // SAFETY: the map is read-only; like every tool that maps its input we
+        // assume the file is not truncated while we run.
+        let map = unsafe { Mmap::map(&file) }.map_err(|e| Error::data(path, io_reason(&e)))?;
+        let (rows, cols) = (header.shape[0], header.shape[1]);
+        let n = rows * cols;
+        let (offset, fortran) = (header.data_offset, header.fortran_order);
+        let values = if header.dtype.size == 4 {
+            Values::F32(Matrix {
+                storage: Storage::Mapped {
+                    map,
+                    offset,
+                    len: n,
+                },
+                rows,
+                cols,
+                fortran,
+            })
+        } else {
+            Values::F64(Matrix {
+                storage: Storage::Mapped {
+                    map,
+                    offset,
+                    len: n,
+                },
+                rows,
+                cols,
+                fortran,
+            })
+        };
+        return Ok(Embeddings {
+            name: path.to_string(),
+            source_dtype: header.dtype.name(),
+            values,
+            first_line: None,
+        });
+    }
+    npy_data(path, &header, &mut r)
+}
+
+fn check_embedding_header(file: &str, h: &npy::Header) -> Result<()> {
+    if h.dtype.kind != npy::Kind::Float {
+        return Err(Error::data(
+            file,
+            format!(
+                "embeddings must be float16, float32 or float64, not {}",
+                h.dtype.name()
+            ),
+        ));
+    }
+    if h.shape.len() != 2 {
+        return Err(Error::data(
+            file,
+            format!(
+                "embeddings must be a 2-D array (rows, dimension), not shape {:?}",
+                h.shape
+            ),
+        ));
+    }
+    if h.shape[0] == 0 || h.shape[1] == 0 {
+        return Err(Error::data(
+            file,
+            format!("embeddings have shape {:?}: no values", h.shape),
+        ));
+    }
+    Ok(())
+}
+
+/// Parses `.npy` embeddings from a reader holding the whole file (`len` bytes).
+pub fn npy_embeddings<R: Read>(name: &str, r: &mut R, len: u64) -> Result<Embeddings> {
+    let header = npy::read_header(name, r)?;
+    check_embedding_header(name, &header)?;
+    header.check_len(name, len)?;
+    npy_data(name, &header, r)
+}
+
+/// Reads the data of a checked header straight into typed storage.
+fn npy_data<R: Read>(name: &str, h: &npy::Header, r: &mut R) -> Result<Embeddings> {
+    let (rows, cols) = (h.shape[0], h.shape[1]);
+    let n = rows * cols;
+    let fail = |e: std::io::Error| Error::data(name, io_reason(&e));
+    let values = match (h.dtype.size, h.dtype.big_endian) {
+        (4, be) => {
+            let mut v = vec![0f32; n];
+            r.read_exact(bytemuck::cast_slice_mut(&mut v))
+                .map_err(fail)?;
+            if be {
+                v.iter_mut()
+                    .for_each(|x| *x = f32::from_bits(x.to_bits().swap_bytes()));
+            }
+            Values::F32(Matrix {
+                storage: Storage::Owned(v),
+                rows,
+                cols,
+                fortran: h.fortran_order,
+            })
+        }
+        (8, be) => {
+            let mut v = vec![0f64; n];
+            r.read_exact(bytemuck::cast_slice_mut(&mut v))
+                .map_err(fail)?;
+            if be {
+                v.iter_mut()
+                    .for_each(|x| *x = f64::from_bits(x.to_bits().swap_bytes()));
+            }
+            Values::F64(Matrix {
+                storage: Storage::Owned(v),
+                rows,
+                cols,
+                fortran: h.fortran_order,
+            })
+        }
+        (2, be) => {
+            // float16 has no fast product here: widen to float32 in chunks,
+            // never holding the raw bytes and the floats of the whole file at once.
+            let mut v = Vec::with_capacity(n);
+            let mut buf = vec![0u8; 2 * 65536];
+            while v.len() < n {
+                let k = (n - v.len()).min(65536);
+                r.read_exact(&mut buf[..2 * k]).map_err(fail)?;
+                v.extend(buf[..2 * k].chunks_exact(2).map(|b| {
+                    let bits = if be {
+                        u16::from_be_bytes([b[0], b[1]])
+                    } else {
+                        u16::from_le_bytes([b[0], b[1]])
+                    };
+                    half::f16::from_bits(bits).to_f32()
+                }));
+            }
+            Values::F32(Matrix {
+                storage: Storage::Owned(v),
+                rows,
+                cols,
+                fortran: h.fortran_order,
+            })
+        }
+        _ => unreachable!("float sizes are checked when the header is parsed"),
+    };
+    Ok(Embeddings {
+        name: name.to_string(),
+        source_dtype: h.dtype.name(),
+        values,
+        first_line: None,
+    })
+}

@@ -1,0 +1,153 @@
+//! Flags resolved into a validated job, and the job run end to end:
+//! load, lay out, compute, report. Nothing is written before all of it has
+//! succeeded.
+
+use std::path::{Path, PathBuf};
+
+use crate::cli::{DataArgs, PrecisionArg, SimArg};
+use crate::error::{Error, Result};
+use crate::input::{self, Embeddings, Values, index};
+use crate::layout::Layout;
+use crate::loss::{Core, DEFAULT_BLOCK, RecordStats, Settings, Similarity};
+use crate::report::{Context, Report};
+
+/// Where the data comes from and how it is laid out.
+#[derive(Debug, Clone)]
+pub struct DataJob {
+    pub input: String,
+    pub pairs: Option<String>,
+    pub keys: Option<String>,
+    pub symmetric: bool,
+    pub settings: Settings,
+    pub force_f64: bool,
+    pub threads: Option<usize>,
+}
+
+fn path_str(p: &Path) -> String {
+    p.to_string_lossy().into_owned()
+}
+
+impl DataJob {
+    pub fn from_args(input: String, a: &DataArgs) -> DataJob {
+        DataJob {
+            input,
+            pairs: a.pairs.as_deref().map(path_str),
+            keys: a.keys.as_deref().map(path_str),
+            symmetric: a.symmetric,
+            settings: Settings {
+                tau: a.tau,
+                similarity: match a.sim {
+                    SimArg::Cosine => Similarity::Cosine,
+                    SimArg::Dot => Similarity::Dot,
+                },
+                block: a.block.map_or(DEFAULT_BLOCK, |b| b as usize),
+            },
+            force_f64: a.precision == PrecisionArg::F64,
+            threads: a.threads.map(|t| t as usize),
+        }
+    }
+
+    /// Loads every file and builds the layout; all data errors surface here.
+    pub fn load(&self) -> Result<Loaded> {
+        let mut first = input::load_embeddings(&self.input)?;
+        first.check_finite()?;
+        let mut second = match &self.keys {
+            Some(k) => {
+                if k == "-" && self.input == "-" {
+                    return Err(Error::Usage(
+                        "error: only one of EMB and --keys can be standard input".into(),
+                    ));
+                }
+                let e = input::load_embeddings(k)?;
+                e.check_finite()?;
+                Some(e)
+            }
+            None => None,
+        };
+        let layout = match (&self.pairs, &second) {
+            (Some(p), _) => {
+                let pairs = index::load_pairs(p)?;
+                Layout::pairs(&first.name, first.rows(), &pairs, self.symmetric)?
+            }
+            (None, Some(k)) => {
+                Layout::keys(&first.name, first.rows(), &k.name, k.rows(), self.symmetric)?
+            }
+            (None, None) => Layout::two_view(&first.name, first.rows())?,
+        };
+        let input_dtype = first.source_dtype.clone();
+        // One precision for both files: float64 if asked for or if either is.
+        let any_f64 = matches!(first.values, Values::F64(_))
+            || second
+                .as_ref()
+                .is_some_and(|s| matches!(s.values, Values::F64(_)));
+        if self.force_f64 || any_f64 {
+            first = first.into_f64();
+            second = second.map(Embeddings::into_f64);
+        }
+        Ok(Loaded {
+            first,
+            second,
+            layout,
+            input_dtype,
+        })
+    }
+
+    /// A rayon pool with the requested number of threads.
+    pub fn pool(&self) -> Result<rayon::ThreadPool> {
+        let mut b = rayon::ThreadPoolBuilder::new();
+        if let Some(n) = self.threads {
+            b = b.num_threads(n);
+        }
+        b.build().map_err(|e| {
+            Error::Usage(format!(
+                "error: cannot start {} threads: {e}",
+                self.threads.unwrap_or(0)
+            ))
+        })
+    }
+}
+
+/// The loaded files and their layout.
+pub struct Loaded {
+    pub first: Embeddings,
+    pub second: Option<Embeddings>,
+    pub layout: Layout,
+    pub input_dtype: String,
+}
+
+impl Loaded {
+    pub fn core(&self, settings: Settings) -> Result<Core<'_>> {
+        Core::new(&self.layout, &self.first, self.second.as_ref(), settings)
+    }
+
+    /// The report of a finished run.
+    pub fn report(&self, core: &Core<'_>, settings: Settings, stats: &[RecordStats]) -> Report {
+        Report::new(
+            Context {
+                layout: &self.layout,
+                tau: settings.tau,
+                similarity: settings.similarity,
+                precision: core.precision(),
+                input_dtype: self.input_dtype.clone(),
+                dimension: self.first.cols(),
+            },
+            stats,
+        )
+    }
+}
+
+/// Computes the report of a data job without any output (for tests and explain).
+pub fn compute_report(job: &DataJob) -> Result<Report> {
+    let loaded = job.load()?;
+    let core = loaded.core(job.settings)?;
+    let stats = job.pool()?.install(|| core.run(&|_| {}));
+    Ok(loaded.report(&core, job.settings, &stats))
+}
+
+/// The parent folder of an output path, for the temporary file beside it.
+pub fn parent_dir(p: &Path) -> PathBuf {
+    match p.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}

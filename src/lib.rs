@@ -1,0 +1,65 @@
+//! infonce: the InfoNCE contrastive loss over embedding files, with the full
+//! softmax breakdown of every anchor.
+//!
+//! Data flows one way: arguments ([`cli`]) become a job ([`job`]); files are
+//! loaded ([`input`]) and laid out into records ([`layout`]); the core
+//! ([`loss`]) computes them in one tiled pass; the findings become a report
+//! ([`report`]) that a writer ([`output`]) or the walkthrough ([`explain`])
+//! turns into text.
+
+pub mod cli;
+pub mod compute;
+pub mod error;
+pub mod explain;
+pub mod input;
+pub mod job;
+pub mod layout;
+pub mod loss;
+pub mod output;
+pub mod report;
+
+use std::ffi::OsString;
+
+use clap::Parser;
+
+use crate::cli::{Cli, Command};
+use crate::error::{EXIT_OK, EXIT_USAGE, Error};
+
+/// Runs the tool on `args` (the first being the program name) and returns the
+/// exit code. Errors are printed to standard error as one line.
+pub fn run<I, T>(args: I) -> u8
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    let cli = match Cli::try_parse_from(args) {
+        Ok(c) => c,
+        Err(e) => {
+            // Help and version go to stdout with status 0; the rest are
+            // usage errors. A closed pipe while printing help is not an error.
+            let _ = e.print();
+            return if e.use_stderr() { EXIT_USAGE } else { EXIT_OK };
+        }
+    };
+    let result = match &cli.command {
+        Command::Compute(a) => compute::run(a),
+        Command::Explain(a) => explain::run(a),
+    };
+    match result {
+        Ok(()) => EXIT_OK,
+        Err(e) if e.is_broken_pipe() => EXIT_OK,
+        Err(e) => {
+            report_error(&e);
+            e.exit_code()
+        }
+    }
+}
+
+fn report_error(e: &Error) {
+    let msg = e.to_string();
+    if msg.starts_with("error:") {
+        eprintln!("{msg}");
+    } else {
+        eprintln!("error: {msg}");
+    }
+}

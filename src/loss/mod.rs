@@ -1,0 +1,415 @@
+//! The numeric core: InfoNCE per record, from a layout and the loaded arrays.
+//!
+//! For a record with anchor a, positive p and candidate set C(a) (which never
+//! holds a and always holds p), with logits l_k = s(a, k) / tau:
+//!
+//! ```text
+//! loss = -log( exp(l_p) / sum_{k in C(a)} exp(l_k) )
+//!      = log1p( sum_{k in C(a), k != p} exp(l_k - l_p) )
+//! ```
+//!
+//! The second form keeps tiny losses that `log_denominator - log_numerator`
+//! would round to zero. Everything is computed in log space; linear-space
+//! values are derived at the end and reported only where they fit a float64.
+//!
+//! [`Core::run`] does the fused tiled pass once; [`Core::terms`] streams every
+//! softmax term of chosen records for `--terms` and `explain`. Both read the
+//! same prepared sides, so no caller does the math its own way.
+
+pub mod exp;
+pub mod kernel;
+
+use ndarray::ArrayView2;
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+use crate::input::{Embeddings, Values};
+use crate::layout::{Layout, Record};
+use exp::{log_add_exp, softplus};
+use kernel::{Anchors, Csr, Element, Pass, Side};
+
+/// How two embeddings are compared.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Similarity {
+    /// Dot product of the L2-normalized rows.
+    Cosine,
+    /// Plain dot product.
+    Dot,
+}
+
+impl Similarity {
+    pub fn name(self) -> &'static str {
+        match self {
+            Similarity::Cosine => "cosine",
+            Similarity::Dot => "dot",
+        }
+    }
+}
+
+/// Default rows per tile side: a 256 x 256 tile of float64 logits is 512 KiB.
+pub const DEFAULT_BLOCK: usize = 256;
+
+/// What the core needs besides the data.
+#[derive(Debug, Clone, Copy)]
+pub struct Settings {
+    pub tau: f64,
+    pub similarity: Similarity,
+    /// Rows per tile side (tests use small ones to cross tile edges).
+    pub block: usize,
+}
+
+/// The core's finding for one record, from which every reported figure of
+/// that record is derived by [`RecordStats::finish`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RecordStats {
+    /// s(a, p), summed in float64.
+    pub sim: f64,
+    /// s(a, p) / tau.
+    pub logit: f64,
+    /// log of the sum of exp(l_k) over the candidates other than p
+    /// (-inf when p is the only candidate).
+    pub log_others: f64,
+    /// 1 + the number of candidates whose logit is strictly above p's.
+    pub rank: u64,
+}
+
+/// Every figure reported for a record.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Figures {
+    pub numerator: Option<f64>,
+    pub log_numerator: f64,
+    pub denominator: Option<f64>,
+    pub log_denominator: f64,
+    pub loss: f64,
+    pub p_positive: f64,
+}
+
+/// `Some(e^x)` when it is finite, `None` when it overflows float64.
+pub fn exp_or_none(x: f64) -> Option<f64> {
+    let v = x.exp();
+    v.is_finite().then_some(v)
+}
+
+impl RecordStats {
+    /// Derives the reported figures from the log-space findings.
+    pub fn finish(&self) -> Figures {
+        let log_denominator = log_add_exp(self.log_others, self.logit);
+        let loss = softplus(self.log_others - self.logit);
+        Figures {
+            numerator: exp_or_none(self.logit),
+            log_numerator: self.logit,
+            denominator: exp_or_none(log_denominator),
+            log_denominator,
+            loss,
+            p_positive: (-loss).exp(),
+        }
+    }
+}
+
+/// One term of a record's denominator.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Term {
+    /// Row of the candidate in the candidates' file.
+    pub index: usize,
+    pub sim: f64,
+    pub logit: f64,
+    /// exp(logit); `null` when it overflows float64.
+    pub exp: Option<f64>,
+    /// The softmax probability exp(logit) / denominator.
+    pub p: f64,
+}
+
+/// Receives a record's index and its terms; an error stops the stream.
+pub type TermSink<'f, E> = dyn FnMut(usize, &[Term]) -> std::result::Result<(), E> + 'f;
+
+/// The prepared problem: both sides scaled and indexed, in the precision of
+/// the input.
+pub struct Core<'a> {
+    layout: &'a Layout,
+    settings: Settings,
+    inner: Inner<'a>,
+}
+
+enum Inner<'a> {
+    F32(Prepared<'a, f32>),
+    F64(Prepared<'a, f64>),
+}
+
+struct Prepared<'a, T> {
+    a: Side<'a, T>,
+    b: Option<Side<'a, T>>,
+}
+
+fn side<'a, T: Element>(
+    e: &Embeddings,
+    m: ArrayView2<'a, T>,
+    sim: Similarity,
+) -> Result<Side<'a, T>> {
+    let mut scale = Vec::with_capacity(m.nrows());
+    let mut size = Vec::with_capacity(m.nrows());
+    for (i, row) in m.rows().into_iter().enumerate() {
+        let norm = row
+            .iter()
+            .map(|&x| {
+                let x: f64 = x.into();
+                x * x
+            })
+            .sum::<f64>()
+            .sqrt();
+        match sim {
+            Similarity::Cosine => {
+                if norm == 0.0 {
+                    return Err(Error::data(
+                        &e.name,
+                        format!(
+                            "{} is a zero vector; its cosine similarity is undefined (drop the row or use --sim dot)",
+                            e.row_place(i)
+                        ),
+                    ));
+                }
+                scale.push(1.0 / norm);
+                size.push(1.0);
+            }
+            Similarity::Dot => {
+                scale.push(1.0);
+                size.push(norm);
+            }
+        }
+    }
+    Ok(Side { m, scale, size })
+}
+
+impl<'a> Core<'a> {
+    /// Prepares the core. `second` is the keys file of the keys layout. Both
+    /// files must hold the same precision (the caller converts).
+    pub fn new(
+        layout: &'a Layout,
+        first: &'a Embeddings,
+        second: Option<&'a Embeddings>,
+        settings: Settings,
+    ) -> Result<Core<'a>> {
+        if let Some(k) = second
+            && k.cols() != first.cols()
+        {
+            return Err(Error::data(
+                &k.name,
+                format!(
+                    "has dimension {} but {} has dimension {}",
+                    k.cols(),
+                    first.name,
+                    first.cols()
+                ),
+            ));
+        }
+        let sim = settings.similarity;
+        let inner = match (&first.values, second.map(|s| &s.values)) {
+            (Values::F32(a), None) => Inner::F32(Prepared {
+                a: side(first, a.view(), sim)?,
+                b: None,
+            }),
+            (Values::F32(a), Some(Values::F32(b))) => Inner::F32(Prepared {
+                a: side(first, a.view(), sim)?,
+                b: Some(side(second.expect("matched"), b.view(), sim)?),
+            }),
+            (Values::F64(a), None) => Inner::F64(Prepared {
+                a: side(first, a.view(), sim)?,
+                b: None,
+            }),
+            (Values::F64(a), Some(Values::F64(b))) => Inner::F64(Prepared {
+                a: side(first, a.view(), sim)?,
+                b: Some(side(second.expect("matched"), b.view(), sim)?),
+            }),
+            _ => unreachable!("the job converts both files to one precision"),
+        };
+        Ok(Core {
+            layout,
+            settings,
+            inner,
+        })
+    }
+
+    /// The precision products are computed in: "f32" or "f64".
+    pub fn precision(&self) -> &'static str {
+        match self.inner {
+            Inner::F32(_) => "f32",
+            Inner::F64(_) => "f64",
+        }
+    }
+
+    /// Number of tiles the pass computes (for progress bars).
+    pub fn tile_count(&self) -> u64 {
+        match &self.inner {
+            Inner::F32(p) => self.with_pass(p, |pass| pass.tile_count()),
+            Inner::F64(p) => self.with_pass(p, |pass| pass.tile_count()),
+        }
+    }
+
+    /// Runs the fused pass and returns one finding per record, in record order.
+    pub fn run(&self, progress: &(dyn Fn(u64) + Sync)) -> Vec<RecordStats> {
+        match &self.inner {
+            Inner::F32(p) => self.with_pass(p, |pass| self.collect(pass, progress)),
+            Inner::F64(p) => self.with_pass(p, |pass| self.collect(pass, progress)),
+        }
+    }
+
+    /// Streams the terms of the given records, in the given order: `each` gets
+    /// the record's index and its terms in candidate order. The log
+    /// denominators come from [`RecordStats::finish`] of the same run.
+    pub fn terms<E>(
+        &self,
+        records: &[usize],
+        log_denominator: &dyn Fn(usize) -> f64,
+        each: &mut TermSink<'_, E>,
+    ) -> std::result::Result<(), E> {
+        match &self.inner {
+            Inner::F32(p) => self.with_pass(p, |pass| {
+                self.stream_terms(pass, records, log_denominator, each)
+            }),
+            Inner::F64(p) => self.with_pass(p, |pass| {
+                self.stream_terms(pass, records, log_denominator, each)
+            }),
+        }
+    }
+
+    fn with_pass<'s, T: Element, R>(
+        &'s self,
+        p: &'s Prepared<'a, T>,
+        f: impl FnOnce(&Pass<'s, 'a, T>) -> R,
+    ) -> R {
+        let records = &self.layout.records;
+        let one_file = self.layout.one_file();
+        let fwd: Vec<(usize, usize, usize)> = records
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| !r.backward)
+            .map(|(k, r)| (r.anchor, r.positive, k))
+            .collect();
+        let bwd: Vec<(usize, usize, usize)> = records
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| r.backward)
+            .map(|(k, r)| (r.anchor, r.positive, k))
+            .collect();
+        let n_a = p.a.m.nrows();
+        let n_b = p.b.as_ref().map_or(n_a, |b| b.m.nrows());
+        let anchors = |rows: usize, list: &[(usize, usize, usize)]| Anchors {
+            records: Csr::build(rows, list.iter().map(|&(a, _, k)| (a, k))),
+            positives: Csr::build(rows, list.iter().map(|&(a, q, _)| (a, q))).sorted_unique(),
+        };
+        let b_side = p.b.as_ref().unwrap_or(&p.a);
+        let col = if one_file {
+            Some(anchors(n_a, &fwd))
+        } else if bwd.is_empty() {
+            None
+        } else {
+            Some(anchors(n_b, &bwd))
+        };
+        let mut pass = Pass {
+            a: &p.a,
+            b: b_side,
+            one_file,
+            inv_tau: 1.0 / self.settings.tau,
+            tau: self.settings.tau,
+            block: self.settings.block.max(1),
+            fwd: anchors(n_a, &fwd),
+            col,
+            positive_logit: Vec::new(),
+        };
+        pass.positive_logit = records.iter().map(|r| logit_of(&pass, r)).collect();
+        f(&pass)
+    }
+
+    fn collect<T: Element>(
+        &self,
+        pass: &Pass<'_, '_, T>,
+        progress: &(dyn Fn(u64) + Sync),
+    ) -> Vec<RecordStats> {
+        let out = pass.run(progress);
+        self.layout
+            .records
+            .iter()
+            .enumerate()
+            .map(|(k, r)| {
+                let (lse, anchors) = if r.backward {
+                    (
+                        out.lse_b[r.anchor],
+                        pass.col.as_ref().expect("backward records have anchors"),
+                    )
+                } else {
+                    (out.lse_a[r.anchor], &pass.fwd)
+                };
+                // The pass left all of the anchor's positives out of its sum;
+                // put back every positive but this record's own.
+                let mut log_others = lse.ln();
+                for &q in anchors.positives.get(r.anchor) {
+                    if q != r.positive {
+                        let other = Record { positive: q, ..*r };
+                        log_others = log_add_exp(log_others, logit_of(pass, &other));
+                    }
+                }
+                let logit = pass.positive_logit[k];
+                RecordStats {
+                    sim: sim_of(pass, r),
+                    logit,
+                    log_others,
+                    rank: 1 + out.above[k],
+                }
+            })
+            .collect()
+    }
+
+    fn stream_terms<T: Element, E>(
+        &self,
+        pass: &Pass<'_, '_, T>,
+        records: &[usize],
+        log_denominator: &dyn Fn(usize) -> f64,
+        each: &mut TermSink<'_, E>,
+    ) -> std::result::Result<(), E> {
+        let mut terms = Vec::new();
+        for &k in records {
+            let r = &self.layout.records[k];
+            let log_den = log_denominator(k);
+            terms.clear();
+            let n_cand = if r.backward {
+                pass.a.m.nrows()
+            } else {
+                pass.b.m.nrows()
+            };
+            for c in 0..n_cand {
+                if self.layout.one_file() && c == r.anchor {
+                    continue;
+                }
+                let cand = Record { positive: c, ..*r };
+                let sim = sim_of(pass, &cand);
+                let logit = sim / self.settings.tau;
+                terms.push(Term {
+                    index: c,
+                    sim,
+                    logit,
+                    exp: exp_or_none(logit),
+                    p: (logit - log_den).exp(),
+                });
+            }
+            each(k, &terms)?;
+        }
+        Ok(())
+    }
+}
+
+/// s(anchor, positive) of a record, in float64, whichever side its anchor is on.
+fn sim_of<T: Element>(pass: &Pass<'_, '_, T>, r: &Record) -> f64 {
+    if r.backward {
+        pass.precise_sim(r.positive, r.anchor)
+    } else {
+        pass.precise_sim(r.anchor, r.positive)
+    }
+}
+
+fn logit_of<T: Element>(pass: &Pass<'_, '_, T>, r: &Record) -> f64 {
+    if r.backward {
+        pass.precise_logit(r.positive, r.anchor)
+    } else {
+        pass.precise_logit(r.anchor, r.positive)
+    }
+}

@@ -1,0 +1,90 @@
+//! JSON (one document) and NDJSON (one record a line). Field names are the
+//! same in both and documented in `docs/json.md`.
+
+use std::io::{self, Write};
+
+use serde::Serialize;
+
+use super::{Options, TermSource};
+use crate::loss::Term;
+use crate::report::{AnchorRecord, Report};
+
+#[derive(Serialize)]
+struct WithTerms<'a> {
+    #[serde(flatten)]
+    record: &'a AnchorRecord,
+    terms: &'a [Term],
+}
+
+fn json_err(e: serde_json::Error) -> io::Error {
+    io::Error::other(e)
+}
+
+/// One JSON document: the summary's fields, then `anchors` with one record a line.
+pub fn write(
+    report: &Report,
+    terms: Option<&TermSource<'_>>,
+    opts: Options,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    let head = serde_json::to_string(&report.summary).map_err(json_err)?;
+    if opts.summary_only {
+        return writeln!(out, "{head}");
+    }
+    // The summary object without its closing brace, then the records.
+    write!(out, "{},\"anchors\":[", &head[..head.len() - 1])?;
+    let mut first = true;
+    let mut sep = |out: &mut dyn Write| -> io::Result<()> {
+        out.write_all(if first { b"\n" } else { b",\n" })?;
+        first = false;
+        Ok(())
+    };
+    match terms {
+        None => {
+            for r in &report.records {
+                sep(out)?;
+                serde_json::to_writer(&mut *out, r).map_err(json_err)?;
+            }
+        }
+        Some(src) => src.for_each(report, &mut |k, t| {
+            sep(out)?;
+            let rec = WithTerms {
+                record: &report.records[k],
+                terms: t,
+            };
+            serde_json::to_writer(&mut *out, &rec).map_err(json_err)
+        })?,
+    }
+    writeln!(out, "\n]}}")
+}
+
+/// NDJSON: one record a line (with its terms under `--terms`), or the summary
+/// alone under `--summary`.
+pub fn write_lines(
+    report: &Report,
+    terms: Option<&TermSource<'_>>,
+    opts: Options,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    if opts.summary_only {
+        serde_json::to_writer(&mut *out, &report.summary).map_err(json_err)?;
+        return writeln!(out);
+    }
+    match terms {
+        None => {
+            for r in &report.records {
+                serde_json::to_writer(&mut *out, r).map_err(json_err)?;
+                writeln!(out)?;
+            }
+            Ok(())
+        }
+        Some(src) => src.for_each(report, &mut |k, t| {
+            let rec = WithTerms {
+                record: &report.records[k],
+                terms: t,
+            };
+            serde_json::to_writer(&mut *out, &rec).map_err(json_err)?;
+            writeln!(out)
+        }),
+    }
+}

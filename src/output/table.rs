@@ -1,0 +1,199 @@
+//! Tables for a terminal (aligned columns) and for Markdown (pipe tables),
+//! drawn by one renderer. Figures are rounded for reading; the machine
+//! formats carry every digit.
+
+use std::io::{self, Write};
+
+use super::{Options, TermSource, linear, rounded};
+use crate::report::{AnchorRecord, Report};
+
+/// Up to this many records, a table lists them all; past it, the worst ones.
+pub const FULL_TABLE_LIMIT: usize = 32;
+/// How many of the worst records a large table lists.
+pub const WORST_SHOWN: usize = 10;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Style {
+    Plain,
+    Markdown,
+}
+
+fn render(
+    headers: &[&str],
+    rows: &[Vec<String>],
+    style: Style,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    let mut width: Vec<usize> = headers.iter().map(|h| h.len()).collect();
+    for r in rows {
+        for (w, c) in width.iter_mut().zip(r) {
+            *w = (*w).max(c.chars().count());
+        }
+    }
+    let line = |cells: &mut dyn Iterator<Item = &str>, out: &mut dyn Write| -> io::Result<()> {
+        let parts: Vec<String> = cells
+            .zip(&width)
+            .map(|(c, &w)| format!("{c:>w$}"))
+            .collect();
+        match style {
+            Style::Plain => writeln!(out, "{}", parts.join("  ").trim_end()),
+            Style::Markdown => writeln!(out, "| {} |", parts.join(" | ")),
+        }
+    };
+    line(&mut headers.iter().copied(), out)?;
+    match style {
+        Style::Plain => {
+            let rule: Vec<String> = width.iter().map(|&w| "-".repeat(w)).collect();
+            writeln!(out, "{}", rule.join("  "))?;
+        }
+        Style::Markdown => {
+            let rule: Vec<String> = width
+                .iter()
+                .map(|&w| format!("{}:", "-".repeat(w.max(2) - 1)))
+                .collect();
+            writeln!(out, "| {} |", rule.join(" | "))?;
+        }
+    }
+    for r in rows {
+        line(&mut r.iter().map(String::as_str), out)?;
+    }
+    Ok(())
+}
+
+fn record_row(r: &AnchorRecord, directed: bool) -> Vec<String> {
+    let mut row = vec![r.anchor.to_string(), r.positive.to_string()];
+    if directed {
+        row.push(match r.direction {
+            Some(crate::layout::Direction::QueryToKey) => "q->k".into(),
+            Some(crate::layout::Direction::KeyToQuery) => "k->q".into(),
+            None => String::new(),
+        });
+    }
+    row.extend([
+        rounded(r.sim, 6),
+        rounded(r.logit, 6),
+        linear(r.numerator, r.log_numerator, 6),
+        linear(r.denominator, r.log_denominator, 6),
+        rounded(r.p_positive, 6),
+        rounded(r.loss, 6),
+        r.rank.to_string(),
+    ]);
+    row
+}
+
+pub fn write(
+    report: &Report,
+    terms: Option<&TermSource<'_>>,
+    opts: Options,
+    style: Style,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    let s = &report.summary;
+    let directed = report.records.iter().any(|r| r.direction.is_some());
+    if !opts.summary_only {
+        let mut headers = vec!["anchor", "positive"];
+        if directed {
+            headers.push("dir");
+        }
+        headers.extend([
+            "sim",
+            "logit",
+            "numerator",
+            "denominator",
+            "p_positive",
+            "loss",
+            "rank",
+        ]);
+        let n = report.records.len();
+        let shown: Vec<&AnchorRecord> = if n <= FULL_TABLE_LIMIT || opts.all_rows {
+            report.records.iter().collect()
+        } else {
+            let mut by_loss: Vec<&AnchorRecord> = report.records.iter().collect();
+            by_loss.sort_by(|a, b| b.loss.total_cmp(&a.loss));
+            by_loss.truncate(WORST_SHOWN);
+            by_loss
+        };
+        if shown.len() < n {
+            writeln!(
+                out,
+                "The {} anchors with the highest loss (of {n}; --all lists every one, --format csv or json gives every digit):",
+                shown.len()
+            )?;
+            if style == Style::Markdown {
+                writeln!(out)?;
+            }
+        }
+        let rows: Vec<Vec<String>> = shown.iter().map(|r| record_row(r, directed)).collect();
+        render(&headers, &rows, style, out)?;
+        writeln!(out)?;
+    }
+    if let Some(src) = terms {
+        src.for_each(report, &mut |k, ts| {
+            let r = &report.records[k];
+            writeln!(
+                out,
+                "Terms of anchor {} (positive {}, marked *):",
+                r.anchor, r.positive
+            )?;
+            if style == Style::Markdown {
+                writeln!(out)?;
+            }
+            let rows: Vec<Vec<String>> = ts
+                .iter()
+                .map(|t| {
+                    vec![
+                        format!(
+                            "{}{}",
+                            t.index,
+                            if t.index == r.positive { "*" } else { "" }
+                        ),
+                        rounded(t.sim, 6),
+                        rounded(t.logit, 6),
+                        linear(t.exp, t.logit, 6),
+                        rounded(t.p, 6),
+                    ]
+                })
+                .collect();
+            render(&["index", "sim", "logit", "exp", "p"], &rows, style, out)?;
+            writeln!(out)
+        })?;
+    }
+    let bullet = if style == Style::Markdown { "- " } else { "" };
+    writeln!(
+        out,
+        "{bullet}mean loss {} over {} anchors ({} candidates each)",
+        rounded(s.loss, 6),
+        s.n_anchors,
+        s.n_candidates
+    )?;
+    writeln!(
+        out,
+        "{bullet}top-1 accuracy {}%, mean rank {}",
+        rounded(100.0 * s.top1_accuracy, 4),
+        rounded(s.mean_rank, 4)
+    )?;
+    if let Some(ds) = &s.directions {
+        for d in ds {
+            let name = match d.direction {
+                crate::layout::Direction::QueryToKey => "query -> key",
+                crate::layout::Direction::KeyToQuery => "key -> query",
+            };
+            writeln!(
+                out,
+                "{bullet}{name}: loss {}, top-1 accuracy {}%",
+                rounded(d.loss, 6),
+                rounded(100.0 * d.top1_accuracy, 4)
+            )?;
+        }
+    }
+    writeln!(
+        out,
+        "{bullet}tau {}, {} similarity, {} layout{}, {} products, dimension {}",
+        s.tau,
+        s.similarity.name(),
+        s.layout.name(),
+        if s.symmetric { " (symmetric)" } else { "" },
+        s.precision,
+        s.dimension
+    )
+}

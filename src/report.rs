@@ -1,0 +1,201 @@
+//! Per-anchor records and totals: what every output format writes, and the
+//! JSON schema (each field documented here is documented in `docs/json.md`).
+//!
+//! The totals are computed from the per-anchor records, never separately.
+
+use serde::Serialize;
+
+use crate::layout::{Direction, Layout, LayoutKind};
+use crate::loss::{RecordStats, Similarity};
+
+/// The totals of one run.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Summary {
+    /// Mean loss over records; in `--keys --symmetric`, the mean of both
+    /// directions' means.
+    pub loss: f64,
+    /// The temperature.
+    pub tau: f64,
+    /// `cosine` or `dot`.
+    pub similarity: Similarity,
+    /// `two-view`, `pairs` or `keys`.
+    pub layout: LayoutKind,
+    /// Whether reversed records were added (`--symmetric`).
+    pub symmetric: bool,
+    /// Precision of the similarity products: `f32` or `f64`.
+    pub precision: &'static str,
+    /// Element type of the (first) input file.
+    pub input_dtype: String,
+    /// Number of records (anchor, positive).
+    pub n_anchors: usize,
+    /// Candidates per anchor (the terms of each denominator).
+    pub n_candidates: usize,
+    /// Embedding dimension.
+    pub dimension: usize,
+    /// Share of records whose positive ranks first.
+    pub top1_accuracy: f64,
+    /// Mean rank of the positive.
+    pub mean_rank: f64,
+    /// Per-direction totals, in the keys layout only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub directions: Option<Vec<DirectionSummary>>,
+}
+
+/// Totals of one direction of the keys layout.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DirectionSummary {
+    pub direction: Direction,
+    pub loss: f64,
+    pub n_anchors: usize,
+    pub top1_accuracy: f64,
+    pub mean_rank: f64,
+}
+
+/// Every figure of one record.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AnchorRecord {
+    /// Row of the anchor in its own file.
+    pub anchor: usize,
+    /// Row of the positive in the candidates' file.
+    pub positive: usize,
+    /// `query_to_key` or `key_to_query`, in the keys layout only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub direction: Option<Direction>,
+    /// s(anchor, positive).
+    pub sim: f64,
+    /// s / tau.
+    pub logit: f64,
+    /// exp(logit); `null` when it overflows float64.
+    pub numerator: Option<f64>,
+    /// log of the numerator (equal to `logit`).
+    pub log_numerator: f64,
+    /// Sum of exp(logit) over all candidates; `null` when it overflows.
+    pub denominator: Option<f64>,
+    pub log_denominator: f64,
+    /// -log(numerator / denominator).
+    pub loss: f64,
+    /// numerator / denominator: the softmax probability of the positive.
+    pub p_positive: f64,
+    /// 1 + candidates scoring strictly above the positive (ties favour it).
+    pub rank: u64,
+}
+
+/// A whole run's result.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Report {
+    pub summary: Summary,
+    pub records: Vec<AnchorRecord>,
+}
+
+/// What the summary needs besides the records.
+pub struct Context<'a> {
+    pub layout: &'a Layout,
+    pub tau: f64,
+    pub similarity: Similarity,
+    pub precision: &'static str,
+    pub input_dtype: String,
+    pub dimension: usize,
+}
+
+/// Neumaier's compensated mean: the mean of many losses to the last digit.
+fn mean(xs: impl Iterator<Item = f64>) -> f64 {
+    let (mut sum, mut comp, mut n) = (0.0f64, 0.0f64, 0usize);
+    for x in xs {
+        let t = sum + x;
+        comp += if sum.abs() >= x.abs() {
+            (sum - t) + x
+        } else {
+            (x - t) + sum
+        };
+        sum = t;
+        n += 1;
+    }
+    if n == 0 { 0.0 } else { (sum + comp) / n as f64 }
+}
+
+fn totals<'a>(recs: impl Iterator<Item = &'a AnchorRecord> + Clone) -> (f64, usize, f64, f64) {
+    let n = recs.clone().count();
+    let loss = mean(recs.clone().map(|r| r.loss));
+    let top1 = mean(recs.clone().map(|r| if r.rank == 1 { 1.0 } else { 0.0 }));
+    let rank = mean(recs.map(|r| r.rank as f64));
+    (loss, n, top1, rank)
+}
+
+impl Report {
+    /// Builds the report from the core's findings, one per layout record.
+    pub fn new(ctx: Context<'_>, stats: &[RecordStats]) -> Report {
+        let layout = ctx.layout;
+        let records: Vec<AnchorRecord> = layout
+            .records
+            .iter()
+            .zip(stats)
+            .map(|(r, s)| {
+                let f = s.finish();
+                AnchorRecord {
+                    anchor: r.anchor,
+                    positive: r.positive,
+                    direction: layout.direction(r),
+                    sim: s.sim,
+                    logit: s.logit,
+                    numerator: f.numerator,
+                    log_numerator: f.log_numerator,
+                    denominator: f.denominator,
+                    log_denominator: f.log_denominator,
+                    loss: f.loss,
+                    p_positive: f.p_positive,
+                    rank: s.rank,
+                }
+            })
+            .collect();
+        let (mut loss, n, top1, rank) = totals(records.iter());
+        let directions = (layout.kind == LayoutKind::Keys).then(|| {
+            [Direction::QueryToKey, Direction::KeyToQuery]
+                .into_iter()
+                .filter_map(|d| {
+                    let of_d = records.iter().filter(move |r| r.direction == Some(d));
+                    let (loss, n, top1, rank) = totals(of_d);
+                    (n > 0).then_some(DirectionSummary {
+                        direction: d,
+                        loss,
+                        n_anchors: n,
+                        top1_accuracy: top1,
+                        mean_rank: rank,
+                    })
+                })
+                .collect::<Vec<_>>()
+        });
+        if let Some(ds) = &directions {
+            loss = mean(ds.iter().map(|d| d.loss));
+        }
+        Report {
+            summary: Summary {
+                loss,
+                tau: ctx.tau,
+                similarity: ctx.similarity,
+                layout: layout.kind,
+                symmetric: layout.symmetric,
+                precision: ctx.precision,
+                input_dtype: ctx.input_dtype,
+                n_anchors: n,
+                n_candidates: layout.n_candidates(false),
+                dimension: ctx.dimension,
+                top1_accuracy: top1,
+                mean_rank: rank,
+                directions,
+            },
+            records,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::mean;
+
+    #[test]
+    fn compensated_mean_keeps_small_terms() {
+        let xs = [1e16, 1.0, -1e16, 1.0];
+        assert_eq!(mean(xs.into_iter()), 0.5);
+        assert_eq!(mean(std::iter::empty()), 0.0);
+    }
+}
