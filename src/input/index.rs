@@ -27,6 +27,15 @@ pub struct Pairs {
 }
 
 impl Pairs {
+    /// Pairs made in memory (places are named as 0-based rows).
+    pub fn from_pairs(name: &str, pairs: Vec<IndexPair>) -> Pairs {
+        Pairs {
+            name: name.to_string(),
+            pairs,
+            lines: Vec::new(),
+        }
+    }
+
     /// How pair `k` (0-based) is named in messages.
     pub fn place(&self, k: usize) -> String {
         match self.lines.get(k) {

@@ -85,6 +85,9 @@ impl Csr {
     }
 }
 
+/// Width of the tie window in units of (d + 2) float64 epsilons.
+pub const TIE_ULPS: f64 = 2.0;
+
 /// One file's rows with what the pass needs to know of each.
 pub struct Side<'a, T> {
     pub m: ArrayView2<'a, T>,
@@ -162,11 +165,27 @@ impl<T: Element> Pass<'_, '_, T> {
             .zip(y.iter())
             .map(|(&p, &q)| Into::<f64>::into(p) * Into::<f64>::into(q))
             .sum();
-        dot * self.a.scale[i] * self.b.scale[j]
+        // One product of the two scales, so that s(i, j) == s(j, i) exactly.
+        dot * (self.a.scale[i] * self.b.scale[j])
     }
 
     pub fn precise_logit(&self, i: usize, j: usize) -> f64 {
         self.precise_sim(i, j) / self.tau
+    }
+
+    /// Whether candidate j (of `b`) scores above a positive whose logit is
+    /// `lp`, anchor i (of `a`). Logits closer than the float64 rounding bound
+    /// of the similarity count as a tie, and ties favour the positive: two
+    /// rows equal in exact arithmetic never outrank each other.
+    fn scores_above(&self, i: usize, j: usize, lp: f64) -> bool {
+        self.precise_logit(i, j) > lp + self.tie_window(self.a.size[i] * self.b.size[j])
+    }
+
+    /// The float64 rounding bound of a logit whose rows have `size` |x||y|
+    /// (1 under cosine).
+    fn tie_window(&self, size: f64) -> f64 {
+        let d = self.a.m.ncols() as f64;
+        TIE_ULPS * (d + 2.0) * f64::EPSILON * size * self.inv_tau
     }
 
     fn blocks(n: usize, block: usize) -> usize {
@@ -345,7 +364,13 @@ impl<T: Element> Pass<'_, '_, T> {
     fn tolerance(&self, size_i: f64, j0: usize, j1: usize) -> f64 {
         let d = self.a.m.ncols() as f64;
         let size_j = max_of(&self.b.size[j0..j1]).max(0.0);
-        2.0 * (d + 4.0) * T::UNIT_ROUNDOFF * size_i * size_j * self.inv_tau
+        self.window(d, size_i * size_j)
+    }
+
+    /// The product's rounding bound plus the tie window: a tile logit outside
+    /// lp +- this is decided without a float64 recheck.
+    fn window(&self, d: f64, size: f64) -> f64 {
+        2.0 * (d + 4.0) * T::UNIT_ROUNDOFF * size * self.inv_tau + 2.0 * self.tie_window(size)
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -378,7 +403,7 @@ impl<T: Element> Pass<'_, '_, T> {
                 }
                 if n_near > 0 {
                     for (jj, &x) in row.iter().enumerate() {
-                        if x >= lo && x <= hi && self.precise_logit(i, j0 + jj) > lp {
+                        if x >= lo && x <= hi && self.scores_above(i, j0 + jj, lp) {
                             n_above += 1;
                         }
                     }
@@ -455,8 +480,7 @@ impl<T: Element> Pass<'_, '_, T> {
                     let lp = self.positive_logit[r];
                     for ii in 0..bi {
                         let x = buf.l[ii * bj + jj];
-                        if x >= buf.lo[jj] && x <= buf.hi[jj] && self.precise_logit(i0 + ii, j) > lp
-                        {
+                        if x >= buf.lo[jj] && x <= buf.hi[jj] && self.scores_above(i0 + ii, j, lp) {
                             n += 1;
                         }
                     }
@@ -518,6 +542,6 @@ impl<T: Element> Pass<'_, '_, T> {
     fn tolerance_col(&self, j: usize, i0: usize, i1: usize) -> f64 {
         let d = self.a.m.ncols() as f64;
         let size_i = max_of(&self.a.size[i0..i1]).max(0.0);
-        2.0 * (d + 4.0) * T::UNIT_ROUNDOFF * size_i * self.b.size[j] * self.inv_tau
+        self.window(d, size_i * self.b.size[j])
     }
 }

@@ -1,0 +1,221 @@
+//! The fused tiled pass against the naive float64 reference in
+//! `common/mod.rs`, over random inputs, tile sizes that cross every tile edge,
+//! every layout and several thread counts.
+
+mod common;
+
+use common::{Rng, Rows, embeddings_f32, embeddings_f64, reference};
+use infonce::input::Embeddings;
+use infonce::input::index::{IndexPair, Pairs};
+use infonce::layout::Layout;
+use infonce::loss::{Core, RecordStats, Settings, Similarity};
+use proptest::prelude::*;
+use proptest::test_runner::{Config, RngSeed};
+
+fn run(
+    layout: &Layout,
+    a: &Embeddings,
+    b: Option<&Embeddings>,
+    s: Similarity,
+    tau: f64,
+    block: usize,
+    threads: usize,
+) -> Vec<RecordStats> {
+    let core = Core::new(
+        layout,
+        a,
+        b,
+        Settings {
+            tau,
+            similarity: s,
+            block,
+        },
+    )
+    .unwrap();
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .unwrap();
+    pool.install(|| core.run(&|_| {}))
+}
+
+/// Compares every record with the reference; `tol` bounds log-space error.
+fn check(got: &[RecordStats], want: &[common::Expected], tol: f64, what: &str) {
+    assert_eq!(got.len(), want.len(), "{what}: record count");
+    for (k, (g, w)) in got.iter().zip(want).enumerate() {
+        let f = g.finish();
+        let scale = 1.0 + w.log_denominator.abs();
+        let err_den = (f.log_denominator - w.log_denominator).abs();
+        let err_loss = (f.loss - w.loss).abs();
+        let err_logit = (g.logit - w.logit).abs();
+        assert!(
+            err_den <= tol * scale && err_logit <= tol * (1.0 + w.logit.abs()),
+            "{what}: record {k}: log_denominator {} vs {} (diff {err_den:e}), logit {} vs {} (diff {err_logit:e})",
+            f.log_denominator,
+            w.log_denominator,
+            g.logit,
+            w.logit
+        );
+        // Tiny losses are kept to their relative precision, large ones absolutely.
+        assert!(
+            err_loss <= tol * scale.max(1.0) * w.loss.max(1e-300).min(1.0).max(tol),
+            "{what}: record {k}: loss {} vs {} (diff {err_loss:e})",
+            f.loss,
+            w.loss
+        );
+        assert!(
+            f.loss.is_finite() && f.log_denominator.is_finite(),
+            "{what}: record {k} not finite"
+        );
+        assert_eq!(g.rank, w.rank, "{what}: record {k}: rank");
+    }
+}
+
+fn config() -> Config {
+    Config {
+        cases: 48,
+        rng_seed: RngSeed::Fixed(0x1AF0_4CE),
+        failure_persistence: None,
+        ..Config::default()
+    }
+}
+
+proptest! {
+    #![proptest_config(config())]
+
+    /// float64 input: every digit but the last few.
+    #[test]
+    fn two_view_f64_matches_reference(seed in any::<u64>(), n in 1usize..24, d in 1usize..9, block in 1usize..12, tau in 0.02f64..2.0, dot in any::<bool>(), threads in 1usize..4) {
+        let rows = Rng(seed).two_view(n, d, 0.5);
+        let s = if dot { Similarity::Dot } else { Similarity::Cosine };
+        let layout = Layout::two_view("mem.npy", rows.len()).unwrap();
+        let got = run(&layout, &embeddings_f64(&rows), None, s, tau, block, threads);
+        check(&got, &reference(&layout, &rows, None, s, tau), 1e-12, "two-view f64");
+    }
+
+    /// float32 products: each logit within about d * 2^-24 / tau.
+    #[test]
+    fn two_view_f32_matches_reference(seed in any::<u64>(), n in 1usize..24, d in 1usize..17, block in 1usize..12, tau in 0.05f64..1.0) {
+        let rows: Rows = Rng(seed).two_view(n, d, 0.5).into_iter().map(|r| r.into_iter().map(|x| x as f32 as f64).collect()).collect();
+        let layout = Layout::two_view("mem.npy", rows.len()).unwrap();
+        let got = run(&layout, &embeddings_f32(&rows), None, Similarity::Cosine, tau, block, 2);
+        let tol = 4.0 * (d as f64 + 4.0) * 6e-8 / tau;
+        check(&got, &reference(&layout, &rows, None, Similarity::Cosine, tau), tol, "two-view f32");
+    }
+
+    /// Pairs with repeated anchors and the symmetric option.
+    #[test]
+    fn pairs_match_reference(seed in any::<u64>(), r in 2usize..30, p in 1usize..40, block in 1usize..9, symmetric in any::<bool>()) {
+        let mut rng = Rng(seed);
+        let rows: Rows = (0..r).map(|_| (0..5).map(|_| rng.uniform()).collect()).collect();
+        let pairs: Vec<IndexPair> = (0..p)
+            .map(|_| {
+                let a = rng.next_u64() % r as u64;
+                let b = (a + 1 + rng.next_u64() % (r as u64 - 1)) % r as u64;
+                IndexPair { a: a as i64, b: b as i64 }
+            })
+            .collect();
+        let pairs = Pairs::from_pairs("p.csv", pairs);
+        let layout = Layout::pairs("mem.npy", r, &pairs, symmetric).unwrap();
+        let got = run(&layout, &embeddings_f64(&rows), None, Similarity::Cosine, 0.1, block, 2);
+        check(&got, &reference(&layout, &rows, None, Similarity::Cosine, 0.1), 1e-12, "pairs");
+    }
+
+    /// Queries against keys, one way and both ways.
+    #[test]
+    fn keys_match_reference(seed in any::<u64>(), n in 1usize..25, block in 1usize..9, symmetric in any::<bool>()) {
+        let mut rng = Rng(seed);
+        let q: Rows = (0..n).map(|_| (0..6).map(|_| rng.uniform()).collect()).collect();
+        let k: Rows = q.iter().map(|row| row.iter().map(|x| x + 0.3 * rng.uniform()).collect()).collect();
+        let layout = Layout::keys("q.npy", n, "k.npy", n, symmetric).unwrap();
+        let got = run(&layout, &embeddings_f64(&q), Some(&embeddings_f64(&k)), Similarity::Cosine, 0.2, block, 3);
+        check(&got, &reference(&layout, &q, Some(&k), Similarity::Cosine, 0.2), 1e-12, "keys");
+    }
+}
+
+/// Sizes 1, tile - 1, tile, tile + 1 and several tiles, for 1 and many threads.
+#[test]
+fn tile_edges_and_threads() {
+    let block = 8;
+    for n_items in [1usize, 4, 7, 8, 9, 16, 17, 40] {
+        // two-view rows are 2 * n_items; also cross edges with odd item counts.
+        let rows = Rng(n_items as u64).two_view(n_items, 5, 0.4);
+        let layout = Layout::two_view("mem.npy", rows.len()).unwrap();
+        let want = reference(&layout, &rows, None, Similarity::Cosine, 0.1);
+        let e = embeddings_f64(&rows);
+        let one = run(&layout, &e, None, Similarity::Cosine, 0.1, block, 1);
+        check(&one, &want, 1e-12, &format!("rows {}", rows.len()));
+        for threads in [2, 3, 5] {
+            let many = run(&layout, &e, None, Similarity::Cosine, 0.1, block, threads);
+            assert_eq!(
+                one,
+                many,
+                "rows {}: {threads} threads differ from 1",
+                rows.len()
+            );
+        }
+    }
+}
+
+/// The case from the docs: a positive logit of 40 against one negative at 0
+/// has loss log(1 + e^-40) = 4.25e-18, which log_den - log_num rounds to 0.
+#[test]
+fn tiny_loss_is_kept() {
+    // Two items, dot similarity: each anchor sees its positive at 40 and the
+    // other item's views at 0.
+    let rows: Rows = vec![
+        vec![40f64.sqrt(), 0.0],
+        vec![0.0, 40f64.sqrt()],
+        vec![40f64.sqrt(), 0.0],
+        vec![0.0, 40f64.sqrt()],
+    ];
+    let layout = Layout::two_view("mem.npy", 4).unwrap();
+    let got = run(
+        &layout,
+        &embeddings_f64(&rows),
+        None,
+        Similarity::Dot,
+        1.0,
+        256,
+        1,
+    );
+    for g in &got {
+        let f = g.finish();
+        // log(1 + 2 e^-40): two negatives at 0.
+        let want = (2.0 * (-40f64).exp()).ln_1p();
+        assert!(
+            (f.loss - want).abs() <= 1e-13 * want,
+            "loss {} vs {want}",
+            f.loss
+        );
+        assert!(f.loss > 0.0);
+        assert_eq!(
+            f.log_denominator - f.log_numerator,
+            0.0,
+            "the naive form rounds to 0"
+        );
+    }
+}
+
+/// Exact duplicates of the positive tie with it, and ties favour the positive.
+#[test]
+fn duplicate_rows_tie_in_favour_of_the_positive() {
+    let mut rng = Rng(7);
+    let mut rows = rng.two_view(6, 16, 0.2);
+    // Make row 5 an exact copy of row 6 (row 0's positive is 6).
+    rows[5] = rows[6].clone();
+    rows[0] = rows[6].clone();
+    for f32_input in [false, true] {
+        let layout = Layout::two_view("mem.npy", rows.len()).unwrap();
+        let e = if f32_input {
+            embeddings_f32(&rows)
+        } else {
+            embeddings_f64(&rows)
+        };
+        let got = run(&layout, &e, None, Similarity::Cosine, 0.05, 4, 2);
+        assert_eq!(
+            got[0].rank, 1,
+            "f32 {f32_input}: duplicate must not outrank the positive"
+        );
+    }
+}
