@@ -58,7 +58,7 @@ fn check(got: &[RecordStats], want: &[common::Expected], tol: f64, what: &str) {
         );
         // Tiny losses are kept to their relative precision, large ones absolutely.
         assert!(
-            err_loss <= tol * scale.max(1.0) * w.loss.max(1e-300).min(1.0).max(tol),
+            err_loss <= 2.0 * tol * scale * w.loss.clamp(f64::MIN_POSITIVE, 1.0),
             "{what}: record {k}: loss {} vs {} (diff {err_loss:e})",
             f.loss,
             w.loss
@@ -74,7 +74,7 @@ fn check(got: &[RecordStats], want: &[common::Expected], tol: f64, what: &str) {
 fn config() -> Config {
     Config {
         cases: 48,
-        rng_seed: RngSeed::Fixed(0x1AF0_4CE),
+        rng_seed: RngSeed::Fixed(0x01AF_04CE),
         failure_persistence: None,
         ..Config::default()
     }
