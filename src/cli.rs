@@ -28,6 +28,13 @@ pub enum Command {
     Compute(ComputeArgs),
     /// Walk through the computation step by step, for the tutorial's
     /// four-embedding example or for one anchor of your own data.
+    ///
+    /// Every figure is the one compute reports: the formula, the vectors and
+    /// their similarities, each logit and exp term, the numerator, the
+    /// denominator and their ratio, the loss, the batch loss, and a table of
+    /// the loss at tau = 0.05, 0.1, 0.5 and 1 (one more pass of the core for
+    /// each).
+    /// Where exp overflows float64 the figures are given in log form.
     Explain(ExplainArgs),
 }
 
@@ -120,12 +127,14 @@ pub struct ExplainArgs {
     #[command(flatten)]
     pub data: DataArgs,
 
-    /// The record to explain: the anchor's row (in the keys layout with
-    /// --symmetric, key-to-query records follow the queries).
+    /// The record to explain (default 0): in the two-view layout row I, with
+    /// --pairs the I-th pair (with --symmetric the reversed pairs follow), with
+    /// --keys query I (with --symmetric the key-to-query records follow).
     #[arg(long, value_name = "I", requires = "input")]
     pub anchor: Option<usize>,
 
-    /// Terms listed one by one; the rest are summed in one line.
+    /// Negatives listed one by one, the strongest first; the rest are summed
+    /// in one line.
     #[arg(long, value_name = "K", default_value_t = 10)]
     pub max_terms: usize,
 

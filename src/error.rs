@@ -47,13 +47,37 @@ impl Error {
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Error::Data(m) | Error::Usage(m) => f.write_str(m),
-            Error::Output { what, source } => write!(f, "{what}: {source}"),
+        // Messages quote file names and bytes from the files; control
+        // characters among them are escaped so that a message stays one line.
+        let text = match self {
+            Error::Data(m) | Error::Usage(m) => m.clone(),
+            Error::Output { what, source } => format!("{what}: {source}"),
+        };
+        for c in text.chars() {
+            if c.is_control() {
+                write!(f, "{}", c.escape_default())?;
+            } else {
+                write!(f, "{c}")?;
+            }
         }
+        Ok(())
     }
 }
 
 impl std::error::Error for Error {}
 
 pub type Result<T> = std::result::Result<T, Error>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_are_one_line() {
+        let e = Error::data("a\nb.npy", "unsupported dtype '<f\n\r\t\u{1b}'");
+        assert_eq!(
+            e.to_string(),
+            "a\\nb.npy: unsupported dtype '<f\\n\\r\\t\\u{1b}'"
+        );
+    }
+}

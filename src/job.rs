@@ -49,15 +49,17 @@ impl DataJob {
 
     /// Loads every file and builds the layout; all data errors surface here.
     pub fn load(&self) -> Result<Loaded> {
+        for (flag, path) in [("--keys", &self.keys), ("--pairs", &self.pairs)] {
+            if self.input == "-" && path.as_deref() == Some("-") {
+                return Err(Error::Usage(format!(
+                    "error: only one of EMB and {flag} can be standard input"
+                )));
+            }
+        }
         let mut first = input::load_embeddings(&self.input)?;
         first.check_finite()?;
         let mut second = match &self.keys {
             Some(k) => {
-                if k == "-" && self.input == "-" {
-                    return Err(Error::Usage(
-                        "error: only one of EMB and --keys can be standard input".into(),
-                    ));
-                }
                 let e = input::load_embeddings(k)?;
                 e.check_finite()?;
                 Some(e)
@@ -75,12 +77,14 @@ impl DataJob {
             (None, None) => Layout::two_view(&first.name, first.rows())?,
         };
         let input_dtype = first.source_dtype.clone();
-        // One precision for both files: float64 if asked for or if either is.
+        let fits_f32 = check_magnitudes(&first, second.as_ref(), self.settings)?;
+        // One precision for both files: float64 if asked for or if either is,
+        // or if float32 products of these rows would overflow or underflow.
         let any_f64 = matches!(first.values, Values::F64(_))
             || second
                 .as_ref()
                 .is_some_and(|s| matches!(s.values, Values::F64(_)));
-        if self.force_f64 || any_f64 {
+        if self.force_f64 || any_f64 || !fits_f32 {
             first = first.into_f64();
             second = second.map(Embeddings::into_f64);
         }
@@ -105,6 +109,87 @@ impl DataJob {
             ))
         })
     }
+}
+
+/// Row norms whose products and squares float64 holds with every digit:
+/// squared norms stay normal and finite, and so do the products of two rows.
+const F64_NORMS: (f64, f64) = (1e-150, 1e150);
+/// Row norms whose products float32 holds without overflow or underflow
+/// beyond the rounding the core allows for.
+const F32_NORMS: (f64, f64) = (1e-18, 1e18);
+/// Largest logit accepted: differences of two logits and their log-sum-exp
+/// stay far from float64's limit (1.8e308).
+const MAX_LOGIT: f64 = 1e300;
+
+/// Refuses rows too large or too small for float64 similarities, and logits
+/// that would overflow; returns whether float32 products are exact enough.
+fn check_magnitudes(first: &Embeddings, second: Option<&Embeddings>, s: Settings) -> Result<bool> {
+    let mut fits_f32 = true;
+    // The largest norm of each file and the row that has it.
+    let mut largest = Vec::new();
+    for e in std::iter::once(first).chain(second) {
+        let norms = e.row_norms();
+        for (r, &n) in norms.iter().enumerate() {
+            if n == 0.0 {
+                continue; // a zero row is exact; cosine refuses it in the core
+            }
+            if n < F64_NORMS.0 || n > F64_NORMS.1 {
+                let (way, fix) = if n < F64_NORMS.0 {
+                    ("below", "up")
+                } else {
+                    ("above", "down")
+                };
+                return Err(Error::data(
+                    &e.name,
+                    format!(
+                        "{} has norm {n:e}; similarities of rows with norms {way} {:e} \
+                         cannot be computed in float64 (scale the embeddings {fix})",
+                        e.row_place(r),
+                        if n < F64_NORMS.0 {
+                            F64_NORMS.0
+                        } else {
+                            F64_NORMS.1
+                        }
+                    ),
+                ));
+            }
+            fits_f32 &= (F32_NORMS.0..=F32_NORMS.1).contains(&n);
+        }
+        let top =
+            norms.iter().enumerate().fold(
+                (0, 0.0f64),
+                |best, (r, &n)| if n > best.1 { (r, n) } else { best },
+            );
+        largest.push(top);
+    }
+    let limit = match s.similarity {
+        Similarity::Cosine => 1.0,
+        Similarity::Dot => largest[0].1 * largest.last().expect("one file at least").1,
+    };
+    if limit / s.tau > MAX_LOGIT {
+        return Err(match s.similarity {
+            Similarity::Cosine => Error::Usage(format!(
+                "error: --tau {} is too small: logits of up to 1/tau overflow float64",
+                s.tau
+            )),
+            Similarity::Dot => {
+                let (file, (r, n)) = match second {
+                    Some(k) if largest[1].1 > largest[0].1 => (k, largest[1]),
+                    _ => (first, largest[0]),
+                };
+                Error::data(
+                    &file.name,
+                    format!(
+                        "{} has norm {n:e}; dot products of up to {limit:e} divided by \
+                         tau {} overflow float64 (raise --tau or scale the embeddings down)",
+                        file.row_place(r),
+                        s.tau
+                    ),
+                )
+            }
+        });
+    }
+    Ok(fits_f32)
 }
 
 /// The loaded files and their layout.

@@ -19,6 +19,7 @@ pub mod output;
 pub mod report;
 
 use std::ffi::OsString;
+use std::io::Write;
 
 use clap::Parser;
 
@@ -57,9 +58,11 @@ where
 
 fn report_error(e: &Error) {
     let msg = e.to_string();
-    if msg.starts_with("error:") {
-        eprintln!("{msg}");
+    let prefix = if msg.starts_with("error:") {
+        ""
     } else {
-        eprintln!("error: {msg}");
-    }
+        "error: "
+    };
+    // Not eprintln!, which panics when standard error is a closed pipe.
+    let _ = writeln!(std::io::stderr().lock(), "{prefix}{msg}");
 }

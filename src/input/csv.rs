@@ -1,6 +1,6 @@
 //! CSV and TSV embeddings: numeric cells, an optional header line.
 //!
-//! A first line whose every cell is non-numeric is a header; any other
+//! A first line whose every cell is not a number is a header; any other
 //! non-numeric cell, an empty cell, a non-finite value or a row whose length
 //! differs from the first is an error naming its line and column.
 
@@ -106,13 +106,17 @@ where
             continue; // blank line
         }
         let parsed: Vec<Option<T>> = record.iter().map(&parse).collect();
-        if cols.is_none() && lines.is_empty() && parsed.iter().all(Option::is_none) {
+        let is_number = |cell: &str| cell.parse::<f64>().is_ok();
+        if cols.is_none() && lines.is_empty() && !record.iter().any(is_number) {
             continue; // header: every cell is non-numeric
         }
         if let Some(c) = parsed.iter().position(Option::is_none) {
             let cell = &record[c];
             let what = if cell.is_empty() {
                 "empty cell".to_string()
+            } else if is_number(cell) {
+                // Only index files parse cells as something narrower.
+                format!("'{}' is not an integer", truncate(cell))
             } else {
                 format!("'{}' is not a number", truncate(cell))
             };
@@ -147,7 +151,8 @@ where
     })
 }
 
-fn truncate(s: &str) -> String {
+/// `s` cut to 24 characters for quoting in a message.
+pub(crate) fn truncate(s: &str) -> String {
     if s.chars().count() > 24 {
         format!("{}...", s.chars().take(24).collect::<String>())
     } else {

@@ -60,6 +60,12 @@ pub fn parse_pairs(name: &str, path: &str, bytes: &[u8]) -> Result<Pairs> {
     if bytes.starts_with(npy::MAGIC) {
         return npy_pairs(name, bytes);
     }
+    if path.to_ascii_lowercase().ends_with(".npy") {
+        return Err(Error::data(
+            name,
+            "not a .npy file (it does not start with \\x93NUMPY)",
+        ));
+    }
     let delimiter = csv::delimiter_for(path).unwrap_or_else(|| csv::sniff(bytes));
     let table = csv::parse_table(name, bytes, delimiter, parse_int)?;
     if table.cols != 2 {
@@ -106,7 +112,7 @@ fn npy_pairs(name: &str, bytes: &[u8]) -> Result<Pairs> {
     h.check_len(name, bytes.len() as u64)?;
     let data = &bytes[h.data_offset..];
     let size = h.dtype.size;
-    let value = |k: usize| -> i64 {
+    let value = |k: usize| -> i128 {
         let mut b = [0u8; 8];
         b[..size].copy_from_slice(&data[k * size..(k + 1) * size]);
         if h.dtype.big_endian {
@@ -115,24 +121,34 @@ fn npy_pairs(name: &str, bytes: &[u8]) -> Result<Pairs> {
         let raw = u64::from_le_bytes(b);
         match h.dtype.kind {
             // Sign-extend from the dtype's width.
-            npy::Kind::Int => ((raw << (64 - 8 * size)) as i64) >> (64 - 8 * size),
-            _ => raw.min(i64::MAX as u64) as i64,
+            npy::Kind::Int => (((raw << (64 - 8 * size)) as i64) >> (64 - 8 * size)) as i128,
+            _ => raw as i128,
         }
     };
     let p = h.shape[0];
-    let at = |row: usize, col: usize| {
-        if h.fortran_order {
+    let at = |row: usize, col: usize| -> Result<i64> {
+        let v = if h.fortran_order {
             value(col * p + row)
         } else {
             value(row * 2 + col)
-        }
+        };
+        // Only uint64 holds values beyond i64; no file has that many rows.
+        i64::try_from(v).map_err(|_| {
+            let which = ["anchor", "positive"][col];
+            Error::data(
+                name,
+                format!("row {row}, {which} index {v} is out of range (too large for any file)"),
+            )
+        })
     };
     let pairs = (0..p)
-        .map(|k| IndexPair {
-            a: at(k, 0),
-            b: at(k, 1),
+        .map(|k| {
+            Ok(IndexPair {
+                a: at(k, 0)?,
+                b: at(k, 1)?,
+            })
         })
-        .collect();
+        .collect::<Result<_>>()?;
     Ok(Pairs {
         name: name.to_string(),
         pairs,
@@ -159,7 +175,13 @@ mod tests {
         let e = parse_pairs("p.csv", "p.csv", b"0,1\n2,1.5\n").unwrap_err();
         assert_eq!(
             e.to_string(),
-            "p.csv: line 2, column 2: '1.5' is not a number"
+            "p.csv: line 2, column 2: '1.5' is not an integer"
+        );
+        // A first line of numbers is data, not a header to skip.
+        let e = parse_pairs("p.csv", "p.csv", b"0.0,1.0\n2,3\n").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "p.csv: line 1, column 1: '0.0' is not an integer"
         );
         let e = parse_pairs("p.csv", "p.csv", b"0,1,2\n").unwrap_err();
         assert!(e.to_string().contains("needs 2 columns"), "{e}");

@@ -160,6 +160,28 @@ impl Embeddings {
         }
     }
 
+    /// The Euclidean norm of every row, computed without overflow or
+    /// underflow whatever the magnitude of the values (0 for a zero row).
+    pub fn row_norms(&self) -> Vec<f64> {
+        fn norms<T: Copy + Into<f64>>(v: ArrayView2<'_, T>) -> Vec<f64> {
+            v.rows()
+                .into_iter()
+                .map(|row| {
+                    let m = row.iter().fold(0.0f64, |m, &x| m.max(x.into().abs()));
+                    if m == 0.0 || !m.is_finite() {
+                        return m;
+                    }
+                    let ss: f64 = row.iter().map(|&x| (x.into() / m).powi(2)).sum();
+                    m * ss.sqrt()
+                })
+                .collect()
+        }
+        match &self.values {
+            Values::F32(m) => norms(m.view()),
+            Values::F64(m) => norms(m.view()),
+        }
+    }
+
     /// How a 0-based row and column are named in messages about this file.
     pub fn place(&self, row: usize, col: usize) -> String {
         match self.first_line {
@@ -263,6 +285,9 @@ fn load_npy_file(path: &str) -> Result<Embeddings> {
         // SAFETY: the map is read-only; like every tool that maps its input we
         // assume the file is not truncated while we run.
         let map = unsafe { Mmap::map(&file) }.map_err(|e| Error::data(path, io_reason(&e)))?;
+        if map.len() as u64 != len {
+            return Err(Error::data(path, "changed size while being read"));
+        }
         let (rows, cols) = (header.shape[0], header.shape[1]);
         let n = rows * cols;
         let (offset, fortran) = (header.data_offset, header.fortran_order);
@@ -335,66 +360,89 @@ pub fn npy_embeddings<R: Read>(name: &str, r: &mut R, len: u64) -> Result<Embedd
     npy_data(name, &header, r)
 }
 
-/// Reads the data of a checked header straight into typed storage.
+/// Elements decoded per read: the only buffer besides the result.
+const CHUNK: usize = 65536;
+
+/// Reads `n` elements of `size` bytes, decoding each with `decode`. The
+/// result's memory is reserved up front (refused with an error, not an abort,
+/// when it cannot be had), and filled chunk by chunk as the bytes arrive.
+fn read_elements<T, R: Read>(
+    name: &str,
+    r: &mut R,
+    n: usize,
+    size: usize,
+    decode: impl Fn(&[u8]) -> T,
+) -> Result<Vec<T>> {
+    let mut v = Vec::new();
+    v.try_reserve_exact(n).map_err(|_| {
+        Error::data(
+            name,
+            format!(
+                "holds {n} values, which need {} bytes of memory; that much cannot be allocated",
+                n.saturating_mul(std::mem::size_of::<T>())
+            ),
+        )
+    })?;
+    let mut buf = vec![0u8; size * CHUNK.min(n)];
+    while v.len() < n {
+        let k = (n - v.len()).min(CHUNK);
+        r.read_exact(&mut buf[..size * k]).map_err(|e| {
+            let reason = match e.kind() {
+                std::io::ErrorKind::UnexpectedEof => "file ends inside the data".to_string(),
+                _ => io_reason(&e),
+            };
+            Error::data(name, reason)
+        })?;
+        v.extend(buf[..size * k].chunks_exact(size).map(&decode));
+    }
+    Ok(v)
+}
+
+/// Reads the data of a checked header into typed storage (float16 is widened
+/// to float32; big-endian data is swapped).
 fn npy_data<R: Read>(name: &str, h: &npy::Header, r: &mut R) -> Result<Embeddings> {
     let (rows, cols) = (h.shape[0], h.shape[1]);
     let n = rows * cols;
-    let fail = |e: std::io::Error| Error::data(name, io_reason(&e));
-    let values = match (h.dtype.size, h.dtype.big_endian) {
-        (4, be) => {
-            let mut v = vec![0f32; n];
-            r.read_exact(bytemuck::cast_slice_mut(&mut v))
-                .map_err(fail)?;
+    let be = h.dtype.big_endian;
+    let f32s = |v| {
+        Values::F32(Matrix {
+            storage: Storage::Owned(v),
+            rows,
+            cols,
+            fortran: h.fortran_order,
+        })
+    };
+    let values = match h.dtype.size {
+        2 => f32s(read_elements(name, r, n, 2, |b| {
+            let b = [b[0], b[1]];
+            let bits = if be {
+                u16::from_be_bytes(b)
+            } else {
+                u16::from_le_bytes(b)
+            };
+            half::f16::from_bits(bits).to_f32()
+        })?),
+        4 => f32s(read_elements(name, r, n, 4, |b| {
+            let b = [b[0], b[1], b[2], b[3]];
             if be {
-                v.iter_mut()
-                    .for_each(|x| *x = f32::from_bits(x.to_bits().swap_bytes()));
+                f32::from_be_bytes(b)
+            } else {
+                f32::from_le_bytes(b)
             }
-            Values::F32(Matrix {
-                storage: Storage::Owned(v),
-                rows,
-                cols,
-                fortran: h.fortran_order,
-            })
-        }
-        (8, be) => {
-            let mut v = vec![0f64; n];
-            r.read_exact(bytemuck::cast_slice_mut(&mut v))
-                .map_err(fail)?;
-            if be {
-                v.iter_mut()
-                    .for_each(|x| *x = f64::from_bits(x.to_bits().swap_bytes()));
-            }
-            Values::F64(Matrix {
-                storage: Storage::Owned(v),
-                rows,
-                cols,
-                fortran: h.fortran_order,
-            })
-        }
-        (2, be) => {
-            // float16 has no fast product here: widen to float32 in chunks,
-            // never holding the raw bytes and the floats of the whole file at once.
-            let mut v = Vec::with_capacity(n);
-            let mut buf = vec![0u8; 2 * 65536];
-            while v.len() < n {
-                let k = (n - v.len()).min(65536);
-                r.read_exact(&mut buf[..2 * k]).map_err(fail)?;
-                v.extend(buf[..2 * k].chunks_exact(2).map(|b| {
-                    let bits = if be {
-                        u16::from_be_bytes([b[0], b[1]])
-                    } else {
-                        u16::from_le_bytes([b[0], b[1]])
-                    };
-                    half::f16::from_bits(bits).to_f32()
-                }));
-            }
-            Values::F32(Matrix {
-                storage: Storage::Owned(v),
-                rows,
-                cols,
-                fortran: h.fortran_order,
-            })
-        }
+        })?),
+        8 => Values::F64(Matrix {
+            storage: Storage::Owned(read_elements(name, r, n, 8, |b| {
+                let b: [u8; 8] = b.try_into().expect("chunks of 8");
+                if be {
+                    f64::from_be_bytes(b)
+                } else {
+                    f64::from_le_bytes(b)
+                }
+            })?),
+            rows,
+            cols,
+            fortran: h.fortran_order,
+        }),
         _ => unreachable!("float sizes are checked when the header is parsed"),
     };
     Ok(Embeddings {

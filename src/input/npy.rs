@@ -9,6 +9,7 @@
 use std::io::Read;
 
 use crate::error::{Error, Result};
+use crate::input::csv::truncate;
 
 /// The magic bytes every `.npy` file starts with.
 pub const MAGIC: &[u8] = b"\x93NUMPY";
@@ -165,7 +166,9 @@ fn parse_dict(text: &str) -> std::result::Result<(Dtype, bool, Vec<usize>), Stri
             "descr" => descr = Some(parse_descr(&p.string()?)?),
             "fortran_order" => fortran = Some(p.boolean()?),
             "shape" => shape = Some(p.tuple()?),
-            other => return Err(format!("header has an unknown key '{other}'")),
+            other => {
+                return Err(format!("header has an unknown key '{}'", truncate(other)));
+            }
         }
         p.ws();
         if !p.eat(b',') {
@@ -182,25 +185,30 @@ fn parse_dict(text: &str) -> std::result::Result<(Dtype, bool, Vec<usize>), Stri
 
 fn parse_descr(d: &str) -> std::result::Result<Dtype, String> {
     let b = d.as_bytes();
+    let unsupported = || format!("unsupported dtype '{}'", truncate(d));
     if b.len() < 3 {
-        return Err(format!("unsupported dtype '{d}'"));
+        return Err(unsupported());
     }
     let big_endian = match b[0] {
         b'<' | b'|' => false,
         b'=' => cfg!(target_endian = "big"),
         b'>' => true,
-        _ => return Err(format!("unsupported dtype '{d}'")),
+        _ => return Err(unsupported()),
     };
-    let size: usize = d[2..]
-        .parse()
-        .map_err(|_| format!("unsupported dtype '{d}'"))?;
+    // Byte 1 may start a multi-byte character: slice the bytes, not the str.
+    let size: usize = std::str::from_utf8(&b[2..])
+        .ok()
+        .filter(|t| t.bytes().all(|c| c.is_ascii_digit()))
+        .and_then(|t| t.parse().ok())
+        .ok_or_else(unsupported)?;
     let kind = match (b[1], size) {
         (b'f', 2 | 4 | 8) => Kind::Float,
         (b'i', 1 | 2 | 4 | 8) => Kind::Int,
         (b'u', 1 | 2 | 4 | 8) => Kind::Uint,
         _ => {
             return Err(format!(
-                "unsupported dtype '{d}' (expected float16/32/64 or an integer type)"
+                "{} (expected float16/32/64 or an integer type)",
+                unsupported()
             ));
         }
     };

@@ -12,6 +12,17 @@ const EXP_FLOOR: f64 = -708.0;
 /// e^x for x <= ~700, vectorizable; e^x of -inf and of x < -708 is 0.
 #[inline(always)]
 pub fn exp_nonpos(x: f64) -> f64 {
+    exp::<false>(x)
+}
+
+/// [`exp_nonpos`], with fused multiply-adds when `FMA` (only for code
+/// compiled with the `fma` target feature, where they are single instructions).
+#[inline(always)]
+pub fn exp<const FMA: bool>(x: f64) -> f64 {
+    #[inline(always)]
+    fn madd<const FMA: bool>(a: f64, b: f64, c: f64) -> f64 {
+        if FMA { a.mul_add(b, c) } else { a * b + c }
+    }
     const LOG2E: f64 = std::f64::consts::LOG2_E;
     // ln 2 split so that k * LN2_HI is exact for |k| < 2^11.
     const LN2_HI: f64 = f64::from_bits(0x3fe6_2e42_fee0_0000);
@@ -22,22 +33,22 @@ pub fn exp_nonpos(x: f64) -> f64 {
     let xc = if under { EXP_FLOOR } else { x };
     let t = xc * LOG2E + SHIFTER;
     let k = t - SHIFTER;
-    let r = (xc - k * LN2_HI) - k * LN2_LO;
+    let r = madd::<FMA>(-k, LN2_LO, madd::<FMA>(-k, LN2_HI, xc));
     // Taylor series of e^r on |r| <= ln2/2: the degree-13 remainder is < 5e-18.
     let mut p = 1.0 / 6_227_020_800.0;
-    p = p * r + 1.0 / 479_001_600.0;
-    p = p * r + 1.0 / 39_916_800.0;
-    p = p * r + 1.0 / 3_628_800.0;
-    p = p * r + 1.0 / 362_880.0;
-    p = p * r + 1.0 / 40_320.0;
-    p = p * r + 1.0 / 5_040.0;
-    p = p * r + 1.0 / 720.0;
-    p = p * r + 1.0 / 120.0;
-    p = p * r + 1.0 / 24.0;
-    p = p * r + 1.0 / 6.0;
-    p = p * r + 0.5;
-    p = p * r + 1.0;
-    p = p * r + 1.0;
+    p = madd::<FMA>(p, r, 1.0 / 479_001_600.0);
+    p = madd::<FMA>(p, r, 1.0 / 39_916_800.0);
+    p = madd::<FMA>(p, r, 1.0 / 3_628_800.0);
+    p = madd::<FMA>(p, r, 1.0 / 362_880.0);
+    p = madd::<FMA>(p, r, 1.0 / 40_320.0);
+    p = madd::<FMA>(p, r, 1.0 / 5_040.0);
+    p = madd::<FMA>(p, r, 1.0 / 720.0);
+    p = madd::<FMA>(p, r, 1.0 / 120.0);
+    p = madd::<FMA>(p, r, 1.0 / 24.0);
+    p = madd::<FMA>(p, r, 1.0 / 6.0);
+    p = madd::<FMA>(p, r, 0.5);
+    p = madd::<FMA>(p, r, 1.0);
+    p = madd::<FMA>(p, r, 1.0);
     // 2^k from the integer in t's low bits: (k + 1023) << 52.
     let scale = f64::from_bits(t.to_bits().wrapping_add(1023) << 52);
     if under { 0.0 } else { p * scale }
@@ -103,7 +114,7 @@ impl Lse {
 }
 
 /// The maximum of a slice (-inf when empty).
-#[inline]
+#[inline(always)]
 pub fn max_of(xs: &[f64]) -> f64 {
     let mut acc = [f64::NEG_INFINITY; 8];
     let mut chunks = xs.chunks_exact(8);
@@ -135,6 +146,21 @@ pub fn sum_exp_shifted(xs: &[f64], shift: f64) -> f64 {
     for &x in chunks.remainder() {
         tail += exp_nonpos(x - shift);
     }
+    ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7])) + tail
+}
+
+/// A sum in eight interleaved lanes, combined pairwise: a fixed order that
+/// vectorizes.
+#[inline(always)]
+pub fn sum_lanes(xs: &[f64]) -> f64 {
+    let mut acc = [0.0f64; 8];
+    let mut chunks = xs.chunks_exact(8);
+    for c in &mut chunks {
+        for k in 0..8 {
+            acc[k] += c[k];
+        }
+    }
+    let tail: f64 = chunks.remainder().iter().sum();
     ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7])) + tail
 }
 

@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use ndarray::{ArrayView2, s};
 use rayon::prelude::*;
 
-use super::exp::{Lse, exp_nonpos, max_of};
+use super::exp::{Lse, exp, max_of, sum_lanes};
 
 /// An element type the pass can multiply: float32 or float64.
 pub trait Element: bytemuck::Pod + Into<f64> + Send + Sync + Default + 'static {
@@ -85,6 +85,16 @@ impl Csr {
     }
 }
 
+/// Sets `v[q - j0]` to `value` for each `q` of `at` inside `v`.
+#[inline(always)]
+fn mask(v: &mut [f64], at: &[usize], j0: usize, value: f64) {
+    for &q in at {
+        if let Some(x) = q.checked_sub(j0).and_then(|k| v.get_mut(k)) {
+            *x = value;
+        }
+    }
+}
+
 /// Width of the tie window in units of (d + 2) float64 epsilons.
 pub const TIE_ULPS: f64 = 2.0;
 
@@ -104,6 +114,8 @@ pub struct Anchors {
     pub records: Csr,
     /// Distinct positives of each anchor row (rows of the other side).
     pub positives: Csr,
+    /// For each row of the other side, the anchors it is a positive of.
+    pub reverse: Csr,
 }
 
 /// Everything the pass reads.
@@ -124,6 +136,10 @@ pub struct Pass<'p, 'a, T> {
     pub col: Option<Anchors>,
     /// Each record's positive logit, from [`Pass::precise_logit`].
     pub positive_logit: Vec<f64>,
+    /// A shift that serves every exponential when all logits are known to
+    /// lie within 700 of it (cosine: |s| <= 1, so 1/tau when 2/tau <= 700);
+    /// each exponential is then computed once for its row and its column.
+    pub fixed_shift: Option<f64>,
 }
 
 /// What the pass found: per row of each side, the log-sum-exp over the
@@ -141,16 +157,33 @@ struct TaskOut {
     cols: Vec<Option<Vec<Lse>>>,
 }
 
+/// Scratch space of one worker, reused across its tiles.
 struct Buffers<T> {
+    /// The tile's dot products, row-major.
     g: Vec<T>,
+    /// One row of logits.
     l: Vec<f64>,
-    colmax: Vec<f64>,
+    /// One row of exponentials.
+    e: Vec<f64>,
+    /// Per column: the shift of its exponentials in this tile.
+    colshift: Vec<f64>,
+    /// Per column: the sum of its shifted exponentials in this tile.
     colsum: Vec<f64>,
-    hi: Vec<f64>,
-    lo: Vec<f64>,
-    above: Vec<u64>,
-    near: Vec<u64>,
+    /// Per column: its maximum logit in this tile.
+    colmax: Vec<f64>,
     saved: Vec<(usize, f64)>,
+}
+
+/// Where a tile lies and which folds it serves.
+struct Tile {
+    i0: usize,
+    i1: usize,
+    j0: usize,
+    j1: usize,
+    /// On the diagonal of a one-file layout: each row meets itself.
+    diagonal: bool,
+    rows: bool,
+    cols: bool,
 }
 
 impl<T: Element> Pass<'_, '_, T> {
@@ -273,13 +306,11 @@ impl<T: Element> Pass<'_, '_, T> {
         };
         let mut buf = Buffers {
             g: vec![T::default(); b * b],
-            l: vec![0.0; b * b],
-            colmax: vec![0.0; b],
+            l: vec![0.0; b],
+            e: vec![0.0; b],
+            colshift: vec![0.0; b],
             colsum: vec![0.0; b],
-            hi: vec![0.0; b],
-            lo: vec![0.0; b],
-            above: vec![0; b],
-            near: vec![0; b],
+            colmax: vec![0.0; b],
             saved: Vec::new(),
         };
         let rows_have_anchors = self.fwd.records.any_in(i0, i1);
@@ -291,12 +322,19 @@ impl<T: Element> Pass<'_, '_, T> {
             let cols_have_anchors =
                 !diagonal && self.col.as_ref().is_some_and(|c| c.records.any_in(j0, j1));
             if rows_have_anchors || cols_have_anchors {
-                self.tile(i0, i1, j0, j1, diagonal, &mut buf);
-                if rows_have_anchors {
-                    self.fold_rows(i0, j0, j1, &mut buf, &mut out.rows, above);
-                }
+                let t = Tile {
+                    i0,
+                    i1,
+                    j0,
+                    j1,
+                    diagonal,
+                    rows: rows_have_anchors,
+                    cols: cols_have_anchors,
+                };
+                self.product(&t, &mut buf);
+                let cols = self.fold_dispatch(&t, &mut buf, &mut out.rows, above);
                 if cols_have_anchors {
-                    out.cols[bj] = Some(self.fold_cols(i0, i1, j0, j1, &mut buf, above));
+                    out.cols[bj] = Some(cols);
                 }
             }
             progress(1);
@@ -304,20 +342,13 @@ impl<T: Element> Pass<'_, '_, T> {
         out
     }
 
-    /// Fills `buf.l` with the logits of rows i0..i1 against columns j0..j1.
-    fn tile(
-        &self,
-        i0: usize,
-        i1: usize,
-        j0: usize,
-        j1: usize,
-        diagonal: bool,
-        buf: &mut Buffers<T>,
-    ) {
-        let (bi, bj) = (i1 - i0, j1 - j0);
+    /// Fills `buf.g` with the dot products of rows i0..i1 of `a` with rows
+    /// j0..j1 of `b`, row-major.
+    fn product(&self, t: &Tile, buf: &mut Buffers<T>) {
+        let (bi, bj) = (t.i1 - t.i0, t.j1 - t.j0);
         let d = self.a.m.ncols();
-        let a = self.a.m.slice(s![i0..i1, ..]);
-        let c = self.b.m.slice(s![j0..j1, ..]);
+        let a = self.a.m.slice(s![t.i0..t.i1, ..]);
+        let c = self.b.m.slice(s![t.j0..t.j1, ..]);
         let (ars, acs) = (a.strides()[0], a.strides()[1]);
         let (crs, ccs) = (c.strides()[0], c.strides()[1]);
         // SAFETY: the pointers and strides come from ndarray views of bi x d
@@ -346,143 +377,177 @@ impl<T: Element> Pass<'_, '_, T> {
                 gemm::Parallelism::None,
             );
         }
-        let col_scale = &self.b.scale[j0..j1];
-        for ii in 0..bi {
-            let rs = self.a.scale[i0 + ii] * self.inv_tau;
-            let g = &buf.g[ii * bj..(ii + 1) * bj];
-            let l = &mut buf.l[ii * bj..(ii + 1) * bj];
-            for ((l, &g), &cs) in l.iter_mut().zip(g).zip(col_scale) {
-                *l = Into::<f64>::into(g) * rs * cs;
-            }
-            if diagonal {
-                l[ii] = f64::NEG_INFINITY;
-            }
-        }
     }
 
-    /// Bound on |tile logit - precise logit| for row `i` against columns j0..j1.
-    fn tolerance(&self, size_i: f64, j0: usize, j1: usize) -> f64 {
-        let d = self.a.m.ncols() as f64;
-        let size_j = max_of(&self.b.size[j0..j1]).max(0.0);
-        self.window(d, size_i * size_j)
-    }
-
-    /// The product's rounding bound plus the tie window: a tile logit outside
-    /// lp +- this is decided without a float64 recheck.
-    fn window(&self, d: f64, size: f64) -> f64 {
-        2.0 * (d + 4.0) * T::UNIT_ROUNDOFF * size * self.inv_tau + 2.0 * self.tie_window(size)
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    fn fold_rows(
+    /// Runs the fold compiled for AVX2 and FMA where the CPU has them, and a
+    /// portable build elsewhere. Which one runs depends on the CPU only, so
+    /// a machine gives the same bits for any number of threads.
+    fn fold_dispatch(
         &self,
-        i0: usize,
-        j0: usize,
-        j1: usize,
+        t: &Tile,
         buf: &mut Buffers<T>,
         rows: &mut [Lse],
         above: &[AtomicU64],
-    ) {
-        let bj = j1 - j0;
-        for (ii, acc) in rows.iter_mut().enumerate() {
-            let i = i0 + ii;
-            let recs = self.fwd.records.get(i);
-            if recs.is_empty() {
-                continue;
-            }
-            let row = &mut buf.l[ii * bj..(ii + 1) * bj];
-            let tol = self.tolerance(self.a.size[i], j0, j1);
-            for &r in recs {
-                let lp = self.positive_logit[r];
-                let (hi, lo) = (lp + tol, lp - tol);
-                let mut n_above = 0u64;
-                let mut n_near = 0u64;
-                for &x in row.iter() {
-                    n_above += (x > hi) as u64;
-                    n_near += ((x >= lo) & (x <= hi)) as u64;
-                }
-                if n_near > 0 {
-                    for (jj, &x) in row.iter().enumerate() {
-                        if x >= lo && x <= hi && self.scores_above(i, j0 + jj, lp) {
-                            n_above += 1;
-                        }
-                    }
-                }
-                if n_above > 0 {
-                    above[r].fetch_add(n_above, Ordering::Relaxed);
-                }
-            }
-            buf.saved.clear();
-            for &q in self.fwd.positives.get(i) {
-                if (j0..j1).contains(&q) {
-                    buf.saved.push((q - j0, row[q - j0]));
-                    row[q - j0] = f64::NEG_INFINITY;
-                }
-            }
-            *acc = acc.merge(Lse::of_slice(row));
-            for &(k, v) in &buf.saved {
-                row[k] = v;
+    ) -> Vec<Lse> {
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::arch::is_x86_feature_detected!("avx2")
+                && std::arch::is_x86_feature_detected!("fma")
+            {
+                // SAFETY: the CPU supports AVX2 and FMA, checked just above.
+                return unsafe { self.fold_avx2(t, buf, rows, above) };
             }
         }
+        self.fold::<false>(t, buf, rows, above)
     }
 
-    /// Folds the tile down its columns for the column-side anchors.
-    fn fold_cols(
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn fold_avx2(
         &self,
-        i0: usize,
-        i1: usize,
-        j0: usize,
-        j1: usize,
+        t: &Tile,
         buf: &mut Buffers<T>,
+        rows: &mut [Lse],
         above: &[AtomicU64],
     ) -> Vec<Lse> {
-        let col = self.col.as_ref().expect("checked by the caller");
-        let (bi, bj) = (i1 - i0, j1 - j0);
-        // Rank counts, one pass per slot (the k-th record of each column).
-        let slots = (j0..j1)
-            .map(|j| col.records.get(j).len())
-            .max()
-            .unwrap_or(0);
-        for slot in 0..slots {
-            for jj in 0..bj {
-                let j = j0 + jj;
-                match col.records.get(j).get(slot) {
-                    Some(&r) => {
-                        let lp = self.positive_logit[r];
-                        let tol = self.tolerance_col(j, i0, i1);
-                        buf.hi[jj] = lp + tol;
-                        buf.lo[jj] = lp - tol;
-                    }
-                    None => {
-                        buf.hi[jj] = f64::INFINITY;
-                        buf.lo[jj] = f64::INFINITY;
+        self.fold::<true>(t, buf, rows, above)
+    }
+
+    /// Folds one tile, a row at a time: the row's logits, its rank counts
+    /// and those of the columns, its exponentials into the row's partial sum
+    /// and into the columns' sums. Everything a row needs stays in L1.
+    #[inline(always)]
+    fn fold<const FMA: bool>(
+        &self,
+        t: &Tile,
+        buf: &mut Buffers<T>,
+        rows: &mut [Lse],
+        above: &[AtomicU64],
+    ) -> Vec<Lse> {
+        let bj = t.j1 - t.j0;
+        let d = self.a.m.ncols() as f64;
+        let col_scale = &self.b.scale[t.j0..t.j1];
+        let col = self.col.as_ref().filter(|_| t.cols);
+        let Buffers {
+            g,
+            l,
+            e,
+            colshift,
+            colsum,
+            colmax,
+            saved,
+        } = buf;
+        let (l, e) = (&mut l[..bj], &mut e[..bj]);
+        let (colshift, colsum, colmax) =
+            (&mut colshift[..bj], &mut colsum[..bj], &mut colmax[..bj]);
+
+        if let Some(col) = col {
+            if self.fixed_shift.is_none() {
+                self.column_shifts(t, col, g, l, colshift);
+            }
+            colsum.fill(0.0);
+            colmax.fill(f64::NEG_INFINITY);
+        }
+        let size_j = max_of(&self.b.size[t.j0..t.j1]).max(0.0);
+        for (ii, acc) in rows.iter_mut().enumerate().take(t.i1 - t.i0) {
+            let i = t.i0 + ii;
+            self.logit_row(t, ii, g, col_scale, l);
+            let row_recs = if t.rows { self.fwd.records.get(i) } else { &[] };
+
+            // Rank counts of the row's own records: only a row whose maximum
+            // reaches the positive needs counting.
+            let row_max = max_of(l);
+            let tol = self.window(d, self.a.size[i] * size_j);
+            for &r in row_recs {
+                let lp = self.positive_logit[r];
+                if row_max >= lp - tol {
+                    let n = self.count_above(l, lp, tol, |jj| self.scores_above(i, t.j0 + jj, lp));
+                    if n > 0 {
+                        above[r].fetch_add(n, Ordering::Relaxed);
                     }
                 }
-                buf.above[jj] = 0;
-                buf.near[jj] = 0;
             }
-            for ii in 0..bi {
-                let row = &buf.l[ii * bj..(ii + 1) * bj];
-                let bounds = buf.hi[..bj].iter().zip(&buf.lo[..bj]);
-                let counts = buf.above[..bj].iter_mut().zip(&mut buf.near[..bj]);
-                for ((&x, (&hi, &lo)), (above, near)) in row.iter().zip(bounds).zip(counts) {
-                    *above += (x > hi) as u64;
-                    *near += ((x >= lo) & (x <= hi)) as u64;
+            // The columns' maxima, to find the few columns that need counting.
+            if col.is_some() {
+                for (m, &x) in colmax.iter_mut().zip(l.iter()) {
+                    *m = if x > *m { x } else { *m };
                 }
             }
-            for jj in 0..bj {
-                let j = j0 + jj;
-                let Some(&r) = col.records.get(j).get(slot) else {
-                    continue;
-                };
-                let mut n = buf.above[jj];
-                if buf.near[jj] > 0 {
-                    let lp = self.positive_logit[r];
-                    for ii in 0..bi {
-                        let x = buf.l[ii * bj + jj];
-                        if x >= buf.lo[jj] && x <= buf.hi[jj] && self.scores_above(i0 + ii, j, lp) {
-                            n += 1;
+
+            // The row's partial sum, without its positives, then the
+            // columns' sums, without the entries where row i is the column
+            // anchor's positive. With a fixed shift one exponential serves both.
+            match self.fixed_shift {
+                Some(shift) => {
+                    for (ex, &x) in e.iter_mut().zip(l.iter()) {
+                        *ex = exp::<FMA>(x - shift);
+                    }
+                    if !row_recs.is_empty() {
+                        let sum = self.sum_without(e, self.fwd.positives.get(i), t.j0, saved);
+                        *acc = acc.merge(Lse { max: shift, sum });
+                    }
+                    if let Some(col) = col {
+                        mask(e, col.reverse.get(i), t.j0, 0.0);
+                        for (s, &ex) in colsum.iter_mut().zip(e.iter()) {
+                            *s += ex;
                         }
+                    }
+                }
+                None => {
+                    if !row_recs.is_empty() {
+                        saved.clear();
+                        for &q in self.fwd.positives.get(i) {
+                            if (t.j0..t.j1).contains(&q) {
+                                saved.push((q - t.j0, l[q - t.j0]));
+                                l[q - t.j0] = f64::NEG_INFINITY;
+                            }
+                        }
+                        let shift = max_of(l);
+                        if shift > f64::NEG_INFINITY {
+                            for (ex, &x) in e.iter_mut().zip(l.iter()) {
+                                *ex = exp::<FMA>(x - shift);
+                            }
+                            *acc = acc.merge(Lse {
+                                max: shift,
+                                sum: sum_lanes(e),
+                            });
+                        }
+                        for &(k, v) in saved.iter() {
+                            l[k] = v;
+                        }
+                    }
+                    if let Some(col) = col {
+                        mask(l, col.reverse.get(i), t.j0, f64::NEG_INFINITY);
+                        for ((s, &x), &m) in colsum.iter_mut().zip(l.iter()).zip(colshift.iter()) {
+                            *s += exp::<FMA>(x - m);
+                        }
+                    }
+                }
+            }
+        }
+
+        let Some(col) = col else {
+            return Vec::new();
+        };
+        // Rank counts of the column records, down the columns whose maximum
+        // reaches their positive (in a trained model, few or none).
+        let size_i = max_of(&self.a.size[t.i0..t.i1]).max(0.0);
+        for (jj, &m) in colmax.iter().enumerate() {
+            let j = t.j0 + jj;
+            for &r in col.records.get(j) {
+                let lp = self.positive_logit[r];
+                let tol = self.window(d, size_i * self.b.size[j]);
+                if m < lp - tol {
+                    continue;
+                }
+                let cs = col_scale[jj];
+                let mut n = 0;
+                for ii in 0..t.i1 - t.i0 {
+                    let rs = self.a.scale[t.i0 + ii] * self.inv_tau;
+                    // The same expression as `logit_row`, so the same bits.
+                    let x = Into::<f64>::into(g[ii * bj + jj]) * rs * cs;
+                    if x > lp + tol || (x >= lp - tol && self.scores_above(t.i0 + ii, j, lp)) {
+                        n += 1;
                     }
                 }
                 if n > 0 {
@@ -490,46 +555,11 @@ impl<T: Element> Pass<'_, '_, T> {
                 }
             }
         }
-        // Mask each column's positives, then a max and a shifted sum per column.
-        buf.saved.clear();
-        for jj in 0..bj {
-            for &q in col.positives.get(j0 + jj) {
-                if (i0..i1).contains(&q) {
-                    let k = (q - i0) * bj + jj;
-                    buf.saved.push((k, buf.l[k]));
-                    buf.l[k] = f64::NEG_INFINITY;
-                }
-            }
-        }
-        let colmax = &mut buf.colmax[..bj];
-        colmax.fill(f64::NEG_INFINITY);
-        for ii in 0..bi {
-            let row = &buf.l[ii * bj..(ii + 1) * bj];
-            for (m, &x) in colmax.iter_mut().zip(row) {
-                *m = if x > *m { x } else { *m };
-            }
-        }
-        // An all-masked column keeps max -inf; shift it by 0 so exp gives 0.
-        for m in colmax.iter_mut() {
-            if *m == f64::NEG_INFINITY {
-                *m = 0.0;
-            }
-        }
-        let colsum = &mut buf.colsum[..bj];
-        colsum.fill(0.0);
-        for ii in 0..bi {
-            let row = &buf.l[ii * bj..(ii + 1) * bj];
-            for ((s, &x), &m) in colsum.iter_mut().zip(row).zip(colmax.iter()) {
-                *s += exp_nonpos(x - m);
-            }
-        }
-        for &(k, v) in &buf.saved {
-            buf.l[k] = v;
-        }
-        colmax
+        colshift
             .iter()
             .zip(colsum.iter())
-            .map(|(&max, &sum)| {
+            .map(|(&m, &sum)| {
+                let max = self.fixed_shift.unwrap_or(m);
                 if sum == 0.0 {
                     Lse::EMPTY
                 } else {
@@ -539,9 +569,93 @@ impl<T: Element> Pass<'_, '_, T> {
             .collect()
     }
 
-    fn tolerance_col(&self, j: usize, i0: usize, i1: usize) -> f64 {
-        let d = self.a.m.ncols() as f64;
-        let size_i = max_of(&self.a.size[i0..i1]).max(0.0);
-        self.window(d, size_i * self.b.size[j])
+    /// The sum of `e` leaving out the entries at `skip` (indices of the
+    /// whole side, offset by `j0`), which are restored afterwards.
+    #[inline(always)]
+    fn sum_without(
+        &self,
+        e: &mut [f64],
+        skip: &[usize],
+        j0: usize,
+        saved: &mut Vec<(usize, f64)>,
+    ) -> f64 {
+        saved.clear();
+        for &q in skip {
+            if let Some(v) = q.checked_sub(j0).and_then(|k| e.get_mut(k)) {
+                saved.push((q - j0, *v));
+                *v = 0.0;
+            }
+        }
+        let sum = sum_lanes(e);
+        for &(k, v) in saved.iter() {
+            e[k] = v;
+        }
+        sum
+    }
+
+    /// Row ii of the tile's logits into `l`; the anchor itself is -inf.
+    #[inline(always)]
+    fn logit_row(&self, t: &Tile, ii: usize, g: &[T], col_scale: &[f64], l: &mut [f64]) {
+        let bj = l.len();
+        let rs = self.a.scale[t.i0 + ii] * self.inv_tau;
+        let grow = &g[ii * bj..(ii + 1) * bj];
+        for ((l, &g), &cs) in l.iter_mut().zip(grow).zip(col_scale) {
+            *l = Into::<f64>::into(g) * rs * cs;
+        }
+        if t.diagonal {
+            l[ii] = f64::NEG_INFINITY;
+        }
+    }
+
+    /// How many logits of `l` are above a positive at `lp`: clear cases by
+    /// comparison, near-ties within `tol` by `recheck`.
+    #[inline(always)]
+    fn count_above(&self, l: &[f64], lp: f64, tol: f64, recheck: impl Fn(usize) -> bool) -> u64 {
+        let (hi, lo) = (lp + tol, lp - tol);
+        let mut n_above = 0u64;
+        let mut n_near = 0u64;
+        for &x in l {
+            n_above += (x > hi) as u64;
+            n_near += ((x >= lo) & (x <= hi)) as u64;
+        }
+        if n_near > 0 {
+            for (jj, &x) in l.iter().enumerate() {
+                if x >= lo && x <= hi && recheck(jj) {
+                    n_above += 1;
+                }
+            }
+        }
+        n_above
+    }
+
+    /// Without a fixed shift, each column's shift is its maximum over the
+    /// tile, leaving out the entries the column fold masks.
+    #[inline(always)]
+    fn column_shifts(&self, t: &Tile, col: &Anchors, g: &[T], l: &mut [f64], colshift: &mut [f64]) {
+        colshift.fill(f64::NEG_INFINITY);
+        let col_scale = &self.b.scale[t.j0..t.j1];
+        for ii in 0..t.i1 - t.i0 {
+            self.logit_row(t, ii, g, col_scale, l);
+            for &j in col.reverse.get(t.i0 + ii) {
+                if (t.j0..t.j1).contains(&j) {
+                    l[j - t.j0] = f64::NEG_INFINITY;
+                }
+            }
+            for (m, &x) in colshift.iter_mut().zip(l.iter()) {
+                *m = if x > *m { x } else { *m };
+            }
+        }
+        // An all-masked column keeps -inf; shift it by 0 so exp gives 0.
+        for m in colshift.iter_mut() {
+            if *m == f64::NEG_INFINITY {
+                *m = 0.0;
+            }
+        }
+    }
+
+    /// The product's rounding bound plus the tie window: a tile logit outside
+    /// lp +- this is decided without a float64 recheck.
+    fn window(&self, d: f64, size: f64) -> f64 {
+        2.0 * (d + 4.0) * T::UNIT_ROUNDOFF * size * self.inv_tau + 2.0 * self.tie_window(size)
     }
 }

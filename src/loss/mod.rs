@@ -59,6 +59,11 @@ pub struct Settings {
     pub block: usize,
 }
 
+/// Cosine logits lie in [-1/tau, 1/tau]; when that span is at most this, one
+/// shift of 1/tau serves every exponential without underflow (e^-700 is a
+/// normal float64), so each is computed once for its row and its column.
+pub const FIXED_SHIFT_SPAN: f64 = 700.0;
+
 /// The core's finding for one record, from which every reported figure of
 /// that record is derived by [`RecordStats::finish`].
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -293,18 +298,28 @@ impl<'a> Core<'a> {
             .collect();
         let n_a = p.a.m.nrows();
         let n_b = p.b.as_ref().map_or(n_a, |b| b.m.nrows());
-        let anchors = |rows: usize, list: &[(usize, usize, usize)]| Anchors {
-            records: Csr::build(rows, list.iter().map(|&(a, _, k)| (a, k))),
-            positives: Csr::build(rows, list.iter().map(|&(a, q, _)| (a, q))).sorted_unique(),
+        let anchors = |rows: usize, other: usize, list: &[(usize, usize, usize)]| {
+            let records = Csr::build(rows, list.iter().map(|&(a, _, k)| (a, k)));
+            let positives = Csr::build(rows, list.iter().map(|&(a, q, _)| (a, q))).sorted_unique();
+            let pairs = (0..rows).flat_map(|a| positives.get(a).iter().map(move |&q| (q, a)));
+            let reverse = Csr::build(other, pairs.collect::<Vec<_>>().into_iter());
+            Anchors {
+                records,
+                positives,
+                reverse,
+            }
         };
         let b_side = p.b.as_ref().unwrap_or(&p.a);
         let col = if one_file {
-            Some(anchors(n_a, &fwd))
+            Some(anchors(n_a, n_a, &fwd))
         } else if bwd.is_empty() {
             None
         } else {
-            Some(anchors(n_b, &bwd))
+            Some(anchors(n_b, n_a, &bwd))
         };
+        let fixed_shift = (self.settings.similarity == Similarity::Cosine
+            && 2.0 / self.settings.tau <= FIXED_SHIFT_SPAN)
+            .then_some(1.0 / self.settings.tau);
         let mut pass = Pass {
             a: &p.a,
             b: b_side,
@@ -312,9 +327,10 @@ impl<'a> Core<'a> {
             inv_tau: 1.0 / self.settings.tau,
             tau: self.settings.tau,
             block: self.settings.block.max(1),
-            fwd: anchors(n_a, &fwd),
+            fwd: anchors(n_a, n_b, &fwd),
             col,
             positive_logit: Vec::new(),
+            fixed_shift,
         };
         pass.positive_logit = records.iter().map(|r| logit_of(&pass, r)).collect();
         f(&pass)

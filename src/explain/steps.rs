@@ -1,0 +1,1183 @@
+//! The walkthrough built from the [`Facts`]: a document of headings,
+//! paragraphs, math and tables for the text and Markdown forms, and the same
+//! steps as data for JSON. Both are built in one pass so they cannot drift.
+//!
+//! Figures are the core's; what is computed here is for reading only: the
+//! dot products and norms written out from the vectors, the rounding, and
+//! the sums of rounded terms that lead up to a figure of the core.
+
+use serde::Serialize;
+use serde_json::{Map, Value, json};
+
+use super::words::{Shape, Words};
+use super::{Facts, Origin, SweepRow, Vector};
+use crate::layout::{Direction, LayoutKind};
+use crate::loss::Similarity;
+use crate::output::rounded;
+use crate::report::AnchorRecord;
+
+/// Significant digits of the figures shown.
+pub const SIG: usize = 6;
+/// Vectors up to this dimension are shown in full and their products
+/// written out.
+const WRITE_OUT_DIM: usize = 8;
+/// Components shown at the start and the end of a longer vector.
+const HEAD: usize = 4;
+const TAIL: usize = 2;
+/// Records listed in the batch table; past it, the explained record and the
+/// highest losses.
+const BATCH_LISTED: usize = 16;
+/// Losses written out in the mean's sum.
+const MEAN_WRITTEN: usize = 8;
+/// Negatives named in the sentence on the heaviest ones.
+const HEAVIEST_NAMED: usize = 3;
+
+/// A piece of math in two spellings: plain Unicode for terminals and JSON,
+/// TeX for Markdown.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Math {
+    pub plain: String,
+    pub tex: String,
+}
+
+impl Math {
+    pub fn new(plain: impl Into<String>, tex: impl Into<String>) -> Math {
+        Math {
+            plain: plain.into(),
+            tex: tex.into(),
+        }
+    }
+
+    /// Text that reads the same in both spellings.
+    pub fn same(s: impl Into<String>) -> Math {
+        let s = s.into();
+        Math {
+            tex: s.clone(),
+            plain: s,
+        }
+    }
+
+    /// A figure rounded for reading.
+    pub fn number(x: f64) -> Math {
+        Math::figure(num(x))
+    }
+
+    /// A figure inside a product or a power: negative ones in brackets.
+    pub fn factor(x: f64) -> Math {
+        let m = Math::number(x);
+        if x < 0.0 && m.plain != "0" {
+            Math::new(format!("({})", m.plain), format!("({})", m.tex))
+        } else {
+            m
+        }
+    }
+
+    /// A figure already written as text (`1.5e-7`, `e^1000`).
+    fn figure(s: String) -> Math {
+        Math {
+            tex: tex_num(&s),
+            plain: s,
+        }
+    }
+}
+
+/// One part of the document.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Block {
+    Title(String),
+    Heading(String),
+    Para(String),
+    /// A side remark (dim on a terminal).
+    Note(String),
+    /// Display math, one equation a line.
+    Math(Vec<Math>),
+    /// Symbols and what they stand for.
+    Legend(Vec<(Math, String)>),
+    Table(Table),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Table {
+    pub head: Vec<Math>,
+    pub rows: Vec<Row>,
+}
+
+/// A table row; `marked` rows (the positive, the explained record, the
+/// current tau) are emphasised and their first cell gets a `*`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Row {
+    pub cells: Vec<Math>,
+    pub marked: bool,
+}
+
+/// One step as data: what is computed, from what, and the result.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Step {
+    /// What the step computes: `formula`, `vector`, `similarity`, `logit`,
+    /// `exp`, `rest`, `log_sum_exp`, `numerator`, `denominator`,
+    /// `p_positive`, `loss`, `loss_from_logs`, `heaviest_negative`,
+    /// `record_loss`, `mean_loss`, `temperature`.
+    pub name: &'static str,
+    /// The formula in plain Unicode.
+    pub formula: String,
+    pub inputs: Map<String, Value>,
+    /// The result, with every digit; `null` when it overflows float64.
+    pub value: Value,
+    /// The natural log of the result, where the result may overflow.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log_value: Option<f64>,
+    /// The step in words, or filled in with the rounded figures.
+    pub text: String,
+}
+
+/// The whole walkthrough in both shapes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Walkthrough {
+    pub doc: Vec<Block>,
+    pub steps: Vec<Step>,
+}
+
+/// A figure rounded to [`SIG`] significant digits, trailing zeros dropped.
+pub fn num(x: f64) -> String {
+    trim(&rounded(x, SIG))
+}
+
+fn num_sig(x: f64, sig: usize) -> String {
+    trim(&rounded(x, sig))
+}
+
+/// Drops trailing zeros of the mantissa: `9.00000` -> `9`, `1.50000e-7` -> `1.5e-7`.
+fn trim(s: &str) -> String {
+    let (mant, exp) = match s.find('e') {
+        Some(i) => s.split_at(i),
+        None => (s, ""),
+    };
+    let mant = if mant.contains('.') {
+        mant.trim_end_matches('0').trim_end_matches('.')
+    } else {
+        mant
+    };
+    format!("{mant}{exp}")
+}
+
+/// A figure's TeX: `1.5e-7` -> `1.5 \times 10^{-7}`, `e^1000` -> `e^{1000}`.
+fn tex_num(s: &str) -> String {
+    if let Some(rest) = s.strip_prefix("e^") {
+        return format!("e^{{{rest}}}");
+    }
+    match s.split_once('e') {
+        Some((m, e)) => format!("{m} \\times 10^{{{e}}}"),
+        None => s.to_string(),
+    }
+}
+
+/// A value that may have overflowed: the number, or e^log.
+fn lin(v: Option<f64>, log: f64) -> String {
+    match v {
+        Some(v) => num(v),
+        None => format!("e^{}", num(log)),
+    }
+}
+
+/// p, or e^-loss where p underflows to 0.
+fn p_figure(p: f64, loss: f64) -> Math {
+    Math::figure(lin((p > 0.0).then_some(p), -loss))
+}
+
+/// A share as a percentage.
+fn pct(p: f64) -> String {
+    format!("{}%", num(p * 100.0))
+}
+
+/// p with as many digits as it takes for -log of the shown value to give
+/// the shown loss (p close to 1 needs more than [`SIG`]).
+fn p_for_loss(p: f64, loss: f64) -> String {
+    let want = num(loss);
+    (SIG..=17)
+        .map(|sig| num_sig(p, sig))
+        .find(|s| s.parse::<f64>().is_ok_and(|v| num(-v.ln()) == want))
+        .unwrap_or_else(|| num_sig(p, 17))
+}
+
+/// log(denominator) and log(numerator) with as many decimals as it takes for
+/// their difference to give the shown loss; false when no number of
+/// decimals does (a tiny loss next to large logs).
+fn logs_for_loss(log_d: f64, log_n: f64, loss: f64) -> (String, String, bool) {
+    let want = num(loss);
+    let big = log_d.abs().max(log_n.abs()).max(1.0);
+    let first = (SIG as i64 - 1 - big.log10().floor() as i64).max(0) as usize;
+    let show = |dec: usize| (format!("{log_d:.dec$}"), format!("{log_n:.dec$}"));
+    for dec in first..=17 {
+        let (a, b) = show(dec);
+        let diff = a.parse::<f64>().unwrap_or(f64::NAN) - b.parse::<f64>().unwrap_or(f64::NAN);
+        if num(diff) == want {
+            return (a, b, true);
+        }
+    }
+    let (a, b) = show(first);
+    (a, b, false)
+}
+
+fn obj(v: Value) -> Map<String, Value> {
+    match v {
+        Value::Object(m) => m,
+        _ => unreachable!("steps' inputs are objects"),
+    }
+}
+
+/// `a + b + c`, in either spelling.
+fn sum_of(items: &[Math]) -> Math {
+    let plain: Vec<&str> = items.iter().map(|m| m.plain.as_str()).collect();
+    let tex: Vec<&str> = items.iter().map(|m| m.tex.as_str()).collect();
+    Math::new(plain.join(" + "), tex.join(" + "))
+}
+
+/// Builds the walkthrough.
+pub fn build(facts: &Facts, words: &dyn Words) -> Walkthrough {
+    let mut b = Builder {
+        f: facts,
+        w: words,
+        doc: Vec::new(),
+        steps: Vec::new(),
+        section: 0,
+    };
+    b.intro();
+    b.formula();
+    b.similarities();
+    b.terms();
+    b.ratio();
+    b.loss();
+    b.batch();
+    b.temperature();
+    Walkthrough {
+        doc: b.doc,
+        steps: b.steps,
+    }
+}
+
+struct Builder<'a> {
+    f: &'a Facts,
+    w: &'a dyn Words,
+    doc: Vec<Block>,
+    steps: Vec<Step>,
+    section: usize,
+}
+
+impl Builder<'_> {
+    fn heading(&mut self, title: String) {
+        self.section += 1;
+        self.doc
+            .push(Block::Heading(format!("{}. {title}", self.section)));
+    }
+
+    fn para(&mut self, s: String) {
+        self.doc.push(Block::Para(s));
+    }
+
+    /// A step's text: the last paragraph and the line that follows it.
+    fn told(&self, line: &str) -> String {
+        match self.doc.iter().rev().find_map(|b| match b {
+            Block::Para(p) => Some(p),
+            _ => None,
+        }) {
+            Some(p) => format!("{p} {line}"),
+            None => line.to_string(),
+        }
+    }
+
+    fn math(&mut self, lines: Vec<Math>) {
+        self.doc.push(Block::Math(lines));
+    }
+
+    fn step(
+        &mut self,
+        name: &'static str,
+        formula: String,
+        inputs: Value,
+        value: Value,
+        log_value: Option<f64>,
+        text: String,
+    ) {
+        self.steps.push(Step {
+            name,
+            formula,
+            inputs: obj(inputs),
+            value,
+            log_value,
+            text,
+        });
+    }
+
+    fn shape(&self) -> Shape {
+        let f = self.f;
+        match f.report.summary.layout {
+            LayoutKind::TwoView => Shape::TwoView,
+            LayoutKind::Pairs => Shape::Pairs,
+            LayoutKind::Keys => Shape::Keys {
+                backward: f.record().direction == Some(Direction::KeyToQuery),
+            },
+        }
+    }
+
+    fn tau(&self) -> String {
+        num(self.f.report.summary.tau)
+    }
+
+    fn similarity(&self) -> Similarity {
+        self.f.report.summary.similarity
+    }
+
+    /// sim(a, b), in either spelling.
+    fn sim_of(&self, a: &Math, b: &Math) -> Math {
+        Math::new(
+            format!("sim({}, {})", a.plain, b.plain),
+            format!("\\mathrm{{sim}}({}, {})", a.tex, b.tex),
+        )
+    }
+
+    fn intro(&mut self) {
+        let (f, w) = (self.f, self.w);
+        self.doc.push(Block::Title(w.title(f)));
+        for p in w.intro(f) {
+            self.para(p);
+        }
+        if let Origin::Data { chosen: false, .. } = f.origin {
+            self.para(w.default_record(f.report.records.len()));
+        }
+        self.doc.push(Block::Note(w.rounding(SIG)));
+    }
+
+    fn formula(&mut self) {
+        let w = self.w;
+        let shape = self.shape();
+        self.heading(w.h_formula());
+        let (a, p, k, bound) = match shape {
+            Shape::TwoView => ("z", "z", "z", Math::same("2N")),
+            Shape::Pairs => ("z", "z", "z", Math::same("R")),
+            Shape::Keys { backward: false } => ("q", "k", "k", Math::same("N")),
+            Shape::Keys { backward: true } => ("k", "q", "q", Math::same("N")),
+        };
+        let one_file = !matches!(shape, Shape::Keys { .. });
+        let (pi, ki) = if one_file { ("j", "k") } else { ("i", "j") };
+        let numerator = Math::new(
+            format!("exp(sim({a}_i, {p}_{pi})/τ)"),
+            format!("\\exp(\\mathrm{{sim}}({a}_i, {p}_{pi})/\\tau)"),
+        );
+        let (sum, indicator) = if one_file {
+            (
+                Math::new(
+                    format!(
+                        "Σ_{{{ki}=1..{}}} 1[{ki}≠i] · exp(sim({a}_i, {k}_{ki})/τ)",
+                        bound.plain
+                    ),
+                    format!(
+                        "\\sum_{{{ki}=1}}^{{{}}} \\mathbf{{1}}_{{[{ki} \\neq i]}} \\exp(\\mathrm{{sim}}({a}_i, {k}_{ki})/\\tau)",
+                        bound.tex
+                    ),
+                ),
+                Some(Math::new(
+                    format!("1[{ki}≠i]"),
+                    format!("\\mathbf{{1}}_{{[{ki} \\neq i]}}"),
+                )),
+            )
+        } else {
+            (
+                Math::new(
+                    format!("Σ_{{{ki}=1..{}}} exp(sim({a}_i, {k}_{ki})/τ)", bound.plain),
+                    format!(
+                        "\\sum_{{{ki}=1}}^{{{}}} \\exp(\\mathrm{{sim}}({a}_i, {k}_{ki})/\\tau)",
+                        bound.tex
+                    ),
+                ),
+                None,
+            )
+        };
+        let formula = Math::new(
+            format!("L_i = −log( {} / {} )", numerator.plain, sum.plain),
+            format!("L_i = -\\log \\frac{{{}}}{{{}}}", numerator.tex, sum.tex),
+        );
+        self.math(vec![formula.clone()]);
+        let mut legend = vec![
+            (Math::same("L_i"), w.sym_loss()),
+            (numerator, w.sym_numerator()),
+            (sum, w.sym_denominator(shape)),
+            (Math::new("τ", "\\tau"), w.sym_tau()),
+        ];
+        if let Some(ind) = indicator {
+            legend.push((ind, w.sym_indicator()));
+        }
+        legend.push((
+            Math::new("sim", "\\mathrm{sim}"),
+            w.sym_sim(self.similarity()),
+        ));
+        let positive = if one_file {
+            Math::same(format!("{p}_{pi}"))
+        } else {
+            Math::same(format!("{a}_i, {p}_i"))
+        };
+        legend.push((positive, w.sym_positive(shape)));
+        let negatives = if one_file {
+            Math::new(
+                format!("{k}_{ki}, {ki} ≠ i, {pi}"),
+                format!("{k}_{ki}, {ki} \\neq i, {pi}"),
+            )
+        } else {
+            Math::new(
+                format!("{k}_{ki}, {ki} ≠ i"),
+                format!("{k}_{ki}, {ki} \\neq i"),
+            )
+        };
+        legend.push((negatives, w.sym_negatives()));
+        legend.push((bound, w.sym_batch(shape)));
+        self.doc.push(Block::Legend(legend));
+        let s = &self.f.report.summary;
+        self.step(
+            "formula",
+            formula.plain,
+            json!({
+                "tau": s.tau,
+                "similarity": s.similarity,
+                "layout": s.layout,
+                "n_candidates": self.f.breakdown.n,
+            }),
+            Value::Null,
+            None,
+            w.formula_text(),
+        );
+    }
+
+    /// A vector as `(1, 0, 0.5)`, or its first and last components.
+    fn vector_math(v: &Vector) -> Math {
+        let d = v.values.len();
+        let parts: Vec<String> = if d <= WRITE_OUT_DIM {
+            v.values.iter().map(|&x| num(x)).collect()
+        } else {
+            let mut p: Vec<String> = v.values[..HEAD].iter().map(|&x| num(x)).collect();
+            p.push("…".into());
+            p.extend(v.values[d - TAIL..].iter().map(|&x| num(x)));
+            p
+        };
+        let tex: Vec<String> = parts
+            .iter()
+            .map(|s| {
+                if s == "…" {
+                    "\\ldots".into()
+                } else {
+                    tex_num(s)
+                }
+            })
+            .collect();
+        Math::new(
+            format!("{} = ({})", v.label.plain, parts.join(", ")),
+            format!("{} = ({})", v.label.tex, tex.join(", ")),
+        )
+    }
+
+    /// `a·b = 1×0.9 + 0×0.3 = 0.9` (written out for short vectors).
+    fn dot_math(a: &Vector, b: &Vector, dot: f64) -> Math {
+        let d = a.values.len();
+        let lhs = Math::new(
+            format!("{}·{}", a.label.plain, b.label.plain),
+            format!("{} \\cdot {}", a.label.tex, b.label.tex),
+        );
+        let value = Math::number(dot);
+        if d <= WRITE_OUT_DIM {
+            let products: Vec<Math> = a
+                .values
+                .iter()
+                .zip(&b.values)
+                .map(|(&x, &y)| {
+                    let (x, y) = (Math::factor(x), Math::factor(y));
+                    Math::new(
+                        format!("{}×{}", x.plain, y.plain),
+                        format!("{} \\times {}", x.tex, y.tex),
+                    )
+                })
+                .collect();
+            let sum = sum_of(&products);
+            Math::new(
+                format!("{} = {} = {}", lhs.plain, sum.plain, value.plain),
+                format!("{} = {} = {}", lhs.tex, sum.tex, value.tex),
+            )
+        } else {
+            Math::new(
+                format!(
+                    "{} = Σ_d {}_d {}_d = {}",
+                    lhs.plain, a.label.plain, b.label.plain, value.plain
+                ),
+                format!(
+                    "{} = \\sum_{{d=1}}^{{{d}}} {}_d \\, {}_d = {}",
+                    lhs.tex, a.label.tex, b.label.tex, value.tex
+                ),
+            )
+        }
+    }
+
+    /// `‖a‖ = √(1² + 0²) = 1`.
+    fn norm_math(a: &Vector, norm: f64) -> Math {
+        let value = Math::number(norm);
+        let sum_sq = a.values.iter().map(|x| x * x).sum::<f64>();
+        let (plain, tex) = if a.values.len() <= WRITE_OUT_DIM {
+            let sq: Vec<Math> = a.values.iter().map(|&x| Math::factor(x)).collect();
+            let sq_plain: Vec<String> = sq.iter().map(|m| format!("{}²", m.plain)).collect();
+            let sq_tex: Vec<String> = sq.iter().map(|m| format!("{}^2", m.tex)).collect();
+            (sq_plain.join(" + "), sq_tex.join(" + "))
+        } else {
+            (
+                format!("Σ_d {}_d²", a.label.plain),
+                format!("\\sum_d {}_d^2", a.label.tex),
+            )
+        };
+        let s = Math::number(sum_sq);
+        Math::new(
+            format!(
+                "‖{}‖ = √({plain}) = √{} = {}",
+                a.label.plain, s.plain, value.plain
+            ),
+            format!(
+                "\\lVert {} \\rVert = \\sqrt{{{tex}}} = \\sqrt{{{}}} = {}",
+                a.label.tex, s.tex, value.tex
+            ),
+        )
+    }
+
+    fn similarities(&mut self) {
+        let (f, w) = (self.f, self.w);
+        self.heading(w.h_similarities());
+        let d = f.anchor.values.len();
+        self.para(w.vectors_intro(d, d <= WRITE_OUT_DIM, f.breakdown.rest.is_some()));
+        let vectors: Vec<&Vector> = std::iter::once(&f.anchor)
+            .chain(f.breakdown.listed.iter().map(|l| &l.vector))
+            .collect();
+        let shown: Vec<Math> = vectors.iter().map(|v| Self::vector_math(v)).collect();
+        for (v, m) in vectors.iter().zip(&shown) {
+            self.step(
+                "vector",
+                v.label.plain.clone(),
+                json!({ "label": v.label.plain, "row": v.row }),
+                json!(v.values),
+                None,
+                m.plain.clone(),
+            );
+        }
+        self.math(shown);
+        let sim = self.similarity();
+        self.para(w.sim_intro(sim));
+        let a = &f.anchor;
+        let norm = |v: &Vector| v.values.iter().map(|x| x * x).sum::<f64>().sqrt();
+        let norm_a = norm(a);
+        if sim == Similarity::Cosine {
+            self.math(vec![Self::norm_math(a, norm_a)]);
+        }
+        for l in &f.breakdown.listed {
+            let c = &l.vector;
+            // The dot product in index order in float64, as the core sums it.
+            let dot: f64 = a.values.iter().zip(&c.values).map(|(x, y)| x * y).sum();
+            let norm_c = norm(c);
+            let lhs = self.sim_of(&a.label, &c.label);
+            let value = Math::number(l.term.sim);
+            let mut lines = vec![Self::dot_math(a, c, dot)];
+            let (formula, inputs) = match sim {
+                Similarity::Cosine => {
+                    lines.push(Self::norm_math(c, norm_c));
+                    let (dm, na, nc) = (
+                        Math::number(dot),
+                        Math::number(norm_a),
+                        Math::number(norm_c),
+                    );
+                    lines.push(Math::new(
+                        format!(
+                            "{} = {} / ({} × {}) = {}",
+                            lhs.plain, dm.plain, na.plain, nc.plain, value.plain
+                        ),
+                        format!(
+                            "{} = \\frac{{{}}}{{{} \\times {}}} = {}",
+                            lhs.tex, dm.tex, na.tex, nc.tex, value.tex
+                        ),
+                    ));
+                    (
+                        format!(
+                            "{} = {a}·{c} / (‖{a}‖ ‖{c}‖)",
+                            lhs.plain,
+                            a = a.label.plain,
+                            c = c.label.plain
+                        ),
+                        json!({
+                            "candidate": c.row,
+                            "label": c.label.plain,
+                            "dot": dot,
+                            "norm_anchor": norm_a,
+                            "norm_candidate": norm_c,
+                        }),
+                    )
+                }
+                Similarity::Dot => {
+                    lines.push(Math::new(
+                        format!("{} = {}", lhs.plain, value.plain),
+                        format!("{} = {}", lhs.tex, value.tex),
+                    ));
+                    (
+                        format!("{} = {}·{}", lhs.plain, a.label.plain, c.label.plain),
+                        json!({ "candidate": c.row, "label": c.label.plain, "dot": dot }),
+                    )
+                }
+            };
+            let text = lines.last().expect("one line at least").plain.clone();
+            self.math(lines);
+            self.step("similarity", formula, inputs, json!(l.term.sim), None, text);
+        }
+    }
+
+    fn terms(&mut self) {
+        let (f, w) = (self.f, self.w);
+        let log_form = f.log_form();
+        let bd = &f.breakdown;
+        let m = bd.max_logit;
+        self.heading(w.h_terms());
+        self.para(w.terms_intro(&self.tau()));
+        if let Some(rest) = &bd.rest {
+            self.para(w.terms_listed(bd.listed.len() - 1, bd.n - 1, rest.count));
+        }
+        let mut head = vec![
+            Math::same(w.col_candidate()),
+            Math::new("sim", "\\mathrm{sim}"),
+            Math::new("logit = sim/τ", "\\ell = \\mathrm{sim}/\\tau"),
+            Math::new("exp(logit)", "e^{\\ell}"),
+        ];
+        if log_form {
+            head.push(Math::new("exp(logit − m)", "e^{\\ell - m}"));
+        }
+        head.push(Math::same(w.col_share()));
+        let mut rows = Vec::new();
+        for l in &bd.listed {
+            let t = &l.term;
+            let mut cells = vec![
+                l.vector.label.clone(),
+                Math::number(t.sim),
+                Math::number(t.logit),
+                Math::figure(lin(t.exp, t.logit)),
+            ];
+            if log_form {
+                cells.push(Math::number((t.logit - m).exp()));
+            }
+            cells.push(Math::same(pct(t.p)));
+            rows.push(Row {
+                cells,
+                marked: l.positive,
+            });
+            let c = &l.vector.label.plain;
+            let sim = format!("sim({}, {c})", f.anchor.label.plain);
+            self.step(
+                "logit",
+                format!("{sim}/τ"),
+                json!({ "candidate": t.index, "label": c, "positive": l.positive, "sim": t.sim, "tau": f.report.summary.tau }),
+                json!(t.logit),
+                None,
+                format!("{sim}/τ = {} / {} = {}", num(t.sim), self.tau(), num(t.logit)),
+            );
+            self.step(
+                "exp",
+                format!("exp({sim}/τ)"),
+                json!({ "candidate": t.index, "label": c, "positive": l.positive, "logit": t.logit, "p": t.p }),
+                json!(t.exp),
+                Some(t.logit),
+                format!("exp({}) = {}", num(t.logit), lin(t.exp, t.logit)),
+            );
+        }
+        let mut rest_text = None;
+        if let Some(rest) = &bd.rest {
+            let rest_sum = lin(rest.exp_sum, rest.log_sum);
+            let line = w.rest_line(rest.count, &rest_sum, &pct(rest.share));
+            let mut cells = vec![
+                Math::same(w.rest_label(rest.count)),
+                Math::same(""),
+                Math::same(""),
+                Math::figure(rest_sum.clone()),
+            ];
+            if log_form {
+                cells.push(Math::number((rest.log_sum - m).exp()));
+            }
+            cells.push(Math::same(pct(rest.share)));
+            rows.push(Row {
+                cells,
+                marked: false,
+            });
+            self.step(
+                "rest",
+                "Σ_{k not listed} exp(logit_k)".into(),
+                json!({ "count": rest.count, "share": rest.share }),
+                json!(rest.exp_sum),
+                Some(rest.log_sum),
+                line.clone(),
+            );
+            rest_text = Some(line);
+        }
+        self.doc.push(Block::Table(Table { head, rows }));
+        if let Some(t) = rest_text {
+            self.para(t);
+        }
+        let pos = bd.positive();
+        self.doc.push(Block::Note(w.positive_mark(
+            &f.anchor.label.plain,
+            &pos.vector.label.plain,
+            log_form,
+        )));
+    }
+
+    fn ratio(&mut self) {
+        let (f, w) = (self.f, self.w);
+        let r = f.record();
+        let bd = &f.breakdown;
+        let pos = bd.positive();
+        let pl = &pos.vector.label;
+        let al = &f.anchor.label;
+        self.heading(w.h_ratio());
+        let numerator = Math::new(
+            format!("exp(sim({}, {})/τ)", al.plain, pl.plain),
+            format!("\\exp(\\mathrm{{sim}}({}, {})/\\tau)", al.tex, pl.tex),
+        );
+        // The candidates' symbol, as in the formula.
+        let (ci, cs) = match self.shape() {
+            Shape::Keys { backward: false } => ("j", "k_j"),
+            Shape::Keys { backward: true } => ("j", "q_j"),
+            _ => ("k", "z_k"),
+        };
+        let denominator_formula = format!("Σ_{ci} exp(sim({}, {cs})/τ)", al.plain);
+        if !f.log_form() {
+            let (n, d) = (
+                r.numerator.expect("not in log form"),
+                r.denominator.expect("not in log form"),
+            );
+            let (nm, dm, pm) = (Math::number(n), Math::number(d), Math::number(r.p_positive));
+            let logit = Math::number(r.logit);
+            self.para(w.numerator_text(&al.plain, &pl.plain));
+            self.math(vec![Math::new(
+                format!("{} = exp({}) = {}", numerator.plain, logit.plain, nm.plain),
+                format!("{} = e^{{{}}} = {}", numerator.tex, logit.tex, nm.tex),
+            )]);
+            self.step(
+                "numerator",
+                numerator.plain.clone(),
+                json!({ "logit": r.logit }),
+                json!(n),
+                Some(r.log_numerator),
+                self.told(&format!(
+                    "{} = exp({}) = {}",
+                    numerator.plain, logit.plain, nm.plain
+                )),
+            );
+            let mut parts: Vec<Math> = bd
+                .listed
+                .iter()
+                .map(|l| Math::figure(lin(l.term.exp, l.term.logit)))
+                .collect();
+            if let Some(rest) = &bd.rest {
+                parts.push(Math::figure(lin(rest.exp_sum, rest.log_sum)));
+            }
+            let sum = sum_of(&parts);
+            self.para(w.denominator_text(bd.rest.is_some()));
+            let line = Math::new(
+                format!("{} = {} = {}", denominator_formula, sum.plain, dm.plain),
+                format!(
+                    "\\sum_{ci} \\exp(\\mathrm{{sim}}({}, {cs})/\\tau) = {} = {}",
+                    al.tex, sum.tex, dm.tex
+                ),
+            );
+            self.math(vec![line.clone()]);
+            let mut terms: Vec<Value> = bd.listed.iter().map(|l| json!(l.term.exp)).collect();
+            if let Some(rest) = &bd.rest {
+                terms.push(json!(rest.exp_sum));
+            }
+            self.step(
+                "denominator",
+                denominator_formula,
+                json!({ "terms": terms }),
+                json!(d),
+                Some(r.log_denominator),
+                self.told(&line.plain),
+            );
+            self.para(w.ratio_text());
+            let line = Math::new(
+                format!("p = {} / {} = {}", nm.plain, dm.plain, pm.plain),
+                format!("p = \\frac{{{}}}{{{}}} = {}", nm.tex, dm.tex, pm.tex),
+            );
+            self.math(vec![line.clone()]);
+            self.step(
+                "p_positive",
+                "p = numerator / denominator".into(),
+                json!({ "numerator": n, "denominator": d }),
+                json!(r.p_positive),
+                None,
+                self.told(&line.plain),
+            );
+        } else {
+            let m = bd.max_logit;
+            let mm = Math::number(m);
+            let (wn, wd) = (w.word_numerator(), w.word_denominator());
+            self.para(w.overflow_text(&num(r.log_numerator), &num(r.log_denominator)));
+            let logit = Math::number(r.logit);
+            let ln_line = Math::new(
+                format!(
+                    "log({wn}) = sim({}, {})/τ = {}",
+                    al.plain, pl.plain, logit.plain
+                ),
+                format!(
+                    "\\log(\\text{{{wn}}}) = \\mathrm{{sim}}({}, {})/\\tau = {}",
+                    al.tex, pl.tex, logit.tex
+                ),
+            );
+            self.math(vec![ln_line.clone()]);
+            self.step(
+                "numerator",
+                numerator.plain.clone(),
+                json!({ "logit": r.logit }),
+                json!(r.numerator),
+                Some(r.log_numerator),
+                self.told(&ln_line.plain),
+            );
+            self.para(w.lse_text(&mm.plain));
+            let mut shifted: Vec<f64> =
+                bd.listed.iter().map(|l| (l.term.logit - m).exp()).collect();
+            if let Some(rest) = &bd.rest {
+                shifted.push((rest.log_sum - m).exp());
+            }
+            let total: f64 = shifted.iter().sum();
+            let parts: Vec<Math> = shifted.iter().map(|&x| Math::number(x)).collect();
+            let sum = sum_of(&parts);
+            let (tm, ld) = (Math::number(total), Math::number(r.log_denominator));
+            let lines = vec![
+                Math::new(
+                    format!("log({wd}) = m + log Σ_k exp(logit_k − m)"),
+                    format!("\\log(\\text{{{wd}}}) = m + \\log \\sum_k e^{{\\ell_k - m}}"),
+                ),
+                Math::new(
+                    format!(
+                        "= {} + log({}) = {} + log({}) = {}",
+                        mm.plain, sum.plain, mm.plain, tm.plain, ld.plain
+                    ),
+                    format!(
+                        "= {} + \\log({}) = {} + \\log({}) = {}",
+                        mm.tex, sum.tex, mm.tex, tm.tex, ld.tex
+                    ),
+                ),
+            ];
+            self.math(lines.clone());
+            self.step(
+                "log_sum_exp",
+                "log(denominator) = m + log Σ_k exp(logit_k − m)".into(),
+                json!({ "max_logit": m, "shifted_terms": shifted, "shifted_sum": total }),
+                json!(r.log_denominator),
+                None,
+                self.told(&lines[1].plain),
+            );
+            self.step(
+                "denominator",
+                denominator_formula,
+                json!({ "log_sum_exp": r.log_denominator }),
+                json!(r.denominator),
+                Some(r.log_denominator),
+                format!("{wd} = e^{}", ld.plain),
+            );
+            self.para(w.ratio_text_log());
+            let (lp, pm) = (Math::number(-r.loss), p_figure(r.p_positive, r.loss));
+            let (sd, sn, exact) = logs_for_loss(r.log_denominator, r.log_numerator, r.loss);
+            let (eq, eq_tex) = if exact {
+                ("=", "=")
+            } else {
+                ("≈", "\\approx")
+            };
+            let lines = vec![
+                Math::new(
+                    format!("log p = {sn} − {sd} {eq} {}", lp.plain),
+                    format!(
+                        "\\log p = {} - {} {eq_tex} {}",
+                        tex_num(&sn),
+                        tex_num(&sd),
+                        lp.tex
+                    ),
+                ),
+                Math::new(format!("p = {}", pm.plain), format!("p = {}", pm.tex)),
+            ];
+            self.math(lines.clone());
+            self.step(
+                "p_positive",
+                "p = exp(log numerator − log denominator)".into(),
+                json!({ "log_numerator": r.log_numerator, "log_denominator": r.log_denominator }),
+                json!(r.p_positive),
+                Some(-r.loss),
+                self.told(&format!("{}; {}", lines[0].plain, lines[1].plain)),
+            );
+        }
+        // Which negatives weigh most.
+        let heaviest = bd.heaviest();
+        let named: Vec<(String, String)> = heaviest
+            .iter()
+            .take(HEAVIEST_NAMED)
+            .map(|l| (l.vector.label.plain.clone(), pct(l.term.p)))
+            .collect();
+        let rest_share = bd.rest.as_ref().map(|r| (r.count, pct(r.share)));
+        if let Some(top) = heaviest.first() {
+            let listed_share: f64 = heaviest.iter().map(|l| l.term.p).sum();
+            let sentence = w.heaviest(&named, heaviest.len(), &pct(listed_share), rest_share);
+            self.para(sentence.clone());
+            self.step(
+                "heaviest_negative",
+                "exp(logit_k) / denominator".into(),
+                json!({ "candidate": top.term.index, "label": top.vector.label.plain, "exp": top.term.exp, "logit": top.term.logit }),
+                json!(top.term.p),
+                None,
+                sentence,
+            );
+        } else if let Some((count, share)) = rest_share {
+            self.para(w.rest_only(count, &share));
+        } else {
+            self.para(w.no_negatives());
+        }
+    }
+
+    fn loss(&mut self) {
+        let (f, w) = (self.f, self.w);
+        let r = f.record();
+        self.heading(w.h_loss());
+        self.para(w.loss_text());
+        let loss = Math::number(r.loss);
+        let line = if r.p_positive > 0.0 && !f.log_form() {
+            let p = p_for_loss(r.p_positive, r.loss);
+            Math::new(
+                format!("L = −log p = −log({p}) = {}", loss.plain),
+                format!("L = -\\log p = -\\log({}) = {}", tex_num(&p), loss.tex),
+            )
+        } else {
+            let lp = Math::number(-r.loss);
+            Math::new(
+                format!("L = −log p = −({}) = {}", lp.plain, loss.plain),
+                format!("L = -\\log p = -({}) = {}", lp.tex, loss.tex),
+            )
+        };
+        self.math(vec![line.clone()]);
+        self.step(
+            "loss",
+            "L = −log p".into(),
+            json!({ "p_positive": r.p_positive }),
+            json!(r.loss),
+            None,
+            self.told(&line.plain),
+        );
+        self.para(w.loss_logs_text());
+        let (ld, ln, exact) = logs_for_loss(r.log_denominator, r.log_numerator, r.loss);
+        let eq = if exact { "=" } else { "≈" };
+        let eq_tex = if exact { "=" } else { "\\approx" };
+        let (wn, wd) = (w.word_numerator(), w.word_denominator());
+        let line = Math::new(
+            format!(
+                "L = log({wd}) − log({wn}) = {ld} − {ln} {eq} {}",
+                loss.plain
+            ),
+            format!(
+                "L = \\log(\\text{{{wd}}}) - \\log(\\text{{{wn}}}) = {} - {} {eq_tex} {}",
+                tex_num(&ld),
+                tex_num(&ln),
+                loss.tex
+            ),
+        );
+        self.math(vec![line.clone()]);
+        self.step(
+            "loss_from_logs",
+            "L = log(denominator) − log(numerator)".into(),
+            json!({ "log_denominator": r.log_denominator, "log_numerator": r.log_numerator }),
+            json!(r.loss),
+            None,
+            self.told(&line.plain),
+        );
+        if !exact {
+            self.doc.push(Block::Note(w.loss_digits()));
+        }
+    }
+
+    fn batch(&mut self) {
+        let (f, w) = (self.f, self.w);
+        let s = &f.report.summary;
+        let recs = &f.report.records;
+        self.heading(w.h_batch());
+        self.para(w.batch_intro(f));
+        let shown: Vec<usize> = if recs.len() <= BATCH_LISTED {
+            (0..recs.len()).collect()
+        } else {
+            let mut by_loss: Vec<usize> = (0..recs.len()).filter(|&k| k != f.record).collect();
+            by_loss.sort_by(|&a, &b| recs[b].loss.total_cmp(&recs[a].loss).then(a.cmp(&b)));
+            let mut shown = vec![f.record];
+            shown.extend(by_loss.into_iter().take(BATCH_LISTED - 1));
+            shown
+        };
+        let head = vec![
+            Math::same(w.col_record()),
+            Math::same(w.col_anchor()),
+            Math::same(w.col_positive()),
+            Math::same(w.col_numerator()),
+            Math::same(w.col_denominator()),
+            Math::same("p"),
+            Math::same(w.col_loss()),
+        ];
+        let rows = shown
+            .iter()
+            .map(|&k| {
+                let r = &recs[k];
+                Row {
+                    cells: vec![
+                        Math::same(k.to_string()),
+                        f.names.anchor(r),
+                        f.names.candidate(r, r.positive),
+                        Math::figure(lin(r.numerator, r.log_numerator)),
+                        Math::figure(lin(r.denominator, r.log_denominator)),
+                        p_figure(r.p_positive, r.loss),
+                        Math::number(r.loss),
+                    ],
+                    marked: k == f.record,
+                }
+            })
+            .collect();
+        self.doc.push(Block::Table(Table { head, rows }));
+        if shown.len() < recs.len() {
+            self.para(w.batch_more(shown.len() - 1, recs.len() - shown.len()));
+        }
+        for &k in &shown {
+            let r: &AnchorRecord = &recs[k];
+            self.step(
+                "record_loss",
+                "L = log(denominator) − log(numerator)".into(),
+                json!({
+                    "record": k,
+                    "anchor": f.names.anchor(r).plain,
+                    "positive": f.names.candidate(r, r.positive).plain,
+                    "numerator": r.numerator,
+                    "denominator": r.denominator,
+                    "p_positive": r.p_positive,
+                }),
+                json!(r.loss),
+                None,
+                format!(
+                    "{} → {}: {}",
+                    f.names.anchor(r).plain,
+                    f.names.candidate(r, r.positive).plain,
+                    num(r.loss)
+                ),
+            );
+        }
+        let n = recs.len();
+        let mean = Math::number(s.loss);
+        let line = match &s.directions {
+            Some(ds) if ds.len() == 2 => {
+                self.para(w.mean_directions(n));
+                let (a, b) = (Math::number(ds[0].loss), Math::number(ds[1].loss));
+                Math::new(
+                    format!(
+                        "L = (L_q→k + L_k→q) / 2 = ({} + {}) / 2 = {}",
+                        a.plain, b.plain, mean.plain
+                    ),
+                    format!(
+                        "L = \\frac{{L_{{q \\to k}} + L_{{k \\to q}}}}{{2}} = \\frac{{{} + {}}}{{2}} = {}",
+                        a.tex, b.tex, mean.tex
+                    ),
+                )
+            }
+            _ => {
+                self.para(w.mean_text(f));
+                if n <= MEAN_WRITTEN {
+                    let parts: Vec<Math> = recs.iter().map(|r| Math::number(r.loss)).collect();
+                    let sum = sum_of(&parts);
+                    Math::new(
+                        format!("L = ({}) / {n} = {}", sum.plain, mean.plain),
+                        format!("L = \\frac{{{}}}{{{n}}} = {}", sum.tex, mean.tex),
+                    )
+                } else {
+                    Math::new(
+                        format!("L = (1/{n}) Σ_r L_r = {}", mean.plain),
+                        format!("L = \\frac{{1}}{{{n}}} \\sum_r L_r = {}", mean.tex),
+                    )
+                }
+            }
+        };
+        self.math(vec![line.clone()]);
+        self.step(
+            "mean_loss",
+            "L = (1/R) Σ_r L_r".into(),
+            json!({ "n_records": n }),
+            json!(s.loss),
+            None,
+            self.told(&line.plain),
+        );
+    }
+
+    fn temperature(&mut self) {
+        let (f, w) = (self.f, self.w);
+        self.heading(w.h_temperature());
+        let al = &f.anchor.label.plain;
+        self.para(w.sweep_intro(&self.tau(), al));
+        let head = vec![
+            Math::new("τ", "\\tau"),
+            Math::same(format!("{} ({al})", w.col_loss())),
+            Math::same(format!("p ({al})")),
+            Math::same(w.col_batch_loss()),
+        ];
+        let rows = f
+            .sweep
+            .iter()
+            .map(|s: &SweepRow| Row {
+                cells: vec![
+                    Math::number(s.tau),
+                    Math::number(s.loss),
+                    p_figure(s.p_positive, s.loss),
+                    Math::number(s.mean_loss),
+                ],
+                marked: s.current,
+            })
+            .collect();
+        self.doc.push(Block::Table(Table { head, rows }));
+        for s in &f.sweep {
+            self.step(
+                "temperature",
+                "L(τ), p(τ), batch L(τ)".into(),
+                json!({ "tau": s.tau }),
+                json!({ "loss": s.loss, "p_positive": s.p_positive, "mean_loss": s.mean_loss }),
+                None,
+                format!(
+                    "τ = {}: L = {}, p = {}, batch L = {}",
+                    num(s.tau),
+                    num(s.loss),
+                    num(s.p_positive),
+                    num(s.mean_loss)
+                ),
+            );
+        }
+        self.para(w.sweep_lesson());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn figures_read_well() {
+        assert_eq!(num(8103.083927575384), "8103.08");
+        assert_eq!(num(9.0), "9");
+        assert_eq!(num(0.10000000000000003), "0.1");
+        assert_eq!(num(1.5e-7), "1.5e-7");
+        assert_eq!(num(0.0), "0");
+        assert_eq!(tex_num("1.5e-7"), "1.5 \\times 10^{-7}");
+        assert_eq!(tex_num("e^1000"), "e^{1000}");
+        assert_eq!(lin(None, 1000.0), "e^1000");
+        assert_eq!(pct(0.000335308763954), "0.0335309%");
+    }
+
+    #[test]
+    fn loss_is_consistent_with_the_shown_p_and_logs() {
+        let (p, loss) = (0.999541338035342, 0.0004587671822310155);
+        assert_eq!(p_for_loss(p, loss), "0.999541338");
+        let (d, n, exact) = logs_for_loss(9.00045876718223, 9.0, loss);
+        assert_eq!(
+            (d.as_str(), n.as_str(), exact),
+            ("9.000458767", "9.000000000", true)
+        );
+    }
+}

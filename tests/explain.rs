@@ -1,0 +1,531 @@
+//! `infonce explain`: the walkthrough's committed text, and its figures
+//! against `compute`'s.
+//!
+//! - golden files: the built-in example in every form and language, under
+//!   `tests/golden/explain/`. After a deliberate change, regenerate them with
+//!   `INFONCE_BLESS=1 cargo test --test explain` and review the diff.
+//! - figures: for seeded random inputs in every layout, `explain --format json`
+//!   must report exactly the numbers `compute --format json --terms` does (both
+//!   read the same core, so equality is exact, not within a tolerance).
+//! - errors, `--max-terms`, and overflow into log form.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+use serde_json::Value;
+
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// `infonce` with colour off, run from the repository root.
+fn infonce() -> Command {
+    let mut c = Command::cargo_bin("infonce").expect("the binary builds");
+    c.env("NO_COLOR", "1").current_dir(root());
+    c
+}
+
+/// Runs `infonce args...`, expecting success, and returns standard output.
+fn stdout_of(args: &[&str]) -> String {
+    let out = infonce().args(args).output().expect("infonce runs");
+    assert!(
+        out.status.success(),
+        "infonce {} failed: {}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("output is UTF-8")
+}
+
+fn json_of(args: &[&str]) -> Value {
+    let text = stdout_of(args);
+    serde_json::from_str(&text)
+        .unwrap_or_else(|e| panic!("infonce {} wrote bad JSON: {e}", args.join(" ")))
+}
+
+// ---------------------------------------------------------------------------
+// Golden files
+
+fn golden_dir() -> PathBuf {
+    root().join("tests").join("golden").join("explain")
+}
+
+#[test]
+fn built_in_example_matches_golden_files() {
+    let bless = std::env::var_os("INFONCE_BLESS").is_some_and(|v| v == "1");
+    let mut failures = Vec::new();
+    for (format, ext) in [("text", "txt"), ("markdown", "md"), ("json", "json")] {
+        for lang in ["en", "zh"] {
+            let got = stdout_of(&["explain", "--format", format, "--lang", lang]);
+            let path = golden_dir().join(format!("{format}_{lang}.{ext}"));
+            if bless {
+                fs::create_dir_all(golden_dir()).unwrap();
+                fs::write(&path, &got).unwrap();
+                continue;
+            }
+            let want = fs::read_to_string(&path).unwrap_or_else(|e| {
+                panic!(
+                    "cannot read {}: {e} (INFONCE_BLESS=1 writes it)",
+                    path.display()
+                )
+            });
+            if got != want {
+                let line = got
+                    .lines()
+                    .zip(want.lines())
+                    .position(|(g, w)| g != w)
+                    .unwrap_or(got.lines().count().min(want.lines().count()));
+                failures.push(format!(
+                    "{}: differs from line {}:\n  got:  {:?}\n  want: {:?}",
+                    path.display(),
+                    line + 1,
+                    got.lines().nth(line).unwrap_or("<end>"),
+                    want.lines().nth(line).unwrap_or("<end>"),
+                ));
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{}\n(after a deliberate change: INFONCE_BLESS=1 cargo test --test explain)",
+        failures.join("\n")
+    );
+}
+
+#[test]
+fn docs_show_the_current_walkthrough() {
+    let doc = fs::read_to_string(root().join("docs").join("explain.md")).unwrap();
+    let text = fs::read_to_string(golden_dir().join("text_en.txt")).unwrap();
+    assert!(
+        doc.contains(&format!("```text\n{text}```")),
+        "docs/explain.md must show the output of `infonce explain` as in tests/golden/explain/text_en.txt"
+    );
+}
+
+#[test]
+fn built_in_example_is_fixtures_seed_csv() {
+    // The example is the tutorial's: z1..z4 are the rows of fixtures/seed.csv,
+    // and sim(z1, z3) = 0.9 gives the numerator exp(9).
+    let ex = json_of(&["explain", "--format", "json"]);
+    let compute = json_of(&[
+        "compute",
+        "fixtures/seed.csv",
+        "--format",
+        "json",
+        "--terms",
+    ]);
+    assert_same_figures(&ex, &compute, 0);
+    assert_eq!(ex["record"]["sim"], 0.9);
+    assert_eq!(ex["record"]["numerator"].as_f64(), Some(9f64.exp()));
+    let text = stdout_of(&["explain"]);
+    for want in [
+        "exp(sim(z1, z3)/τ) = exp(9) = 8103.08",
+        "= 1 + 8103.08 + 2.71828 = 8106.8",
+        "p = 8103.08 / 8106.8 = 0.999541",
+        "L = −log p = −log(0.999541338) = 0.000458767",
+        "L = (0.000458767 + 0.019045 + 0.00917448 + 0.0509458) / 4 = 0.019906",
+        "Figures are rounded to 6 significant digits; the sums use the unrounded values.",
+    ] {
+        assert!(text.contains(want), "missing {want:?} in:\n{text}");
+    }
+    assert!(!text.contains('\x1b'), "no colour when NO_COLOR is set");
+}
+
+// ---------------------------------------------------------------------------
+// Figures equal compute's
+
+/// SplitMix64: a seeded generator, so that a failure can be replayed.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in [-1, 1).
+    fn float(&mut self) -> f64 {
+        (self.next() >> 11) as f64 / (1u64 << 52) as f64 - 1.0
+    }
+
+    fn matrix(&mut self, rows: usize, cols: usize) -> ndarray::Array2<f64> {
+        ndarray::Array2::from_shape_fn((rows, cols), |_| self.float())
+    }
+}
+
+fn write_csv(path: &Path, m: &ndarray::Array2<f64>) {
+    let mut s = String::new();
+    for row in m.rows() {
+        let cells: Vec<String> = row.iter().map(|x| format!("{x}")).collect();
+        s.push_str(&cells.join(","));
+        s.push('\n');
+    }
+    fs::write(path, s).unwrap();
+}
+
+/// Checks every figure of explain's record `k` against compute's.
+fn assert_same_figures(ex: &Value, compute: &Value, k: usize) {
+    let at = |what: &str| format!("record {k}, {what}");
+    let mut want = compute["anchors"][k].clone();
+    let want_terms = want
+        .as_object_mut()
+        .unwrap()
+        .remove("terms")
+        .expect("compute --terms writes terms");
+    let rec = &ex["record"];
+    assert_eq!(ex["record_index"], k, "{}", at("index"));
+    assert_eq!(rec, &want, "{}", at("record"));
+    assert_eq!(ex["mean_loss"], compute["loss"], "{}", at("mean loss"));
+
+    // Every listed term is compute's term of the same candidate.
+    let want_terms = want_terms.as_array().unwrap();
+    let terms = ex["terms"].as_array().unwrap();
+    for t in terms {
+        let w = want_terms
+            .iter()
+            .find(|w| w["index"] == t["index"])
+            .unwrap_or_else(|| panic!("{}: candidate {} not in compute", at("terms"), t["index"]));
+        assert_eq!(t, w, "{}", at("term"));
+    }
+    let rest = ex["rest"]["count"].as_u64().unwrap_or(0) as usize;
+    assert_eq!(terms.len() + rest, want_terms.len(), "{}", at("term count"));
+
+    // The steps carry the same numbers.
+    let steps = ex["steps"].as_array().unwrap();
+    let step = |name: &str| -> &Value {
+        steps
+            .iter()
+            .find(|s| s["name"] == name)
+            .unwrap_or_else(|| panic!("{}: no step {name}", at("steps")))
+    };
+    assert_eq!(
+        step("numerator")["value"],
+        rec["numerator"],
+        "{}",
+        at("numerator")
+    );
+    assert_eq!(
+        step("numerator")["log_value"],
+        rec["log_numerator"],
+        "{}",
+        at("log numerator")
+    );
+    assert_eq!(
+        step("denominator")["value"],
+        rec["denominator"],
+        "{}",
+        at("denominator")
+    );
+    assert_eq!(
+        step("denominator")["log_value"],
+        rec["log_denominator"],
+        "{}",
+        at("log denominator")
+    );
+    assert_eq!(
+        step("p_positive")["value"],
+        rec["p_positive"],
+        "{}",
+        at("p_positive")
+    );
+    assert_eq!(step("loss")["value"], rec["loss"], "{}", at("loss"));
+    assert_eq!(
+        step("loss_from_logs")["value"],
+        rec["loss"],
+        "{}",
+        at("loss from logs")
+    );
+    assert_eq!(
+        step("mean_loss")["value"],
+        compute["loss"],
+        "{}",
+        at("mean step")
+    );
+    for s in steps {
+        let name = s["name"].as_str().unwrap();
+        let field = match name {
+            "similarity" => "sim",
+            "logit" => "logit",
+            "exp" => "exp",
+            _ => continue,
+        };
+        let w = want_terms
+            .iter()
+            .find(|w| w["index"] == s["inputs"]["candidate"])
+            .unwrap_or_else(|| panic!("{}: step {name} of an unknown candidate", at("steps")));
+        assert_eq!(s["value"], w[field], "{}", at(name));
+    }
+    let current = steps
+        .iter()
+        .find(|s| s["name"] == "temperature" && s["inputs"]["tau"] == ex["tau"])
+        .expect("the temperature table has the walkthrough's own tau");
+    assert_eq!(
+        current["value"]["loss"],
+        rec["loss"],
+        "{}",
+        at("sweep loss")
+    );
+    assert_eq!(
+        current["value"]["p_positive"],
+        rec["p_positive"],
+        "{}",
+        at("sweep p")
+    );
+    assert_eq!(
+        current["value"]["mean_loss"],
+        compute["loss"],
+        "{}",
+        at("sweep mean")
+    );
+}
+
+/// Runs explain for `records` and compute once, with the same data flags.
+fn check_case(name: &str, data: &[&str], records: &[usize]) {
+    let mut compute_args = vec!["compute"];
+    compute_args.extend_from_slice(data);
+    compute_args.extend(["--format", "json", "--terms"]);
+    let compute = json_of(&compute_args);
+    let n = compute["anchors"].as_array().unwrap().len();
+    for &k in records.iter().filter(|&&k| k < n) {
+        let k_text = k.to_string();
+        let mut args = vec!["explain"];
+        args.extend_from_slice(data);
+        args.extend([
+            "--format",
+            "json",
+            "--anchor",
+            &k_text,
+            "--max-terms",
+            "1000",
+        ]);
+        let ex = json_of(&args);
+        assert_eq!(ex["rest"], Value::Null, "{name}: every term listed");
+        assert_same_figures(&ex, &compute, k);
+    }
+}
+
+#[test]
+fn explain_reports_exactly_the_figures_of_compute() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = |f: &str| dir.path().join(f).to_string_lossy().into_owned();
+    for seed in [1u64, 2, 3] {
+        let mut rng = Rng(seed);
+
+        // Two views, CSV (float64), cosine.
+        let rows = 2 * (3 + seed as usize);
+        write_csv(dir.path().join("tv.csv").as_path(), &rng.matrix(rows, 5));
+        check_case("two-view csv", &[&p("tv.csv")], &[0, rows / 2, rows - 1]);
+
+        // Two views, float32 .npy, dot product at another tau.
+        let m32 = rng.matrix(10, 7).mapv(|x| (3.0 * x) as f32);
+        ndarray_npy::write_npy(dir.path().join("tv32.npy"), &m32).unwrap();
+        check_case(
+            "two-view f32 dot",
+            &[&p("tv32.npy"), "--sim", "dot", "--tau", "0.7"],
+            &[1, 9],
+        );
+
+        // Pairs, both ways.
+        write_csv(dir.path().join("pe.csv").as_path(), &rng.matrix(9, 4));
+        let pairs: String = (0..4)
+            .map(|i| format!("{},{}\n", (2 * i + seed as usize) % 9, (2 * i + 5) % 9))
+            .filter(|l| {
+                let (a, b) = l.trim().split_once(',').unwrap();
+                a != b
+            })
+            .collect();
+        fs::write(dir.path().join("pairs.csv"), pairs).unwrap();
+        check_case(
+            "pairs symmetric",
+            &[&p("pe.csv"), "--pairs", &p("pairs.csv"), "--symmetric"],
+            &[0, 2, 5, 7],
+        );
+
+        // Queries and keys, both ways.
+        ndarray_npy::write_npy(dir.path().join("q.npy"), &rng.matrix(6, 3)).unwrap();
+        ndarray_npy::write_npy(dir.path().join("k.npy"), &rng.matrix(6, 3)).unwrap();
+        check_case(
+            "keys symmetric",
+            &[
+                &p("q.npy"),
+                "--keys",
+                &p("k.npy"),
+                "--symmetric",
+                "--tau",
+                "0.07",
+            ],
+            &[0, 5, 6, 11],
+        );
+    }
+}
+
+#[test]
+fn temperature_table_rows_are_runs_of_compute() {
+    let ex = json_of(&["explain", "--format", "json"]);
+    for s in ex["steps"].as_array().unwrap() {
+        if s["name"] != "temperature" {
+            continue;
+        }
+        let tau = s["inputs"]["tau"].as_f64().unwrap().to_string();
+        let c = json_of(&[
+            "compute",
+            "fixtures/seed.csv",
+            "--tau",
+            &tau,
+            "--format",
+            "json",
+        ]);
+        assert_eq!(s["value"]["loss"], c["anchors"][0]["loss"], "tau {tau}");
+        assert_eq!(
+            s["value"]["p_positive"], c["anchors"][0]["p_positive"],
+            "tau {tau}"
+        );
+        assert_eq!(s["value"]["mean_loss"], c["loss"], "tau {tau}");
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Errors, --max-terms, overflow
+
+#[test]
+fn out_of_range_anchor_is_a_data_error() {
+    let out = infonce()
+        .args(["explain", "fixtures/seed.csv", "--anchor", "4"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty());
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(err.lines().count(), 1, "one line: {err:?}");
+    assert!(err.starts_with("error: "), "{err:?}");
+    assert!(
+        err.contains("--anchor 4") && err.contains("0 to 3"),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn without_anchor_record_0_is_explained_and_said_so() {
+    let text = stdout_of(&["explain", "fixtures/seed.csv"]);
+    assert!(
+        text.contains("No --anchor was given, so this is record 0 of 4"),
+        "{text}"
+    );
+    let ex = json_of(&["explain", "fixtures/seed.csv", "--format", "json"]);
+    assert_eq!(ex["record_index"], 0);
+}
+
+#[test]
+fn max_terms_lists_the_strongest_and_sums_the_rest() {
+    let dir = tempfile::tempdir().unwrap();
+    let emb = dir.path().join("e.csv");
+    write_csv(&emb, &Rng(7).matrix(40, 6));
+    let emb = emb.to_string_lossy().into_owned();
+    let data = [emb.as_str(), "--anchor", "3", "--max-terms", "4"];
+
+    let text = stdout_of(&[&["explain"], &data[..]].concat());
+    assert!(
+        text.contains("… and 34 more terms adding up to"),
+        "no line summing the rest:\n{text}"
+    );
+
+    let ex = json_of(&[&["explain"], &data[..], &["--format", "json"]].concat());
+    let compute = json_of(&["compute", &emb, "--format", "json", "--terms"]);
+    let all = compute["anchors"][3]["terms"].as_array().unwrap();
+    let positive = &compute["anchors"][3]["positive"];
+    let listed = ex["terms"].as_array().unwrap();
+    assert_eq!(listed.len(), 5, "the positive and 4 negatives");
+    assert_eq!(&listed[0]["index"], positive, "the positive comes first");
+    assert_eq!(ex["rest"]["count"], 34);
+    // The listed negatives are the strongest, strongest first.
+    let logit = |t: &Value| t["logit"].as_f64().unwrap();
+    for w in listed[1..].windows(2) {
+        assert!(logit(&w[0]) >= logit(&w[1]));
+    }
+    let weakest_listed = logit(&listed[4]);
+    let unlisted: Vec<&Value> = all
+        .iter()
+        .filter(|t| !listed.iter().any(|l| l["index"] == t["index"]))
+        .collect();
+    assert_eq!(unlisted.len(), 34);
+    assert!(unlisted.iter().all(|t| logit(t) <= weakest_listed));
+    // The rest line sums exactly the unlisted terms (to rounding).
+    let sum: f64 = unlisted.iter().map(|t| t["exp"].as_f64().unwrap()).sum();
+    let share: f64 = unlisted.iter().map(|t| t["p"].as_f64().unwrap()).sum();
+    let rest_sum = ex["rest"]["exp_sum"].as_f64().unwrap();
+    let rest_share = ex["rest"]["share"].as_f64().unwrap();
+    assert!((rest_sum - sum).abs() <= 1e-12 * sum, "{rest_sum} vs {sum}");
+    assert!(
+        (rest_share - share).abs() <= 1e-12,
+        "{rest_share} vs {share}"
+    );
+}
+
+#[test]
+fn overflow_is_explained_in_log_form() {
+    // Dot products near 100 over tau = 1e-3 give logits near 1e5: exp
+    // overflows float64 (above e^709.78) for every term.
+    let dir = tempfile::tempdir().unwrap();
+    let emb = dir.path().join("big.npy");
+    let m = Rng(11).matrix(8, 4).mapv(|x| 5.0 + 5.0 * x);
+    ndarray_npy::write_npy(&emb, &m).unwrap();
+    let emb = emb.to_string_lossy().into_owned();
+    let data = [
+        "explain",
+        emb.as_str(),
+        "--sim",
+        "dot",
+        "--tau",
+        "1e-3",
+        "--anchor",
+        "2",
+        "--max-terms",
+        "3",
+    ];
+    for lang in ["en", "zh"] {
+        for format in ["text", "markdown", "json"] {
+            let out = stdout_of(&[&data[..], &["--format", format, "--lang", lang]].concat());
+            let lower = out.to_lowercase().replace("infonce", "");
+            assert!(
+                !lower.contains("inf") && !lower.contains("nan"),
+                "{format}/{lang} shows inf or NaN:\n{out}"
+            );
+            if format != "json" {
+                assert!(out.contains("log-sum-exp"), "{format}/{lang}:\n{out}");
+                assert!(out.contains("e^"), "{format}/{lang}:\n{out}");
+            }
+        }
+    }
+    let ex = json_of(&[&data[..], &["--format", "json"]].concat());
+    let rec = &ex["record"];
+    assert_eq!(rec["denominator"], Value::Null, "the case must overflow");
+    let steps = ex["steps"].as_array().unwrap();
+    let lse = steps.iter().find(|s| s["name"] == "log_sum_exp").unwrap();
+    assert_eq!(lse["value"], rec["log_denominator"]);
+    let max = lse["inputs"]["max_logit"].as_f64().unwrap();
+    let all = json_of(&[
+        "compute", &emb, "--sim", "dot", "--tau", "1e-3", "--format", "json", "--terms",
+    ]);
+    let top = all["anchors"][2]["terms"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["logit"].as_f64().unwrap())
+        .fold(f64::NEG_INFINITY, f64::max);
+    assert_eq!(max, top, "log-sum-exp subtracts the actual largest logit");
+    assert_same_figures(&ex, &all, 2);
+}
+
+#[test]
+fn pairs_without_a_file_is_a_usage_error() {
+    let out = infonce()
+        .args(["explain", "--pairs", "fixtures/pairs.csv"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).starts_with("error:"));
+}
