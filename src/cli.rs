@@ -74,7 +74,7 @@ pub struct DataArgs {
     pub threads: Option<u32>,
 
     /// Rows per tile side of the similarity pass (tuning and testing).
-    #[arg(long, hide = true, value_parser = clap::value_parser!(u32).range(1..=65536))]
+    #[arg(long, hide = true, value_parser = clap::value_parser!(u32).range(1..=4096))]
     pub block: Option<u32>,
 }
 

@@ -112,6 +112,14 @@ pub enum Values {
 }
 
 impl Embeddings {
+    /// True when the values are read in place from a memory-mapped file.
+    pub fn is_mapped(&self) -> bool {
+        match &self.values {
+            Values::F32(m) => m.is_mapped(),
+            Values::F64(m) => m.is_mapped(),
+        }
+    }
+
     pub fn rows(&self) -> usize {
         match &self.values {
             Values::F32(m) => m.rows(),
@@ -248,7 +256,7 @@ pub fn load_embeddings(path: &str) -> Result<Embeddings> {
     if head == npy::MAGIC {
         if path != "-" {
             drop(reader);
-            return load_npy_file(path);
+            return load_npy_file(path, MMAP_THRESHOLD);
         }
         let mut bytes = head;
         reader
@@ -267,7 +275,7 @@ pub fn load_embeddings(path: &str) -> Result<Embeddings> {
     csv::read_embeddings(&name, csv::delimiter_for(path), full)
 }
 
-fn load_npy_file(path: &str) -> Result<Embeddings> {
+fn load_npy_file(path: &str, mmap_threshold: u64) -> Result<Embeddings> {
     let file = File::open(path).map_err(|e| Error::data(path, io_reason(&e)))?;
     let len = file
         .metadata()
@@ -281,7 +289,7 @@ fn load_npy_file(path: &str) -> Result<Embeddings> {
         && !header.dtype.big_endian
         && matches!(header.dtype.size, 4 | 8)
         && cfg!(target_endian = "little");
-    if len >= MMAP_THRESHOLD && native_float && header.data_offset % header.dtype.size == 0 {
+    if len >= mmap_threshold && native_float && header.data_offset % header.dtype.size == 0 {
         // SAFETY: the map is read-only; like every tool that maps its input we
         // assume the file is not truncated while we run.
         let map = unsafe { Mmap::map(&file) }.map_err(|e| Error::data(path, io_reason(&e)))?;
@@ -451,4 +459,39 @@ fn npy_data<R: Read>(name: &str, h: &npy::Header, r: &mut R) -> Result<Embedding
         values,
         first_line: None,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fixture(name: &str) -> String {
+        format!("{}/fixtures/{name}", env!("CARGO_MANIFEST_DIR"))
+    }
+
+    fn values_f64(e: &Embeddings) -> Vec<f64> {
+        match &e.values {
+            Values::F32(m) => m.view().iter().map(|&x| x as f64).collect(),
+            Values::F64(m) => m.view().iter().copied().collect(),
+        }
+    }
+
+    #[test]
+    fn mapped_files_read_the_same_values() {
+        for name in ["twoview_f32.npy", "twoview_f64_fortran.npy", "seed.npy"] {
+            let path = fixture(name);
+            let mapped = load_npy_file(&path, 0).unwrap();
+            let read = load_npy_file(&path, u64::MAX).unwrap();
+            assert!(mapped.is_mapped(), "{name} is mapped");
+            assert!(!read.is_mapped(), "{name} is read");
+            assert_eq!(values_f64(&mapped), values_f64(&read), "{name}");
+            assert_eq!((mapped.rows(), mapped.cols()), (read.rows(), read.cols()));
+        }
+        // float16 cannot be used in place: it is widened instead.
+        assert!(
+            !load_npy_file(&fixture("twoview_f16.npy"), 0)
+                .unwrap()
+                .is_mapped()
+        );
+    }
 }
