@@ -71,7 +71,7 @@ pub fn write(
 /// the same value, with an exponent for very large or small magnitudes.
 pub fn float(x: f64) -> String {
     let a = x.abs();
-    if a == 0.0 || (1e-5..1e16).contains(&a) {
+    if a == 0.0 || (1e-3..1e16).contains(&a) {
         format!("{x}")
     } else {
         format!("{x:e}")
