@@ -105,7 +105,8 @@ proptest! {
 
     /// Pairs with repeated anchors and the symmetric option.
     #[test]
-    fn pairs_match_reference(seed in any::<u64>(), r in 2usize..30, p in 1usize..40, block in 1usize..9, symmetric in any::<bool>()) {
+    fn pairs_match_reference(seed in any::<u64>(), r in 2usize..30, p in 1usize..40, block in 1usize..9, symmetric in any::<bool>(), dot in any::<bool>()) {
+        let s = if dot { Similarity::Dot } else { Similarity::Cosine };
         let mut rng = Rng(seed);
         let rows: Rows = (0..r).map(|_| (0..5).map(|_| rng.uniform()).collect()).collect();
         let pairs: Vec<IndexPair> = (0..p)
@@ -117,19 +118,20 @@ proptest! {
             .collect();
         let pairs = Pairs::from_pairs("p.csv", pairs);
         let layout = Layout::pairs("mem.npy", r, &pairs, symmetric).unwrap();
-        let got = run(&layout, &embeddings_f64(&rows), None, Similarity::Cosine, 0.1, block, 2);
-        check(&got, &reference(&layout, &rows, None, Similarity::Cosine, 0.1), 1e-12, "pairs");
+        let got = run(&layout, &embeddings_f64(&rows), None, s, 0.1, block, 2);
+        check(&got, &reference(&layout, &rows, None, s, 0.1), 1e-12, "pairs");
     }
 
     /// Queries against keys, one way and both ways.
     #[test]
-    fn keys_match_reference(seed in any::<u64>(), n in 1usize..25, block in 1usize..9, symmetric in any::<bool>()) {
+    fn keys_match_reference(seed in any::<u64>(), n in 1usize..25, block in 1usize..9, symmetric in any::<bool>(), tau in prop::sample::select(vec![0.2, 0.001])) {
         let mut rng = Rng(seed);
         let q: Rows = (0..n).map(|_| (0..6).map(|_| rng.uniform()).collect()).collect();
         let k: Rows = q.iter().map(|row| row.iter().map(|x| x + 0.3 * rng.uniform()).collect()).collect();
         let layout = Layout::keys("q.npy", n, "k.npy", n, symmetric).unwrap();
-        let got = run(&layout, &embeddings_f64(&q), Some(&embeddings_f64(&k)), Similarity::Cosine, 0.2, block, 3);
-        check(&got, &reference(&layout, &q, Some(&k), Similarity::Cosine, 0.2), 1e-12, "keys");
+        // tau 0.001 puts cosine logits 2000 apart: the per-anchor shift path.
+        let got = run(&layout, &embeddings_f64(&q), Some(&embeddings_f64(&k)), Similarity::Cosine, tau, block, 3);
+        check(&got, &reference(&layout, &q, Some(&k), Similarity::Cosine, tau), 1e-12, "keys");
     }
 }
 
