@@ -76,6 +76,15 @@ pub fn run(args: &ComputeArgs) -> Result<()> {
             let fail =
                 |e: io::Error| Error::data(&name, format!("cannot write: {}", io_reason(&e)));
             let dir = parent_dir(path);
+            if !dir.is_dir() {
+                return Err(Error::data(
+                    &name,
+                    format!(
+                        "cannot write: folder '{}' does not exist",
+                        dir.to_string_lossy()
+                    ),
+                ));
+            }
             let tmp = tempfile::Builder::new()
                 .prefix(".infonce-")
                 .suffix(".tmp")

@@ -41,8 +41,30 @@ impl Error {
     /// True when the output went to a pipe that the reader closed (`| head`):
     /// that is how a pipeline stops early, not a failure.
     pub fn is_broken_pipe(&self) -> bool {
-        matches!(self, Error::Output { source, .. } if source.kind() == io::ErrorKind::BrokenPipe)
+        match self {
+            Error::Output { source, .. } => is_broken_pipe(source),
+            _ => false,
+        }
     }
+}
+
+/// A broken pipe, also when a writer wrapped it in another error (as
+/// `io::Error::other(serde_json_error)` does, hiding the kind).
+fn is_broken_pipe(e: &io::Error) -> bool {
+    if e.kind() == io::ErrorKind::BrokenPipe {
+        return true;
+    }
+    let mut inner: Option<&(dyn std::error::Error + 'static)> = e.get_ref().map(|x| x as _);
+    while let Some(x) = inner {
+        if let Some(io) = x.downcast_ref::<io::Error>() {
+            return is_broken_pipe(io);
+        }
+        if let Some(j) = x.downcast_ref::<serde_json::Error>() {
+            return j.io_error_kind() == Some(io::ErrorKind::BrokenPipe);
+        }
+        inner = x.source();
+    }
+    false
 }
 
 impl fmt::Display for Error {
@@ -71,6 +93,21 @@ pub type Result<T> = std::result::Result<T, Error>;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn broken_pipes_are_found_inside_wrapped_errors() {
+        let pipe = || io::Error::from(io::ErrorKind::BrokenPipe);
+        let out = |source| Error::Output {
+            what: "standard output".into(),
+            source,
+        };
+        assert!(out(pipe()).is_broken_pipe());
+        assert!(out(io::Error::other(pipe())).is_broken_pipe());
+        let json = serde_json::Error::io(pipe());
+        assert!(out(io::Error::other(json)).is_broken_pipe());
+        assert!(!out(io::Error::other("disk full")).is_broken_pipe());
+        assert!(!out(io::Error::from(io::ErrorKind::StorageFull)).is_broken_pipe());
+    }
 
     #[test]
     fn messages_are_one_line() {

@@ -85,8 +85,8 @@ impl DataJob {
                 .as_ref()
                 .is_some_and(|s| matches!(s.values, Values::F64(_)));
         if self.force_f64 || any_f64 || !fits_f32 {
-            first = first.into_f64();
-            second = second.map(Embeddings::into_f64);
+            first = first.try_into_f64()?;
+            second = second.map(Embeddings::try_into_f64).transpose()?;
         }
         Ok(Loaded {
             first,
@@ -169,7 +169,7 @@ fn check_magnitudes(first: &Embeddings, second: Option<&Embeddings>, s: Settings
     if limit / s.tau > MAX_LOGIT {
         return Err(match s.similarity {
             Similarity::Cosine => Error::Usage(format!(
-                "error: --tau {} is too small: logits of up to 1/tau overflow float64",
+                "error: --tau {:e} is too small: logits of up to 1/tau overflow float64",
                 s.tau
             )),
             Similarity::Dot => {
@@ -181,7 +181,7 @@ fn check_magnitudes(first: &Embeddings, second: Option<&Embeddings>, s: Settings
                     &file.name,
                     format!(
                         "{} has norm {n:e}; dot products of up to {limit:e} divided by \
-                         tau {} overflow float64 (raise --tau or scale the embeddings down)",
+                         tau {:e} overflow float64 (raise --tau or scale the embeddings down)",
                         file.row_place(r),
                         s.tau
                     ),

@@ -88,6 +88,7 @@ where
     let mut out = Vec::new();
     let mut lines = Vec::new();
     let mut cols = None;
+    let mut header_seen = false;
     let mut record = ::csv::StringRecord::new();
     loop {
         match rdr.read_record(&mut record) {
@@ -107,8 +108,11 @@ where
         }
         let parsed: Vec<Option<T>> = record.iter().map(&parse).collect();
         let is_number = |cell: &str| cell.parse::<f64>().is_ok();
-        if cols.is_none() && lines.is_empty() && !record.iter().any(is_number) {
-            continue; // header: every cell is non-numeric
+        if !header_seen && lines.is_empty() && !record.iter().any(is_number) {
+            // The header: the first line, every cell non-numeric. A second
+            // such line is an error, not a header to skip quietly.
+            header_seen = true;
+            continue;
         }
         if let Some(c) = parsed.iter().position(Option::is_none) {
             let cell = &record[c];
@@ -135,6 +139,14 @@ where
                 ));
             }
             _ => {}
+        }
+        // Growing by reservations that can fail: a text too large for memory
+        // is refused, not ended by an abort.
+        if out.try_reserve(n).is_err() || lines.try_reserve(1).is_err() {
+            return Err(Error::data(
+                name,
+                format!("line {line}: out of memory after {} rows", lines.len()),
+            ));
         }
         out.extend(parsed.into_iter().map(|x| x.expect("checked above")));
         lines.push(line);
@@ -200,6 +212,10 @@ mod tests {
             ("a,b\n", "t.csv: holds no data rows"),
             ("", "t.csv: holds no data rows"),
             ("a,1\n", "t.csv: line 1, column 1: 'a' is not a number"),
+            (
+                "a,b\nc,d\n1,2\n",
+                "t.csv: line 2, column 1: 'c' is not a number",
+            ),
         ];
         for (text, want) in cases {
             let got = match load(text) {

@@ -141,14 +141,20 @@ fn npy_pairs(name: &str, bytes: &[u8]) -> Result<Pairs> {
             )
         })
     };
-    let pairs = (0..p)
-        .map(|k| {
-            Ok(IndexPair {
-                a: at(k, 0)?,
-                b: at(k, 1)?,
-            })
-        })
-        .collect::<Result<_>>()?;
+    // 16 bytes per pair of a file that may hold 2 per pair: reserve first.
+    let mut pairs = Vec::new();
+    pairs.try_reserve_exact(p).map_err(|_| {
+        Error::data(
+            name,
+            format!("holds {p} pairs, more than can be held in memory"),
+        )
+    })?;
+    for k in 0..p {
+        pairs.push(IndexPair {
+            a: at(k, 0)?,
+            b: at(k, 1)?,
+        });
+    }
     Ok(Pairs {
         name: name.to_string(),
         pairs,

@@ -148,6 +148,35 @@ impl Embeddings {
         Embeddings { values, ..self }
     }
 
+    /// [`Embeddings::into_f64`], but an error rather than an abort when the
+    /// float64 copy does not fit in memory.
+    pub fn try_into_f64(self) -> Result<Embeddings> {
+        let (rows, cols) = (self.rows(), self.cols());
+        let mut out: Vec<f64> = Vec::new();
+        if let Values::F32(_) = &self.values {
+            let n = rows * cols;
+            out.try_reserve_exact(n).map_err(|_| {
+                Error::data(
+                    &self.name,
+                    format!(
+                        "holds {n} values, which need {} bytes of memory as float64; \
+                         that much cannot be allocated",
+                        n.saturating_mul(8)
+                    ),
+                )
+            })?;
+        }
+        let values = match self.values {
+            Values::F32(m) => {
+                // `iter` walks in logical (row-major) order whatever the storage.
+                out.extend(m.view().iter().map(|&x| x as f64));
+                Values::F64(Matrix::from_rows(rows, cols, out))
+            }
+            other => other,
+        };
+        Ok(Embeddings { values, ..self })
+    }
+
     /// Refuses NaN and infinite values, naming the first one found.
     pub fn check_finite(&self) -> Result<()> {
         fn first_bad<T: Copy + Into<f64>>(v: ArrayView2<'_, T>) -> Option<(usize, usize, f64)> {
@@ -175,10 +204,17 @@ impl Embeddings {
             v.rows()
                 .into_iter()
                 .map(|row| {
+                    // The plain sum of squares is exact enough unless it
+                    // left float64's normal range (only float64 input can).
+                    let ss: f64 = row.iter().map(|&x| x.into() * x.into()).sum();
+                    if (1e-300..=1e300).contains(&ss) {
+                        return ss.sqrt();
+                    }
                     let m = row.iter().fold(0.0f64, |m, &x| m.max(x.into().abs()));
                     if m == 0.0 || !m.is_finite() {
                         return m;
                     }
+                    // Divide (1/m overflows for the smallest m): every x/m is at most 1.
                     let ss: f64 = row.iter().map(|&x| (x.into() / m).powi(2)).sum();
                     m * ss.sqrt()
                 })
@@ -224,6 +260,7 @@ pub fn io_reason(e: &std::io::Error) -> String {
     match e.kind() {
         std::io::ErrorKind::NotFound => "no such file".into(),
         std::io::ErrorKind::PermissionDenied => "permission denied".into(),
+        std::io::ErrorKind::IsADirectory => "is a directory".into(),
         _ => {
             let s = e.to_string();
             match s.find(" (os error") {
@@ -473,6 +510,32 @@ mod tests {
         match &e.values {
             Values::F32(m) => m.view().iter().map(|&x| x as f64).collect(),
             Values::F64(m) => m.view().iter().copied().collect(),
+        }
+    }
+
+    #[test]
+    fn row_norms_neither_overflow_nor_underflow() {
+        let rows = [
+            [3.0, 4.0],
+            [0.0, 0.0],
+            [3e200, 4e200],
+            [3e-200, -4e-200],
+            [5e-324, 0.0],
+            [f64::MAX, f64::MAX],
+        ];
+        let e = Embeddings {
+            name: "e.npy".into(),
+            source_dtype: "float64".into(),
+            values: Values::F64(Matrix::from_rows(6, 2, rows.concat())),
+            first_line: None,
+        };
+        let n = e.row_norms();
+        let want = [5.0, 0.0, 5e200, 5e-200, 5e-324, f64::MAX * 2f64.sqrt()];
+        for (got, want) in n.iter().zip(want) {
+            assert!(
+                (got - want).abs() <= 1e-15 * want || got == &want,
+                "{got:e} vs {want:e}"
+            );
         }
     }
 

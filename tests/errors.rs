@@ -1,0 +1,407 @@
+//! Every class of error, one table row each: the files a run is given (made
+//! in a fresh temporary folder), its arguments, the exit code it must end
+//! with and the one line it must print. Exit codes and messages are listed in
+//! docs/errors.md.
+//!
+//! For every row: stdout stays empty. For errors of the tool (exit 1, and
+//! exit 2 for conflicts found after parsing) stderr is exactly one line,
+//! `error: ` then the expected text, which names the file and the place at
+//! fault. Usage errors found by the argument parser (exit 2) print clap's own
+//! message; for those only the code and the empty stdout are checked.
+
+mod support;
+
+use std::fs;
+use std::path::Path;
+
+use support::{f32_npy, f64_npy, four_rows, infonce, npy, pairs_npy, run, run_json};
+
+/// One run that must fail.
+struct Case {
+    class: &'static str,
+    args: Vec<&'static str>,
+    files: Vec<(&'static str, Vec<u8>)>,
+    dirs: Vec<&'static str>,
+    stdin: Option<Vec<u8>>,
+    code: i32,
+    /// The expected stderr line after `error: `; `None` for clap's messages.
+    want: Option<&'static str>,
+}
+
+fn case(class: &'static str, args: &[&'static str], code: i32, want: Option<&'static str>) -> Case {
+    Case {
+        class,
+        args: args.to_vec(),
+        files: Vec::new(),
+        dirs: Vec::new(),
+        stdin: None,
+        code,
+        want,
+    }
+}
+
+impl Case {
+    fn file(mut self, name: &'static str, bytes: impl Into<Vec<u8>>) -> Case {
+        self.files.push((name, bytes.into()));
+        self
+    }
+    fn dir(mut self, name: &'static str) -> Case {
+        self.dirs.push(name);
+        self
+    }
+    fn stdin(mut self, bytes: impl Into<Vec<u8>>) -> Case {
+        self.stdin = Some(bytes.into());
+        self
+    }
+    /// With the valid four-row embeddings `e.npy`.
+    fn emb(self) -> Case {
+        self.file("e.npy", f64_npy(&four_rows()))
+    }
+}
+
+/// `<f8` data of `values`, little-endian.
+fn f64_bytes(values: &[f64]) -> Vec<u8> {
+    values.iter().flat_map(|x| x.to_le_bytes()).collect()
+}
+
+fn usage(class: &'static str, args: &[&'static str]) -> Case {
+    case(class, args, 2, None).emb()
+}
+
+fn cases() -> Vec<Case> {
+    let c = |class, args: &[&'static str], want| case(class, args, 1, Some(want));
+    let zero_row = vec![
+        vec![1.0, 0.5],
+        vec![-0.5, 1.0],
+        vec![0.0, 0.0],
+        vec![0.1, -1.0],
+    ];
+    let mut nan = four_rows();
+    nan[1][0] = f64::NAN;
+    let mut inf = four_rows();
+    inf[2][1] = f64::INFINITY;
+    let two_by_two = f64_bytes(&[1.0, 2.0, 3.0, 4.0]);
+    vec![
+        // Files of the wrong kind, or no file at all.
+        c("not npy", &["compute", "e.npy"], "e.npy: not a .npy file (it does not start with \\x93NUMPY)")
+            .file("e.npy", "hello"),
+        c("not csv (binary)", &["compute", "e.csv"], "e.csv: line 1: not valid text (it must be UTF-8 CSV)")
+            .file("e.csv", b"\xff\xfe\x00\x01garbage".to_vec()),
+        c("not csv (words)", &["compute", "e.csv"], "e.csv: line 2, column 2: 'b' is not a number")
+            .file("e.csv", "x,y\n1,b\n"),
+        c("empty file", &["compute", "e.csv"], "e.csv: holds no data rows").file("e.csv", ""),
+        c("directory", &["compute", "d"], "d: is a directory, not a file").dir("d"),
+        c("missing file", &["compute", "missing.npy"], "missing.npy: no such file"),
+        c("missing pairs file", &["compute", "e.npy", "--pairs", "p.csv"], "p.csv: no such file").emb(),
+        c("pairs directory", &["compute", "e.npy", "--pairs", "d"], "d: is a directory, not a file")
+            .emb()
+            .dir("d"),
+        c("pairs not npy", &["compute", "e.npy", "--pairs", "p.npy"], "p.npy: not a .npy file (it does not start with \\x93NUMPY)")
+            .emb()
+            .file("p.npy", "0,1\n"),
+        c("missing keys file", &["compute", "e.npy", "--keys", "k.npy"], "k.npy: no such file").emb(),
+        c("bad stdin", &["compute", "-"], "<stdin>: line 1, column 1: 'hello' is not a number")
+            .stdin("hello,1\n"),
+        c("truncated npy", &["compute", "e.npy"], "e.npy: header shape [4, 2] of float64 needs 64 data bytes but the file holds 63")
+            .file("e.npy", { let mut b = f64_npy(&four_rows()); b.pop(); b }),
+        c("truncated npy header", &["compute", "e.npy"], "e.npy: file ends inside the header")
+            .file("e.npy", f64_npy(&four_rows())[..40].to_vec()),
+        c("npy header of a future version", &["compute", "e.npy"], "e.npy: unsupported .npy format version 9")
+            .file("e.npy", { let mut b = f64_npy(&four_rows()); b[6] = 9; b }),
+        c("malformed npy header", &["compute", "e.npy"], "e.npy: malformed header: expected ':' at byte 8")
+            .file("e.npy", npy("<f8", false, &[2, 2], &two_by_two).iter().map(|&b| if b == b':' { b'=' } else { b }).collect::<Vec<u8>>()),
+        // Element types.
+        c("complex", &["compute", "e.npy"], "e.npy: unsupported dtype '<c16' (expected float16/32/64 or an integer type)")
+            .file("e.npy", npy("<c16", false, &[2, 2], &[0; 64])),
+        c("object", &["compute", "e.npy"], "e.npy: unsupported dtype '|O'")
+            .file("e.npy", npy("|O", false, &[2, 2], &[0; 32])),
+        c("unicode strings", &["compute", "e.npy"], "e.npy: unsupported dtype '<U3' (expected float16/32/64 or an integer type)")
+            .file("e.npy", npy("<U3", false, &[2, 2], &[0; 48])),
+        c("bool", &["compute", "e.npy"], "e.npy: unsupported dtype '|b1' (expected float16/32/64 or an integer type)")
+            .file("e.npy", npy("|b1", false, &[2, 2], &[1, 0, 0, 1])),
+        c("int embeddings", &["compute", "e.npy"], "e.npy: embeddings must be float16, float32 or float64, not int32")
+            .file("e.npy", npy("<i4", false, &[2, 2], &[1, 0, 0, 0, 2, 0, 0, 0, 3, 0, 0, 0, 4, 0, 0, 0])),
+        // Shapes.
+        c("1-D", &["compute", "e.npy"], "e.npy: embeddings must be a 2-D array (rows, dimension), not shape [4]")
+            .file("e.npy", npy("<f8", false, &[4], &two_by_two)),
+        c("3-D", &["compute", "e.npy"], "e.npy: embeddings must be a 2-D array (rows, dimension), not shape [2, 1, 2]")
+            .file("e.npy", npy("<f8", false, &[2, 1, 2], &two_by_two)),
+        c("zero rows", &["compute", "e.npy"], "e.npy: embeddings have shape [0, 3]: no values")
+            .file("e.npy", npy("<f8", false, &[0, 3], &[])),
+        c("zero columns", &["compute", "e.npy"], "e.npy: embeddings have shape [4, 0]: no values")
+            .file("e.npy", npy("<f8", false, &[4, 0], &[])),
+        // Values.
+        c("NaN in npy", &["compute", "e.npy"], "e.npy: NaN (not a number) at row 1, column 0").file("e.npy", f64_npy(&nan)),
+        c("inf in npy", &["compute", "e.npy"], "e.npy: inf at row 2, column 1").file("e.npy", f64_npy(&inf)),
+        c("NaN in CSV", &["compute", "e.csv"], "e.csv: NaN at line 3, column 2 (values must be finite)")
+            .file("e.csv", "a,b\n1,2\n3,nan\n4,5\n6,7\n"),
+        c("inf in CSV", &["compute", "e.csv"], "e.csv: -inf at line 2, column 1 (values must be finite)")
+            .file("e.csv", "1,2\n-inf,3\n4,5\n6,7\n"),
+        c("overflowing value in CSV", &["compute", "e.csv"], "e.csv: inf at line 1, column 2 (values must be finite)")
+            .file("e.csv", "1,1e999\n2,3\n4,5\n6,7\n"),
+        c("zero vector under cosine", &["compute", "e.npy"], "e.npy: row 2 is a zero vector; its cosine similarity is undefined (drop the row or use --sim dot)")
+            .file("e.npy", f64_npy(&zero_row)),
+        c("zero vector under cosine, CSV", &["compute", "e.csv"], "e.csv: line 4 (row 2) is a zero vector; its cosine similarity is undefined (drop the row or use --sim dot)")
+            .file("e.csv", "a,b\n1,0.5\n-0.5,1\n0,0\n0.1,-1\n"),
+        c("rows too large for float64", &["compute", "e.npy"], "e.npy: row 1 has norm 1e200; similarities of rows with norms above 1e150 cannot be computed in float64 (scale the embeddings down)")
+            .file("e.npy", f64_npy(&[vec![1.0, 0.0], vec![1e200, 0.0], vec![0.0, 1.0], vec![1.0, 1.0]])),
+        c("rows too small for float64", &["compute", "e.npy", "--sim", "dot"], "e.npy: row 3 has norm 1e-200; similarities of rows with norms below 1e-150 cannot be computed in float64 (scale the embeddings up)")
+            .file("e.npy", f64_npy(&[vec![1.0, 0.0], vec![0.5, 0.0], vec![0.0, 1.0], vec![0.0, 1e-200]])),
+        c("dot logits overflow", &["compute", "e.npy", "--sim", "dot", "--tau", "1e-250"], "e.npy: row 1 has norm 1e100; dot products of up to 1e200 divided by tau 1e-250 overflow float64 (raise --tau or scale the embeddings down)")
+            .file("e.npy", f64_npy(&[vec![1.0, 0.0], vec![1e100, 0.0], vec![0.0, 1.0], vec![1.0, 1.0]])),
+        // Index files.
+        c("index out of range", &["compute", "e.npy", "--pairs", "p.csv"], "p.csv: line 2, positive index 9 is out of range (e.npy has 4 rows, 0-based)")
+            .emb()
+            .file("p.csv", "0,1\n2,9\n"),
+        c("negative index", &["compute", "e.npy", "--pairs", "p.csv"], "p.csv: line 3, anchor index -1 is negative")
+            .emb()
+            .file("p.csv", "anchor,positive\n0,1\n-1,2\n"),
+        c("self-pair", &["compute", "e.npy", "--pairs", "p.csv"], "p.csv: line 1, pairs row 3 with itself (a row is never its own candidate)")
+            .emb()
+            .file("p.csv", "3,3\n"),
+        c("non-integer index", &["compute", "e.npy", "--pairs", "p.csv"], "p.csv: line 2, column 2: '1.5' is not an integer")
+            .emb()
+            .file("p.csv", "0,1\n2,1.5\n"),
+        c("non-numeric index", &["compute", "e.npy", "--pairs", "p.csv"], "p.csv: line 2, column 1: 'two' is not a number")
+            .emb()
+            .file("p.csv", "0,1\ntwo,3\n"),
+        c("3 columns", &["compute", "e.npy", "--pairs", "p.csv"], "p.csv: line 1: a pairs file needs 2 columns (anchor, positive), found 3")
+            .emb()
+            .file("p.csv", "0,1,2\n2,3,0\n"),
+        c("ragged pairs", &["compute", "e.npy", "--pairs", "p.csv"], "p.csv: line 2: has 3 columns but line 1 has 2")
+            .emb()
+            .file("p.csv", "0,1\n2,3,0\n"),
+        c("float npy pairs", &["compute", "e.npy", "--pairs", "p.npy"], "p.npy: index files must hold integers, not float64")
+            .emb()
+            .file("p.npy", npy("<f8", false, &[1, 2], &f64_bytes(&[0.0, 1.0]))),
+        c("npy pairs of the wrong shape", &["compute", "e.npy", "--pairs", "p.npy"], "p.npy: a pairs array must have shape (P, 2), not [2, 3]")
+            .emb()
+            .file("p.npy", npy("|i1", false, &[2, 3], &[0, 1, 2, 1, 2, 3])),
+        c("npy index out of range", &["compute", "e.npy", "--pairs", "p.npy"], "p.npy: row 1, anchor index 4 is out of range (e.npy has 4 rows, 0-based)")
+            .emb()
+            .file("p.npy", pairs_npy(&[(0, 1), (4, 1)])),
+        c("uint64 index beyond int64", &["compute", "e.npy", "--pairs", "p.npy"], "p.npy: row 0, positive index 18446744073709551615 is out of range (too large for any file)")
+            .emb()
+            .file("p.npy", npy("<u8", false, &[1, 2], &[[0u8; 8], [0xff; 8]].concat())),
+        c("no pairs", &["compute", "e.npy", "--pairs", "p.npy"], "p.npy: holds no pairs")
+            .emb()
+            .file("p.npy", npy("<i8", false, &[0, 2], &[])),
+        // Layouts.
+        c("odd row count, two-view", &["compute", "e.npy"], "e.npy: has 3 rows, but the two-view layout needs an even number (rows i and i+N are the two views of item i); use --pairs or --keys for other layouts")
+            .file("e.npy", f64_npy(&four_rows()[..3])),
+        c("keys with different row counts", &["compute", "e.npy", "--keys", "k.npy"], "k.npy: has 3 rows but e.npy has 4; row i of each file must be a pair")
+            .emb()
+            .file("k.npy", f64_npy(&four_rows()[..3])),
+        c("keys with different dimension", &["compute", "e.npy", "--keys", "k.npy"], "k.npy: has dimension 3 but e.npy has dimension 2")
+            .emb()
+            .file("k.npy", f32_npy(&vec![vec![1.0, 2.0, 3.0]; 4])),
+        // Flags the parser refuses.
+        usage("tau 0", &["compute", "e.npy", "--tau", "0"]),
+        usage("tau -1", &["compute", "e.npy", "--tau", "-1"]),
+        usage("tau nan", &["compute", "e.npy", "--tau", "nan"]),
+        usage("tau inf", &["compute", "e.npy", "--tau", "inf"]),
+        usage("tau abc", &["compute", "e.npy", "--tau", "abc"]),
+        usage("--pairs with --keys", &["compute", "e.npy", "--pairs", "e.npy", "--keys", "e.npy"]),
+        usage("--symmetric alone", &["compute", "e.npy", "--symmetric"]),
+        usage("--terms with --summary", &["compute", "e.npy", "--terms", "--summary"]),
+        usage("unknown flag", &["compute", "e.npy", "--frobnicate"]),
+        usage("unknown --format", &["compute", "e.npy", "--format", "xml"]),
+        usage("unknown --sim", &["compute", "e.npy", "--sim", "euclid"]),
+        usage("--threads 0", &["compute", "e.npy", "--threads", "0"]),
+        usage("no EMB", &["compute"]),
+        usage("no command", &[]),
+        // Flags refused once the job is resolved: also one line, exit 2.
+        case("EMB and --keys both stdin", &["compute", "-", "--keys", "-"], 2, Some("only one of EMB and --keys can be standard input"))
+            .stdin(f64_npy(&four_rows())),
+        case("EMB and --pairs both stdin", &["compute", "-", "--pairs", "-"], 2, Some("only one of EMB and --pairs can be standard input"))
+            .stdin(f64_npy(&four_rows())),
+        case("tau too small for float64", &["compute", "e.npy", "--tau", "1e-301"], 2, Some("--tau 1e-301 is too small: logits of up to 1/tau overflow float64"))
+            .emb(),
+        // Output.
+        c("-o in a missing folder", &["compute", "e.npy", "-o", "missing/out.json"], "missing/out.json: cannot write: folder 'missing' does not exist")
+            .emb(),
+        c("-o is a folder", &["compute", "e.npy", "-o", "d"], "d: cannot write: is a directory")
+            .emb()
+            .dir("d"),
+    ]
+}
+
+fn check(dir: &Path, c: &Case) -> Result<(), String> {
+    for d in &c.dirs {
+        fs::create_dir(dir.join(d)).unwrap();
+    }
+    for (name, bytes) in &c.files {
+        fs::write(dir.join(name), bytes).unwrap();
+    }
+    let mut cmd = infonce(dir);
+    cmd.args(&c.args);
+    if let Some(input) = &c.stdin {
+        cmd.write_stdin(input.clone());
+    }
+    let out = cmd.output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let mut problems = Vec::new();
+    if out.status.code() != Some(c.code) {
+        problems.push(format!("exit {:?}, want {}", out.status.code(), c.code));
+    }
+    if !out.stdout.is_empty() {
+        problems.push(format!(
+            "stdout not empty: {}",
+            String::from_utf8_lossy(&out.stdout)
+        ));
+    }
+    if stderr.contains("panicked") {
+        problems.push("panicked".into());
+    }
+    if let Some(want) = c.want {
+        let line = stderr.strip_suffix('\n').unwrap_or(&stderr);
+        let ok = line == format!("error: {want}");
+        if !ok || line.contains('\n') {
+            problems.push(format!("stderr {stderr:?}, want \"error: {want}\\n\""));
+        }
+    } else if stderr.is_empty() {
+        problems.push("no message on stderr".into());
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{} ({:?}): {}",
+            c.class,
+            c.args,
+            problems.join("; ")
+        ))
+    }
+}
+
+#[test]
+fn every_error_class() {
+    let mut failures = Vec::new();
+    let all = cases();
+    for c in &all {
+        let dir = tempfile::tempdir().unwrap();
+        if let Err(e) = check(dir.path(), c) {
+            failures.push(e);
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {} rows failed:\n{}",
+        failures.len(),
+        all.len(),
+        failures.join("\n")
+    );
+}
+
+#[test]
+fn unreadable_file() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("e.npy");
+    fs::write(&path, f64_npy(&four_rows())).unwrap();
+    fs::set_permissions(&path, fs::Permissions::from_mode(0o000)).unwrap();
+    if fs::File::open(&path).is_ok() {
+        // Running as root (or with CAP_DAC_OVERRIDE): permissions do not apply.
+        eprintln!("skipped: a file with mode 000 can still be opened here");
+        return;
+    }
+    let c = case(
+        "unreadable file",
+        &["compute", "e.npy"],
+        1,
+        Some("e.npy: permission denied"),
+    );
+    let result = check(dir.path(), &c);
+    fs::set_permissions(&path, fs::Permissions::from_mode(0o600)).unwrap();
+    result.unwrap();
+}
+
+/// Big-endian floats are supported: the same values give the same report,
+/// byte for byte, whatever the byte order or width they are stored in.
+#[test]
+fn big_endian_floats_give_the_same_numbers() {
+    let dir = tempfile::tempdir().unwrap();
+    let rows = four_rows();
+    let values: Vec<f64> = rows.iter().flatten().copied().collect();
+    let shape = [rows.len(), rows[0].len()];
+    let f32s = |be: bool| -> Vec<u8> {
+        values
+            .iter()
+            .flat_map(|&x| {
+                if be {
+                    (x as f32).to_be_bytes()
+                } else {
+                    (x as f32).to_le_bytes()
+                }
+            })
+            .collect()
+    };
+    let f16s = |be: bool| -> Vec<u8> {
+        // 1.0, 0.5, -0.5, 0.8, 0.6, 0.1 as float16 bits, rounded by numpy.
+        let bits: Vec<u16> = vec![
+            0x3c00, 0x3800, 0xb800, 0x3c00, 0x3a66, 0x38cd, 0x2e66, 0xbc00,
+        ];
+        bits.iter()
+            .flat_map(|&b| if be { b.to_be_bytes() } else { b.to_le_bytes() })
+            .collect()
+    };
+    let f64s_be: Vec<u8> = values.iter().flat_map(|x| x.to_be_bytes()).collect();
+    let files = [
+        ("le8.npy", npy("<f8", false, &shape, &f64_bytes(&values))),
+        ("be8.npy", npy(">f8", false, &shape, &f64s_be)),
+        ("le4.npy", npy("<f4", false, &shape, &f32s(false))),
+        ("be4.npy", npy(">f4", false, &shape, &f32s(true))),
+        ("le2.npy", npy("<f2", false, &shape, &f16s(false))),
+        ("be2.npy", npy(">f2", false, &shape, &f16s(true))),
+    ];
+    for (name, bytes) in &files {
+        fs::write(dir.path().join(name), bytes).unwrap();
+    }
+    for (le, be) in [
+        ("le8.npy", "be8.npy"),
+        ("le4.npy", "be4.npy"),
+        ("le2.npy", "be2.npy"),
+    ] {
+        for sim in ["cosine", "dot"] {
+            let a = run_json(dir.path(), &["compute", le, "--sim", sim]);
+            let b = run_json(dir.path(), &["compute", be, "--sim", sim]);
+            assert_eq!(a, b, "{le} vs {be}, {sim}");
+        }
+    }
+    // And the float64 ones are the values themselves: sim(0, 2) by hand.
+    let r = run_json(dir.path(), &["compute", "be8.npy", "--sim", "dot"]);
+    let sim = r["anchors"][0]["sim"].as_f64().unwrap();
+    assert_eq!(sim, 1.0 * 0.8 + 0.5 * 0.6);
+    // The float16 file holds 0.1 as 0.0999755859375.
+    let r = run_json(dir.path(), &["compute", "be2.npy", "--sim", "dot"]);
+    let sim = r["anchors"][1]["sim"].as_f64().unwrap();
+    // Row 1 (-0.5, 1.0) against row 3 (0.1 stored as 0.0999755859375, -1.0).
+    assert_eq!(sim, -0.5 * 0.0999755859375 - 1.0);
+}
+
+/// A zero vector is fine under the dot product.
+#[test]
+fn zero_vector_under_dot_is_fine() {
+    let dir = tempfile::tempdir().unwrap();
+    let rows = vec![
+        vec![1.0, 0.5],
+        vec![-0.5, 1.0],
+        vec![0.0, 0.0],
+        vec![0.1, -1.0],
+    ];
+    fs::write(dir.path().join("e.npy"), f64_npy(&rows)).unwrap();
+    let r = run_json(dir.path(), &["compute", "e.npy", "--sim", "dot"]);
+    assert_eq!(r["anchors"][0]["sim"].as_f64(), Some(0.0));
+    assert!(r["loss"].as_f64().unwrap().is_finite());
+}
+
+/// Help and version are not errors: stdout, exit 0.
+#[test]
+fn help_and_version_exit_0() {
+    let dir = tempfile::tempdir().unwrap();
+    for args in [&["--help"][..], &["--version"], &["compute", "--help"]] {
+        let out = run(dir.path(), args);
+        assert_eq!(out.status.code(), Some(0), "{args:?}");
+        assert!(!out.stdout.is_empty() && out.stderr.is_empty(), "{args:?}");
+    }
+}
