@@ -120,7 +120,7 @@ pub fn max_of(xs: &[f64]) -> f64 {
     let mut chunks = xs.chunks_exact(8);
     for c in &mut chunks {
         for k in 0..8 {
-            acc[k] = if c[k] > acc[k] { c[k] } else { acc[k] };
+            acc[k] = acc[k].max(c[k]);
         }
     }
     let mut m = f64::NEG_INFINITY;

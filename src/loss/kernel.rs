@@ -470,7 +470,7 @@ impl<T: Element> Pass<'_, '_, T> {
             // The columns' maxima, to find the few columns that need counting.
             if col.is_some() {
                 for (m, &x) in colmax.iter_mut().zip(l.iter()) {
-                    *m = if x > *m { x } else { *m };
+                    *m = m.max(x);
                 }
             }
 
@@ -642,7 +642,7 @@ impl<T: Element> Pass<'_, '_, T> {
                 }
             }
             for (m, &x) in colshift.iter_mut().zip(l.iter()) {
-                *m = if x > *m { x } else { *m };
+                *m = m.max(x);
             }
         }
         // An all-masked column keeps -inf; shift it by 0 so exp gives 0.
