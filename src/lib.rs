@@ -6,6 +6,29 @@
 //! ([`loss`]) computes them in one tiled pass; the findings become a report
 //! ([`report`]) that a writer ([`output`]) or the walkthrough ([`explain`])
 //! turns into text.
+//!
+//! The library does all the work, so it can be used without the binary:
+//!
+//! ```
+//! use infonce::job::{DataJob, compute_report};
+//! use infonce::loss::{DEFAULT_BLOCK, Settings, Similarity};
+//!
+//! let job = DataJob {
+//!     input: format!("{}/fixtures/seed.csv", env!("CARGO_MANIFEST_DIR")),
+//!     pairs: None,
+//!     keys: None,
+//!     symmetric: false,
+//!     settings: Settings { tau: 0.1, similarity: Similarity::Cosine, block: DEFAULT_BLOCK },
+//!     force_f64: false,
+//!     threads: Some(1),
+//! };
+//! let report = compute_report(&job)?;
+//! // The tutorial's numerator: exp(sim(z1, z3) / tau) = exp(0.9 / 0.1) = exp(9).
+//! let numerator = report.records[0].numerator.unwrap();
+//! assert!((numerator - 8103.083927575384).abs() < 1e-9);
+//! assert_eq!(report.summary.n_anchors, 4);
+//! # Ok::<(), infonce::error::Error>(())
+//! ```
 
 pub mod cli;
 pub mod compute;
