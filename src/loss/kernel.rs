@@ -9,10 +9,10 @@
 //! per (anchor, tile) and merged in a fixed order, so the result is identical
 //! for any number of threads.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Mutex, OnceLock};
 
 use ndarray::{ArrayView2, s};
-use rayon::prelude::*;
 
 use super::exp::{Lse, exp, max_of, sum_lanes};
 
@@ -151,10 +151,41 @@ pub struct PassOut {
     pub above: Vec<u64>,
 }
 
-struct TaskOut {
-    rows: Vec<Lse>,
-    /// Column partials of this row block, indexed by column block.
-    cols: Vec<Option<Vec<Lse>>>,
+/// The column partials of one column block, merged in row-block order as
+/// they arrive; one that comes early waits for those before it.
+struct ColumnMerge {
+    acc: Vec<Lse>,
+    /// The row block whose partial is merged next.
+    next: usize,
+    waiting: Vec<(usize, Option<Vec<Lse>>)>,
+}
+
+impl ColumnMerge {
+    fn new(width: usize) -> Self {
+        ColumnMerge {
+            acc: vec![Lse::EMPTY; width],
+            next: 0,
+            waiting: Vec::new(),
+        }
+    }
+
+    /// Row block `bi`'s partial (`None` where it had nothing for these columns).
+    fn deliver(&mut self, bi: usize, part: Option<Vec<Lse>>) {
+        self.waiting.push((bi, part));
+        while let Some(k) = self.waiting.iter().position(|(b, _)| *b == self.next) {
+            if let (_, Some(part)) = self.waiting.swap_remove(k) {
+                for (a, x) in self.acc.iter_mut().zip(part) {
+                    *a = a.merge(x);
+                }
+            }
+            self.next += 1;
+        }
+    }
+
+    fn finish(self) -> Vec<Lse> {
+        assert!(self.waiting.is_empty(), "a column partial was never merged");
+        self.acc
+    }
 }
 
 /// Scratch space of one worker, reused across its tiles.
@@ -234,44 +265,49 @@ impl<T: Element> Pass<'_, '_, T> {
         let above: Vec<AtomicU64> = (0..self.positive_logit.len())
             .map(|_| AtomicU64::new(0))
             .collect();
-        let tasks: Vec<TaskOut> = (0..nbi)
-            .into_par_iter()
-            .with_max_len(1)
-            .map(|bi| self.row_block(bi, nbj, &above, progress))
+        let width = |bj: usize| (n_b - bj * self.block).min(self.block);
+        let merges: Vec<Mutex<ColumnMerge>> = match self.col {
+            Some(_) => (0..nbj).map(|bj| Mutex::new(ColumnMerge::new(width(bj)))).collect(),
+            None => Vec::new(),
+        };
+        let rows: Vec<OnceLock<Vec<Lse>>> = (0..nbi).map(|_| OnceLock::new()).collect();
+        // Row blocks are taken in order, so column partials arrive nearly in
+        // order and only a few wait for the ones before them.
+        let next = AtomicUsize::new(0);
+        rayon::scope(|s| {
+            for _ in 0..rayon::current_num_threads() {
+                s.spawn(|_| {
+                    loop {
+                        let bi = next.fetch_add(1, Ordering::Relaxed);
+                        if bi >= nbi {
+                            break;
+                        }
+                        let own = self.row_block(bi, nbj, &above, progress, &merges);
+                        rows[bi].set(own).expect("each row block runs once");
+                    }
+                });
+            }
+        });
+        let merged: Vec<Vec<Lse>> = merges
+            .into_iter()
+            .map(|m| m.into_inner().expect("no worker panicked").finish())
             .collect();
 
-        // Merge in a fixed order: a row's own tiles left to right, then the
-        // column partials from the row blocks above it, top to bottom.
+        // A row's own tiles (left to right), then its column partials (top to
+        // bottom): a fixed order whatever the threads did.
         let mut lse_a = Vec::with_capacity(n_a);
-        for (bi, t) in tasks.iter().enumerate() {
-            for (k, &own) in t.rows.iter().enumerate() {
-                let mut acc = own;
-                if self.one_file {
-                    for above_task in &tasks[..bi] {
-                        if let Some(c) = &above_task.cols[bi] {
-                            acc = acc.merge(c[k]);
-                        }
-                    }
-                }
-                lse_a.push(acc);
+        for (bi, own) in rows.into_iter().enumerate() {
+            let own = own.into_inner().expect("every row block ran");
+            match merged.get(bi).filter(|_| self.one_file) {
+                Some(cols) => lse_a.extend(own.iter().zip(cols).map(|(o, c)| o.merge(*c))),
+                None => lse_a.extend(own),
             }
         }
-        let mut lse_b = Vec::new();
-        if !self.one_file && self.col.is_some() {
-            lse_b.reserve(n_b);
-            for bj in 0..nbj {
-                let width = (n_b - bj * self.block).min(self.block);
-                for k in 0..width {
-                    let mut acc = Lse::EMPTY;
-                    for t in &tasks {
-                        if let Some(c) = &t.cols[bj] {
-                            acc = acc.merge(c[k]);
-                        }
-                    }
-                    lse_b.push(acc);
-                }
-            }
-        }
+        let lse_b = if self.one_file {
+            Vec::new()
+        } else {
+            merged.into_iter().flatten().collect()
+        };
         PassOut {
             lse_a,
             lse_b,
@@ -296,14 +332,12 @@ impl<T: Element> Pass<'_, '_, T> {
         nbj: usize,
         above: &[AtomicU64],
         progress: &(dyn Fn(u64) + Sync),
-    ) -> TaskOut {
+        merges: &[Mutex<ColumnMerge>],
+    ) -> Vec<Lse> {
         let b = self.block;
         let i0 = bi * b;
         let i1 = (i0 + b).min(self.a.m.nrows());
-        let mut out = TaskOut {
-            rows: vec![Lse::EMPTY; i1 - i0],
-            cols: vec![None; nbj],
-        };
+        let mut rows = vec![Lse::EMPTY; i1 - i0];
         let mut buf = Buffers {
             g: vec![T::default(); b * b],
             l: vec![0.0; b],
@@ -321,6 +355,7 @@ impl<T: Element> Pass<'_, '_, T> {
             let diagonal = self.one_file && bi == bj;
             let cols_have_anchors =
                 !diagonal && self.col.as_ref().is_some_and(|c| c.records.any_in(j0, j1));
+            let mut part = None;
             if rows_have_anchors || cols_have_anchors {
                 let t = Tile {
                     i0,
@@ -332,14 +367,20 @@ impl<T: Element> Pass<'_, '_, T> {
                     cols: cols_have_anchors,
                 };
                 self.product(&t, &mut buf);
-                let cols = self.fold_dispatch(&t, &mut buf, &mut out.rows, above);
+                let cols = self.fold_dispatch(&t, &mut buf, &mut rows, above);
                 if cols_have_anchors {
-                    out.cols[bj] = Some(cols);
+                    part = Some(cols);
                 }
+            }
+            // Every row block above a column block (one file) or every row
+            // block (keys) hands it a partial, empty or not, so its merge
+            // knows when to move on.
+            if !diagonal && let Some(m) = merges.get(bj) {
+                m.lock().expect("no worker panicked").deliver(bi, part);
             }
             progress(1);
         }
-        out
+        rows
     }
 
     /// Fills `buf.g` with the dot products of rows i0..i1 of `a` with rows
