@@ -267,7 +267,9 @@ impl<T: Element> Pass<'_, '_, T> {
             .collect();
         let width = |bj: usize| (n_b - bj * self.block).min(self.block);
         let merges: Vec<Mutex<ColumnMerge>> = match self.col {
-            Some(_) => (0..nbj).map(|bj| Mutex::new(ColumnMerge::new(width(bj)))).collect(),
+            Some(_) => (0..nbj)
+                .map(|bj| Mutex::new(ColumnMerge::new(width(bj))))
+                .collect(),
             None => Vec::new(),
         };
         let rows: Vec<OnceLock<Vec<Lse>>> = (0..nbi).map(|_| OnceLock::new()).collect();
