@@ -16,8 +16,10 @@ struct WithTerms<'a> {
     terms: &'a [Term],
 }
 
+/// serde_json's error as an I/O error, keeping the kind of an underlying
+/// I/O failure (a closed pipe stays a closed pipe).
 fn json_err(e: serde_json::Error) -> io::Error {
-    io::Error::other(e)
+    io::Error::from(e)
 }
 
 /// One JSON document: the summary's fields, then `anchors` with one record a line.
