@@ -679,11 +679,7 @@ impl<T: Element> Pass<'_, '_, T> {
         let col_scale = &self.b.scale[t.j0..t.j1];
         for ii in 0..t.i1 - t.i0 {
             self.logit_row(t, ii, g, col_scale, l);
-            for &j in col.reverse.get(t.i0 + ii) {
-                if (t.j0..t.j1).contains(&j) {
-                    l[j - t.j0] = f64::NEG_INFINITY;
-                }
-            }
+            mask(l, col.reverse.get(t.i0 + ii), t.j0, f64::NEG_INFINITY);
             for (m, &x) in colshift.iter_mut().zip(l.iter()) {
                 *m = m.max(x);
             }

@@ -153,15 +153,7 @@ fn side<'a, T: Element>(
 ) -> Result<Side<'a, T>> {
     let mut scale = Vec::with_capacity(m.nrows());
     let mut size = Vec::with_capacity(m.nrows());
-    for (i, row) in m.rows().into_iter().enumerate() {
-        let norm = row
-            .iter()
-            .map(|&x| {
-                let x: f64 = x.into();
-                x * x
-            })
-            .sum::<f64>()
-            .sqrt();
+    for (i, norm) in e.row_norms().into_iter().enumerate() {
         match sim {
             Similarity::Cosine => {
                 if norm == 0.0 {
