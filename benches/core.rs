@@ -115,6 +115,7 @@ fn bench_core(c: &mut Criterion) {
             tau: 0.1,
             similarity: Similarity::Cosine,
             block: DEFAULT_BLOCK,
+            portable: false,
         };
         let core = Core::new(&layout, &emb, None, settings).expect("valid input");
         let work = (rows * rows * d) as u64;

@@ -41,6 +41,7 @@ impl DataJob {
                     SimArg::Dot => Similarity::Dot,
                 },
                 block: a.block.map_or(DEFAULT_BLOCK, |b| b as usize),
+                portable: false,
             },
             force_f64: a.precision == PrecisionArg::F64,
             threads: a.threads.map(|t| t as usize),

@@ -18,7 +18,7 @@
 //!     pairs: None,
 //!     keys: None,
 //!     symmetric: false,
-//!     settings: Settings { tau: 0.1, similarity: Similarity::Cosine, block: DEFAULT_BLOCK },
+//!     settings: Settings { tau: 0.1, similarity: Similarity::Cosine, block: DEFAULT_BLOCK, portable: false },
 //!     force_f64: false,
 //!     threads: Some(1),
 //! };

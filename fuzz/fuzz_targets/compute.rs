@@ -67,6 +67,7 @@ fuzz_target!(|data: &[u8]| {
                 Similarity::Dot
             },
             block: DEFAULT_BLOCK,
+            portable: false,
         },
         force_f64: true,
         threads: Some(1),

@@ -12,25 +12,49 @@
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Mutex, OnceLock};
 
-use ndarray::{ArrayView2, s};
+use ndarray::ArrayView2;
 
-use super::exp::{Lse, exp, max_of, sum_lanes};
+use super::exp::{Lse, exp, exp32, max_of, sum_lanes};
+use super::product::{self, Packed};
+use super::rows32;
 
 /// An element type the pass can multiply: float32 or float64.
 pub trait Element: bytemuck::Pod + Into<f64> + Send + Sync + Default + 'static {
     /// Unit roundoff of the type's arithmetic (2^-24 or 2^-53).
     const UNIT_ROUNDOFF: f64;
     const ONE: Self;
+    /// The same tile seen as float32, when it is one.
+    fn as_f32(tile: &[Self]) -> Option<&[f32]>;
+    fn as_f32_mut(tile: &mut [Self]) -> Option<&mut [f32]>;
+    fn view_f32(m: ArrayView2<'_, Self>) -> Option<ArrayView2<'_, f32>>;
 }
 
 impl Element for f32 {
     const UNIT_ROUNDOFF: f64 = 5.960_464_477_539_063e-8;
     const ONE: f32 = 1.0;
+    fn as_f32(tile: &[f32]) -> Option<&[f32]> {
+        Some(tile)
+    }
+    fn as_f32_mut(tile: &mut [f32]) -> Option<&mut [f32]> {
+        Some(tile)
+    }
+    fn view_f32(m: ArrayView2<'_, f32>) -> Option<ArrayView2<'_, f32>> {
+        Some(m)
+    }
 }
 
 impl Element for f64 {
     const UNIT_ROUNDOFF: f64 = 1.110_223_024_625_156_5e-16;
     const ONE: f64 = 1.0;
+    fn as_f32(_: &[f64]) -> Option<&[f32]> {
+        None
+    }
+    fn as_f32_mut(_: &mut [f64]) -> Option<&mut [f32]> {
+        None
+    }
+    fn view_f32(_: ArrayView2<'_, f64>) -> Option<ArrayView2<'_, f32>> {
+        None
+    }
 }
 
 /// Rows in compressed form: `ids[start[r]..start[r + 1]]` belong to row r.
@@ -140,6 +164,13 @@ pub struct Pass<'p, 'a, T> {
     /// lie within 700 of it (cosine: |s| <= 1, so 1/tau when 2/tau <= 700);
     /// each exponential is then computed once for its row and its column.
     pub fixed_shift: Option<f64>,
+    /// Float32 tiles may take their exponentials in float32: set when the
+    /// fixed shift's span keeps every term a normal float32 (see
+    /// [`fold32`](Pass::fold32)).
+    pub exp32: bool,
+    /// The hand-vectorized AVX2 + FMA code may run: the CPU has both and
+    /// the caller did not ask for the portable code.
+    pub avx2: bool,
 }
 
 /// What the pass found: per row of each side, the log-sum-exp over the
@@ -189,9 +220,7 @@ impl ColumnMerge {
 }
 
 /// Scratch space of one worker, reused across its tiles.
-struct Buffers<T> {
-    /// The tile's dot products, row-major.
-    g: Vec<T>,
+struct Buffers {
     /// One row of logits.
     l: Vec<f64>,
     /// One row of exponentials.
@@ -203,6 +232,14 @@ struct Buffers<T> {
     /// Per column: its maximum logit in this tile.
     colmax: Vec<f64>,
     saved: Vec<(usize, f64)>,
+    /// Float32 counterparts of `l`, the column scales and `colmax`.
+    l32: Vec<f32>,
+    e32: Vec<f32>,
+    cs32: Vec<f32>,
+    colmax32: Vec<f32>,
+    /// Entries masked in a float32 row: (column, logit, row's positive,
+    /// column anchor's positive).
+    masked: Vec<(usize, f32, bool, bool)>,
 }
 
 /// Where a tile lies and which folds it serves.
@@ -276,6 +313,8 @@ impl<T: Element> Pass<'_, '_, T> {
         // Row blocks are taken in order, so column partials arrive nearly in
         // order and only a few wait for the ones before them.
         let next = AtomicUsize::new(0);
+        let packed = self.packed();
+        let packed = packed.as_ref();
         rayon::scope(|s| {
             for _ in 0..rayon::current_num_threads() {
                 s.spawn(|_| {
@@ -284,7 +323,7 @@ impl<T: Element> Pass<'_, '_, T> {
                         if bi >= nbi {
                             break;
                         }
-                        let own = self.row_block(bi, nbj, &above, progress, &merges);
+                        let own = self.row_block(bi, nbj, packed, &above, progress, &merges);
                         rows[bi].set(own).expect("each row block runs once");
                     }
                 });
@@ -332,6 +371,7 @@ impl<T: Element> Pass<'_, '_, T> {
         &self,
         bi: usize,
         nbj: usize,
+        packed: Option<&Packed>,
         above: &[AtomicU64],
         progress: &(dyn Fn(u64) + Sync),
         merges: &[Mutex<ColumnMerge>],
@@ -340,14 +380,20 @@ impl<T: Element> Pass<'_, '_, T> {
         let i0 = bi * b;
         let i1 = (i0 + b).min(self.a.m.nrows());
         let mut rows = vec![Lse::EMPTY; i1 - i0];
+        // The tile's dot products, row-major.
+        let mut g = vec![T::default(); b * b];
         let mut buf = Buffers {
-            g: vec![T::default(); b * b],
             l: vec![0.0; b],
             e: vec![0.0; b],
             colshift: vec![0.0; b],
             colsum: vec![0.0; b],
             colmax: vec![0.0; b],
             saved: Vec::new(),
+            l32: vec![0.0; b],
+            e32: vec![0.0; b],
+            cs32: vec![0.0; b],
+            colmax32: vec![0.0; b],
+            masked: Vec::new(),
         };
         let rows_have_anchors = self.fwd.records.any_in(i0, i1);
         let first = if self.one_file { bi } else { 0 };
@@ -368,8 +414,8 @@ impl<T: Element> Pass<'_, '_, T> {
                     rows: rows_have_anchors,
                     cols: cols_have_anchors,
                 };
-                self.product(&t, &mut buf);
-                let cols = self.fold_dispatch(&t, &mut buf, &mut rows, above);
+                self.product(&t, packed, &mut g);
+                let cols = self.fold_dispatch(&t, &g, &mut buf, &mut rows, above);
                 if cols_have_anchors {
                     part = Some(cols);
                 }
@@ -385,41 +431,30 @@ impl<T: Element> Pass<'_, '_, T> {
         rows
     }
 
-    /// Fills `buf.g` with the dot products of rows i0..i1 of `a` with rows
-    /// j0..j1 of `b`, row-major.
-    fn product(&self, t: &Tile, buf: &mut Buffers<T>) {
-        let (bi, bj) = (t.i1 - t.i0, t.j1 - t.j0);
-        let d = self.a.m.ncols();
-        let a = self.a.m.slice(s![t.i0..t.i1, ..]);
-        let c = self.b.m.slice(s![t.j0..t.j1, ..]);
-        let (ars, acs) = (a.strides()[0], a.strides()[1]);
-        let (crs, ccs) = (c.strides()[0], c.strides()[1]);
-        // SAFETY: the pointers and strides come from ndarray views of bi x d
-        // and bj x d elements; the destination holds bi x bj elements laid
-        // out row-major with row stride bj.
-        unsafe {
-            gemm::gemm(
-                bi,
-                bj,
-                d,
-                buf.g.as_mut_ptr(),
-                1,
-                bj as isize,
-                false,
-                a.as_ptr(),
-                acs,
-                ars,
-                c.as_ptr(),
-                crs,
-                ccs,
-                T::default(),
-                T::ONE,
-                false,
-                false,
-                false,
-                gemm::Parallelism::None,
-            );
+    /// The column side packed for the float32 AVX2 kernel, where that
+    /// kernel applies (see [`product`]).
+    fn packed(&self) -> Option<Packed> {
+        let a = T::view_f32(self.a.m)?;
+        let b = T::view_f32(self.b.m)?;
+        if !self.avx2 || !product::packed_kernel_applies() || a.strides()[1] != 1 {
+            return None;
         }
+        Packed::new(b, self.block)
+    }
+
+    /// Fills `g` with the dot products of rows i0..i1 of `a` with rows
+    /// j0..j1 of `b`, row-major.
+    fn product(&self, t: &Tile, packed: Option<&Packed>, g: &mut [T]) {
+        #[cfg(target_arch = "x86_64")]
+        if let (Some(p), Some(a), Some(g)) = (packed, T::view_f32(self.a.m), T::as_f32_mut(g)) {
+            // SAFETY: `packed` exists only where the CPU has AVX2 and FMA.
+            unsafe {
+                product::with_packed(a, p, (t.i0, t.i1), (t.j0 / self.block, t.j1 - t.j0), g)
+            };
+            return;
+        }
+        let _ = packed;
+        product::with_gemm(self.a.m, self.b.m, (t.i0, t.i1), (t.j0, t.j1), g);
     }
 
     /// Runs the fold compiled for AVX2 and FMA where the CPU has them, and a
@@ -428,20 +463,17 @@ impl<T: Element> Pass<'_, '_, T> {
     fn fold_dispatch(
         &self,
         t: &Tile,
-        buf: &mut Buffers<T>,
+        g: &[T],
+        buf: &mut Buffers,
         rows: &mut [Lse],
         above: &[AtomicU64],
     ) -> Vec<Lse> {
         #[cfg(target_arch = "x86_64")]
-        {
-            if std::arch::is_x86_feature_detected!("avx2")
-                && std::arch::is_x86_feature_detected!("fma")
-            {
-                // SAFETY: the CPU supports AVX2 and FMA, checked just above.
-                return unsafe { self.fold_avx2(t, buf, rows, above) };
-            }
+        if self.avx2 {
+            // SAFETY: `avx2` is set only where the CPU supports AVX2 and FMA.
+            return unsafe { self.fold_avx2(t, g, buf, rows, above) };
         }
-        self.fold::<false>(t, buf, rows, above)
+        self.fold_any::<false>(t, g, buf, rows, above)
     }
 
     #[cfg(target_arch = "x86_64")]
@@ -449,11 +481,30 @@ impl<T: Element> Pass<'_, '_, T> {
     unsafe fn fold_avx2(
         &self,
         t: &Tile,
-        buf: &mut Buffers<T>,
+        g: &[T],
+        buf: &mut Buffers,
         rows: &mut [Lse],
         above: &[AtomicU64],
     ) -> Vec<Lse> {
-        self.fold::<true>(t, buf, rows, above)
+        self.fold_any::<true>(t, g, buf, rows, above)
+    }
+
+    /// The float32 fold where it applies, the general one otherwise.
+    #[inline(always)]
+    fn fold_any<const FMA: bool>(
+        &self,
+        t: &Tile,
+        g: &[T],
+        buf: &mut Buffers,
+        rows: &mut [Lse],
+        above: &[AtomicU64],
+    ) -> Vec<Lse> {
+        if self.exp32
+            && let (Some(shift), Some(g)) = (self.fixed_shift, T::as_f32(g))
+        {
+            return self.fold32::<FMA>(t, g, shift as f32, buf, rows, above);
+        }
+        self.fold::<FMA>(t, g, buf, rows, above)
     }
 
     /// Folds one tile, a row at a time: the row's logits, its rank counts
@@ -463,7 +514,8 @@ impl<T: Element> Pass<'_, '_, T> {
     fn fold<const FMA: bool>(
         &self,
         t: &Tile,
-        buf: &mut Buffers<T>,
+        g: &[T],
+        buf: &mut Buffers,
         rows: &mut [Lse],
         above: &[AtomicU64],
     ) -> Vec<Lse> {
@@ -472,13 +524,13 @@ impl<T: Element> Pass<'_, '_, T> {
         let col_scale = &self.b.scale[t.j0..t.j1];
         let col = self.col.as_ref().filter(|_| t.cols);
         let Buffers {
-            g,
             l,
             e,
             colshift,
             colsum,
             colmax,
             saved,
+            ..
         } = buf;
         let (l, e) = (&mut l[..bj], &mut e[..bj]);
         let (colshift, colsum, colmax) =
@@ -612,6 +664,162 @@ impl<T: Element> Pass<'_, '_, T> {
             .collect()
     }
 
+    /// The fold of a float32 tile under a fixed shift, all in float32 lanes
+    /// but the sums: logits are `(g * (scale_i / tau)) * scale_j` rounded to
+    /// float32, exponentials come from [`exp32`] and are summed in float64.
+    /// Both roundings stay far inside the float32 product's own error, and
+    /// inside the window that sends near-ties to the float64 recheck. The
+    /// caller guarantees that every shifted logit is above -87 (or -inf),
+    /// so no term underflows.
+    #[inline(always)]
+    fn fold32<const FMA: bool>(
+        &self,
+        t: &Tile,
+        g: &[f32],
+        shift: f32,
+        buf: &mut Buffers,
+        rows: &mut [Lse],
+        above: &[AtomicU64],
+    ) -> Vec<Lse> {
+        let bj = t.j1 - t.j0;
+        let d = self.a.m.ncols() as f64;
+        let col = self.col.as_ref().filter(|_| t.cols);
+        let Buffers {
+            colsum,
+            l32,
+            e32,
+            cs32,
+            colmax32,
+            masked,
+            ..
+        } = buf;
+        let (l, e, cs, colsum, colmax) = (
+            &mut l32[..bj],
+            &mut e32[..bj],
+            &mut cs32[..bj],
+            &mut colsum[..bj],
+            &mut colmax32[..bj],
+        );
+        for (c, &s) in cs.iter_mut().zip(&self.b.scale[t.j0..t.j1]) {
+            *c = s as f32;
+        }
+        if col.is_some() {
+            colsum.fill(0.0);
+            colmax.fill(f32::NEG_INFINITY);
+        }
+        let size_j = max_of(&self.b.size[t.j0..t.j1]).max(0.0);
+        for (ii, acc) in rows.iter_mut().enumerate().take(t.i1 - t.i0) {
+            let i = t.i0 + ii;
+            let rs = (self.a.scale[i] * self.inv_tau) as f32;
+            let grow = &g[ii * bj..(ii + 1) * bj];
+            // On the diagonal the row's maximum may be its own entry, which
+            // is masked after; the column maxima are not used there.
+            let row_max =
+                row_logits::<FMA>(grow, rs, cs, l, col.is_some().then_some(&mut *colmax)) as f64;
+            if t.diagonal {
+                l[ii] = f32::NEG_INFINITY;
+            }
+            let row_recs = if t.rows { self.fwd.records.get(i) } else { &[] };
+            let tol = self.window(d, self.a.size[i] * size_j);
+            for &r in row_recs {
+                let lp = self.positive_logit[r];
+                if row_max >= lp - tol {
+                    let n = self.count_above(l, lp, tol, |jj| self.scores_above(i, t.j0 + jj, lp));
+                    if n > 0 {
+                        above[r].fetch_add(n, Ordering::Relaxed);
+                    }
+                }
+            }
+
+            // Mask the row's positives (left out of its own sum) and the
+            // entries where row i is the column anchor's positive (left out
+            // of the column sums); add back to each sum what only the other
+            // leaves out.
+            masked.clear();
+            let positives = if row_recs.is_empty() {
+                &[][..]
+            } else {
+                self.fwd.positives.get(i)
+            };
+            let reverse = col.map_or(&[][..], |c| c.reverse.get(i));
+            for (&q, row_side) in positives
+                .iter()
+                .map(|q| (q, true))
+                .chain(reverse.iter().map(|q| (q, false)))
+            {
+                let Some(k) = q.checked_sub(t.j0).filter(|&k| k < bj) else {
+                    continue;
+                };
+                match masked.iter_mut().find(|m| m.0 == k) {
+                    Some(m) => {
+                        m.2 |= row_side;
+                        m.3 |= !row_side;
+                    }
+                    None => {
+                        masked.push((k, l[k], row_side, !row_side));
+                        l[k] = f32::NEG_INFINITY;
+                    }
+                }
+            }
+            let mut sum = row_exp_sums::<FMA>(l, shift, e, col.is_some().then_some(&mut *colsum));
+            for &(k, x, row_side, col_side) in masked.iter() {
+                let ex = exp32::<FMA>(x - shift) as f64;
+                if !row_side {
+                    sum += ex;
+                }
+                if !col_side && col.is_some() {
+                    colsum[k] += ex;
+                }
+            }
+            if !row_recs.is_empty() {
+                *acc = acc.merge(Lse {
+                    max: shift as f64,
+                    sum,
+                });
+            }
+        }
+
+        let Some(col) = col else {
+            return Vec::new();
+        };
+        let size_i = max_of(&self.a.size[t.i0..t.i1]).max(0.0);
+        for (jj, &m) in colmax.iter().enumerate() {
+            let j = t.j0 + jj;
+            for &r in col.records.get(j) {
+                let lp = self.positive_logit[r];
+                let tol = self.window(d, size_i * self.b.size[j]);
+                if (m as f64) < lp - tol {
+                    continue;
+                }
+                let mut n = 0;
+                for ii in 0..t.i1 - t.i0 {
+                    let rs = (self.a.scale[t.i0 + ii] * self.inv_tau) as f32;
+                    // The same expression as the row's logits, so the same bits.
+                    let x = rows32::logit(g[ii * bj + jj], rs, cs[jj]) as f64;
+                    if x > lp + tol || (x >= lp - tol && self.scores_above(t.i0 + ii, j, lp)) {
+                        n += 1;
+                    }
+                }
+                if n > 0 {
+                    above[r].fetch_add(n, Ordering::Relaxed);
+                }
+            }
+        }
+        colsum
+            .iter()
+            .map(|&sum| {
+                if sum == 0.0 {
+                    Lse::EMPTY
+                } else {
+                    Lse {
+                        max: shift as f64,
+                        sum,
+                    }
+                }
+            })
+            .collect()
+    }
+
     /// The sum of `e` leaving out the entries at `skip` (indices of the
     /// whole side, offset by `j0`), which are restored afterwards.
     #[inline(always)]
@@ -653,16 +861,24 @@ impl<T: Element> Pass<'_, '_, T> {
     /// How many logits of `l` are above a positive at `lp`: clear cases by
     /// comparison, near-ties within `tol` by `recheck`.
     #[inline(always)]
-    fn count_above(&self, l: &[f64], lp: f64, tol: f64, recheck: impl Fn(usize) -> bool) -> u64 {
+    fn count_above<X: Copy + Into<f64>>(
+        &self,
+        l: &[X],
+        lp: f64,
+        tol: f64,
+        recheck: impl Fn(usize) -> bool,
+    ) -> u64 {
         let (hi, lo) = (lp + tol, lp - tol);
         let mut n_above = 0u64;
         let mut n_near = 0u64;
         for &x in l {
+            let x: f64 = x.into();
             n_above += (x > hi) as u64;
             n_near += ((x >= lo) & (x <= hi)) as u64;
         }
         if n_near > 0 {
             for (jj, &x) in l.iter().enumerate() {
+                let x: f64 = x.into();
                 if x >= lo && x <= hi && recheck(jj) {
                     n_above += 1;
                 }
@@ -693,8 +909,47 @@ impl<T: Element> Pass<'_, '_, T> {
     }
 
     /// The product's rounding bound plus the tie window: a tile logit outside
-    /// lp +- this is decided without a float64 recheck.
+    /// lp +- this is decided without a float64 recheck. A dot product of d
+    /// terms is within d u |x||y| of the exact one; the scaling to a logit
+    /// adds at most 4 u (four roundings in float32 tiles); twice (d + 4) u
+    /// covers both with room to spare.
     fn window(&self, d: f64, size: f64) -> f64 {
         2.0 * (d + 4.0) * T::UNIT_ROUNDOFF * size * self.inv_tau + 2.0 * self.tie_window(size)
     }
+}
+
+/// The logits of one float32 row ([`rows32::logits`]); with `FMA`, the AVX2
+/// form.
+#[inline(always)]
+fn row_logits<const FMA: bool>(
+    g: &[f32],
+    rs: f32,
+    cs: &[f32],
+    l: &mut [f32],
+    colmax: Option<&mut [f32]>,
+) -> f32 {
+    #[cfg(target_arch = "x86_64")]
+    if FMA {
+        // SAFETY: `FMA` is true only in the fold compiled for AVX2 and FMA,
+        // which runs after checking that the CPU has both.
+        return unsafe { rows32::avx2::logits(g, rs, cs, l, colmax) };
+    }
+    rows32::logits(g, rs, cs, l, colmax)
+}
+
+/// The exponential sums of one float32 row ([`rows32::exp_sums`]); with
+/// `FMA`, the AVX2 form.
+#[inline(always)]
+fn row_exp_sums<const FMA: bool>(
+    l: &[f32],
+    shift: f32,
+    e: &mut [f32],
+    colsum: Option<&mut [f64]>,
+) -> f64 {
+    #[cfg(target_arch = "x86_64")]
+    if FMA {
+        // SAFETY: as in `row_logits`.
+        return unsafe { rows32::avx2::exp_sums(l, shift, colsum) };
+    }
+    rows32::exp_sums::<FMA>(l, shift, e, colsum)
 }

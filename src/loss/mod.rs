@@ -18,6 +18,8 @@
 
 pub mod exp;
 pub mod kernel;
+pub mod product;
+mod rows32;
 
 use ndarray::ArrayView2;
 use serde::Serialize;
@@ -57,12 +59,21 @@ pub struct Settings {
     pub similarity: Similarity,
     /// Rows per tile side (tests use small ones to cross tile edges).
     pub block: usize,
+    /// Run the portable code even where the CPU has AVX2 and FMA (tests
+    /// compare the two; results agree to the float32 rounding).
+    pub portable: bool,
 }
 
 /// Cosine logits lie in [-1/tau, 1/tau]; when that span is at most this, one
 /// shift of 1/tau serves every exponential without underflow (e^-700 is a
 /// normal float64), so each is computed once for its row and its column.
 pub const FIXED_SHIFT_SPAN: f64 = 700.0;
+
+/// With float32 products, the exponentials are taken in float32 too when
+/// the fixed shift's span is at most this: every shifted logit then lies in
+/// [-80, 0], where a float32 exponential is a normal number within 2e-7 of
+/// e^x. Wider spans (tau < 0.025) use the float64 exponential.
+pub const EXP32_SPAN: f64 = 80.0;
 
 /// The core's finding for one record, from which every reported figure of
 /// that record is derived by [`RecordStats::finish`].
@@ -323,6 +334,8 @@ impl<'a> Core<'a> {
             col,
             positive_logit: Vec::new(),
             fixed_shift,
+            exp32: fixed_shift.is_some() && 2.0 / self.settings.tau <= EXP32_SPAN,
+            avx2: !self.settings.portable && has_avx2_fma(),
         };
         pass.positive_logit = records.iter().map(|r| logit_of(&pass, r)).collect();
         f(&pass)
@@ -402,6 +415,18 @@ impl<'a> Core<'a> {
             each(k, &terms)?;
         }
         Ok(())
+    }
+}
+
+/// Whether the CPU has AVX2 and FMA (the hand-vectorized code's needs).
+fn has_avx2_fma() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
     }
 }
 

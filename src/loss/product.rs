@@ -1,0 +1,271 @@
+//! Tile products. The `gemm` crate multiplies every tile, with kernels
+//! chosen at run time (AVX-512 where the CPU has it), except float32 tiles
+//! on CPUs with AVX2 and FMA but no AVX-512: there a 6 x 16 kernel of our
+//! own reads the column side from panels packed once per run, where `gemm`
+//! would repack a tile's operand for every tile (about a tenth of the time
+//! on such a CPU; docs/performance.md).
+
+use ndarray::{ArrayView2, s};
+use rayon::prelude::*;
+
+use super::kernel::Element;
+
+/// Columns per packed panel: two AVX2 vectors of float32.
+pub const PANEL: usize = 16;
+
+/// The largest packed copy of the column side a run makes (bytes); larger
+/// inputs are multiplied by `gemm` straight from their rows.
+pub const PACK_LIMIT: usize = 512 << 20;
+
+/// The column side in panels of [`PANEL`] columns, column block by column
+/// block: panel p of block bj holds rows j0 + 16p .. j0 + 16p + 16 of the
+/// side (zeros past the block's end) as d x 16 values, k-major.
+pub struct Packed {
+    data: Vec<f32>,
+    d: usize,
+    /// Values per column block: panels per block * 16 * d.
+    stride: usize,
+}
+
+impl Packed {
+    /// Packs `b` for tiles of `block` columns, or `None` where the packed
+    /// copy would exceed [`PACK_LIMIT`] or cannot be allocated.
+    pub fn new(b: ArrayView2<'_, f32>, block: usize) -> Option<Packed> {
+        let (n, d) = b.dim();
+        let per_block = block.div_ceil(PANEL) * PANEL * d;
+        let total = n.div_ceil(block).checked_mul(per_block)?;
+        if total.checked_mul(4)? > PACK_LIMIT || total == 0 {
+            return None;
+        }
+        let mut data = Vec::new();
+        data.try_reserve_exact(total).ok()?;
+        data.resize(total, 0.0);
+        data.par_chunks_mut(per_block)
+            .enumerate()
+            .for_each(|(bj, chunk)| {
+                let j0 = bj * block;
+                let j1 = (j0 + block).min(n);
+                for (p, panel) in chunk.chunks_mut(PANEL * d).enumerate() {
+                    let c0 = j0 + p * PANEL;
+                    for (c, row) in (c0..j1.min(c0 + PANEL)).zip(0..) {
+                        for (k, &x) in b.row(c).iter().enumerate() {
+                            panel[k * PANEL + row] = x;
+                        }
+                    }
+                }
+            });
+        Some(Packed {
+            data,
+            d,
+            stride: per_block,
+        })
+    }
+}
+
+/// Whether this CPU takes the packed float32 kernel.
+pub fn packed_kernel_applies() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::arch::is_x86_feature_detected!("avx2")
+            && std::arch::is_x86_feature_detected!("fma")
+            && !std::arch::is_x86_feature_detected!("avx512f")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+/// `g` (row-major, bj columns) = rows i0..i1 of `a` times rows j0..j1 of
+/// `b`, transposed, with the `gemm` crate.
+pub fn with_gemm<T: Element>(
+    a: ArrayView2<'_, T>,
+    b: ArrayView2<'_, T>,
+    (i0, i1): (usize, usize),
+    (j0, j1): (usize, usize),
+    g: &mut [T],
+) {
+    let (bi, bj) = (i1 - i0, j1 - j0);
+    let d = a.ncols();
+    let a = a.slice(s![i0..i1, ..]);
+    let c = b.slice(s![j0..j1, ..]);
+    assert!(g.len() >= bi * bj && c.ncols() == d);
+    let (ars, acs) = (a.strides()[0], a.strides()[1]);
+    let (crs, ccs) = (c.strides()[0], c.strides()[1]);
+    // SAFETY: the pointers and strides come from ndarray views of bi x d
+    // and bj x d elements; the destination holds bi x bj elements laid out
+    // row-major with row stride bj (checked above).
+    unsafe {
+        gemm::gemm(
+            bi,
+            bj,
+            d,
+            g.as_mut_ptr(),
+            1,
+            bj as isize,
+            false,
+            a.as_ptr(),
+            acs,
+            ars,
+            c.as_ptr(),
+            crs,
+            ccs,
+            T::default(),
+            T::ONE,
+            false,
+            false,
+            false,
+            gemm::Parallelism::None,
+        );
+    }
+}
+
+/// `g` (row-major, j1 - j0 columns) = rows i0..i1 of `a` times the rows
+/// j0..j1 of the packed side, where j0 starts column block `bj`.
+///
+/// # Safety
+/// The CPU must support AVX2 and FMA ([`packed_kernel_applies`]).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+pub unsafe fn with_packed(
+    a: ArrayView2<'_, f32>,
+    packed: &Packed,
+    (i0, i1): (usize, usize),
+    (bj, width): (usize, usize),
+    g: &mut [f32],
+) {
+    let d = packed.d;
+    assert!(a.ncols() == d && i1 <= a.nrows() && g.len() >= (i1 - i0) * width);
+    let block = &packed.data[bj * packed.stride..][..width.div_ceil(PANEL) * PANEL * d];
+    let rows: Vec<&[f32]> = (i0..i1)
+        .map(|i| {
+            a.row(i)
+                .to_slice()
+                .expect("the packed kernel takes contiguous rows")
+        })
+        .collect();
+    for (p, panel) in block.chunks_exact(PANEL * d).enumerate() {
+        let c0 = p * PANEL;
+        let cols = (width - c0).min(PANEL);
+        let mut r = 0;
+        while r < rows.len() {
+            let out = &mut g[r * width + c0..];
+            match rows.len() - r {
+                1 => kernel::<1>(&rows[r..], panel, out, width, cols),
+                2 => kernel::<2>(&rows[r..], panel, out, width, cols),
+                3 => kernel::<3>(&rows[r..], panel, out, width, cols),
+                4 => kernel::<4>(&rows[r..], panel, out, width, cols),
+                5 => kernel::<5>(&rows[r..], panel, out, width, cols),
+                _ => kernel::<6>(&rows[r..], panel, out, width, cols),
+            }
+            r += 6;
+        }
+    }
+}
+
+/// MR rows of `a` times one packed panel: MR x 16 dot products, each summed
+/// over k in order with fused multiply-adds, into `out` (row stride `ld`),
+/// of which the first `cols` columns are written.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+fn kernel<const MR: usize>(
+    rows: &[&[f32]],
+    panel: &[f32],
+    out: &mut [f32],
+    ld: usize,
+    cols: usize,
+) {
+    use std::arch::x86_64::*;
+
+    let d = panel.len() / PANEL;
+    assert!(rows.len() >= MR && rows[..MR].iter().all(|r| r.len() == d));
+    assert!(cols <= PANEL && out.len() >= (MR - 1) * ld + cols);
+    let mut acc = [[_mm256_setzero_ps(); 2]; MR];
+    let a: [*const f32; MR] = std::array::from_fn(|r| rows[r].as_ptr());
+    let b = panel.as_ptr();
+    for k in 0..d {
+        // SAFETY: k < d, each row holds d values and the panel 16 d
+        // (asserted above).
+        unsafe {
+            let b0 = _mm256_loadu_ps(b.add(k * PANEL));
+            let b1 = _mm256_loadu_ps(b.add(k * PANEL + 8));
+            for r in 0..MR {
+                let x = _mm256_broadcast_ss(&*a[r].add(k));
+                acc[r][0] = _mm256_fmadd_ps(x, b0, acc[r][0]);
+                acc[r][1] = _mm256_fmadd_ps(x, b1, acc[r][1]);
+            }
+        }
+    }
+    for (r, acc) in acc.iter().enumerate() {
+        let dst = &mut out[r * ld..];
+        if cols == PANEL {
+            // SAFETY: dst holds at least 16 values (asserted above).
+            unsafe {
+                _mm256_storeu_ps(dst.as_mut_ptr(), acc[0]);
+                _mm256_storeu_ps(dst.as_mut_ptr().add(8), acc[1]);
+            }
+        } else {
+            let mut tmp = [0f32; PANEL];
+            // SAFETY: tmp holds 16 values.
+            unsafe {
+                _mm256_storeu_ps(tmp.as_mut_ptr(), acc[0]);
+                _mm256_storeu_ps(tmp.as_mut_ptr().add(8), acc[1]);
+            }
+            dst[..cols].copy_from_slice(&tmp[..cols]);
+        }
+    }
+}
+
+#[cfg(all(test, target_arch = "x86_64"))]
+mod tests {
+    use super::*;
+    use ndarray::Array2;
+
+    /// The packed kernel against float64 dot products, within the float32
+    /// rounding bound, for shapes that cross every panel and row-group edge.
+    #[test]
+    fn packed_kernel_matches_float64_products() {
+        if !(std::arch::is_x86_feature_detected!("avx2")
+            && std::arch::is_x86_feature_detected!("fma"))
+        {
+            return;
+        }
+        let mut s = 7u64;
+        let mut next = move || {
+            s = s.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+            ((s >> 40) as f32 / (1u64 << 24) as f32) - 0.5
+        };
+        for (n, d, block) in [
+            (1, 1, 1),
+            (7, 3, 5),
+            (33, 17, 16),
+            (40, 9, 17),
+            (70, 40, 256),
+        ] {
+            let m = Array2::from_shape_fn((n, d), |_| next());
+            let packed = Packed::new(m.view(), block).expect("small");
+            for bj in 0..n.div_ceil(block) {
+                let (j0, j1) = (bj * block, ((bj + 1) * block).min(n));
+                for (i0, i1) in [(0, n), (n / 2, n), (0, 1)] {
+                    let w = j1 - j0;
+                    let mut g = vec![f32::NAN; (i1 - i0) * w];
+                    // SAFETY: the CPU has AVX2 and FMA (checked above).
+                    unsafe { with_packed(m.view(), &packed, (i0, i1), (bj, w), &mut g) };
+                    for i in i0..i1 {
+                        for j in j0..j1 {
+                            let want: f64 =
+                                (0..d).map(|k| m[[i, k]] as f64 * m[[j, k]] as f64).sum();
+                            let size: f64 =
+                                (0..d).map(|k| (m[[i, k]] * m[[j, k]]).abs() as f64).sum();
+                            let got = g[(i - i0) * w + (j - j0)] as f64;
+                            assert!(
+                                (got - want).abs() <= (d as f64 + 1.0) * 6e-8 * size,
+                                "n {n} d {d} block {block}: ({i}, {j}) {got} vs {want}"
+                            );
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
