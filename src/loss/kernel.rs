@@ -242,6 +242,19 @@ struct Buffers {
     masked: Vec<(usize, f32, bool, bool)>,
 }
 
+/// Both sides packed for the float32 AVX2 kernel; one copy serves both in
+/// one-file layouts.
+struct PackedSides {
+    a: Packed,
+    b: Option<Packed>,
+}
+
+impl PackedSides {
+    fn b(&self) -> &Packed {
+        self.b.as_ref().unwrap_or(&self.a)
+    }
+}
+
 /// Where a tile lies and which folds it serves.
 struct Tile {
     i0: usize,
@@ -371,7 +384,7 @@ impl<T: Element> Pass<'_, '_, T> {
         &self,
         bi: usize,
         nbj: usize,
-        packed: Option<&Packed>,
+        packed: Option<&PackedSides>,
         above: &[AtomicU64],
         progress: &(dyn Fn(u64) + Sync),
         merges: &[Mutex<ColumnMerge>],
@@ -431,26 +444,29 @@ impl<T: Element> Pass<'_, '_, T> {
         rows
     }
 
-    /// The column side packed for the float32 AVX2 kernel, where that
-    /// kernel applies (see [`product`]).
-    fn packed(&self) -> Option<Packed> {
-        let a = T::view_f32(self.a.m)?;
-        let b = T::view_f32(self.b.m)?;
-        if !self.avx2 || !product::packed_kernel_applies() || a.strides()[1] != 1 {
+    /// Both sides packed for the float32 AVX2 kernel, where that kernel
+    /// applies (see [`product`]).
+    fn packed(&self) -> Option<PackedSides> {
+        if !self.avx2 || !product::packed_kernel_applies() {
             return None;
         }
-        Packed::new(b, self.block)
+        let a = Packed::new(T::view_f32(self.a.m)?, self.block)?;
+        let b = match self.one_file {
+            true => None,
+            false => Some(Packed::new(T::view_f32(self.b.m)?, self.block)?),
+        };
+        Some(PackedSides { a, b })
     }
 
     /// Fills `g` with the dot products of rows i0..i1 of `a` with rows
     /// j0..j1 of `b`, row-major.
-    fn product(&self, t: &Tile, packed: Option<&Packed>, g: &mut [T]) {
+    fn product(&self, t: &Tile, packed: Option<&PackedSides>, g: &mut [T]) {
         #[cfg(target_arch = "x86_64")]
-        if let (Some(p), Some(a), Some(g)) = (packed, T::view_f32(self.a.m), T::as_f32_mut(g)) {
+        if let (Some(p), Some(g)) = (packed, T::as_f32_mut(g)) {
+            let rows = (t.i0 / self.block, t.i1 - t.i0);
+            let cols = (t.j0 / self.block, t.j1 - t.j0);
             // SAFETY: `packed` exists only where the CPU has AVX2 and FMA.
-            unsafe {
-                product::with_packed(a, p, (t.i0, t.i1), (t.j0 / self.block, t.j1 - t.j0), g)
-            };
+            unsafe { product::with_packed(&p.a, p.b(), rows, cols, g) };
             return;
         }
         let _ = packed;

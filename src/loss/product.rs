@@ -1,9 +1,8 @@
 //! Tile products. The `gemm` crate multiplies every tile, with kernels
 //! chosen at run time (AVX-512 where the CPU has it), except float32 tiles
 //! on CPUs with AVX2 and FMA but no AVX-512: there a 6 x 16 kernel of our
-//! own reads the column side from panels packed once per run, where `gemm`
-//! would repack a tile's operand for every tile (about a tenth of the time
-//! on such a CPU; docs/performance.md).
+//! own reads both sides from panels packed once per run, where `gemm`
+//! would repack a tile's operand for every tile (docs/performance.md).
 
 use ndarray::{ArrayView2, s};
 use rayon::prelude::*;
@@ -120,79 +119,75 @@ pub fn with_gemm<T: Element>(
     }
 }
 
-/// `g` (row-major, j1 - j0 columns) = rows i0..i1 of `a` times the rows
-/// j0..j1 of the packed side, where j0 starts column block `bj`.
+/// `g` (row-major, `width` columns) = the `height` rows of row block `bi`
+/// of `a` times the `width` rows of column block `bj` of `b`, transposed.
 ///
 /// # Safety
 /// The CPU must support AVX2 and FMA ([`packed_kernel_applies`]).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 pub unsafe fn with_packed(
-    a: ArrayView2<'_, f32>,
-    packed: &Packed,
-    (i0, i1): (usize, usize),
+    a: &Packed,
+    b: &Packed,
+    (bi, height): (usize, usize),
     (bj, width): (usize, usize),
     g: &mut [f32],
 ) {
-    let d = packed.d;
-    assert!(a.ncols() == d && i1 <= a.nrows() && g.len() >= (i1 - i0) * width);
-    let block = &packed.data[bj * packed.stride..][..width.div_ceil(PANEL) * PANEL * d];
-    let rows: Vec<&[f32]> = (i0..i1)
-        .map(|i| {
-            a.row(i)
-                .to_slice()
-                .expect("the packed kernel takes contiguous rows")
-        })
-        .collect();
-    for (p, panel) in block.chunks_exact(PANEL * d).enumerate() {
-        let c0 = p * PANEL;
+    let d = a.d;
+    let span = PANEL * d;
+    assert!(b.d == d && g.len() >= height * width);
+    let a_block = &a.data[bi * a.stride..][..height.div_ceil(PANEL) * span];
+    let b_block = &b.data[bj * b.stride..][..width.div_ceil(PANEL) * span];
+    for (q, b_panel) in b_block.chunks_exact(span).enumerate() {
+        let c0 = q * PANEL;
         let cols = (width - c0).min(PANEL);
-        let mut r = 0;
-        while r < rows.len() {
-            let out = &mut g[r * width + c0..];
-            match rows.len() - r {
-                1 => kernel::<1>(&rows[r..], panel, out, width, cols),
-                2 => kernel::<2>(&rows[r..], panel, out, width, cols),
-                3 => kernel::<3>(&rows[r..], panel, out, width, cols),
-                4 => kernel::<4>(&rows[r..], panel, out, width, cols),
-                5 => kernel::<5>(&rows[r..], panel, out, width, cols),
-                _ => kernel::<6>(&rows[r..], panel, out, width, cols),
+        for (p, a_panel) in a_block.chunks_exact(span).enumerate() {
+            let r0 = p * PANEL;
+            let rows = (height - r0).min(PANEL);
+            // Rows of a panel in groups of 6, 6 and 4: each group's values
+            // for one k share a cache line.
+            let mut r = 0;
+            while r < rows {
+                let out = &mut g[(r0 + r) * width + c0..];
+                let a_rows = &a_panel[r..];
+                match rows - r {
+                    1 => kernel::<1>(a_rows, b_panel, out, width, cols),
+                    2 => kernel::<2>(a_rows, b_panel, out, width, cols),
+                    3 => kernel::<3>(a_rows, b_panel, out, width, cols),
+                    4 => kernel::<4>(a_rows, b_panel, out, width, cols),
+                    5 => kernel::<5>(a_rows, b_panel, out, width, cols),
+                    _ => kernel::<6>(a_rows, b_panel, out, width, cols),
+                }
+                r += 6;
             }
-            r += 6;
         }
     }
 }
 
-/// MR rows of `a` times one packed panel: MR x 16 dot products, each summed
-/// over k in order with fused multiply-adds, into `out` (row stride `ld`),
-/// of which the first `cols` columns are written.
+/// MR rows of a packed panel (`a[k * 16 + r]`) times a packed panel
+/// (`b[k * 16 + c]`): MR x 16 dot products, each summed over k in order with
+/// fused multiply-adds, into `out` (row stride `ld`), of which the first
+/// `cols` columns are written.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-fn kernel<const MR: usize>(
-    rows: &[&[f32]],
-    panel: &[f32],
-    out: &mut [f32],
-    ld: usize,
-    cols: usize,
-) {
+fn kernel<const MR: usize>(a: &[f32], b: &[f32], out: &mut [f32], ld: usize, cols: usize) {
     use std::arch::x86_64::*;
 
-    let d = panel.len() / PANEL;
-    assert!(rows.len() >= MR && rows[..MR].iter().all(|r| r.len() == d));
+    let d = b.len() / PANEL;
+    assert!(MR <= PANEL && a.len() >= (d - 1) * PANEL + MR && b.len() == d * PANEL);
     assert!(cols <= PANEL && out.len() >= (MR - 1) * ld + cols);
     let mut acc = [[_mm256_setzero_ps(); 2]; MR];
-    let a: [*const f32; MR] = std::array::from_fn(|r| rows[r].as_ptr());
-    let b = panel.as_ptr();
+    let (a, b) = (a.as_ptr(), b.as_ptr());
     for k in 0..d {
-        // SAFETY: k < d, each row holds d values and the panel 16 d
+        // SAFETY: k < d; a holds (d - 1) * 16 + MR values and b 16 d
         // (asserted above).
         unsafe {
             let b0 = _mm256_loadu_ps(b.add(k * PANEL));
             let b1 = _mm256_loadu_ps(b.add(k * PANEL + 8));
-            for r in 0..MR {
-                let x = _mm256_broadcast_ss(&*a[r].add(k));
-                acc[r][0] = _mm256_fmadd_ps(x, b0, acc[r][0]);
-                acc[r][1] = _mm256_fmadd_ps(x, b1, acc[r][1]);
+            for (r, acc) in acc.iter_mut().enumerate() {
+                let x = _mm256_broadcast_ss(&*a.add(k * PANEL + r));
+                acc[0] = _mm256_fmadd_ps(x, b0, acc[0]);
+                acc[1] = _mm256_fmadd_ps(x, b1, acc[1]);
             }
         }
     }
@@ -243,14 +238,19 @@ mod tests {
             (70, 40, 256),
         ] {
             let m = Array2::from_shape_fn((n, d), |_| next());
-            let packed = Packed::new(m.view(), block).expect("small");
-            for bj in 0..n.div_ceil(block) {
+            // A column-major copy: packing reads any layout.
+            let mt = m.t().as_standard_layout().into_owned().reversed_axes();
+            assert!(mt.t().is_standard_layout() && mt == m);
+            let packed = Packed::new(mt.view(), block).expect("small");
+            let nb = n.div_ceil(block);
+            for (bi, bj) in (0..nb).flat_map(|bi| (0..nb).map(move |bj| (bi, bj))) {
                 let (j0, j1) = (bj * block, ((bj + 1) * block).min(n));
-                for (i0, i1) in [(0, n), (n / 2, n), (0, 1)] {
+                let (i0, i1) = (bi * block, ((bi + 1) * block).min(n));
+                {
                     let w = j1 - j0;
                     let mut g = vec![f32::NAN; (i1 - i0) * w];
                     // SAFETY: the CPU has AVX2 and FMA (checked above).
-                    unsafe { with_packed(m.view(), &packed, (i0, i1), (bj, w), &mut g) };
+                    unsafe { with_packed(&packed, &packed, (bi, i1 - i0), (bj, w), &mut g) };
                     for i in i0..i1 {
                         for j in j0..j1 {
                             let want: f64 =
