@@ -43,9 +43,10 @@ fn progress_bar(tiles: u64, work: f64, quiet: bool) -> ProgressBar {
 /// Runs `compute` and writes its output.
 pub fn run(args: &ComputeArgs) -> Result<()> {
     let job = DataJob::from_args(args.input.clone(), &args.data);
-    let loaded = job.load()?;
-    let core = loaded.core(job.settings)?;
+    // Every parallel step, loading included, runs on the pool --threads sets.
     let pool = job.pool()?;
+    let loaded = pool.install(|| job.load())?;
+    let core = pool.install(|| loaded.core(job.settings))?;
     let rows = loaded.layout.n_first as f64;
     let work = rows * loaded.layout.n_second as f64 * loaded.first.cols() as f64;
     let bar = progress_bar(core.tile_count(), work, args.quiet);

@@ -224,9 +224,10 @@ impl Loaded {
 
 /// Computes the report of a data job without any output (for tests and explain).
 pub fn compute_report(job: &DataJob) -> Result<Report> {
-    let loaded = job.load()?;
-    let core = loaded.core(job.settings)?;
-    let stats = job.pool()?.install(|| core.run(&|_| {}));
+    let pool = job.pool()?;
+    let loaded = pool.install(|| job.load())?;
+    let core = pool.install(|| loaded.core(job.settings))?;
+    let stats = pool.install(|| core.run(&|_| {}));
     Ok(loaded.report(&core, job.settings, &stats))
 }
 

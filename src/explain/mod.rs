@@ -250,7 +250,7 @@ fn pass<'l>(
     pool: &rayon::ThreadPool,
     settings: Settings,
 ) -> Result<(Core<'l>, Report)> {
-    let core = loaded.core(settings)?;
+    let core = pool.install(|| loaded.core(settings))?;
     let stats = pool.install(|| core.run(&|_| {}));
     let report = loaded.report(&core, settings, &stats);
     Ok((core, report))
@@ -280,9 +280,10 @@ fn gather(args: &ExplainArgs) -> Result<Facts> {
             (DataJob::from_args(String::new(), data), Origin::Example)
         }
     };
+    let pool = job.pool()?;
     let loaded = match origin {
         Origin::Example => example_data()?,
-        Origin::Data { .. } => job.load()?,
+        Origin::Data { .. } => pool.install(|| job.load())?,
     };
     let n_records = loaded.layout.records.len();
     let record = args.anchor.unwrap_or(0);
@@ -301,7 +302,6 @@ fn gather(args: &ExplainArgs) -> Result<Facts> {
         (_, true) => Names::Keys,
         (_, false) => Names::Rows,
     };
-    let pool = job.pool()?;
     let settings = job.settings;
     let (core, report) = pass(&loaded, &pool, settings)?;
     let rec = &report.records[record];

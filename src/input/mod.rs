@@ -14,7 +14,8 @@ use std::fs::File;
 use std::io::{BufReader, Read};
 
 use memmap2::Mmap;
-use ndarray::{ArrayView2, ShapeBuilder};
+use ndarray::{ArrayView1, ArrayView2, ShapeBuilder};
+use rayon::prelude::*;
 
 use crate::error::{Error, Result};
 
@@ -179,10 +180,16 @@ impl Embeddings {
 
     /// Refuses NaN and infinite values, naming the first one found.
     pub fn check_finite(&self) -> Result<()> {
-        fn first_bad<T: Copy + Into<f64>>(v: ArrayView2<'_, T>) -> Option<(usize, usize, f64)> {
-            v.indexed_iter()
-                .map(|((r, c), &x)| (r, c, x.into()))
-                .find(|&(_, _, x)| !x.is_finite())
+        fn first_bad<T: Copy + Into<f64> + Sync>(
+            v: ArrayView2<'_, T>,
+        ) -> Option<(usize, usize, f64)> {
+            let finite = |x: &T| (*x).into().is_finite();
+            // Rows in parallel; the first bad row, then its first bad column.
+            let r = (0..v.nrows())
+                .into_par_iter()
+                .find_first(|&r| !v.row(r).iter().all(finite))?;
+            let (c, &x) = v.row(r).iter().enumerate().find(|(_, x)| !finite(x))?;
+            Some((r, c, x.into()))
         }
         let bad = match &self.values {
             Values::F32(m) => first_bad(m.view()),
@@ -200,24 +207,25 @@ impl Embeddings {
     /// The Euclidean norm of every row, computed without overflow or
     /// underflow whatever the magnitude of the values (0 for a zero row).
     pub fn row_norms(&self) -> Vec<f64> {
-        fn norms<T: Copy + Into<f64>>(v: ArrayView2<'_, T>) -> Vec<f64> {
-            v.rows()
-                .into_iter()
-                .map(|row| {
-                    // The plain sum of squares is exact enough unless it
-                    // left float64's normal range (only float64 input can).
-                    let ss: f64 = row.iter().map(|&x| x.into() * x.into()).sum();
-                    if (1e-300..=1e300).contains(&ss) {
-                        return ss.sqrt();
-                    }
-                    let m = row.iter().fold(0.0f64, |m, &x| m.max(x.into().abs()));
-                    if m == 0.0 || !m.is_finite() {
-                        return m;
-                    }
-                    // Divide (1/m overflows for the smallest m): every x/m is at most 1.
-                    let ss: f64 = row.iter().map(|&x| (x.into() / m).powi(2)).sum();
-                    m * ss.sqrt()
-                })
+        fn norm<T: Copy + Into<f64>>(row: ArrayView1<'_, T>) -> f64 {
+            // The plain sum of squares is exact enough unless it left
+            // float64's normal range (only float64 input can).
+            let ss: f64 = row.iter().map(|&x| x.into() * x.into()).sum();
+            if (1e-300..=1e300).contains(&ss) {
+                return ss.sqrt();
+            }
+            let m = row.iter().fold(0.0f64, |m, &x| m.max(x.into().abs()));
+            if m == 0.0 || !m.is_finite() {
+                return m;
+            }
+            // Divide (1/m overflows for the smallest m): every x/m is at most 1.
+            let ss: f64 = row.iter().map(|&x| (x.into() / m).powi(2)).sum();
+            m * ss.sqrt()
+        }
+        fn norms<T: Copy + Into<f64> + Sync>(v: ArrayView2<'_, T>) -> Vec<f64> {
+            (0..v.nrows())
+                .into_par_iter()
+                .map(|r| norm(v.row(r)))
                 .collect()
         }
         match &self.values {

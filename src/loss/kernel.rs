@@ -158,7 +158,10 @@ pub struct Pass<'p, 'a, T> {
     /// Anchors of the column fold: in one-file layouts the forward anchors
     /// again; in the keys layout the key-to-query anchors (rows of `b`).
     pub col: Option<Anchors>,
-    /// Each record's positive logit, from [`Pass::precise_logit`].
+    /// Each record's positive similarity, from [`Pass::precise_sim`].
+    pub positive_sim: Vec<f64>,
+    /// Each record's positive logit, `positive_sim / tau` (as
+    /// [`Pass::precise_logit`] computes it).
     pub positive_logit: Vec<f64>,
     /// A shift that serves every exponential when all logits are known to
     /// lie within 700 of it (cosine: |s| <= 1, so 1/tau when 2/tau <= 700);
@@ -252,6 +255,18 @@ struct PackedSides {
 impl PackedSides {
     fn b(&self) -> &Packed {
         self.b.as_ref().unwrap_or(&self.a)
+    }
+}
+
+/// Number of tiles [`Pass::run`] computes over `n_a` x `n_b` rows (for
+/// progress bars).
+pub fn tile_count(n_a: usize, n_b: usize, block: usize, one_file: bool) -> u64 {
+    let nbi = n_a.div_ceil(block) as u64;
+    let nbj = n_b.div_ceil(block) as u64;
+    if one_file {
+        nbi * (nbi + 1) / 2
+    } else {
+        nbi * nbj
     }
 }
 
@@ -366,17 +381,6 @@ impl<T: Element> Pass<'_, '_, T> {
             lse_a,
             lse_b,
             above: above.into_iter().map(AtomicU64::into_inner).collect(),
-        }
-    }
-
-    /// Number of tiles [`Pass::run`] computes (for progress bars).
-    pub fn tile_count(&self) -> u64 {
-        let nbi = Self::blocks(self.a.m.nrows(), self.block) as u64;
-        let nbj = Self::blocks(self.b.m.nrows(), self.block) as u64;
-        if self.one_file {
-            nbi * (nbi + 1) / 2
-        } else {
-            nbi * nbj
         }
     }
 

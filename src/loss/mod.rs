@@ -22,6 +22,7 @@ pub mod product;
 mod rows32;
 
 use ndarray::ArrayView2;
+use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::error::{Error, Result};
@@ -247,10 +248,16 @@ impl<'a> Core<'a> {
 
     /// Number of tiles the pass computes (for progress bars).
     pub fn tile_count(&self) -> u64 {
-        match &self.inner {
-            Inner::F32(p) => self.with_pass(p, |pass| pass.tile_count()),
-            Inner::F64(p) => self.with_pass(p, |pass| pass.tile_count()),
-        }
+        let (n_a, n_b) = match &self.inner {
+            Inner::F32(p) => (p.a.m.nrows(), p.b.as_ref().map(|b| b.m.nrows())),
+            Inner::F64(p) => (p.a.m.nrows(), p.b.as_ref().map(|b| b.m.nrows())),
+        };
+        kernel::tile_count(
+            n_a,
+            n_b.unwrap_or(n_a),
+            self.settings.block.max(1),
+            self.layout.one_file(),
+        )
     }
 
     /// Runs the fused pass and returns one finding per record, in record order.
@@ -332,12 +339,14 @@ impl<'a> Core<'a> {
             block: self.settings.block.max(1),
             fwd: anchors(n_a, n_b, &fwd),
             col,
+            positive_sim: Vec::new(),
             positive_logit: Vec::new(),
             fixed_shift,
             exp32: fixed_shift.is_some() && 2.0 / self.settings.tau <= EXP32_SPAN,
             avx2: !self.settings.portable && has_avx2_fma(),
         };
-        pass.positive_logit = records.iter().map(|r| logit_of(&pass, r)).collect();
+        pass.positive_sim = records.par_iter().map(|r| sim_of(&pass, r)).collect();
+        pass.positive_logit = pass.positive_sim.iter().map(|s| s / pass.tau).collect();
         f(&pass)
     }
 
@@ -371,7 +380,7 @@ impl<'a> Core<'a> {
                 }
                 let logit = pass.positive_logit[k];
                 RecordStats {
-                    sim: sim_of(pass, r),
+                    sim: pass.positive_sim[k],
                     logit,
                     log_others,
                     rank: 1 + out.above[k],

@@ -36,9 +36,9 @@ impl Packed {
         if total.checked_mul(4)? > PACK_LIMIT || total == 0 {
             return None;
         }
-        let mut data = Vec::new();
-        data.try_reserve_exact(total).ok()?;
-        data.resize(total, 0.0);
+        // Zeroed pages from the allocator, faulted in by the parallel writes
+        // below (the padding stays zero).
+        let mut data = vec![0f32; total];
         data.par_chunks_mut(per_block)
             .enumerate()
             .for_each(|(bj, chunk)| {
