@@ -158,6 +158,9 @@ pub struct Pass<'p, 'a, T> {
     /// Anchors of the column fold: in one-file layouts the forward anchors
     /// again; in the keys layout the key-to-query anchors (rows of `b`).
     pub col: Option<Anchors>,
+    /// Each record's positive: a row of `b` for forward records, of `a`
+    /// for the column fold's.
+    pub positive: Vec<usize>,
     /// Each record's positive similarity, from [`Pass::precise_sim`].
     pub positive_sim: Vec<f64>,
     /// Each record's positive logit, `positive_sim / tau` (as
@@ -245,17 +248,11 @@ struct Buffers {
     masked: Vec<(usize, f32, bool, bool)>,
 }
 
-/// Both sides packed for the float32 AVX2 kernel; one copy serves both in
-/// one-file layouts.
+/// Both sides packed for the float32 AVX2 kernel: the rows of the tiles by
+/// 6, their columns by 16.
 struct PackedSides {
     a: Packed,
-    b: Option<Packed>,
-}
-
-impl PackedSides {
-    fn b(&self) -> &Packed {
-        self.b.as_ref().unwrap_or(&self.a)
-    }
+    b: Packed,
 }
 
 /// Number of tiles [`Pass::run`] computes over `n_a` x `n_b` rows (for
@@ -454,12 +451,10 @@ impl<T: Element> Pass<'_, '_, T> {
         if !self.avx2 || !product::packed_kernel_applies() {
             return None;
         }
-        let a = Packed::new(T::view_f32(self.a.m)?, self.block)?;
-        let b = match self.one_file {
-            true => None,
-            false => Some(Packed::new(T::view_f32(self.b.m)?, self.block)?),
-        };
-        Some(PackedSides { a, b })
+        Some(PackedSides {
+            a: Packed::new(T::view_f32(self.a.m)?, self.block, product::ROWS)?,
+            b: Packed::new(T::view_f32(self.b.m)?, self.block, product::COLS)?,
+        })
     }
 
     /// Fills `g` with the dot products of rows i0..i1 of `a` with rows
@@ -470,7 +465,7 @@ impl<T: Element> Pass<'_, '_, T> {
             let rows = (t.i0 / self.block, t.i1 - t.i0);
             let cols = (t.j0 / self.block, t.j1 - t.j0);
             // SAFETY: `packed` exists only where the CPU has AVX2 and FMA.
-            unsafe { product::with_packed(&p.a, p.b(), rows, cols, g) };
+            unsafe { product::with_packed(&p.a, &p.b, rows, cols, g) };
             return;
         }
         let _ = packed;
@@ -576,7 +571,10 @@ impl<T: Element> Pass<'_, '_, T> {
             for &r in row_recs {
                 let lp = self.positive_logit[r];
                 if row_max >= lp - tol {
-                    let n = self.count_above(l, lp, tol, |jj| self.scores_above(i, t.j0 + jj, lp));
+                    let n = self.count_above(l, lp, tol, |jj| {
+                        // The positive never scores above itself.
+                        t.j0 + jj != self.positive[r] && self.scores_above(i, t.j0 + jj, lp)
+                    });
                     if n > 0 {
                         above[r].fetch_add(n, Ordering::Relaxed);
                     }
@@ -661,7 +659,11 @@ impl<T: Element> Pass<'_, '_, T> {
                     let rs = self.a.scale[t.i0 + ii] * self.inv_tau;
                     // The same expression as `logit_row`, so the same bits.
                     let x = Into::<f64>::into(g[ii * bj + jj]) * rs * cs;
-                    if x > lp + tol || (x >= lp - tol && self.scores_above(t.i0 + ii, j, lp)) {
+                    if x > lp + tol
+                        || (x >= lp - tol
+                            && t.i0 + ii != self.positive[r]
+                            && self.scores_above(t.i0 + ii, j, lp))
+                    {
                         n += 1;
                     }
                 }
@@ -744,7 +746,10 @@ impl<T: Element> Pass<'_, '_, T> {
             for &r in row_recs {
                 let lp = self.positive_logit[r];
                 if row_max >= lp - tol {
-                    let n = self.count_above(l, lp, tol, |jj| self.scores_above(i, t.j0 + jj, lp));
+                    let n = self.count_above(l, lp, tol, |jj| {
+                        // The positive never scores above itself.
+                        t.j0 + jj != self.positive[r] && self.scores_above(i, t.j0 + jj, lp)
+                    });
                     if n > 0 {
                         above[r].fetch_add(n, Ordering::Relaxed);
                     }
@@ -816,7 +821,11 @@ impl<T: Element> Pass<'_, '_, T> {
                     let rs = (self.a.scale[t.i0 + ii] * self.inv_tau) as f32;
                     // The same expression as the row's logits, so the same bits.
                     let x = rows32::logit(g[ii * bj + jj], rs, cs[jj]) as f64;
-                    if x > lp + tol || (x >= lp - tol && self.scores_above(t.i0 + ii, j, lp)) {
+                    if x > lp + tol
+                        || (x >= lp - tol
+                            && t.i0 + ii != self.positive[r]
+                            && self.scores_above(t.i0 + ii, j, lp))
+                    {
                         n += 1;
                     }
                 }

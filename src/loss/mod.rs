@@ -339,6 +339,7 @@ impl<'a> Core<'a> {
             block: self.settings.block.max(1),
             fwd: anchors(n_a, n_b, &fwd),
             col,
+            positive: records.iter().map(|r| r.positive).collect(),
             positive_sim: Vec::new(),
             positive_logit: Vec::new(),
             fixed_shift,

@@ -1,37 +1,44 @@
 //! Tile products. The `gemm` crate multiplies every tile, with kernels
 //! chosen at run time (AVX-512 where the CPU has it), except float32 tiles
 //! on CPUs with AVX2 and FMA but no AVX-512: there a 6 x 16 kernel of our
-//! own reads both sides from panels packed once per run, where `gemm`
-//! would repack a tile's operand for every tile (docs/performance.md).
+//! own reads both sides from panels packed once per run (a copy of each
+//! side: O(R d) memory), where `gemm` would repack a tile's operands for
+//! every tile (docs/performance.md).
 
 use ndarray::{ArrayView2, s};
 use rayon::prelude::*;
 
 use super::kernel::Element;
 
-/// Columns per packed panel: two AVX2 vectors of float32.
-pub const PANEL: usize = 16;
+/// Columns per packed panel of the column side: two AVX2 vectors of
+/// float32.
+pub const COLS: usize = 16;
+/// Rows per packed panel of the row side: the kernel's rows.
+pub const ROWS: usize = 6;
 
-/// The largest packed copy of the column side a run makes (bytes); larger
-/// inputs are multiplied by `gemm` straight from their rows.
+/// The largest packed copy of one side a run makes (bytes); larger inputs
+/// are multiplied by `gemm` straight from their rows.
 pub const PACK_LIMIT: usize = 512 << 20;
 
-/// The column side in panels of [`PANEL`] columns, column block by column
-/// block: panel p of block bj holds rows j0 + 16p .. j0 + 16p + 16 of the
-/// side (zeros past the block's end) as d x 16 values, k-major.
+/// One side in panels of `width` rows, block by block: panel p of block b
+/// holds rows b * block + width * p .. + width of the side (zeros past the
+/// block's end) as d x width values, k-major, so that the kernel reads the
+/// values of its rows for one k from one place.
 pub struct Packed {
     data: Vec<f32>,
     d: usize,
-    /// Values per column block: panels per block * 16 * d.
+    width: usize,
+    /// Values per block: panels per block * width * d.
     stride: usize,
 }
 
 impl Packed {
-    /// Packs `b` for tiles of `block` columns, or `None` where the packed
-    /// copy would exceed [`PACK_LIMIT`] or cannot be allocated.
-    pub fn new(b: ArrayView2<'_, f32>, block: usize) -> Option<Packed> {
-        let (n, d) = b.dim();
-        let per_block = block.div_ceil(PANEL) * PANEL * d;
+    /// Packs `m` for tiles of `block` rows in panels of `width` rows
+    /// ([`ROWS`] for the row side, [`COLS`] for the column side), or `None`
+    /// where the copy would exceed [`PACK_LIMIT`].
+    pub fn new(m: ArrayView2<'_, f32>, block: usize, width: usize) -> Option<Packed> {
+        let (n, d) = m.dim();
+        let per_block = block.div_ceil(width) * width * d;
         let total = n.div_ceil(block).checked_mul(per_block)?;
         if total.checked_mul(4)? > PACK_LIMIT || total == 0 {
             return None;
@@ -41,14 +48,14 @@ impl Packed {
         let mut data = vec![0f32; total];
         data.par_chunks_mut(per_block)
             .enumerate()
-            .for_each(|(bj, chunk)| {
-                let j0 = bj * block;
-                let j1 = (j0 + block).min(n);
-                for (p, panel) in chunk.chunks_mut(PANEL * d).enumerate() {
-                    let c0 = j0 + p * PANEL;
-                    for (c, row) in (c0..j1.min(c0 + PANEL)).zip(0..) {
-                        for (k, &x) in b.row(c).iter().enumerate() {
-                            panel[k * PANEL + row] = x;
+            .for_each(|(bk, chunk)| {
+                let r0 = bk * block;
+                let r1 = (r0 + block).min(n);
+                for (p, panel) in chunk.chunks_mut(width * d).enumerate() {
+                    let c0 = r0 + p * width;
+                    for (c, lane) in (c0..r1.min(c0 + width)).zip(0..) {
+                        for (k, &x) in m.row(c).iter().enumerate() {
+                            panel[k * width + lane] = x;
                         }
                     }
                 }
@@ -56,6 +63,7 @@ impl Packed {
         Some(Packed {
             data,
             d,
+            width,
             stride: per_block,
         })
     }
@@ -120,7 +128,8 @@ pub fn with_gemm<T: Element>(
 }
 
 /// `g` (row-major, `width` columns) = the `height` rows of row block `bi`
-/// of `a` times the `width` rows of column block `bj` of `b`, transposed.
+/// of `a` (packed by [`ROWS`]) times the `width` rows of column block `bj`
+/// of `b` (packed by [`COLS`]), transposed.
 ///
 /// # Safety
 /// The CPU must support AVX2 and FMA ([`packed_kernel_applies`]).
@@ -134,58 +143,51 @@ pub unsafe fn with_packed(
     g: &mut [f32],
 ) {
     let d = a.d;
-    let span = PANEL * d;
-    assert!(b.d == d && g.len() >= height * width);
-    let a_block = &a.data[bi * a.stride..][..height.div_ceil(PANEL) * span];
-    let b_block = &b.data[bj * b.stride..][..width.div_ceil(PANEL) * span];
-    for (q, b_panel) in b_block.chunks_exact(span).enumerate() {
-        let c0 = q * PANEL;
-        let cols = (width - c0).min(PANEL);
-        for (p, a_panel) in a_block.chunks_exact(span).enumerate() {
-            let r0 = p * PANEL;
-            let rows = (height - r0).min(PANEL);
-            // Rows of a panel in groups of 6, 6 and 4: each group's values
-            // for one k share a cache line.
-            let mut r = 0;
-            while r < rows {
-                let out = &mut g[(r0 + r) * width + c0..];
-                let a_rows = &a_panel[r..];
-                match rows - r {
-                    1 => kernel::<1>(a_rows, b_panel, out, width, cols),
-                    2 => kernel::<2>(a_rows, b_panel, out, width, cols),
-                    3 => kernel::<3>(a_rows, b_panel, out, width, cols),
-                    4 => kernel::<4>(a_rows, b_panel, out, width, cols),
-                    5 => kernel::<5>(a_rows, b_panel, out, width, cols),
-                    _ => kernel::<6>(a_rows, b_panel, out, width, cols),
-                }
-                r += 6;
+    assert!(a.width == ROWS && b.width == COLS && b.d == d);
+    assert!(g.len() >= height * width);
+    let a_block = &a.data[bi * a.stride..][..height.div_ceil(ROWS) * ROWS * d];
+    let b_block = &b.data[bj * b.stride..][..width.div_ceil(COLS) * COLS * d];
+    // A column panel (16 KiB at d = 256) stays in L1 while the row
+    // panels (6 KiB each) stream past it.
+    for (q, b_panel) in b_block.chunks_exact(COLS * d).enumerate() {
+        let c0 = q * COLS;
+        let cols = (width - c0).min(COLS);
+        for (p, a_panel) in a_block.chunks_exact(ROWS * d).enumerate() {
+            let r0 = p * ROWS;
+            let out = &mut g[r0 * width + c0..];
+            match (height - r0).min(ROWS) {
+                1 => kernel::<1>(a_panel, b_panel, out, width, cols),
+                2 => kernel::<2>(a_panel, b_panel, out, width, cols),
+                3 => kernel::<3>(a_panel, b_panel, out, width, cols),
+                4 => kernel::<4>(a_panel, b_panel, out, width, cols),
+                5 => kernel::<5>(a_panel, b_panel, out, width, cols),
+                _ => kernel::<6>(a_panel, b_panel, out, width, cols),
             }
         }
     }
 }
 
-/// MR rows of a packed panel (`a[k * 16 + r]`) times a packed panel
-/// (`b[k * 16 + c]`): MR x 16 dot products, each summed over k in order with
-/// fused multiply-adds, into `out` (row stride `ld`), of which the first
-/// `cols` columns are written.
+/// The first MR rows of a row panel (`a[k * 6 + r]`) times a column panel
+/// (`b[k * 16 + c]`): MR x 16 dot products, each summed over k in order
+/// with fused multiply-adds, into `out` (row stride `ld`), of which the
+/// first `cols` columns are written.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 fn kernel<const MR: usize>(a: &[f32], b: &[f32], out: &mut [f32], ld: usize, cols: usize) {
     use std::arch::x86_64::*;
 
-    let d = b.len() / PANEL;
-    assert!(MR <= PANEL && a.len() >= (d - 1) * PANEL + MR && b.len() == d * PANEL);
-    assert!(cols <= PANEL && out.len() >= (MR - 1) * ld + cols);
+    let d = b.len() / COLS;
+    assert!(MR <= ROWS && a.len() == d * ROWS && b.len() == d * COLS);
+    assert!(cols <= COLS && out.len() >= (MR - 1) * ld + cols);
     let mut acc = [[_mm256_setzero_ps(); 2]; MR];
     let (a, b) = (a.as_ptr(), b.as_ptr());
     for k in 0..d {
-        // SAFETY: k < d; a holds (d - 1) * 16 + MR values and b 16 d
-        // (asserted above).
+        // SAFETY: k < d; a holds 6 d values and b 16 d (asserted above).
         unsafe {
-            let b0 = _mm256_loadu_ps(b.add(k * PANEL));
-            let b1 = _mm256_loadu_ps(b.add(k * PANEL + 8));
+            let b0 = _mm256_loadu_ps(b.add(k * COLS));
+            let b1 = _mm256_loadu_ps(b.add(k * COLS + 8));
             for (r, acc) in acc.iter_mut().enumerate() {
-                let x = _mm256_broadcast_ss(&*a.add(k * PANEL + r));
+                let x = _mm256_broadcast_ss(&*a.add(k * ROWS + r));
                 acc[0] = _mm256_fmadd_ps(x, b0, acc[0]);
                 acc[1] = _mm256_fmadd_ps(x, b1, acc[1]);
             }
@@ -193,14 +195,14 @@ fn kernel<const MR: usize>(a: &[f32], b: &[f32], out: &mut [f32], ld: usize, col
     }
     for (r, acc) in acc.iter().enumerate() {
         let dst = &mut out[r * ld..];
-        if cols == PANEL {
+        if cols == COLS {
             // SAFETY: dst holds at least 16 values (asserted above).
             unsafe {
                 _mm256_storeu_ps(dst.as_mut_ptr(), acc[0]);
                 _mm256_storeu_ps(dst.as_mut_ptr().add(8), acc[1]);
             }
         } else {
-            let mut tmp = [0f32; PANEL];
+            let mut tmp = [0f32; COLS];
             // SAFETY: tmp holds 16 values.
             unsafe {
                 _mm256_storeu_ps(tmp.as_mut_ptr(), acc[0]);
@@ -241,7 +243,8 @@ mod tests {
             // A column-major copy: packing reads any layout.
             let mt = m.t().as_standard_layout().into_owned().reversed_axes();
             assert!(mt.t().is_standard_layout() && mt == m);
-            let packed = Packed::new(mt.view(), block).expect("small");
+            let rows = Packed::new(mt.view(), block, ROWS).expect("small");
+            let cols = Packed::new(mt.view(), block, COLS).expect("small");
             let nb = n.div_ceil(block);
             for (bi, bj) in (0..nb).flat_map(|bi| (0..nb).map(move |bj| (bi, bj))) {
                 let (j0, j1) = (bj * block, ((bj + 1) * block).min(n));
@@ -250,7 +253,7 @@ mod tests {
                     let w = j1 - j0;
                     let mut g = vec![f32::NAN; (i1 - i0) * w];
                     // SAFETY: the CPU has AVX2 and FMA (checked above).
-                    unsafe { with_packed(&packed, &packed, (bi, i1 - i0), (bj, w), &mut g) };
+                    unsafe { with_packed(&rows, &cols, (bi, i1 - i0), (bj, w), &mut g) };
                     for i in i0..i1 {
                         for j in j0..j1 {
                             let want: f64 =
