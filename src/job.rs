@@ -88,6 +88,14 @@ impl DataJob {
         if self.force_f64 || any_f64 || !fits_f32 {
             first = first.try_into_f64()?;
             second = second.map(Embeddings::try_into_f64).transpose()?;
+        } else if second
+            .as_ref()
+            .is_some_and(|s| s.is_f16() != first.is_f16())
+        {
+            // float16 beside float32: both float32 (float16 alone stays as
+            // it is and is converted tile by tile).
+            first = first.try_into_f32()?;
+            second = second.map(Embeddings::try_into_f32).transpose()?;
         }
         Ok(Loaded {
             first,

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{Rng, Rows, embeddings_f32, embeddings_f64, reference};
+use common::{Rng, Rows, embeddings_f16, embeddings_f32, embeddings_f64, reference};
 use infonce::input::Embeddings;
 use infonce::input::index::{IndexPair, Pairs};
 use infonce::layout::Layout;
@@ -147,6 +147,26 @@ proptest! {
         let size = if dot { 2.5 } else { 1.0 };
         let tol = 4.0 * (d as f64 + 4.0) * 6e-8 * size / tau;
         check_scaled(&got, &want, tol, false, "two-view f32");
+    }
+
+    /// float16 storage: converted to float32 as tiles are formed (or as
+    /// the packed kernel's panels are), then as float32.
+    #[test]
+    fn two_view_f16_matches_reference(seed in any::<u64>(), n in 1usize..30, d in 1usize..20, block in prop::sample::select(vec![1usize, 6, 7, 16, 17, 256]), portable in any::<bool>(), keys in any::<bool>()) {
+        let rows: Rows = Rng(seed).two_view(n, d, 0.5).into_iter().map(|r| r.into_iter().map(|x| f64::from(half::f16::from_f64(x))).collect()).collect();
+        let tol = 4.0 * (d as f64 + 4.0) * 6e-8 / 0.1;
+        if keys {
+            // Queries against keys: both sides converted.
+            let (q, k) = rows.split_at(n);
+            let (q, k) = (q.to_vec(), k.to_vec());
+            let layout = Layout::keys("q.npy", n, "k.npy", n, true).unwrap();
+            let got = run_with(&layout, &embeddings_f16(&q), Some(&embeddings_f16(&k)), Similarity::Cosine, 0.1, block, 2, portable);
+            check_scaled(&got, &reference(&layout, &q, Some(&k), Similarity::Cosine, 0.1), tol, false, "keys f16");
+        } else {
+            let layout = Layout::two_view("mem.npy", rows.len()).unwrap();
+            let got = run_with(&layout, &embeddings_f16(&rows), None, Similarity::Cosine, 0.1, block, 2, portable);
+            check_scaled(&got, &reference(&layout, &rows, None, Similarity::Cosine, 0.1), tol, false, "two-view f16");
+        }
     }
 
     /// Pairs with repeated anchors and the symmetric option.

@@ -51,6 +51,7 @@ fuzz_target!(|data: &[u8]| {
             let (rows, cols) = (emb.rows(), emb.cols());
             let got = |r: usize, c: usize| -> f64 {
                 match &emb.values {
+                    Values::F16(m) => f64::from(m.view()[[r, c]]),
                     Values::F32(m) => m.view()[[r, c]] as f64,
                     Values::F64(m) => m.view()[[r, c]],
                 }

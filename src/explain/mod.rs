@@ -239,6 +239,7 @@ fn example_data() -> Result<Loaded> {
 /// A row of a file as float64, for showing.
 fn row_of(e: &Embeddings, row: usize) -> Vec<f64> {
     match &e.values {
+        Values::F16(m) => m.view().row(row).iter().map(|&x| f64::from(x)).collect(),
         Values::F32(m) => m.view().row(row).iter().map(|&x| x as f64).collect(),
         Values::F64(m) => m.view().row(row).to_vec(),
     }

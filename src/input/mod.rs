@@ -13,6 +13,7 @@ pub mod npy;
 use std::fs::File;
 use std::io::{BufReader, Read};
 
+use half::f16;
 use memmap2::Mmap;
 use ndarray::{ArrayView1, ArrayView2, ShapeBuilder};
 use rayon::prelude::*;
@@ -20,7 +21,7 @@ use rayon::prelude::*;
 use crate::error::{Error, Result};
 
 /// `.npy` files at least this large are memory-mapped instead of copied,
-/// when their data can be used in place (native float32/float64).
+/// when their data can be used in place (little-endian floats).
 pub const MMAP_THRESHOLD: u64 = 256 << 20;
 
 /// The bytes behind a matrix: read into memory, or mapped from the file.
@@ -94,7 +95,8 @@ impl<T: bytemuck::Pod> Matrix<T> {
     }
 }
 
-/// Embeddings as loaded: float32 or float64 values, and what they came from.
+/// Embeddings as loaded: float16, float32 or float64 values, and what they
+/// came from.
 pub struct Embeddings {
     /// The name used in messages (the path as given, or `<stdin>`).
     pub name: String,
@@ -106,76 +108,99 @@ pub struct Embeddings {
     pub first_line: Option<usize>,
 }
 
-/// The values of an embedding matrix in the precision they are computed in.
+/// The values of an embedding matrix as stored. float16 is kept as it is
+/// and converted to float32 as the pass reads it.
 pub enum Values {
+    F16(Matrix<f16>),
     F32(Matrix<f32>),
     F64(Matrix<f64>),
+}
+
+/// Evaluates `$body` with `$m` bound to the matrix, whatever its element type.
+macro_rules! with_matrix {
+    ($values:expr, $m:ident => $body:expr) => {
+        match $values {
+            Values::F16($m) => $body,
+            Values::F32($m) => $body,
+            Values::F64($m) => $body,
+        }
+    };
 }
 
 impl Embeddings {
     /// True when the values are read in place from a memory-mapped file.
     pub fn is_mapped(&self) -> bool {
-        match &self.values {
-            Values::F32(m) => m.is_mapped(),
-            Values::F64(m) => m.is_mapped(),
-        }
+        with_matrix!(&self.values, m => m.is_mapped())
     }
 
     pub fn rows(&self) -> usize {
-        match &self.values {
-            Values::F32(m) => m.rows(),
-            Values::F64(m) => m.rows(),
-        }
+        with_matrix!(&self.values, m => m.rows())
     }
 
     pub fn cols(&self) -> usize {
-        match &self.values {
-            Values::F32(m) => m.cols(),
-            Values::F64(m) => m.cols(),
-        }
+        with_matrix!(&self.values, m => m.cols())
     }
 
-    /// Converts float32 values to float64 (for `--precision f64`).
+    /// Whether the values are float16.
+    pub fn is_f16(&self) -> bool {
+        matches!(self.values, Values::F16(_))
+    }
+
+    /// Converts the values to float64 (for `--precision f64`), exactly.
     pub fn into_f64(self) -> Embeddings {
-        let values = match self.values {
-            Values::F32(m) => {
-                let v = m.view();
-                let out: Vec<f64> = v.iter().map(|&x| x as f64).collect();
-                // `iter` walks in logical (row-major) order whatever the storage.
-                Values::F64(Matrix::from_rows(m.rows(), m.cols(), out))
-            }
-            other => other,
-        };
-        Embeddings { values, ..self }
+        self.try_into_f64()
+            .expect("the float64 copy fits in memory")
     }
 
     /// [`Embeddings::into_f64`], but an error rather than an abort when the
     /// float64 copy does not fit in memory.
     pub fn try_into_f64(self) -> Result<Embeddings> {
-        let (rows, cols) = (self.rows(), self.cols());
-        let mut out: Vec<f64> = Vec::new();
-        if let Values::F32(_) = &self.values {
-            let n = rows * cols;
-            out.try_reserve_exact(n).map_err(|_| {
-                Error::data(
-                    &self.name,
-                    format!(
-                        "holds {n} values, which need {} bytes of memory as float64; \
-                         that much cannot be allocated",
-                        n.saturating_mul(8)
-                    ),
-                )
-            })?;
-        }
-        let values = match self.values {
-            Values::F32(m) => {
-                // `iter` walks in logical (row-major) order whatever the storage.
-                out.extend(m.view().iter().map(|&x| x as f64));
-                Values::F64(Matrix::from_rows(rows, cols, out))
-            }
-            other => other,
+        let values = match &self.values {
+            Values::F64(_) => return Ok(self),
+            Values::F16(m) => Values::F64(self.widened(m, f64::from)?),
+            Values::F32(m) => Values::F64(self.widened(m, f64::from)?),
         };
         Ok(Embeddings { values, ..self })
+    }
+
+    /// Converts float16 values to float32, exactly (for a keys file whose
+    /// queries are float32); other values are kept.
+    pub fn try_into_f32(self) -> Result<Embeddings> {
+        let values = match &self.values {
+            Values::F16(m) => Values::F32(self.widened(m, f32::from)?),
+            _ => return Ok(self),
+        };
+        Ok(Embeddings { values, ..self })
+    }
+
+    /// A row-major copy of `m` with every value converted by `f`; an error
+    /// when the copy cannot be allocated.
+    fn widened<S: bytemuck::Pod, T: bytemuck::Pod>(
+        &self,
+        m: &Matrix<S>,
+        f: impl Fn(S) -> T,
+    ) -> Result<Matrix<T>> {
+        let (rows, cols) = (m.rows(), m.cols());
+        let n = rows * cols;
+        let mut out: Vec<T> = Vec::new();
+        out.try_reserve_exact(n).map_err(|_| {
+            Error::data(
+                &self.name,
+                format!(
+                    "holds {n} values, which need {} bytes of memory as {}; \
+                     that much cannot be allocated",
+                    n.saturating_mul(std::mem::size_of::<T>()),
+                    if std::mem::size_of::<T>() == 8 {
+                        "float64"
+                    } else {
+                        "float32"
+                    }
+                ),
+            )
+        })?;
+        // `iter` walks in logical (row-major) order whatever the storage.
+        out.extend(m.view().iter().map(|&x| f(x)));
+        Ok(Matrix::from_rows(rows, cols, out))
     }
 
     /// Refuses NaN and infinite values, naming the first one found.
@@ -191,10 +216,7 @@ impl Embeddings {
             let (c, &x) = v.row(r).iter().enumerate().find(|(_, x)| !finite(x))?;
             Some((r, c, x.into()))
         }
-        let bad = match &self.values {
-            Values::F32(m) => first_bad(m.view()),
-            Values::F64(m) => first_bad(m.view()),
-        };
+        let bad = with_matrix!(&self.values, m => first_bad(m.view()));
         match bad {
             None => Ok(()),
             Some((r, c, x)) => Err(Error::data(
@@ -228,10 +250,7 @@ impl Embeddings {
                 .map(|r| norm(v.row(r)))
                 .collect()
         }
-        match &self.values {
-            Values::F32(m) => norms(m.view()),
-            Values::F64(m) => norms(m.view()),
-        }
+        with_matrix!(&self.values, m => norms(m.view()))
     }
 
     /// How a 0-based row and column are named in messages about this file.
@@ -332,7 +351,7 @@ fn load_npy_file(path: &str, mmap_threshold: u64) -> Result<Embeddings> {
     header.check_len(path, len)?;
     let native_float = header.dtype.kind == npy::Kind::Float
         && !header.dtype.big_endian
-        && matches!(header.dtype.size, 4 | 8)
+        && matches!(header.dtype.size, 2 | 4 | 8)
         && cfg!(target_endian = "little");
     if len >= mmap_threshold && native_float && header.data_offset % header.dtype.size == 0 {
         // SAFETY: the map is read-only; like every tool that maps its input we
@@ -344,8 +363,8 @@ fn load_npy_file(path: &str, mmap_threshold: u64) -> Result<Embeddings> {
         let (rows, cols) = (header.shape[0], header.shape[1]);
         let n = rows * cols;
         let (offset, fortran) = (header.data_offset, header.fortran_order);
-        let values = if header.dtype.size == 4 {
-            Values::F32(Matrix {
+        let values = match header.dtype.size {
+            2 => Values::F16(Matrix {
                 storage: Storage::Mapped {
                     map,
                     offset,
@@ -354,9 +373,8 @@ fn load_npy_file(path: &str, mmap_threshold: u64) -> Result<Embeddings> {
                 rows,
                 cols,
                 fortran,
-            })
-        } else {
-            Values::F64(Matrix {
+            }),
+            4 => Values::F32(Matrix {
                 storage: Storage::Mapped {
                     map,
                     offset,
@@ -365,7 +383,17 @@ fn load_npy_file(path: &str, mmap_threshold: u64) -> Result<Embeddings> {
                 rows,
                 cols,
                 fortran,
-            })
+            }),
+            _ => Values::F64(Matrix {
+                storage: Storage::Mapped {
+                    map,
+                    offset,
+                    len: n,
+                },
+                rows,
+                cols,
+                fortran,
+            }),
         };
         return Ok(Embeddings {
             name: path.to_string(),
@@ -451,8 +479,8 @@ fn read_elements<T, R: Read>(
     Ok(v)
 }
 
-/// Reads the data of a checked header into typed storage (float16 is widened
-/// to float32; big-endian data is swapped).
+/// Reads the data of a checked header into typed storage (big-endian data
+/// is swapped).
 fn npy_data<R: Read>(name: &str, h: &npy::Header, r: &mut R) -> Result<Embeddings> {
     let (rows, cols) = (h.shape[0], h.shape[1]);
     let n = rows * cols;
@@ -466,15 +494,19 @@ fn npy_data<R: Read>(name: &str, h: &npy::Header, r: &mut R) -> Result<Embedding
         })
     };
     let values = match h.dtype.size {
-        2 => f32s(read_elements(name, r, n, 2, |b| {
-            let b = [b[0], b[1]];
-            let bits = if be {
-                u16::from_be_bytes(b)
-            } else {
-                u16::from_le_bytes(b)
-            };
-            half::f16::from_bits(bits).to_f32()
-        })?),
+        2 => Values::F16(Matrix {
+            storage: Storage::Owned(read_elements(name, r, n, 2, |b| {
+                let b = [b[0], b[1]];
+                f16::from_bits(if be {
+                    u16::from_be_bytes(b)
+                } else {
+                    u16::from_le_bytes(b)
+                })
+            })?),
+            rows,
+            cols,
+            fortran: h.fortran_order,
+        }),
         4 => f32s(read_elements(name, r, n, 4, |b| {
             let b = [b[0], b[1], b[2], b[3]];
             if be {
@@ -516,6 +548,7 @@ mod tests {
 
     fn values_f64(e: &Embeddings) -> Vec<f64> {
         match &e.values {
+            Values::F16(m) => m.view().iter().map(|&x| f64::from(x)).collect(),
             Values::F32(m) => m.view().iter().map(|&x| x as f64).collect(),
             Values::F64(m) => m.view().iter().copied().collect(),
         }
@@ -549,7 +582,12 @@ mod tests {
 
     #[test]
     fn mapped_files_read_the_same_values() {
-        for name in ["twoview_f32.npy", "twoview_f64_fortran.npy", "seed.npy"] {
+        for name in [
+            "twoview_f32.npy",
+            "twoview_f64_fortran.npy",
+            "seed.npy",
+            "twoview_f16.npy",
+        ] {
             let path = fixture(name);
             let mapped = load_npy_file(&path, 0).unwrap();
             let read = load_npy_file(&path, u64::MAX).unwrap();
@@ -558,11 +596,11 @@ mod tests {
             assert_eq!(values_f64(&mapped), values_f64(&read), "{name}");
             assert_eq!((mapped.rows(), mapped.cols()), (read.rows(), read.cols()));
         }
-        // float16 cannot be used in place: it is widened instead.
+        // float16 stays float16 in memory, mapped or read.
         assert!(
-            !load_npy_file(&fixture("twoview_f16.npy"), 0)
+            load_npy_file(&fixture("twoview_f16.npy"), 0)
                 .unwrap()
-                .is_mapped()
+                .is_f16()
         );
     }
 }

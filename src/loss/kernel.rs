@@ -23,6 +23,7 @@ pub trait Element: bytemuck::Pod + Into<f64> + Send + Sync + Default + 'static {
     /// Unit roundoff of the type's arithmetic (2^-24 or 2^-53).
     const UNIT_ROUNDOFF: f64;
     const ONE: Self;
+    const IS_F32: bool;
     /// The same tile seen as float32, when it is one.
     fn as_f32(tile: &[Self]) -> Option<&[f32]>;
     fn as_f32_mut(tile: &mut [Self]) -> Option<&mut [f32]>;
@@ -32,6 +33,7 @@ pub trait Element: bytemuck::Pod + Into<f64> + Send + Sync + Default + 'static {
 impl Element for f32 {
     const UNIT_ROUNDOFF: f64 = 5.960_464_477_539_063e-8;
     const ONE: f32 = 1.0;
+    const IS_F32: bool = true;
     fn as_f32(tile: &[f32]) -> Option<&[f32]> {
         Some(tile)
     }
@@ -46,6 +48,7 @@ impl Element for f32 {
 impl Element for f64 {
     const UNIT_ROUNDOFF: f64 = 1.110_223_024_625_156_5e-16;
     const ONE: f64 = 1.0;
+    const IS_F32: bool = false;
     fn as_f32(_: &[f64]) -> Option<&[f32]> {
         None
     }
@@ -55,6 +58,69 @@ impl Element for f64 {
     fn view_f32(_: ArrayView2<'_, f64>) -> Option<ArrayView2<'_, f32>> {
         None
     }
+}
+
+/// An element type embeddings are stored in: float16, float32 or float64.
+/// Tiles are multiplied in `Tile`: float32 for float16 storage, whose rows
+/// are converted as tiles are formed (never the whole matrix at once).
+pub trait Stored: bytemuck::Pod + Into<f64> + Send + Sync + Default + 'static {
+    type Tile: Element;
+    /// The matrix as tile elements, where that needs no conversion.
+    fn as_tile(m: ArrayView2<'_, Self>) -> Option<ArrayView2<'_, Self::Tile>>;
+    /// One value as a tile element (exact: a widening or the identity).
+    fn to_tile(self) -> Self::Tile;
+}
+
+impl Stored for half::f16 {
+    type Tile = f32;
+    fn as_tile(_: ArrayView2<'_, Self>) -> Option<ArrayView2<'_, f32>> {
+        None
+    }
+    fn to_tile(self) -> f32 {
+        self.to_f32()
+    }
+}
+
+impl Stored for f32 {
+    type Tile = f32;
+    fn as_tile(m: ArrayView2<'_, f32>) -> Option<ArrayView2<'_, f32>> {
+        Some(m)
+    }
+    fn to_tile(self) -> f32 {
+        self
+    }
+}
+
+impl Stored for f64 {
+    type Tile = f64;
+    fn as_tile(m: ArrayView2<'_, f64>) -> Option<ArrayView2<'_, f64>> {
+        Some(m)
+    }
+    fn to_tile(self) -> f64 {
+        self
+    }
+}
+
+/// Scratch of one worker for rows converted to tile elements.
+struct Converted<X> {
+    a: Vec<X>,
+    b: Vec<X>,
+}
+
+/// Rows r0..r1 of `m` converted to tile elements into `out`, as a view.
+fn converted<'o, S: Stored>(
+    m: ArrayView2<'_, S>,
+    r0: usize,
+    r1: usize,
+    out: &'o mut Vec<S::Tile>,
+) -> ArrayView2<'o, S::Tile> {
+    out.clear();
+    out.extend(
+        m.slice(ndarray::s![r0..r1, ..])
+            .iter()
+            .map(|&x| x.to_tile()),
+    );
+    ArrayView2::from_shape((r1 - r0, m.ncols()), &out[..]).expect("sized to the rows")
 }
 
 /// Rows in compressed form: `ids[start[r]..start[r + 1]]` belong to row r.
@@ -130,6 +196,9 @@ pub struct Side<'a, T> {
     pub scale: Vec<f64>,
     /// |x| * scale: 1 for cosine, |x| for dot. Bounds the product's rounding.
     pub size: Vec<f64>,
+    /// The rows are read in place from a memory-mapped file: the pass makes
+    /// no packed copy of them.
+    pub mapped: bool,
 }
 
 /// Anchors whose candidates lie on the other side of the tile.
@@ -279,7 +348,7 @@ struct Tile {
     cols: bool,
 }
 
-impl<T: Element> Pass<'_, '_, T> {
+impl<S: Stored> Pass<'_, '_, S> {
     /// The similarity of row `i` of `a` and row `j` of `b`, summed in float64
     /// in index order. Positives and near-ties use it, so that equal rows give
     /// equal numbers.
@@ -395,7 +464,11 @@ impl<T: Element> Pass<'_, '_, T> {
         let i1 = (i0 + b).min(self.a.m.nrows());
         let mut rows = vec![Lse::EMPTY; i1 - i0];
         // The tile's dot products, row-major.
-        let mut g = vec![T::default(); b * b];
+        let mut g = vec![<S::Tile>::default(); b * b];
+        let mut conv = Converted {
+            a: Vec::new(),
+            b: Vec::new(),
+        };
         let mut buf = Buffers {
             l: vec![0.0; b],
             e: vec![0.0; b],
@@ -428,7 +501,7 @@ impl<T: Element> Pass<'_, '_, T> {
                     rows: rows_have_anchors,
                     cols: cols_have_anchors,
                 };
-                self.product(&t, packed, &mut g);
+                self.product(&t, packed, &mut conv, &mut g);
                 let cols = self.fold_dispatch(&t, &g, &mut buf, &mut rows, above);
                 if cols_have_anchors {
                     part = Some(cols);
@@ -448,20 +521,31 @@ impl<T: Element> Pass<'_, '_, T> {
     /// Both sides packed for the float32 AVX2 kernel, where that kernel
     /// applies (see [`product`]).
     fn packed(&self) -> Option<PackedSides> {
-        if !self.avx2 || !product::packed_kernel_applies() {
+        if !self.avx2
+            || !<S::Tile>::IS_F32
+            || self.a.mapped
+            || self.b.mapped
+            || !product::packed_kernel_applies()
+        {
             return None;
         }
         Some(PackedSides {
-            a: Packed::new(T::view_f32(self.a.m)?, self.block, product::ROWS)?,
-            b: Packed::new(T::view_f32(self.b.m)?, self.block, product::COLS)?,
+            a: Packed::new(self.a.m, self.block, product::ROWS)?,
+            b: Packed::new(self.b.m, self.block, product::COLS)?,
         })
     }
 
     /// Fills `g` with the dot products of rows i0..i1 of `a` with rows
     /// j0..j1 of `b`, row-major.
-    fn product(&self, t: &Tile, packed: Option<&PackedSides>, g: &mut [T]) {
+    fn product(
+        &self,
+        t: &Tile,
+        packed: Option<&PackedSides>,
+        conv: &mut Converted<S::Tile>,
+        g: &mut [S::Tile],
+    ) {
         #[cfg(target_arch = "x86_64")]
-        if let (Some(p), Some(g)) = (packed, T::as_f32_mut(g)) {
+        if let (Some(p), Some(g)) = (packed, <S::Tile>::as_f32_mut(g)) {
             let rows = (t.i0 / self.block, t.i1 - t.i0);
             let cols = (t.j0 / self.block, t.j1 - t.j0);
             // SAFETY: `packed` exists only where the CPU has AVX2 and FMA.
@@ -469,7 +553,15 @@ impl<T: Element> Pass<'_, '_, T> {
             return;
         }
         let _ = packed;
-        product::with_gemm(self.a.m, self.b.m, (t.i0, t.i1), (t.j0, t.j1), g);
+        match (S::as_tile(self.a.m), S::as_tile(self.b.m)) {
+            (Some(a), Some(b)) => product::with_gemm(a, b, (t.i0, t.i1), (t.j0, t.j1), g),
+            _ => {
+                // float16: this tile's rows, converted, then multiplied.
+                let a = converted(self.a.m, t.i0, t.i1, &mut conv.a);
+                let b = converted(self.b.m, t.j0, t.j1, &mut conv.b);
+                product::with_gemm(a, b, (0, t.i1 - t.i0), (0, t.j1 - t.j0), g);
+            }
+        }
     }
 
     /// Runs the fold compiled for AVX2 and FMA where the CPU has them, and a
@@ -478,7 +570,7 @@ impl<T: Element> Pass<'_, '_, T> {
     fn fold_dispatch(
         &self,
         t: &Tile,
-        g: &[T],
+        g: &[S::Tile],
         buf: &mut Buffers,
         rows: &mut [Lse],
         above: &[AtomicU64],
@@ -496,7 +588,7 @@ impl<T: Element> Pass<'_, '_, T> {
     unsafe fn fold_avx2(
         &self,
         t: &Tile,
-        g: &[T],
+        g: &[S::Tile],
         buf: &mut Buffers,
         rows: &mut [Lse],
         above: &[AtomicU64],
@@ -509,13 +601,13 @@ impl<T: Element> Pass<'_, '_, T> {
     fn fold_any<const FMA: bool>(
         &self,
         t: &Tile,
-        g: &[T],
+        g: &[S::Tile],
         buf: &mut Buffers,
         rows: &mut [Lse],
         above: &[AtomicU64],
     ) -> Vec<Lse> {
         if self.exp32
-            && let (Some(shift), Some(g)) = (self.fixed_shift, T::as_f32(g))
+            && let (Some(shift), Some(g)) = (self.fixed_shift, <S::Tile>::as_f32(g))
         {
             return self.fold32::<FMA>(t, g, shift as f32, buf, rows, above);
         }
@@ -529,7 +621,7 @@ impl<T: Element> Pass<'_, '_, T> {
     fn fold<const FMA: bool>(
         &self,
         t: &Tile,
-        g: &[T],
+        g: &[S::Tile],
         buf: &mut Buffers,
         rows: &mut [Lse],
         above: &[AtomicU64],
@@ -875,7 +967,7 @@ impl<T: Element> Pass<'_, '_, T> {
 
     /// Row ii of the tile's logits into `l`; the anchor itself is -inf.
     #[inline(always)]
-    fn logit_row(&self, t: &Tile, ii: usize, g: &[T], col_scale: &[f64], l: &mut [f64]) {
+    fn logit_row(&self, t: &Tile, ii: usize, g: &[S::Tile], col_scale: &[f64], l: &mut [f64]) {
         let bj = l.len();
         let rs = self.a.scale[t.i0 + ii] * self.inv_tau;
         let grow = &g[ii * bj..(ii + 1) * bj];
@@ -919,7 +1011,14 @@ impl<T: Element> Pass<'_, '_, T> {
     /// Without a fixed shift, each column's shift is its maximum over the
     /// tile, leaving out the entries the column fold masks.
     #[inline(always)]
-    fn column_shifts(&self, t: &Tile, col: &Anchors, g: &[T], l: &mut [f64], colshift: &mut [f64]) {
+    fn column_shifts(
+        &self,
+        t: &Tile,
+        col: &Anchors,
+        g: &[S::Tile],
+        l: &mut [f64],
+        colshift: &mut [f64],
+    ) {
         colshift.fill(f64::NEG_INFINITY);
         let col_scale = &self.b.scale[t.j0..t.j1];
         for ii in 0..t.i1 - t.i0 {
@@ -943,7 +1042,8 @@ impl<T: Element> Pass<'_, '_, T> {
     /// adds at most 4 u (four roundings in float32 tiles); twice (d + 4) u
     /// covers both with room to spare.
     fn window(&self, d: f64, size: f64) -> f64 {
-        2.0 * (d + 4.0) * T::UNIT_ROUNDOFF * size * self.inv_tau + 2.0 * self.tie_window(size)
+        2.0 * (d + 4.0) * <S::Tile>::UNIT_ROUNDOFF * size * self.inv_tau
+            + 2.0 * self.tie_window(size)
     }
 }
 

@@ -29,7 +29,7 @@ use crate::error::{Error, Result};
 use crate::input::{Embeddings, Values};
 use crate::layout::{Layout, Record};
 use exp::{log_add_exp, softplus};
-use kernel::{Anchors, Csr, Element, Pass, Side};
+use kernel::{Anchors, Csr, Pass, Side, Stored};
 
 /// How two embeddings are compared.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -149,8 +149,21 @@ pub struct Core<'a> {
 }
 
 enum Inner<'a> {
+    F16(Prepared<'a, half::f16>),
     F32(Prepared<'a, f32>),
     F64(Prepared<'a, f64>),
+}
+
+/// Evaluates `$body` with `$p` bound to the prepared sides, whatever their
+/// element type.
+macro_rules! with_prepared {
+    ($inner:expr, $p:ident => $body:expr) => {
+        match $inner {
+            Inner::F16($p) => $body,
+            Inner::F32($p) => $body,
+            Inner::F64($p) => $body,
+        }
+    };
 }
 
 struct Prepared<'a, T> {
@@ -158,7 +171,7 @@ struct Prepared<'a, T> {
     b: Option<Side<'a, T>>,
 }
 
-fn side<'a, T: Element>(
+fn side<'a, T: Stored>(
     e: &Embeddings,
     m: ArrayView2<'a, T>,
     sim: Similarity,
@@ -186,7 +199,12 @@ fn side<'a, T: Element>(
             }
         }
     }
-    Ok(Side { m, scale, size })
+    Ok(Side {
+        m,
+        scale,
+        size,
+        mapped: e.is_mapped(),
+    })
 }
 
 impl<'a> Core<'a> {
@@ -213,6 +231,14 @@ impl<'a> Core<'a> {
         }
         let sim = settings.similarity;
         let inner = match (&first.values, second.map(|s| &s.values)) {
+            (Values::F16(a), None) => Inner::F16(Prepared {
+                a: side(first, a.view(), sim)?,
+                b: None,
+            }),
+            (Values::F16(a), Some(Values::F16(b))) => Inner::F16(Prepared {
+                a: side(first, a.view(), sim)?,
+                b: Some(side(second.expect("matched"), b.view(), sim)?),
+            }),
             (Values::F32(a), None) => Inner::F32(Prepared {
                 a: side(first, a.view(), sim)?,
                 b: None,
@@ -241,17 +267,15 @@ impl<'a> Core<'a> {
     /// The precision products are computed in: "f32" or "f64".
     pub fn precision(&self) -> &'static str {
         match self.inner {
-            Inner::F32(_) => "f32",
+            Inner::F16(_) | Inner::F32(_) => "f32",
             Inner::F64(_) => "f64",
         }
     }
 
     /// Number of tiles the pass computes (for progress bars).
     pub fn tile_count(&self) -> u64 {
-        let (n_a, n_b) = match &self.inner {
-            Inner::F32(p) => (p.a.m.nrows(), p.b.as_ref().map(|b| b.m.nrows())),
-            Inner::F64(p) => (p.a.m.nrows(), p.b.as_ref().map(|b| b.m.nrows())),
-        };
+        let (n_a, n_b) =
+            with_prepared!(&self.inner, p => (p.a.m.nrows(), p.b.as_ref().map(|b| b.m.nrows())));
         kernel::tile_count(
             n_a,
             n_b.unwrap_or(n_a),
@@ -262,10 +286,7 @@ impl<'a> Core<'a> {
 
     /// Runs the fused pass and returns one finding per record, in record order.
     pub fn run(&self, progress: &(dyn Fn(u64) + Sync)) -> Vec<RecordStats> {
-        match &self.inner {
-            Inner::F32(p) => self.with_pass(p, |pass| self.collect(pass, progress)),
-            Inner::F64(p) => self.with_pass(p, |pass| self.collect(pass, progress)),
-        }
+        with_prepared!(&self.inner, p => self.with_pass(p, |pass| self.collect(pass, progress)))
     }
 
     /// Streams the terms of the given records, in the given order: `each` gets
@@ -277,17 +298,12 @@ impl<'a> Core<'a> {
         log_denominator: &dyn Fn(usize) -> f64,
         each: &mut TermSink<'_, E>,
     ) -> std::result::Result<(), E> {
-        match &self.inner {
-            Inner::F32(p) => self.with_pass(p, |pass| {
-                self.stream_terms(pass, records, log_denominator, each)
-            }),
-            Inner::F64(p) => self.with_pass(p, |pass| {
-                self.stream_terms(pass, records, log_denominator, each)
-            }),
-        }
+        with_prepared!(&self.inner, p => self.with_pass(p, |pass| {
+            self.stream_terms(pass, records, log_denominator, each)
+        }))
     }
 
-    fn with_pass<'s, T: Element, R>(
+    fn with_pass<'s, T: Stored, R>(
         &'s self,
         p: &'s Prepared<'a, T>,
         f: impl FnOnce(&Pass<'s, 'a, T>) -> R,
@@ -351,7 +367,7 @@ impl<'a> Core<'a> {
         f(&pass)
     }
 
-    fn collect<T: Element>(
+    fn collect<T: Stored>(
         &self,
         pass: &Pass<'_, '_, T>,
         progress: &(dyn Fn(u64) + Sync),
@@ -390,7 +406,7 @@ impl<'a> Core<'a> {
             .collect()
     }
 
-    fn stream_terms<T: Element, E>(
+    fn stream_terms<T: Stored, E>(
         &self,
         pass: &Pass<'_, '_, T>,
         records: &[usize],
@@ -441,7 +457,7 @@ fn has_avx2_fma() -> bool {
 }
 
 /// s(anchor, positive) of a record, in float64, whichever side its anchor is on.
-fn sim_of<T: Element>(pass: &Pass<'_, '_, T>, r: &Record) -> f64 {
+fn sim_of<T: Stored>(pass: &Pass<'_, '_, T>, r: &Record) -> f64 {
     if r.backward {
         pass.precise_sim(r.positive, r.anchor)
     } else {
@@ -449,7 +465,7 @@ fn sim_of<T: Element>(pass: &Pass<'_, '_, T>, r: &Record) -> f64 {
     }
 }
 
-fn logit_of<T: Element>(pass: &Pass<'_, '_, T>, r: &Record) -> f64 {
+fn logit_of<T: Stored>(pass: &Pass<'_, '_, T>, r: &Record) -> f64 {
     if r.backward {
         pass.precise_logit(r.positive, r.anchor)
     } else {

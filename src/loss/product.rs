@@ -16,9 +16,10 @@ pub const COLS: usize = 16;
 /// Rows per packed panel of the row side: the kernel's rows.
 pub const ROWS: usize = 6;
 
-/// The largest packed copy of one side a run makes (bytes); larger inputs
-/// are multiplied by `gemm` straight from their rows.
-pub const PACK_LIMIT: usize = 512 << 20;
+/// The largest packed copy of one side a run makes (bytes): a run packs
+/// each side twice, so its copies stay under twice this. Larger sides, and
+/// memory-mapped ones, are multiplied by `gemm` straight from their rows.
+pub const PACK_LIMIT: usize = 256 << 20;
 
 /// One side in panels of `width` rows, block by block: panel p of block b
 /// holds rows b * block + width * p .. + width of the side (zeros past the
@@ -33,10 +34,15 @@ pub struct Packed {
 }
 
 impl Packed {
-    /// Packs `m` for tiles of `block` rows in panels of `width` rows
-    /// ([`ROWS`] for the row side, [`COLS`] for the column side), or `None`
-    /// where the copy would exceed [`PACK_LIMIT`].
-    pub fn new(m: ArrayView2<'_, f32>, block: usize, width: usize) -> Option<Packed> {
+    /// Packs `m` (float16 or float32: every value is exact as float32) for
+    /// tiles of `block` rows in panels of `width` rows ([`ROWS`] for the row
+    /// side, [`COLS`] for the column side), or `None` where the copy would
+    /// exceed [`PACK_LIMIT`].
+    pub fn new<S: Copy + Into<f64> + Sync>(
+        m: ArrayView2<'_, S>,
+        block: usize,
+        width: usize,
+    ) -> Option<Packed> {
         let (n, d) = m.dim();
         let per_block = block.div_ceil(width) * width * d;
         let total = n.div_ceil(block).checked_mul(per_block)?;
@@ -55,7 +61,7 @@ impl Packed {
                     let c0 = r0 + p * width;
                     for (c, lane) in (c0..r1.min(c0 + width)).zip(0..) {
                         for (k, &x) in m.row(c).iter().enumerate() {
-                            panel[k * width + lane] = x;
+                            panel[k * width + lane] = x.into() as f32;
                         }
                     }
                 }

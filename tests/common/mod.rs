@@ -32,6 +32,27 @@ pub fn embeddings_f32(rows: &Rows) -> Embeddings {
     }
 }
 
+/// float16 embeddings; every value must be exact in float16.
+pub fn embeddings_f16(rows: &Rows) -> Embeddings {
+    let d = rows[0].len();
+    let flat: Vec<half::f16> = rows
+        .iter()
+        .flatten()
+        .map(|&x| half::f16::from_f64(x))
+        .collect();
+    assert!(
+        flat.iter()
+            .zip(rows.iter().flatten())
+            .all(|(h, &x)| f64::from(*h) == x)
+    );
+    Embeddings {
+        name: "mem.npy".into(),
+        source_dtype: "float16".into(),
+        values: Values::F16(Matrix::from_rows(rows.len(), d, flat)),
+        first_line: None,
+    }
+}
+
 /// What the reference computes for one record.
 #[derive(Debug, Clone, Copy)]
 pub struct Expected {
