@@ -188,6 +188,39 @@ proptest! {
         check(&got, &reference(&layout, &rows, None, s, 0.1), 1e-12, "pairs");
     }
 
+    /// float32 pairs: repeated anchors, shared positives and the symmetric
+    /// option through the float32 fold's masks, hand-vectorized and portable.
+    #[test]
+    fn pairs_f32_match_reference(seed in any::<u64>(), r in 2usize..40, p in 1usize..60, d in 1usize..20, block in prop::sample::select(vec![1usize, 5, 6, 16, 17, 256]), symmetric in any::<bool>(), tau in prop::sample::select(vec![0.025, 0.1, 0.5]), portable in any::<bool>()) {
+        let mut rng = Rng(seed);
+        let rows: Rows = (0..r).map(|_| (0..d).map(|_| rng.uniform() as f32 as f64).collect()).collect();
+        let pairs: Vec<IndexPair> = (0..p)
+            .map(|_| {
+                // Few distinct positives, so that several anchors share one.
+                let a = rng.next_u64() % r as u64;
+                let b = (a + 1 + rng.next_u64() % (r as u64 - 1).min(3)) % r as u64;
+                IndexPair { a: a as i64, b: b as i64 }
+            })
+            .collect();
+        let pairs = Pairs::from_pairs("p.csv", pairs);
+        let layout = Layout::pairs("mem.npy", r, &pairs, symmetric).unwrap();
+        let got = run_with(&layout, &embeddings_f32(&rows), None, Similarity::Cosine, tau, block, 2, portable);
+        let tol = 4.0 * (d as f64 + 4.0) * 6e-8 / tau;
+        check_scaled(&got, &reference(&layout, &rows, None, Similarity::Cosine, tau), tol, false, "pairs f32");
+    }
+
+    /// float32 queries against keys, both ways.
+    #[test]
+    fn keys_f32_match_reference(seed in any::<u64>(), n in 1usize..40, d in 1usize..20, block in prop::sample::select(vec![1usize, 6, 16, 17, 256]), symmetric in any::<bool>(), portable in any::<bool>()) {
+        let mut rng = Rng(seed);
+        let q: Rows = (0..n).map(|_| (0..d).map(|_| rng.uniform() as f32 as f64).collect()).collect();
+        let k: Rows = q.iter().map(|row| row.iter().map(|x| (x + 0.3 * rng.uniform()) as f32 as f64).collect()).collect();
+        let layout = Layout::keys("q.npy", n, "k.npy", n, symmetric).unwrap();
+        let got = run_with(&layout, &embeddings_f32(&q), Some(&embeddings_f32(&k)), Similarity::Cosine, 0.1, block, 3, portable);
+        let tol = 4.0 * (d as f64 + 4.0) * 6e-8 / 0.1;
+        check_scaled(&got, &reference(&layout, &q, Some(&k), Similarity::Cosine, 0.1), tol, false, "keys f32");
+    }
+
     /// Queries against keys, one way and both ways.
     #[test]
     fn keys_match_reference(seed in any::<u64>(), n in 1usize..25, block in 1usize..9, symmetric in any::<bool>(), tau in prop::sample::select(vec![0.2, 0.001])) {

@@ -27,7 +27,6 @@ pub trait Element: bytemuck::Pod + Into<f64> + Send + Sync + Default + 'static {
     /// The same tile seen as float32, when it is one.
     fn as_f32(tile: &[Self]) -> Option<&[f32]>;
     fn as_f32_mut(tile: &mut [Self]) -> Option<&mut [f32]>;
-    fn view_f32(m: ArrayView2<'_, Self>) -> Option<ArrayView2<'_, f32>>;
 }
 
 impl Element for f32 {
@@ -40,9 +39,6 @@ impl Element for f32 {
     fn as_f32_mut(tile: &mut [f32]) -> Option<&mut [f32]> {
         Some(tile)
     }
-    fn view_f32(m: ArrayView2<'_, f32>) -> Option<ArrayView2<'_, f32>> {
-        Some(m)
-    }
 }
 
 impl Element for f64 {
@@ -53,9 +49,6 @@ impl Element for f64 {
         None
     }
     fn as_f32_mut(_: &mut [f64]) -> Option<&mut [f32]> {
-        None
-    }
-    fn view_f32(_: ArrayView2<'_, f64>) -> Option<ArrayView2<'_, f32>> {
         None
     }
 }
@@ -103,23 +96,37 @@ impl Stored for f64 {
 
 /// Scratch of one worker for rows converted to tile elements.
 struct Converted<X> {
+    /// The row block's rows, and which rows they are.
     a: Vec<X>,
+    a_rows: Option<(usize, usize)>,
+    /// The tile's column rows.
     b: Vec<X>,
 }
 
-/// Rows r0..r1 of `m` converted to tile elements into `out`, as a view.
+/// Rows r0..r1 of `m` converted to tile elements into `out` (unless `held`
+/// says `out` holds them already), as a view.
 fn converted<'o, S: Stored>(
     m: ArrayView2<'_, S>,
-    r0: usize,
-    r1: usize,
+    (r0, r1): (usize, usize),
     out: &'o mut Vec<S::Tile>,
+    held: Option<&mut Option<(usize, usize)>>,
 ) -> ArrayView2<'o, S::Tile> {
-    out.clear();
-    out.extend(
-        m.slice(ndarray::s![r0..r1, ..])
-            .iter()
-            .map(|&x| x.to_tile()),
-    );
+    let fresh = match held {
+        Some(h) if *h == Some((r0, r1)) => false,
+        Some(h) => {
+            *h = Some((r0, r1));
+            true
+        }
+        None => true,
+    };
+    if fresh {
+        out.clear();
+        out.extend(
+            m.slice(ndarray::s![r0..r1, ..])
+                .iter()
+                .map(|&x| x.to_tile()),
+        );
+    }
     ArrayView2::from_shape((r1 - r0, m.ncols()), &out[..]).expect("sized to the rows")
 }
 
@@ -307,7 +314,7 @@ struct Buffers {
     /// Per column: its maximum logit in this tile.
     colmax: Vec<f64>,
     saved: Vec<(usize, f64)>,
-    /// Float32 counterparts of `l`, the column scales and `colmax`.
+    /// Float32 counterparts of `l`, `e`, the column scales and `colmax`.
     l32: Vec<f32>,
     e32: Vec<f32>,
     cs32: Vec<f32>,
@@ -467,6 +474,7 @@ impl<S: Stored> Pass<'_, '_, S> {
         let mut g = vec![<S::Tile>::default(); b * b];
         let mut conv = Converted {
             a: Vec::new(),
+            a_rows: None,
             b: Vec::new(),
         };
         let mut buf = Buffers {
@@ -529,6 +537,12 @@ impl<S: Stored> Pass<'_, '_, S> {
         {
             return None;
         }
+        // Both sizes are checked before either side is packed.
+        let a_len = Packed::len(self.a.m.dim(), self.block, product::ROWS)?;
+        let b_len = Packed::len(self.b.m.dim(), self.block, product::COLS)?;
+        if a_len.max(b_len).checked_mul(4)? > product::PACK_LIMIT {
+            return None;
+        }
         Some(PackedSides {
             a: Packed::new(self.a.m, self.block, product::ROWS)?,
             b: Packed::new(self.b.m, self.block, product::COLS)?,
@@ -556,17 +570,18 @@ impl<S: Stored> Pass<'_, '_, S> {
         match (S::as_tile(self.a.m), S::as_tile(self.b.m)) {
             (Some(a), Some(b)) => product::with_gemm(a, b, (t.i0, t.i1), (t.j0, t.j1), g),
             _ => {
-                // float16: this tile's rows, converted, then multiplied.
-                let a = converted(self.a.m, t.i0, t.i1, &mut conv.a);
-                let b = converted(self.b.m, t.j0, t.j1, &mut conv.b);
+                // float16: the tile's rows converted (the row block's once),
+                // then multiplied.
+                let a = converted(self.a.m, (t.i0, t.i1), &mut conv.a, Some(&mut conv.a_rows));
+                let b = converted(self.b.m, (t.j0, t.j1), &mut conv.b, None);
                 product::with_gemm(a, b, (0, t.i1 - t.i0), (0, t.j1 - t.j0), g);
             }
         }
     }
 
-    /// Runs the fold compiled for AVX2 and FMA where the CPU has them, and a
-    /// portable build elsewhere. Which one runs depends on the CPU only, so
-    /// a machine gives the same bits for any number of threads.
+    /// Runs the fold compiled for AVX2 and FMA where the CPU has them (and
+    /// `avx2` allows it), and a portable build elsewhere. The choice does not
+    /// depend on the threads, so a run gives the same bits for any number.
     fn fold_dispatch(
         &self,
         t: &Tile,
@@ -576,8 +591,12 @@ impl<S: Stored> Pass<'_, '_, S> {
         above: &[AtomicU64],
     ) -> Vec<Lse> {
         #[cfg(target_arch = "x86_64")]
-        if self.avx2 {
-            // SAFETY: `avx2` is set only where the CPU supports AVX2 and FMA.
+        if self.avx2
+            && std::arch::is_x86_feature_detected!("avx2")
+            && std::arch::is_x86_feature_detected!("fma")
+        {
+            // SAFETY: the CPU supports AVX2 and FMA, checked just above (the
+            // checks are cached: two loads).
             return unsafe { self.fold_avx2(t, g, buf, rows, above) };
         }
         self.fold_any::<false>(t, g, buf, rows, above)
@@ -779,12 +798,13 @@ impl<S: Stored> Pass<'_, '_, S> {
     }
 
     /// The fold of a float32 tile under a fixed shift, all in float32 lanes
-    /// but the sums: logits are `(g * (scale_i / tau)) * scale_j` rounded to
-    /// float32, exponentials come from [`exp32`] and are summed in float64.
-    /// Both roundings stay far inside the float32 product's own error, and
-    /// inside the window that sends near-ties to the float64 recheck. The
-    /// caller guarantees that every shifted logit is above -87 (or -inf),
-    /// so no term underflows.
+    /// but the sums: logits are `(g * rs) * cs` with `rs = scale_i / tau` and
+    /// `cs = scale_j` rounded to float32, exponentials come from [`exp32`]
+    /// and are summed in float64. Both roundings stay far inside the float32
+    /// product's own error, and the logits' inside the window that sends
+    /// near-ties to the float64 recheck. The caller sets `exp32` only when
+    /// 2/tau <= 80, so every shifted logit is above -80 (minus the product's
+    /// rounding) and no term underflows the float32 floor of -87.
     #[inline(always)]
     fn fold32<const FMA: bool>(
         &self,
@@ -826,12 +846,13 @@ impl<S: Stored> Pass<'_, '_, S> {
             let i = t.i0 + ii;
             let rs = (self.a.scale[i] * self.inv_tau) as f32;
             let grow = &g[ii * bj..(ii + 1) * bj];
-            // On the diagonal the row's maximum may be its own entry, which
-            // is masked after; the column maxima are not used there.
-            let row_max =
+            let mut row_max =
                 row_logits::<FMA>(grow, rs, cs, l, col.is_some().then_some(&mut *colmax)) as f64;
             if t.diagonal {
+                // The row meets itself: masked, and the maximum taken again
+                // without it (diagonal tiles have no column fold).
                 l[ii] = f32::NEG_INFINITY;
+                row_max = rows32::max_of(l) as f64;
             }
             let row_recs = if t.rows { self.fwd.records.get(i) } else { &[] };
             let tol = self.window(d, self.a.size[i] * size_j);

@@ -60,8 +60,9 @@ pub struct Settings {
     pub similarity: Similarity,
     /// Rows per tile side (tests use small ones to cross tile edges).
     pub block: usize,
-    /// Run the portable code even where the CPU has AVX2 and FMA (tests
-    /// compare the two; results agree to the float32 rounding).
+    /// Run the portable code even where the CPU has AVX2 and FMA (the tests
+    /// check both against the same reference; they agree to the float32
+    /// rounding).
     pub portable: bool,
 }
 
@@ -72,8 +73,8 @@ pub const FIXED_SHIFT_SPAN: f64 = 700.0;
 
 /// With float32 products, the exponentials are taken in float32 too when
 /// the fixed shift's span is at most this: every shifted logit then lies in
-/// [-80, 0], where a float32 exponential is a normal number within 2e-7 of
-/// e^x. Wider spans (tau < 0.025) use the float64 exponential.
+/// [-80, 0], where a float32 exponential is a normal number within a relative
+/// 2e-7 of e^x. Wider spans (tau < 0.025) use the float64 exponential.
 pub const EXP32_SPAN: f64 = 80.0;
 
 /// The core's finding for one record, from which every reported figure of
@@ -286,7 +287,7 @@ impl<'a> Core<'a> {
 
     /// Runs the fused pass and returns one finding per record, in record order.
     pub fn run(&self, progress: &(dyn Fn(u64) + Sync)) -> Vec<RecordStats> {
-        with_prepared!(&self.inner, p => self.with_pass(p, |pass| self.collect(pass, progress)))
+        with_prepared!(&self.inner, p => self.with_pass(p, true, |pass| self.collect(pass, progress)))
     }
 
     /// Streams the terms of the given records, in the given order: `each` gets
@@ -298,14 +299,18 @@ impl<'a> Core<'a> {
         log_denominator: &dyn Fn(usize) -> f64,
         each: &mut TermSink<'_, E>,
     ) -> std::result::Result<(), E> {
-        with_prepared!(&self.inner, p => self.with_pass(p, |pass| {
+        with_prepared!(&self.inner, p => self.with_pass(p, false, |pass| {
             self.stream_terms(pass, records, log_denominator, each)
         }))
     }
 
+    /// Sets up the pass over `p`; with `positives`, also every record's
+    /// positive similarity (in parallel, on the caller's pool), which the
+    /// fused pass needs and term listings do not.
     fn with_pass<'s, T: Stored, R>(
         &'s self,
         p: &'s Prepared<'a, T>,
+        positives: bool,
         f: impl FnOnce(&Pass<'s, 'a, T>) -> R,
     ) -> R {
         let records = &self.layout.records;
@@ -362,8 +367,10 @@ impl<'a> Core<'a> {
             exp32: fixed_shift.is_some() && 2.0 / self.settings.tau <= EXP32_SPAN,
             avx2: !self.settings.portable && has_avx2_fma(),
         };
-        pass.positive_sim = records.par_iter().map(|r| sim_of(&pass, r)).collect();
-        pass.positive_logit = pass.positive_sim.iter().map(|s| s / pass.tau).collect();
+        if positives {
+            pass.positive_sim = records.par_iter().map(|r| sim_of(&pass, r)).collect();
+            pass.positive_logit = pass.positive_sim.iter().map(|s| s / pass.tau).collect();
+        }
         f(&pass)
     }
 

@@ -1,8 +1,8 @@
 //! Tile products. The `gemm` crate multiplies every tile, with kernels
 //! chosen at run time (AVX-512 where the CPU has it), except float32 tiles
 //! on CPUs with AVX2 and FMA but no AVX-512: there a 6 x 16 kernel of our
-//! own reads both sides from panels packed once per run (a copy of each
-//! side: O(R d) memory), where `gemm` would repack a tile's operands for
+//! own reads both sides from panels packed once per run (two copies of the
+//! input: O(R d) memory), where `gemm` would repack a tile's operands for
 //! every tile (docs/performance.md).
 
 use ndarray::{ArrayView2, s};
@@ -16,8 +16,9 @@ pub const COLS: usize = 16;
 /// Rows per packed panel of the row side: the kernel's rows.
 pub const ROWS: usize = 6;
 
-/// The largest packed copy of one side a run makes (bytes): a run packs
-/// each side twice, so its copies stay under twice this. Larger sides, and
+/// The largest packed copy a run makes (bytes). A run makes two (the rows
+/// of the tiles by 6, their columns by 16: in one-file layouts both of the
+/// one file), so its copies stay under twice this. Larger inputs, and
 /// memory-mapped ones, are multiplied by `gemm` straight from their rows.
 pub const PACK_LIMIT: usize = 256 << 20;
 
@@ -34,6 +35,13 @@ pub struct Packed {
 }
 
 impl Packed {
+    /// The number of values a packed copy of an (n, d) side holds, or
+    /// `None` if it overflows.
+    pub fn len((n, d): (usize, usize), block: usize, width: usize) -> Option<usize> {
+        let per_block = block.min(n).div_ceil(width).checked_mul(width * d)?;
+        n.div_ceil(block).checked_mul(per_block)
+    }
+
     /// Packs `m` (float16 or float32: every value is exact as float32) for
     /// tiles of `block` rows in panels of `width` rows ([`ROWS`] for the row
     /// side, [`COLS`] for the column side), or `None` where the copy would
@@ -44,11 +52,11 @@ impl Packed {
         width: usize,
     ) -> Option<Packed> {
         let (n, d) = m.dim();
-        let per_block = block.div_ceil(width) * width * d;
-        let total = n.div_ceil(block).checked_mul(per_block)?;
+        let total = Packed::len((n, d), block, width)?;
         if total.checked_mul(4)? > PACK_LIMIT || total == 0 {
             return None;
         }
+        let per_block = total / n.div_ceil(block);
         // Zeroed pages from the allocator, faulted in by the parallel writes
         // below (the padding stays zero).
         let mut data = vec![0f32; total];

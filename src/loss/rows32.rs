@@ -32,6 +32,11 @@ pub fn logits(g: &[f32], rs: f32, cs: &[f32], l: &mut [f32], colmax: Option<&mut
         .fold(f32::NEG_INFINITY, |m, &x| max(m, x))
 }
 
+/// The maximum of `l` (-inf when empty).
+pub fn max_of(l: &[f32]) -> f32 {
+    l.iter().fold(f32::NEG_INFINITY, |m, &x| max(m, x))
+}
+
 /// A float32 tile logit: the one expression every fold of a float32 tile uses.
 #[inline(always)]
 pub fn logit(g: f32, row_scale: f32, col_scale: f32) -> f32 {
