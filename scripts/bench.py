@@ -609,7 +609,7 @@ def scaling(b, reps_arg):
         med = median(rs, "seconds")
         cpu = median(rs, "cpu")
         rss = mib(median(rs, "rss_kib"))
-        inp = r * d * 4 / 2**20
+        inp = os.path.getsize(path) / 2**20  # the file: header and data
         per = med / (r * r * d) * 1e9
         runs = f"{sum(x['quiet'] for x in rs)}/{len(rs)}"
         lines.append(f"| {r} | {d} | {runs} | {med:.3f}{flag(rs)} "
@@ -636,7 +636,7 @@ def scaling(b, reps_arg):
 def ensure_file(a, r, d):
     import make_embeddings
 
-    path = make_embeddings.ensure(r, d, a.seed, a.data)
+    path = make_embeddings.ensure(r, d, a.seed, a.data, dtype=a.dtype)
     with open(path, "rb") as f:  # into the page cache before timing
         while f.read(1 << 24):
             pass
@@ -655,6 +655,9 @@ def main():
                    help=f"comma-separated, of {', '.join(TOOLS + EXTRA_TOOLS)}")
     p.add_argument("--tau", type=float, default=0.1)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--dtype", choices=["float32", "float16"], default="float32",
+                   help="element type of the embedding files (the Python "
+                        "baselines convert float16 to float32 after loading)")
     p.add_argument("--data", default=os.path.join(ROOT, "bench-data"),
                    help="folder of the embedding files (default: bench-data/)")
     p.add_argument("--bin", default=os.path.join(ROOT, "target", "release", "infonce"),

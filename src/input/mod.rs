@@ -232,7 +232,13 @@ impl Embeddings {
         fn norm<T: Copy + Into<f64>>(row: ArrayView1<'_, T>) -> f64 {
             // The plain sum of squares is exact enough unless it left
             // float64's normal range (only float64 input can).
-            let ss: f64 = row.iter().map(|&x| x.into() * x.into()).sum();
+            let ss: f64 = row
+                .iter()
+                .map(|&x| {
+                    let v: f64 = x.into();
+                    v * v
+                })
+                .sum();
             if (1e-300..=1e300).contains(&ss) {
                 return ss.sqrt();
             }
