@@ -70,6 +70,20 @@ impl<T: bytemuck::Pod> Matrix<T> {
         }
     }
 
+    /// A matrix read in place from `map`, its data starting at `offset`.
+    fn mapped(map: Mmap, offset: usize, (rows, cols): (usize, usize), fortran: bool) -> Self {
+        Matrix {
+            storage: Storage::Mapped {
+                map,
+                offset,
+                len: rows * cols,
+            },
+            rows,
+            cols,
+            fortran,
+        }
+    }
+
     pub fn rows(&self) -> usize {
         self.rows
     }
@@ -367,39 +381,11 @@ fn load_npy_file(path: &str, mmap_threshold: u64) -> Result<Embeddings> {
             return Err(Error::data(path, "changed size while being read"));
         }
         let (rows, cols) = (header.shape[0], header.shape[1]);
-        let n = rows * cols;
         let (offset, fortran) = (header.data_offset, header.fortran_order);
         let values = match header.dtype.size {
-            2 => Values::F16(Matrix {
-                storage: Storage::Mapped {
-                    map,
-                    offset,
-                    len: n,
-                },
-                rows,
-                cols,
-                fortran,
-            }),
-            4 => Values::F32(Matrix {
-                storage: Storage::Mapped {
-                    map,
-                    offset,
-                    len: n,
-                },
-                rows,
-                cols,
-                fortran,
-            }),
-            _ => Values::F64(Matrix {
-                storage: Storage::Mapped {
-                    map,
-                    offset,
-                    len: n,
-                },
-                rows,
-                cols,
-                fortran,
-            }),
+            2 => Values::F16(Matrix::mapped(map, offset, (rows, cols), fortran)),
+            4 => Values::F32(Matrix::mapped(map, offset, (rows, cols), fortran)),
+            _ => Values::F64(Matrix::mapped(map, offset, (rows, cols), fortran)),
         };
         return Ok(Embeddings {
             name: path.to_string(),

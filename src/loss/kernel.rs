@@ -675,22 +675,8 @@ impl<S: Stored> Pass<'_, '_, S> {
             self.logit_row(t, ii, g, col_scale, l);
             let row_recs = if t.rows { self.fwd.records.get(i) } else { &[] };
 
-            // Rank counts of the row's own records: only a row whose maximum
-            // reaches the positive needs counting.
-            let row_max = max_of(l);
             let tol = self.window(d, self.a.size[i] * size_j);
-            for &r in row_recs {
-                let lp = self.positive_logit[r];
-                if row_max >= lp - tol {
-                    let n = self.count_above(l, lp, tol, |jj| {
-                        // The positive never scores above itself.
-                        t.j0 + jj != self.positive[r] && self.scores_above(i, t.j0 + jj, lp)
-                    });
-                    if n > 0 {
-                        above[r].fetch_add(n, Ordering::Relaxed);
-                    }
-                }
-            }
+            self.row_ranks(t, i, row_recs, l, max_of(l), tol, above);
             // The columns' maxima, to find the few columns that need counting.
             if col.is_some() {
                 for (m, &x) in colmax.iter_mut().zip(l.iter()) {
@@ -753,36 +739,17 @@ impl<S: Stored> Pass<'_, '_, S> {
         let Some(col) = col else {
             return Vec::new();
         };
-        // Rank counts of the column records, down the columns whose maximum
-        // reaches their positive (in a trained model, few or none).
-        let size_i = max_of(&self.a.size[t.i0..t.i1]).max(0.0);
-        for (jj, &m) in colmax.iter().enumerate() {
-            let j = t.j0 + jj;
-            for &r in col.records.get(j) {
-                let lp = self.positive_logit[r];
-                let tol = self.window(d, size_i * self.b.size[j]);
-                if m < lp - tol {
-                    continue;
-                }
-                let cs = col_scale[jj];
-                let mut n = 0;
-                for ii in 0..t.i1 - t.i0 {
-                    let rs = self.a.scale[t.i0 + ii] * self.inv_tau;
-                    // The same expression as `logit_row`, so the same bits.
-                    let x = Into::<f64>::into(g[ii * bj + jj]) * rs * cs;
-                    if x > lp + tol
-                        || (x >= lp - tol
-                            && t.i0 + ii != self.positive[r]
-                            && self.scores_above(t.i0 + ii, j, lp))
-                    {
-                        n += 1;
-                    }
-                }
-                if n > 0 {
-                    above[r].fetch_add(n, Ordering::Relaxed);
-                }
-            }
-        }
+        self.column_ranks(
+            t,
+            col,
+            |jj| colmax[jj],
+            |ii, jj| {
+                // The same expression as `logit_row`, so the same bits.
+                let rs = self.a.scale[t.i0 + ii] * self.inv_tau;
+                Into::<f64>::into(g[ii * bj + jj]) * rs * col_scale[jj]
+            },
+            above,
+        );
         colshift
             .iter()
             .zip(colsum.iter())
@@ -856,18 +823,7 @@ impl<S: Stored> Pass<'_, '_, S> {
             }
             let row_recs = if t.rows { self.fwd.records.get(i) } else { &[] };
             let tol = self.window(d, self.a.size[i] * size_j);
-            for &r in row_recs {
-                let lp = self.positive_logit[r];
-                if row_max >= lp - tol {
-                    let n = self.count_above(l, lp, tol, |jj| {
-                        // The positive never scores above itself.
-                        t.j0 + jj != self.positive[r] && self.scores_above(i, t.j0 + jj, lp)
-                    });
-                    if n > 0 {
-                        above[r].fetch_add(n, Ordering::Relaxed);
-                    }
-                }
-            }
+            self.row_ranks(t, i, row_recs, l, row_max, tol, above);
 
             // Mask the row's positives (left out of its own sum) and the
             // entries where row i is the column anchor's positive (left out
@@ -920,33 +876,17 @@ impl<S: Stored> Pass<'_, '_, S> {
         let Some(col) = col else {
             return Vec::new();
         };
-        let size_i = max_of(&self.a.size[t.i0..t.i1]).max(0.0);
-        for (jj, &m) in colmax.iter().enumerate() {
-            let j = t.j0 + jj;
-            for &r in col.records.get(j) {
-                let lp = self.positive_logit[r];
-                let tol = self.window(d, size_i * self.b.size[j]);
-                if (m as f64) < lp - tol {
-                    continue;
-                }
-                let mut n = 0;
-                for ii in 0..t.i1 - t.i0 {
-                    let rs = (self.a.scale[t.i0 + ii] * self.inv_tau) as f32;
-                    // The same expression as the row's logits, so the same bits.
-                    let x = rows32::logit(g[ii * bj + jj], rs, cs[jj]) as f64;
-                    if x > lp + tol
-                        || (x >= lp - tol
-                            && t.i0 + ii != self.positive[r]
-                            && self.scores_above(t.i0 + ii, j, lp))
-                    {
-                        n += 1;
-                    }
-                }
-                if n > 0 {
-                    above[r].fetch_add(n, Ordering::Relaxed);
-                }
-            }
-        }
+        self.column_ranks(
+            t,
+            col,
+            |jj| colmax[jj] as f64,
+            |ii, jj| {
+                // The same expression as the row's logits, so the same bits.
+                let rs = (self.a.scale[t.i0 + ii] * self.inv_tau) as f32;
+                rows32::logit(g[ii * bj + jj], rs, cs[jj]) as f64
+            },
+            above,
+        );
         colsum
             .iter()
             .map(|&sum| {
@@ -997,6 +937,74 @@ impl<S: Stored> Pass<'_, '_, S> {
         }
         if t.diagonal {
             l[ii] = f64::NEG_INFINITY;
+        }
+    }
+
+    /// Rank counts of row i's records from its tile logits `l`: only a row
+    /// whose maximum reaches the positive needs counting.
+    #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
+    fn row_ranks<X: Copy + Into<f64>>(
+        &self,
+        t: &Tile,
+        i: usize,
+        records: &[usize],
+        l: &[X],
+        row_max: f64,
+        tol: f64,
+        above: &[AtomicU64],
+    ) {
+        for &r in records {
+            let lp = self.positive_logit[r];
+            if row_max >= lp - tol {
+                let n = self.count_above(l, lp, tol, |jj| {
+                    // The positive never scores above itself.
+                    t.j0 + jj != self.positive[r] && self.scores_above(i, t.j0 + jj, lp)
+                });
+                if n > 0 {
+                    above[r].fetch_add(n, Ordering::Relaxed);
+                }
+            }
+        }
+    }
+
+    /// Rank counts of the column records, down the columns whose maximum
+    /// (`colmax(jj)`) reaches their positive (in a trained model, few or
+    /// none); `logit(ii, jj)` recomputes a tile logit as the row fold did.
+    #[inline(always)]
+    fn column_ranks(
+        &self,
+        t: &Tile,
+        col: &Anchors,
+        colmax: impl Fn(usize) -> f64,
+        logit: impl Fn(usize, usize) -> f64,
+        above: &[AtomicU64],
+    ) {
+        let d = self.a.m.ncols() as f64;
+        let size_i = max_of(&self.a.size[t.i0..t.i1]).max(0.0);
+        for jj in 0..t.j1 - t.j0 {
+            let j = t.j0 + jj;
+            for &r in col.records.get(j) {
+                let lp = self.positive_logit[r];
+                let tol = self.window(d, size_i * self.b.size[j]);
+                if colmax(jj) < lp - tol {
+                    continue;
+                }
+                let mut n = 0;
+                for ii in 0..t.i1 - t.i0 {
+                    let x = logit(ii, jj);
+                    if x > lp + tol
+                        || (x >= lp - tol
+                            && t.i0 + ii != self.positive[r]
+                            && self.scores_above(t.i0 + ii, j, lp))
+                    {
+                        n += 1;
+                    }
+                }
+                if n > 0 {
+                    above[r].fetch_add(n, Ordering::Relaxed);
+                }
+            }
         }
     }
 
