@@ -11,9 +11,10 @@ use crate::input::io_reason;
 use crate::job::{DataJob, parent_dir};
 use crate::output::{self, Format, Options, TermSource};
 
-/// Work (multiply-adds) above which a progress bar is worth drawing: about a
-/// second of products on one core.
-const PROGRESS_WORK: f64 = 3e10;
+/// Work (R x R' x d multiply-adds) above which a progress bar is worth
+/// drawing: about a second on two cores of the machine docs/performance.md
+/// describes (0.008 ns per multiply-add there), two on one.
+const PROGRESS_WORK: f64 = 1.2e11;
 
 fn format_of(f: FormatArg) -> Format {
     match f {
