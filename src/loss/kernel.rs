@@ -566,7 +566,7 @@ impl<S: Stored> Pass<'_, '_, S> {
             unsafe { product::with_packed(&p.a, &p.b, rows, cols, g) };
             return;
         }
-        let _ = packed;
+        let _ = packed; // only x86-64 has a packed kernel
         match (S::as_tile(self.a.m), S::as_tile(self.b.m)) {
             (Some(a), Some(b)) => product::with_gemm(a, b, (t.i0, t.i1), (t.j0, t.j1), g),
             _ => {
