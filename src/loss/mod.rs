@@ -26,7 +26,7 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::error::{Error, Result};
-use crate::input::{Embeddings, Values};
+use crate::input::{Embeddings, Matrix, Values};
 use crate::layout::{Layout, Record};
 use exp::{log_add_exp, softplus};
 use kernel::{Anchors, Csr, Pass, Side, Stored};
@@ -208,6 +208,19 @@ fn side<'a, T: Stored>(
     })
 }
 
+/// Both sides of one element type, prepared.
+fn prepare<'a, S: Stored>(
+    first: &'a Embeddings,
+    a: &'a Matrix<S>,
+    second: Option<(&'a Embeddings, &'a Matrix<S>)>,
+    sim: Similarity,
+) -> Result<Prepared<'a, S>> {
+    Ok(Prepared {
+        a: side(first, a.view(), sim)?,
+        b: second.map(|(e, m)| side(e, m.view(), sim)).transpose()?,
+    })
+}
+
 impl<'a> Core<'a> {
     /// Prepares the core. `second` is the keys file of the keys layout. Both
     /// files must hold the same precision (the caller converts).
@@ -231,31 +244,19 @@ impl<'a> Core<'a> {
             ));
         }
         let sim = settings.similarity;
-        let inner = match (&first.values, second.map(|s| &s.values)) {
-            (Values::F16(a), None) => Inner::F16(Prepared {
-                a: side(first, a.view(), sim)?,
-                b: None,
-            }),
-            (Values::F16(a), Some(Values::F16(b))) => Inner::F16(Prepared {
-                a: side(first, a.view(), sim)?,
-                b: Some(side(second.expect("matched"), b.view(), sim)?),
-            }),
-            (Values::F32(a), None) => Inner::F32(Prepared {
-                a: side(first, a.view(), sim)?,
-                b: None,
-            }),
-            (Values::F32(a), Some(Values::F32(b))) => Inner::F32(Prepared {
-                a: side(first, a.view(), sim)?,
-                b: Some(side(second.expect("matched"), b.view(), sim)?),
-            }),
-            (Values::F64(a), None) => Inner::F64(Prepared {
-                a: side(first, a.view(), sim)?,
-                b: None,
-            }),
-            (Values::F64(a), Some(Values::F64(b))) => Inner::F64(Prepared {
-                a: side(first, a.view(), sim)?,
-                b: Some(side(second.expect("matched"), b.view(), sim)?),
-            }),
+        let inner = match (&first.values, second.map(|s| (s, &s.values))) {
+            (Values::F16(a), None) => Inner::F16(prepare(first, a, None, sim)?),
+            (Values::F16(a), Some((k, Values::F16(b)))) => {
+                Inner::F16(prepare(first, a, Some((k, b)), sim)?)
+            }
+            (Values::F32(a), None) => Inner::F32(prepare(first, a, None, sim)?),
+            (Values::F32(a), Some((k, Values::F32(b)))) => {
+                Inner::F32(prepare(first, a, Some((k, b)), sim)?)
+            }
+            (Values::F64(a), None) => Inner::F64(prepare(first, a, None, sim)?),
+            (Values::F64(a), Some((k, Values::F64(b)))) => {
+                Inner::F64(prepare(first, a, Some((k, b)), sim)?)
+            }
             _ => unreachable!("the job converts both files to one precision"),
         };
         Ok(Core {
