@@ -111,7 +111,7 @@ pub struct ComputeArgs {
     #[arg(long, short = 'o', value_name = "FILE")]
     pub output: Option<PathBuf>,
 
-    /// No progress bar.
+    /// No progress bar and no warnings.
     #[arg(long, short = 'q')]
     pub quiet: bool,
 }

@@ -43,6 +43,7 @@ fn progress_bar(tiles: u64, work: f64, quiet: bool) -> ProgressBar {
 
 /// Runs `compute` and writes its output.
 pub fn run(args: &ComputeArgs) -> Result<()> {
+    crate::warning::set_quiet(args.quiet);
     let job = DataJob::from_args(args.input.clone(), &args.data);
     // Every parallel step, loading included, runs on the pool --threads sets.
     let pool = job.pool()?;

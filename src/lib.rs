@@ -40,6 +40,7 @@ pub mod layout;
 pub mod loss;
 pub mod output;
 pub mod report;
+pub mod warning;
 
 use std::ffi::OsString;
 use std::io::Write;
