@@ -90,9 +90,10 @@ pub struct ComputeArgs {
     #[command(flatten)]
     pub data: DataArgs,
 
-    /// Output format.
-    #[arg(long, short = 'f', value_enum, default_value_t = FormatArg::Table)]
-    pub format: FormatArg,
+    /// Output format [default: from the extension of -o FILE (.json, .csv,
+    /// .tsv, .ndjson or .jsonl, .md or .markdown), else table].
+    #[arg(long, short = 'f', value_enum)]
+    pub format: Option<FormatArg>,
 
     /// Also write every softmax term of every anchor (index, sim, logit, exp, p).
     #[arg(long, conflicts_with = "summary")]
@@ -106,8 +107,13 @@ pub struct ComputeArgs {
     #[arg(long)]
     pub all: bool,
 
-    /// Write to FILE instead of standard output (atomically: a failed run
-    /// leaves any existing FILE untouched).
+    /// Write to FILE instead of standard output (`-` is standard output).
+    ///
+    /// A regular file is replaced atomically: a failed run leaves it as it
+    /// was, and it keeps its mode; a new file gets 0666 less the umask. A
+    /// symbolic link is followed and its target replaced. Devices and FIFOs
+    /// (/dev/null, /dev/stdout) are written in place. FILE may not be one of
+    /// the input files. Without --format, its extension picks the format.
     #[arg(long, short = 'o', value_name = "FILE")]
     pub output: Option<PathBuf>,
 
@@ -169,6 +175,8 @@ pub enum FormatArg {
     Json,
     /// One CSV row per anchor.
     Csv,
+    /// The CSV rows with tabs between the fields.
+    Tsv,
     /// One JSON object per line, per anchor.
     Ndjson,
     /// A Markdown table.

@@ -1,14 +1,14 @@
 //! `infonce compute`: the loss of every anchor, written in the chosen format.
 
-use std::io::{self, BufWriter, IsTerminal, Write};
+use std::io::{self, IsTerminal};
 use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::cli::{ComputeArgs, FormatArg};
-use crate::error::{Error, Result};
-use crate::input::io_reason;
-use crate::job::{DataJob, parent_dir};
+use crate::error::Result;
+use crate::job::DataJob;
+use crate::output::destination::Destination;
 use crate::output::{self, Format, Options, TermSource};
 
 /// Work (R x R' x d multiply-adds) above which a progress bar is worth
@@ -21,6 +21,7 @@ fn format_of(f: FormatArg) -> Format {
         FormatArg::Table => Format::Table,
         FormatArg::Json => Format::Json,
         FormatArg::Csv => Format::Csv,
+        FormatArg::Tsv => Format::Tsv,
         FormatArg::Ndjson => Format::Ndjson,
         FormatArg::Markdown => Format::Markdown,
     }
@@ -45,6 +46,8 @@ fn progress_bar(tiles: u64, work: f64, quiet: bool) -> ProgressBar {
 pub fn run(args: &ComputeArgs) -> Result<()> {
     crate::warning::set_quiet(args.quiet);
     let job = DataJob::from_args(args.input.clone(), &args.data);
+    // The output is checked before any work: an input is never overwritten.
+    let dest = Destination::resolve(args.output.as_deref(), &job.inputs())?;
     // Every parallel step, loading included, runs on the pool --threads sets.
     let pool = job.pool()?;
     let loaded = pool.install(|| job.load())?;
@@ -56,51 +59,17 @@ pub fn run(args: &ComputeArgs) -> Result<()> {
     bar.finish_and_clear();
     let report = loaded.report(&core, job.settings, &stats);
 
-    let format = format_of(args.format);
+    // An explicit --format wins; then the extension of -o FILE; then table.
+    let format = args
+        .format
+        .map(format_of)
+        .or_else(|| dest.format_from_extension())
+        .unwrap_or(Format::Table);
     let opts = Options {
         summary_only: args.summary,
         all_rows: args.all,
     };
     let source = TermSource { core: &core };
     let terms = args.terms.then_some(&source);
-    match &args.output {
-        None => {
-            let stdout = io::stdout().lock();
-            let mut w = BufWriter::new(stdout);
-            output::write(format, &report, terms, opts, &mut w)
-                .and_then(|()| w.flush())
-                .map_err(|source| Error::Output {
-                    what: "standard output".into(),
-                    source,
-                })
-        }
-        Some(path) => {
-            let name = path.to_string_lossy().into_owned();
-            let fail =
-                |e: io::Error| Error::data(&name, format!("cannot write: {}", io_reason(&e)));
-            let dir = parent_dir(path);
-            if !dir.is_dir() {
-                return Err(Error::data(
-                    &name,
-                    format!(
-                        "cannot write: folder '{}' does not exist",
-                        dir.to_string_lossy()
-                    ),
-                ));
-            }
-            let tmp = tempfile::Builder::new()
-                .prefix(".infonce-")
-                .suffix(".tmp")
-                .tempfile_in(&dir)
-                .map_err(fail)?;
-            let mut w = BufWriter::new(tmp);
-            output::write(format, &report, terms, opts, &mut w)
-                .and_then(|()| w.flush())
-                .map_err(fail)?;
-            let tmp = w.into_inner().map_err(|e| fail(e.into_error()))?;
-            tmp.as_file().sync_all().map_err(fail)?;
-            tmp.persist(path).map_err(|e| fail(e.error))?;
-            Ok(())
-        }
-    }
+    dest.write(|w| output::write(format, &report, terms, opts, w))
 }

@@ -50,7 +50,7 @@ impl Error {
 
 /// A broken pipe, also when a writer wrapped it in another error (as
 /// `io::Error::other(serde_json_error)` does, hiding the kind).
-fn is_broken_pipe(e: &io::Error) -> bool {
+pub(crate) fn is_broken_pipe(e: &io::Error) -> bool {
     if e.kind() == io::ErrorKind::BrokenPipe {
         return true;
     }
@@ -65,6 +65,25 @@ fn is_broken_pipe(e: &io::Error) -> bool {
         inner = x.source();
     }
     false
+}
+
+/// The kind of the innermost I/O error inside `e` (its own kind when it
+/// wraps none): what a writer's `io::Error::other(...)` hides.
+pub(crate) fn innermost_kind(e: &io::Error) -> io::ErrorKind {
+    let mut inner: Option<&(dyn std::error::Error + 'static)> = e.get_ref().map(|x| x as _);
+    while let Some(x) = inner {
+        if let Some(io) = x.downcast_ref::<io::Error>() {
+            return innermost_kind(io);
+        }
+        if let Some(kind) = x
+            .downcast_ref::<serde_json::Error>()
+            .and_then(serde_json::Error::io_error_kind)
+        {
+            return kind;
+        }
+        inner = x.source();
+    }
+    e.kind()
 }
 
 impl fmt::Display for Error {

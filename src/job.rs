@@ -2,7 +2,7 @@
 //! load, lay out, compute, report. Nothing is written before all of it has
 //! succeeded.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use crate::cli::{DataArgs, PrecisionArg, SimArg};
 use crate::error::{Error, Result};
@@ -46,6 +46,15 @@ impl DataJob {
             force_f64: a.precision == PrecisionArg::F64,
             threads: a.threads.map(|t| t as usize),
         }
+    }
+
+    /// Every file the job reads, with the flag that names it (`-` is
+    /// standard input): an output may be none of them.
+    pub fn inputs(&self) -> Vec<(&'static str, &str)> {
+        let mut all = vec![("EMB", self.input.as_str())];
+        all.extend(self.pairs.as_deref().map(|p| ("--pairs", p)));
+        all.extend(self.keys.as_deref().map(|k| ("--keys", k)));
+        all
     }
 
     /// Loads every file and builds the layout; all data errors surface here.
@@ -237,12 +246,4 @@ pub fn compute_report(job: &DataJob) -> Result<Report> {
     let core = pool.install(|| loaded.core(job.settings))?;
     let stats = pool.install(|| core.run(&|_| {}));
     Ok(loaded.report(&core, job.settings, &stats))
-}
-
-/// The parent folder of an output path, for the temporary file beside it.
-pub fn parent_dir(p: &Path) -> PathBuf {
-    match p.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => PathBuf::from("."),
-    }
 }

@@ -220,9 +220,24 @@ fn cases() -> Vec<Case> {
         // Output.
         c("-o in a missing folder", &["compute", "e.npy", "-o", "missing/out.json"], "missing/out.json: cannot write: folder 'missing' does not exist")
             .emb(),
-        c("-o is a folder", &["compute", "e.npy", "-o", "d"], "d: cannot write: is a directory")
+        c("-o is a folder", &["compute", "e.npy", "-o", "d"], "d: cannot write: is a folder, not a file")
             .emb()
             .dir("d"),
+        c("-o is a folder, with '/'", &["compute", "e.npy", "-o", "d/"], "d/: cannot write: is a folder, not a file")
+            .emb()
+            .dir("d"),
+        c("-o names a folder that is not there", &["compute", "e.npy", "-o", "new/"], "new/: cannot write: a name ending in '/' names a folder, not a file")
+            .emb(),
+        c("-o under a file", &["compute", "e.npy", "-o", "e.npy/out.json"], "e.npy/out.json: cannot write: 'e.npy' is not a folder")
+            .emb(),
+        c("-o is an input", &["compute", "e.npy", "-o", "./e.npy"], "./e.npy: cannot write: it is the same file as the input e.npy (EMB)")
+            .emb(),
+        c("-o is the --pairs file", &["compute", "e.npy", "--pairs", "p.csv", "-o", "p.csv"], "p.csv: cannot write: it is the same file as the input p.csv (--pairs)")
+            .emb()
+            .file("p.csv", "0,1\n"),
+        c("-o is the --keys file", &["compute", "e.npy", "--keys", "k.npy", "-o", "k.npy"], "k.npy: cannot write: it is the same file as the input k.npy (--keys)")
+            .emb()
+            .file("k.npy", f64_npy(&four_rows())),
     ]
 }
 

@@ -5,8 +5,10 @@
 //! no writer holds R x R values.
 
 mod csv;
+pub mod destination;
 mod json;
 mod table;
+mod tsv;
 
 use std::io::{self, Write};
 
@@ -19,6 +21,8 @@ pub enum Format {
     Table,
     Json,
     Csv,
+    /// The CSV output with tabs between the fields.
+    Tsv,
     Ndjson,
     Markdown,
 }
@@ -62,6 +66,7 @@ pub fn write(
         Format::Json => json::write(report, terms, opts, out),
         Format::Ndjson => json::write_lines(report, terms, opts, out),
         Format::Csv => csv::write(report, terms, opts, out),
+        Format::Tsv => tsv::write(report, terms, opts, out),
         Format::Table => table::write(report, terms, opts, table::Style::Plain, out),
         Format::Markdown => table::write(report, terms, opts, table::Style::Markdown, out),
     }
