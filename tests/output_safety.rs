@@ -61,7 +61,10 @@ fn main() {
         always!(a_shell_pipeline_into_head_succeeds),
         needs!(dev_full, a_full_disk_is_an_error),
         needs!(device_nodes, a_null_device_node_is_written_in_place),
-        needs!(device_nodes, a_full_device_node_is_an_error_and_stays_a_device),
+        needs!(
+            device_nodes,
+            a_full_device_node_is_an_error_and_stays_a_device
+        ),
         needs!(fifos, a_fifo_is_written_in_place),
         needs!(fifos, a_fifo_reader_that_stops_early_ends_the_run_quietly),
         needs!(descriptor_links, descriptor_links_write_to_the_open_file),
@@ -77,7 +80,10 @@ fn main() {
         always!(the_format_follows_the_extension),
         always!(tsv_is_the_csv_with_tabs),
         always!(dash_is_standard_output),
-        needs!(proc_version, a_file_that_cannot_be_replaced_is_not_called_missing),
+        needs!(
+            proc_version,
+            a_file_that_cannot_be_replaced_is_not_called_missing
+        ),
     ];
     libtest_mimic::run(&Arguments::from_args(), tests).exit();
 }
@@ -363,7 +369,12 @@ fn new_files_get_0666_less_the_umask() {
 fn a_replaced_file_keeps_its_mode() {
     let dir = folder_with_emb();
     let d = dir.path();
-    for (old, umask) in [(0o600, "022"), (0o644, "077"), (0o755, "022"), (0o604, "077")] {
+    for (old, umask) in [
+        (0o600, "022"),
+        (0o644, "077"),
+        (0o755, "022"),
+        (0o604, "077"),
+    ] {
         let f = d.join("kept.txt");
         fs::write(&f, "old\n").unwrap();
         fs::set_permissions(&f, fs::Permissions::from_mode(old)).unwrap();
@@ -458,7 +469,12 @@ fn a_fifo_is_written_in_place() {
     for format in ["json", "csv", "table"] {
         let want = run_ok(d, &["compute", "e.npy", "--terms", "--format", format]);
         let got = read_in_background(fifo.clone());
-        let out = run(d, &["compute", "e.npy", "--terms", "--format", format, "-o", "fifo"]);
+        let out = run(
+            d,
+            &[
+                "compute", "e.npy", "--terms", "--format", format, "-o", "fifo",
+            ],
+        );
         assert!(out.status.success() && out.stderr.is_empty(), "{format}");
         let got = got
             .recv_timeout(Duration::from_secs(60))
@@ -484,7 +500,12 @@ fn a_fifo_reader_that_stops_early_ends_the_run_quietly() {
         r.read_line(&mut first).unwrap();
         let _ = tx.send(first); // the reader closes the FIFO here
     });
-    let out = run(d, &["compute", "big.npy", "--terms", "--format", "csv", "-o", "fifo"]);
+    let out = run(
+        d,
+        &[
+            "compute", "big.npy", "--terms", "--format", "csv", "-o", "fifo",
+        ],
+    );
     let first = rx.recv_timeout(Duration::from_secs(60)).unwrap();
     assert!(first.starts_with("anchor,positive,index,"), "{first}");
     assert_eq!(out.status.code(), Some(0));
@@ -601,7 +622,11 @@ fn links_are_followed_from_their_own_folder_and_stay_links() {
         run_ok(d, &["compute", "e.npy", "--format", "json", "-o", "out"]);
         assert_eq!(fs::read(d.join("sub/final.json")).unwrap(), want);
         assert_eq!(mode(&d.join("sub/final.json")), 0o640);
-        for (link, to) in [("out", "sub/l2"), ("sub/l2", "l3"), ("sub/l3", "final.json")] {
+        for (link, to) in [
+            ("out", "sub/l2"),
+            ("sub/l2", "l3"),
+            ("sub/l3", "final.json"),
+        ] {
             assert_eq!(fs::read_link(d.join(link)).unwrap(), Path::new(to));
         }
         assert_eq!(names(d), ["e.npy", "out", "sub"]);
@@ -630,7 +655,11 @@ fn a_dangling_link_gets_its_target_created() {
     let text = fs::read_to_string(d.join("sub/target.txt")).unwrap();
     let v: serde_json::Value = serde_json::from_str(&text).expect("JSON, from the link's name");
     assert_eq!(v["n_anchors"], 4);
-    assert!(fs::symlink_metadata(d.join("report.json")).unwrap().is_symlink());
+    assert!(
+        fs::symlink_metadata(d.join("report.json"))
+            .unwrap()
+            .is_symlink()
+    );
     assert_eq!(names(&d.join("sub")), ["target.txt"]);
 }
 
@@ -686,9 +715,21 @@ fn the_output_may_not_be_an_input() {
     fs::write(d.join("k.npy"), &emb).unwrap();
     fs::create_dir(d.join("sub")).unwrap();
     let cases: [(&str, &str, Vec<&str>); 3] = [
-        ("e.npy", "EMB", vec!["compute", "e.npy", "--pairs", "missing.csv"]),
-        ("p.csv", "--pairs", vec!["compute", "nan.npy", "--pairs", "p.csv"]),
-        ("k.npy", "--keys", vec!["compute", "nan.npy", "--keys", "k.npy"]),
+        (
+            "e.npy",
+            "EMB",
+            vec!["compute", "e.npy", "--pairs", "missing.csv"],
+        ),
+        (
+            "p.csv",
+            "--pairs",
+            vec!["compute", "nan.npy", "--pairs", "p.csv"],
+        ),
+        (
+            "k.npy",
+            "--keys",
+            vec!["compute", "nan.npy", "--keys", "k.npy"],
+        ),
     ];
     for (file, flag, args) in cases {
         let before = fs::read(d.join(file)).unwrap();
@@ -705,8 +746,9 @@ fn the_output_may_not_be_an_input() {
                 all.extend(["-o", output]);
                 all.extend(format.map(|f| ["--format", f]).into_iter().flatten());
                 let out = run(d, &all);
-                let want =
-                    format!("{output}: cannot write: it is the same file as the input {file} ({flag})");
+                let want = format!(
+                    "{output}: cannot write: it is the same file as the input {file} ({flag})"
+                );
                 assert_error(&out, &want, &format!("{all:?}"));
                 assert_eq!(fs::read(d.join(file)).unwrap(), before, "{all:?}");
             }
@@ -814,7 +856,14 @@ fn tsv_is_the_csv_with_tabs() {
         &["compute", "e.npy"],
         &["compute", "e.npy", "--terms"],
         &["compute", "e.npy", "--summary"],
-        &["compute", "e.npy", "--keys", "k.npy", "--symmetric", "--terms"],
+        &[
+            "compute",
+            "e.npy",
+            "--keys",
+            "k.npy",
+            "--symmetric",
+            "--terms",
+        ],
     ];
     for args in shapes {
         let csv = String::from_utf8(run_ok(d, &[args, &["--format", "csv"]].concat())).unwrap();
@@ -822,7 +871,10 @@ fn tsv_is_the_csv_with_tabs() {
         assert!(!csv.contains(['"', '\t']), "{args:?}: fields are plain");
         let csv_fields: Vec<Vec<&str>> = csv.lines().map(|l| l.split(',').collect()).collect();
         let tsv_fields: Vec<Vec<&str>> = tsv.lines().map(|l| l.split('\t').collect()).collect();
-        assert!(csv_fields.len() >= 2 && csv_fields[0].len() >= 3, "{args:?}");
+        assert!(
+            csv_fields.len() >= 2 && csv_fields[0].len() >= 3,
+            "{args:?}"
+        );
         assert_eq!(tsv_fields, csv_fields, "{args:?}");
         assert!(!tsv.contains(','), "{args:?}");
     }
@@ -851,7 +903,9 @@ fn a_file_that_cannot_be_replaced_is_not_called_missing() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
     assert!(
-        stderr.starts_with("error: /proc/version: cannot write: cannot create a file in folder '/proc' ("),
+        stderr.starts_with(
+            "error: /proc/version: cannot write: cannot create a file in folder '/proc' ("
+        ),
         "{stderr}"
     );
     assert!(!stderr.contains("no such file"), "{stderr}");

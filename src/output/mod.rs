@@ -2,7 +2,8 @@
 //!
 //! Every writer reads the same [`Report`]; `--terms` adds a [`TermSource`]
 //! that streams each record's terms from the core, one record at a time, so
-//! no writer holds R x R values.
+//! no writer holds R x R values. [`destination`] puts the bytes where `-o`
+//! says: standard output, a file replaced atomically, a device or a FIFO.
 
 mod csv;
 pub mod destination;
