@@ -16,7 +16,7 @@
 //! writing, before the inputs are read: that the output is none of the input
 //! files, that it is not a folder, that its folder exists and takes new files.
 
-use std::fs::{self, Metadata, OpenOptions};
+use std::fs::{self, File, Metadata, OpenOptions};
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
@@ -186,6 +186,11 @@ impl Destination {
         tmp.as_file().sync_all().map_err(fail)?;
         // On failure the temporary file is removed when `PersistError` drops.
         tmp.persist(path).map_err(|e| fail(e.error))?;
+        // The rename itself made durable; a folder that cannot be synced
+        // (some network file systems) still holds the complete file.
+        if let Ok(dir) = File::open(parent_dir(path)) {
+            let _ = dir.sync_all();
+        }
         Ok(())
     }
 
@@ -210,14 +215,19 @@ pub fn parent_dir(p: &Path) -> PathBuf {
     }
 }
 
+/// `sub/`, `.`, `..`, `sub/.`: the name of a folder, whatever is there.
+fn names_folder(p: &Path) -> bool {
+    let bytes = p.as_os_str().as_encoded_bytes();
+    bytes.ends_with(b"/") || bytes.ends_with(b"/.") || p.file_name().is_none()
+}
+
 /// Decides how `given` is written, from what is on disk now.
 fn inspect(name: &str, given: &Path) -> Result<Route> {
     let refuse = |msg: String| Error::data(name, format!("cannot write: {msg}"));
     if name.is_empty() {
         return Err(refuse("the file name is empty".into()));
     }
-    // `sub/`, `.`, `..`, `sub/.`: the name of a folder, whatever is there.
-    if name.ends_with('/') || name.ends_with("/.") || given.file_name().is_none() {
+    if names_folder(given) {
         return Err(refuse(if given.is_dir() {
             "is a folder, not a file".into()
         } else {
@@ -246,6 +256,12 @@ fn inspect(name: &str, given: &Path) -> Result<Route> {
                     Some(dir) if to.is_relative() => dir.join(to),
                     _ => to,
                 };
+                if names_folder(&path) {
+                    return Err(refuse(format!(
+                        "it links to '{}', which names a folder",
+                        path.display()
+                    )));
+                }
             }
             Ok(m) => break Some(m),
             Err(e)
@@ -521,6 +537,7 @@ mod tests {
         assert_eq!(reason(&io::Error::other("Odd thing")), "odd thing");
     }
 
+    #[cfg(unix)]
     #[test]
     fn an_input_named_with_a_suffix_is_matched_by_its_file() {
         let dir = tempfile::tempdir().unwrap();
@@ -580,6 +597,11 @@ mod tests {
             Route::Replace { path, old: None } => assert_eq!(path, d.join("sub/final.json")),
             other => panic!("{other:?}"),
         }
+        symlink("sub/", d.join("to_folder")).unwrap();
+        let e = inspect("to_folder", &d.join("to_folder"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.ends_with("/sub/', which names a folder"), "{e}");
         symlink("b", d.join("a")).unwrap();
         symlink("a", d.join("b")).unwrap();
         let e = inspect("a", &d.join("a")).unwrap_err().to_string();
