@@ -72,6 +72,7 @@ fn main() {
         always!(a_dangling_link_gets_its_target_created),
         always!(a_dangling_link_into_a_missing_folder_is_refused),
         always!(a_loop_of_links_is_refused),
+        always!(a_socket_is_refused),
         always!(the_output_may_not_be_an_input),
         always!(the_output_is_checked_before_the_inputs_are_read),
         always!(new_files_get_0666_less_the_umask),
@@ -695,6 +696,24 @@ fn a_loop_of_links_is_refused() {
         );
     }
     assert_eq!(names(d), ["a", "b", "e.npy", "self"]);
+}
+
+fn a_socket_is_refused() {
+    let dir = folder_with_emb();
+    let d = dir.path();
+    let _listener = std::os::unix::net::UnixListener::bind(d.join("sock")).unwrap();
+    let out = run(d, &["compute", "e.npy", "-o", "sock"]);
+    assert_error(
+        &out,
+        "sock: cannot write: is a socket, not a file, device or FIFO",
+        "socket",
+    );
+    assert!(
+        fs::symlink_metadata(d.join("sock"))
+            .unwrap()
+            .file_type()
+            .is_socket()
+    );
 }
 
 // ---- Inputs are never outputs --------------------------------------------------
