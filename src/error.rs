@@ -20,7 +20,8 @@ pub enum Error {
     Data(String),
     /// The flags do not make a valid job.
     Usage(String),
-    /// Writing the result failed (`what` names the destination).
+    /// Writing the result failed (`what` names the destination); shown as
+    /// `what: cannot write: reason`.
     Output { what: String, source: io::Error },
 }
 
@@ -50,7 +51,7 @@ impl Error {
 
 /// A broken pipe, also when a writer wrapped it in another error (as
 /// `io::Error::other(serde_json_error)` does, hiding the kind).
-pub(crate) fn is_broken_pipe(e: &io::Error) -> bool {
+fn is_broken_pipe(e: &io::Error) -> bool {
     if e.kind() == io::ErrorKind::BrokenPipe {
         return true;
     }
@@ -86,13 +87,37 @@ pub(crate) fn innermost_kind(e: &io::Error) -> io::ErrorKind {
     e.kind()
 }
 
+/// The cause of a failed write in a few lowercase words, without the OS's
+/// error number.
+pub(crate) fn reason(e: &io::Error) -> String {
+    use io::ErrorKind as K;
+    match innermost_kind(e) {
+        K::NotFound => "no such file or folder".into(),
+        K::PermissionDenied => "permission denied".into(),
+        K::StorageFull => "no space left on device".into(),
+        K::ReadOnlyFilesystem => "read-only file system".into(),
+        K::IsADirectory => "is a folder, not a file".into(),
+        K::NotADirectory => "part of the path is a file, not a folder".into(),
+        K::FileTooLarge => "file too large".into(),
+        _ => {
+            let s = e.to_string();
+            let s = s.find(" (os error").map_or(s.as_str(), |i| &s[..i]);
+            let mut c = s.chars();
+            match c.next() {
+                Some(first) => first.to_lowercase().chain(c).collect(),
+                None => "unknown error".into(),
+            }
+        }
+    }
+}
+
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // Messages quote file names and bytes from the files; control
         // characters among them are escaped so that a message stays one line.
         let text = match self {
             Error::Data(m) | Error::Usage(m) => m.clone(),
-            Error::Output { what, source } => format!("{what}: {source}"),
+            Error::Output { what, source } => format!("{what}: cannot write: {}", reason(source)),
         };
         for c in text.chars() {
             if c.is_control() {
@@ -126,6 +151,20 @@ mod tests {
         assert!(out(io::Error::other(json)).is_broken_pipe());
         assert!(!out(io::Error::other("disk full")).is_broken_pipe());
         assert!(!out(io::Error::from(io::ErrorKind::StorageFull)).is_broken_pipe());
+    }
+
+    #[test]
+    fn reasons_are_short_lowercase_words() {
+        let full = io::Error::from_raw_os_error(28);
+        assert_eq!(reason(&full), "no space left on device");
+        assert_eq!(reason(&io::Error::other(full)), "no space left on device");
+        let json = serde_json::Error::io(io::Error::from(io::ErrorKind::StorageFull));
+        assert_eq!(reason(&io::Error::other(json)), "no space left on device");
+        assert_eq!(
+            reason(&io::Error::from_raw_os_error(30)),
+            "read-only file system"
+        );
+        assert_eq!(reason(&io::Error::other("Odd thing")), "odd thing");
     }
 
     #[test]

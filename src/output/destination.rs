@@ -20,7 +20,7 @@ use std::fs::{self, File, Metadata, OpenOptions};
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, reason};
 use crate::output::Format;
 
 /// Symbolic links followed before giving up, as Linux does.
@@ -194,16 +194,13 @@ impl Destination {
         Ok(())
     }
 
-    /// A failed write as one line; a closed pipe stays recognisable so that
-    /// `| head` ends the run quietly.
+    /// A failed write (a closed pipe stays recognisable, so that `| head`
+    /// ends the run quietly).
     fn cannot_write(&self, source: io::Error) -> Error {
-        if crate::error::is_broken_pipe(&source) {
-            return Error::Output {
-                what: self.name.clone(),
-                source,
-            };
+        Error::Output {
+            what: self.name.clone(),
+            source,
         }
-        Error::data(&self.name, format!("cannot write: {}", reason(&source)))
     }
 }
 
@@ -349,30 +346,6 @@ fn input_metadata(path: &str) -> Option<Metadata> {
         path.rsplit_once(':')
             .and_then(|(file, _)| fs::metadata(file).ok())
     })
-}
-
-/// The cause of a failed write in a few lowercase words, without the OS's
-/// error number.
-fn reason(e: &io::Error) -> String {
-    use io::ErrorKind as K;
-    match crate::error::innermost_kind(e) {
-        K::NotFound => "no such file or folder".into(),
-        K::PermissionDenied => "permission denied".into(),
-        K::StorageFull => "no space left on device".into(),
-        K::ReadOnlyFilesystem => "read-only file system".into(),
-        K::IsADirectory => "is a folder, not a file".into(),
-        K::NotADirectory => "part of the path is a file, not a folder".into(),
-        K::FileTooLarge => "file too large".into(),
-        _ => {
-            let s = e.to_string();
-            let s = s.find(" (os error").map_or(s.as_str(), |i| &s[..i]);
-            let mut c = s.chars();
-            match c.next() {
-                Some(first) => first.to_lowercase().chain(c).collect(),
-                None => "unknown error".into(),
-            }
-        }
-    }
 }
 
 #[cfg(unix)]
@@ -521,20 +494,6 @@ mod tests {
         assert_eq!(parent_dir(Path::new("out.json")), PathBuf::from("."));
         assert_eq!(parent_dir(Path::new("a/out.json")), PathBuf::from("a"));
         assert_eq!(parent_dir(Path::new("/out.json")), PathBuf::from("/"));
-    }
-
-    #[test]
-    fn reasons_are_short_lowercase_words() {
-        let full = io::Error::from_raw_os_error(28);
-        assert_eq!(reason(&full), "no space left on device");
-        assert_eq!(reason(&io::Error::other(full)), "no space left on device");
-        let json = serde_json::Error::io(io::Error::from(io::ErrorKind::StorageFull));
-        assert_eq!(reason(&io::Error::other(json)), "no space left on device");
-        assert_eq!(
-            reason(&io::Error::from_raw_os_error(30)),
-            "read-only file system"
-        );
-        assert_eq!(reason(&io::Error::other("Odd thing")), "odd thing");
     }
 
     #[cfg(unix)]
