@@ -5,7 +5,7 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 
 /// InfoNCE contrastive loss over embedding files, with every number shown.
 #[derive(Debug, Parser)]
@@ -36,6 +36,16 @@ pub enum Command {
     /// each).
     /// Where exp overflows float64 the figures are given in log form.
     Explain(ExplainArgs),
+    /// Print a shell completion script.
+    ///
+    /// bash: `infonce completions bash > ~/.local/share/bash-completion/completions/infonce`;
+    /// zsh: `infonce completions zsh > ~/.zfunc/_infonce` (with `~/.zfunc` in
+    /// fpath); fish: `infonce completions fish > ~/.config/fish/completions/infonce.fish`;
+    /// PowerShell: `infonce completions powershell >> $PROFILE`.
+    Completions(CompletionsArgs),
+    /// Print a manual page (roff): `infonce man | man -l -`, or
+    /// `infonce man compute` for the page of `infonce compute`.
+    Man(ManArgs),
 }
 
 /// Where the embeddings are and which rows are positives of which.
@@ -56,9 +66,28 @@ pub struct DataArgs {
     #[arg(long, requires = "layout_file")]
     pub symmetric: bool,
 
-    /// Temperature: logits are similarities divided by tau.
-    #[arg(long, default_value_t = 0.1, value_parser = parse_tau, value_name = "T")]
+    /// Temperature: logits are similarities divided by tau. Values of 10 or
+    /// more draw a warning: they look like a logit scale (see --logit-scale).
+    #[arg(
+        long,
+        visible_alias = "temperature",
+        default_value_t = 0.1,
+        value_parser = parse_tau,
+        value_name = "T",
+        allow_negative_numbers = true
+    )]
     pub tau: f64,
+
+    /// Logit scale S instead of --tau: tau = 1/S. CLIP stores it as a log
+    /// (`logit_scale`); give its exponential, `logit_scale.exp()`, e.g. 100.
+    #[arg(
+        long,
+        value_name = "S",
+        value_parser = parse_logit_scale,
+        conflicts_with = "tau",
+        allow_negative_numbers = true
+    )]
+    pub logit_scale: Option<f64>,
 
     /// Similarity between embeddings.
     #[arg(long, value_enum, default_value_t = SimArg::Cosine)]
@@ -87,6 +116,18 @@ pub struct ComputeArgs {
     #[arg(value_name = "EMB")]
     pub input: String,
 
+    /// The second views, when the two views are in two files: row i of EMB
+    /// and row i of VIEW2 are the two views of item i, and every row of both
+    /// files is a candidate (the two-view layout over the files stacked; in
+    /// the output, row i of VIEW2 is row N+i). Not for queries and keys:
+    /// those take --keys.
+    #[arg(value_name = "VIEW2", conflicts_with_all = ["pairs", "keys"])]
+    pub second: Option<String>,
+
+    /// Files past the second, refused with a pointer to --keys and --pairs.
+    #[arg(value_name = "MORE", hide = true)]
+    pub extra: Vec<String>,
+
     #[command(flatten)]
     pub data: DataArgs,
 
@@ -106,6 +147,13 @@ pub struct ComputeArgs {
     /// In the table formats, list every anchor even for large inputs.
     #[arg(long)]
     pub all: bool,
+
+    /// Write only the records of these anchors (rows of the anchor's file,
+    /// the numbers of the `anchor` column; comma-separated), in every
+    /// format. The totals stay those of the whole batch. With --terms, a
+    /// way to see the terms of a few anchors of a big batch.
+    #[arg(long, value_name = "I[,J...]", value_delimiter = ',', num_args = 1.., conflicts_with = "summary")]
+    pub anchor: Option<Vec<usize>>,
 
     /// Write to FILE instead of standard output (`-` is standard output).
     ///
@@ -151,6 +199,25 @@ pub struct ExplainArgs {
     /// Language of the walkthrough.
     #[arg(long, value_enum, default_value_t = Lang::En)]
     pub lang: Lang,
+
+    /// No warnings.
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// The command whose page to print (`infonce-compute(1)`,
+    /// `infonce-explain(1)`); without it, the page of `infonce` itself.
+    #[arg(value_name = "COMMAND", value_parser = ["compute", "explain", "completions", "man"])]
+    pub command: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -196,6 +263,69 @@ pub enum Lang {
     Zh,
 }
 
+impl DataArgs {
+    /// The temperature: `--tau`, or the inverse of `--logit-scale`.
+    pub fn tau(&self) -> f64 {
+        self.logit_scale.map_or(self.tau, |s| 1.0 / s)
+    }
+}
+
+/// A tau this large is more likely a logit scale given where a temperature
+/// belongs (CLIP learns a scale near 100, a temperature near 0.01).
+pub const TAU_LOOKS_LIKE_SCALE: f64 = 10.0;
+
+/// The warning a tau of [`TAU_LOOKS_LIKE_SCALE`] or more draws, if any.
+pub fn tau_warning(a: &DataArgs) -> Option<String> {
+    let tau = a.tau();
+    if tau < TAU_LOOKS_LIKE_SCALE {
+        return None;
+    }
+    Some(match a.logit_scale {
+        Some(s) => format!(
+            "--logit-scale {s} makes tau {tau}; {s} looks like a temperature, not a \
+             logit scale (if it is one, use --tau {s})"
+        ),
+        None => format!(
+            "--tau {tau} looks like a logit scale, not a temperature (logits are \
+             similarities divided by tau); if it is CLIP's logit_scale.exp(), use \
+             --logit-scale {tau} (tau {})",
+            short(1.0 / tau)
+        ),
+    })
+}
+
+/// Writes the completion script for `shell`.
+pub fn write_completions(shell: clap_complete::Shell, out: &mut dyn std::io::Write) {
+    let mut cmd = Cli::command();
+    clap_complete::generate(shell, &mut cmd, "infonce", out);
+}
+
+/// Writes the manual page of `infonce`, or of one of its commands.
+pub fn write_man_page(command: Option<&str>, out: &mut dyn std::io::Write) -> std::io::Result<()> {
+    let mut cmd = Cli::command().disable_help_subcommand(true);
+    // Building gives every command its full name (`infonce-compute`).
+    cmd.build();
+    let page = match command {
+        None => cmd,
+        Some(name) => cmd
+            .find_subcommand(name)
+            .cloned()
+            .ok_or_else(|| std::io::Error::other(format!("no command '{name}'")))?,
+    };
+    clap_mangen::Man::new(page).render(out)
+}
+
+/// The names of the manual pages [`write_man_page`] writes, with the command
+/// each is for (`None`: `infonce` itself).
+pub fn man_pages() -> Vec<(String, Option<String>)> {
+    let mut pages = vec![("infonce.1".to_string(), None)];
+    for sub in Cli::command().get_subcommands() {
+        let name = sub.get_name().to_string();
+        pages.push((format!("infonce-{name}.1"), Some(name)));
+    }
+    pages
+}
+
 /// tau must be a finite number above zero.
 fn parse_tau(s: &str) -> Result<f64, String> {
     let t: f64 = s
@@ -206,6 +336,34 @@ fn parse_tau(s: &str) -> Result<f64, String> {
         return Err(format!("tau must be finite and greater than 0, got {s}"));
     }
     Ok(t)
+}
+
+/// A number to 4 significant digits without trailing zeros (0.05, 0.06993).
+fn short(x: f64) -> String {
+    let s = crate::output::rounded(x, 4);
+    if s.contains('.') && !s.contains('e') {
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        s
+    }
+}
+
+/// A logit scale must be a finite number above zero whose inverse is a
+/// finite temperature.
+fn parse_logit_scale(s: &str) -> Result<f64, String> {
+    let v: f64 = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("'{s}' is not a number"))?;
+    if !v.is_finite() || v <= 0.0 {
+        return Err(format!(
+            "the logit scale must be finite and greater than 0, got {s}"
+        ));
+    }
+    if !(1.0 / v).is_finite() {
+        return Err(format!("the logit scale {s} is too small: tau = 1/{s} overflows"));
+    }
+    Ok(v)
 }
 
 #[cfg(test)]

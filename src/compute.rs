@@ -1,20 +1,21 @@
 //! `infonce compute`: the loss of every anchor, written in the chosen format.
 
-use std::io::{self, IsTerminal};
+use std::io::{self, IsTerminal, Write};
+use std::sync::mpsc;
 use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::cli::{ComputeArgs, FormatArg};
-use crate::error::Result;
-use crate::job::DataJob;
+use crate::error::{Error, Result};
+use crate::job::{DataJob, Loaded};
 use crate::output::destination::Destination;
 use crate::output::{self, Format, Options, TermSource};
+use crate::report::Report;
 
-/// Work (R x R' x d multiply-adds) above which a progress bar is worth
-/// drawing: about a second on two cores of the machine docs/performance.md
-/// describes (0.008 ns per multiply-add there), two on one.
-const PROGRESS_WORK: f64 = 1.2e11;
+/// How long the pass runs before a progress bar appears: about a second of
+/// actual work, whatever the machine.
+const PROGRESS_DELAY: Duration = Duration::from_secs(1);
 
 fn format_of(f: FormatArg) -> Format {
     match f {
@@ -27,37 +28,168 @@ fn format_of(f: FormatArg) -> Format {
     }
 }
 
-fn progress_bar(tiles: u64, work: f64, quiet: bool) -> ProgressBar {
-    if quiet || work < PROGRESS_WORK || !io::stderr().is_terminal() {
-        return ProgressBar::hidden();
-    }
-    let bar = ProgressBar::with_draw_target(Some(tiles), ProgressDrawTarget::stderr());
+/// A progress bar over the similarity tiles, hidden until [`show_bar`]
+/// draws it.
+fn progress_bar(tiles: u64) -> ProgressBar {
+    let bar = ProgressBar::with_draw_target(Some(tiles), ProgressDrawTarget::hidden());
     bar.set_style(
         ProgressStyle::with_template(
             "{spinner} {bar:40} {percent:>3}% of the similarity tiles, {eta} left",
         )
         .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
-    bar.enable_steady_tick(Duration::from_millis(200));
     bar
+}
+
+fn show_bar(bar: &ProgressBar) {
+    bar.set_draw_target(ProgressDrawTarget::stderr());
+    bar.enable_steady_tick(Duration::from_millis(200));
+}
+
+/// Waits until the work is done (`done` hangs up) or `delay` has passed,
+/// whichever is first; in the second case calls `show` and returns true.
+/// Elapsed time decides, not an estimate of the work, so a slow machine
+/// gets its bar when a fast one would not need it.
+fn show_after(done: &mpsc::Receiver<()>, delay: Duration, show: impl FnOnce()) -> bool {
+    match done.recv_timeout(delay) {
+        Err(mpsc::RecvTimeoutError::Timeout) => {
+            show();
+            true
+        }
+        Ok(()) | Err(mpsc::RecvTimeoutError::Disconnected) => false,
+    }
+}
+
+/// Runs `work`, with a progress bar drawn on standard error once it has run
+/// for [`PROGRESS_DELAY`], when `wanted`.
+fn with_progress<R: Send>(bar: &ProgressBar, wanted: bool, work: impl FnOnce() -> R) -> R {
+    if !wanted {
+        return work();
+    }
+    std::thread::scope(|s| {
+        let (tx, rx) = mpsc::channel::<()>();
+        s.spawn(move || show_after(&rx, PROGRESS_DELAY, || show_bar(bar)));
+        let result = work();
+        drop(tx);
+        result
+    })
+}
+
+/// The line `compute` writes while it waits for a terminal to type its
+/// standard input, if one of its inputs is `-` and standard input is one.
+pub fn stdin_notice(inputs: &[Option<&str>], stdin_is_terminal: bool) -> Option<String> {
+    (stdin_is_terminal && inputs.contains(&Some("-"))).then(|| {
+        "infonce: reading standard input from the terminal; type or paste the values \
+         and end with Ctrl-D (or give a file instead of '-')"
+            .to_string()
+    })
+}
+
+/// The records of `report` whose anchors are in `anchors`, in record order,
+/// and the index of each in the full report; errors for an anchor out of
+/// range or one that anchors no record.
+fn select(
+    report: Report,
+    anchors: &[usize],
+    loaded: &Loaded,
+    job: &DataJob,
+) -> Result<(Report, Vec<usize>)> {
+    let rows = loaded.layout.n_first;
+    let file = &loaded.first.name;
+    for &a in anchors {
+        // Every row anchors a record in the two-view and keys layouts.
+        if a >= rows {
+            return Err(Error::data(
+                file,
+                format!(
+                    "--anchor {a} is out of range: the anchors are rows 0 to {} ({} has {rows} rows)",
+                    rows - 1,
+                    if loaded.layout.kind == crate::layout::LayoutKind::TwoView
+                        && job.second_view.is_some()
+                    {
+                        "the stack of the two view files"
+                    } else {
+                        "the file"
+                    }
+                ),
+            ));
+        }
+        if !report.records.iter().any(|r| r.anchor == a) {
+            let pairs = job.pairs.as_deref().map_or_else(
+                || file.clone(),
+                crate::input::display_name,
+            );
+            return Err(Error::data(
+                &pairs,
+                format!("--anchor {a}: no pair has row {a} as its anchor"),
+            ));
+        }
+    }
+    let mut chosen = vec![false; rows];
+    for &a in anchors {
+        chosen[a] = true;
+    }
+    let origin: Vec<usize> = (0..report.records.len())
+        .filter(|&k| chosen[report.records[k].anchor])
+        .collect();
+    let records = origin.iter().map(|&k| report.records[k].clone()).collect();
+    Ok((
+        Report {
+            summary: report.summary,
+            records,
+        },
+        origin,
+    ))
+}
+
+/// Refuses a third embedding file, pointing at the flags for two files.
+fn check_file_count(args: &ComputeArgs) -> Result<()> {
+    match args.extra.first() {
+        None => Ok(()),
+        Some(third) => Err(Error::Usage(format!(
+            "error: unexpected third file '{third}': compute takes EMB, or the two views \
+             EMB VIEW2; for queries and keys use 'EMB --keys KEYS', for pairs of rows \
+             'EMB --pairs PAIRS'"
+        ))),
+    }
 }
 
 /// Runs `compute` and writes its output.
 pub fn run(args: &ComputeArgs) -> Result<()> {
     crate::warning::set_quiet(args.quiet);
-    let job = DataJob::from_args(args.input.clone(), &args.data);
+    check_file_count(args)?;
+    let mut job = DataJob::from_args(args.input.clone(), &args.data);
+    job.second_view = args.second.clone();
     // The output is checked before any work: an input is never overwritten.
     let dest = Destination::resolve(args.output.as_deref(), &job.inputs())?;
+    let paths = [
+        Some(job.input.as_str()),
+        job.second_view.as_deref(),
+        job.keys.as_deref(),
+        job.pairs.as_deref(),
+    ];
+    if !args.quiet
+        && let Some(notice) = stdin_notice(&paths, io::stdin().is_terminal())
+    {
+        // Not eprintln!, which panics when standard error is a closed pipe.
+        let _ = writeln!(io::stderr().lock(), "{notice}");
+    }
     // Every parallel step, loading included, runs on the pool --threads sets.
     let pool = job.pool()?;
     let loaded = pool.install(|| job.load())?;
     let core = pool.install(|| loaded.core(job.settings))?;
-    let rows = loaded.layout.n_first as f64;
-    let work = rows * loaded.layout.n_second as f64 * loaded.first.cols() as f64;
-    let bar = progress_bar(core.tile_count(), work, args.quiet);
-    let stats = pool.install(|| core.run(&|n| bar.inc(n)));
+    let bar = progress_bar(core.tile_count());
+    let wanted = !args.quiet && io::stderr().is_terminal();
+    let stats = with_progress(&bar, wanted, || pool.install(|| core.run(&|n| bar.inc(n))));
     bar.finish_and_clear();
     let report = loaded.report(&core, job.settings, &stats);
+    let (report, origin) = match &args.anchor {
+        Some(anchors) => {
+            let (r, o) = select(report, anchors, &loaded, &job)?;
+            (r, Some(o))
+        }
+        None => (report, None),
+    };
 
     // An explicit --format wins; then the extension of -o FILE; then table.
     let format = args
@@ -68,8 +200,12 @@ pub fn run(args: &ComputeArgs) -> Result<()> {
     let opts = Options {
         summary_only: args.summary,
         all_rows: args.all,
+        selected: origin.is_some(),
     };
-    let source = TermSource { core: &core };
+    let source = TermSource {
+        core: &core,
+        origin,
+    };
     let terms = args.terms.then_some(&source);
     dest.write(|w| output::write(format, &report, terms, opts, w))
 }

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use crate::cli::{DataArgs, PrecisionArg, SimArg};
 use crate::error::{Error, Result};
-use crate::input::{self, Embeddings, Values, index};
+use crate::input::{self, Embeddings, Matrix, Values, index};
 use crate::layout::Layout;
 use crate::loss::{Core, DEFAULT_BLOCK, RecordStats, Settings, Similarity};
 use crate::report::{Context, Report};
@@ -15,6 +15,9 @@ use crate::report::{Context, Report};
 #[derive(Debug, Clone)]
 pub struct DataJob {
     pub input: String,
+    /// The second views' file, when the two views are in two files: the
+    /// two-view layout over `input` and it stacked.
+    pub second_view: Option<String>,
     pub pairs: Option<String>,
     pub keys: Option<String>,
     pub symmetric: bool,
@@ -31,11 +34,12 @@ impl DataJob {
     pub fn from_args(input: String, a: &DataArgs) -> DataJob {
         DataJob {
             input,
+            second_view: None,
             pairs: a.pairs.as_deref().map(path_str),
             keys: a.keys.as_deref().map(path_str),
             symmetric: a.symmetric,
             settings: Settings {
-                tau: a.tau,
+                tau: a.tau(),
                 similarity: match a.sim {
                     SimArg::Cosine => Similarity::Cosine,
                     SimArg::Dot => Similarity::Dot,
@@ -52,6 +56,7 @@ impl DataJob {
     /// standard input): an output may be none of them.
     pub fn inputs(&self) -> Vec<(&'static str, &str)> {
         let mut all = vec![("EMB", self.input.as_str())];
+        all.extend(self.second_view.as_deref().map(|v| ("VIEW2", v)));
         all.extend(self.pairs.as_deref().map(|p| ("--pairs", p)));
         all.extend(self.keys.as_deref().map(|k| ("--keys", k)));
         all
@@ -59,15 +64,24 @@ impl DataJob {
 
     /// Loads every file and builds the layout; all data errors surface here.
     pub fn load(&self) -> Result<Loaded> {
-        for (flag, path) in [("--keys", &self.keys), ("--pairs", &self.pairs)] {
+        for (what, path) in [
+            ("VIEW2", &self.second_view),
+            ("--keys", &self.keys),
+            ("--pairs", &self.pairs),
+        ] {
             if self.input == "-" && path.as_deref() == Some("-") {
                 return Err(Error::Usage(format!(
-                    "error: only one of EMB and {flag} can be standard input"
+                    "error: only one of EMB and {what} can be standard input"
                 )));
             }
         }
         let mut first = input::load_embeddings(&self.input)?;
         first.check_finite()?;
+        if let Some(v) = &self.second_view {
+            let view2 = input::load_embeddings(v)?;
+            view2.check_finite()?;
+            return self.stack_views(first, view2);
+        }
         let mut second = match &self.keys {
             Some(k) => {
                 let e = input::load_embeddings(k)?;
@@ -87,7 +101,7 @@ impl DataJob {
             (None, None) => Layout::two_view(&first.name, first.rows())?,
         };
         let input_dtype = first.source_dtype.clone();
-        let fits_f32 = check_magnitudes(&first, second.as_ref(), self.settings)?;
+        let fits_f32 = check_magnitudes(&first, second.as_ref(), self.settings, false)?;
         // One precision for both files: float64 if asked for or if either is,
         // or if float32 products of these rows would overflow or underflow.
         let any_f64 = matches!(first.values, Values::F64(_))
@@ -114,6 +128,84 @@ impl DataJob {
         })
     }
 
+    /// The two-view layout over two files stacked: row i of `view1` and row
+    /// i of `view2` (row N + i of the stack) are the two views of item i.
+    /// Every check that names a row runs on each file before stacking, so
+    /// messages name the file and its own row.
+    fn stack_views(&self, view1: Embeddings, view2: Embeddings) -> Result<Loaded> {
+        if view2.rows() != view1.rows() {
+            return Err(Error::data(
+                &view2.name,
+                format!(
+                    "has {} rows but {} has {}; row i of each view file must be a pair \
+                     (the two views of item i)",
+                    view2.rows(),
+                    view1.name,
+                    view1.rows()
+                ),
+            ));
+        }
+        if view2.cols() != view1.cols() {
+            return Err(Error::data(
+                &view2.name,
+                format!(
+                    "has dimension {} but {} has dimension {}",
+                    view2.cols(),
+                    view1.name,
+                    view1.cols()
+                ),
+            ));
+        }
+        let fits_f32 = check_magnitudes(&view1, Some(&view2), self.settings, true)?;
+        if self.settings.similarity == Similarity::Cosine {
+            for e in [&view1, &view2] {
+                if let Some(r) = e.row_norms().iter().position(|&n| n == 0.0) {
+                    return Err(Error::data(
+                        &e.name,
+                        format!(
+                            "{} is a zero vector; its cosine similarity is undefined \
+                             (drop the row or use --sim dot)",
+                            e.row_place(r)
+                        ),
+                    ));
+                }
+            }
+        }
+        let input_dtype = if view1.source_dtype == view2.source_dtype {
+            view1.source_dtype.clone()
+        } else {
+            format!("{} + {}", view1.source_dtype, view2.source_dtype)
+        };
+        let is_f64 = |e: &Embeddings| matches!(e.values, Values::F64(_));
+        let (view1, view2) = if self.force_f64 || is_f64(&view1) || is_f64(&view2) || !fits_f32 {
+            (view1.try_into_f64()?, view2.try_into_f64()?)
+        } else if view1.is_f16() != view2.is_f16() {
+            (view1.try_into_f32()?, view2.try_into_f32()?)
+        } else {
+            (view1, view2)
+        };
+        let name = format!("{} + {}", view1.name, view2.name);
+        let values = match (&view1.values, &view2.values) {
+            (Values::F16(a), Values::F16(b)) => Values::F16(stack(&name, a, b)?),
+            (Values::F32(a), Values::F32(b)) => Values::F32(stack(&name, a, b)?),
+            (Values::F64(a), Values::F64(b)) => Values::F64(stack(&name, a, b)?),
+            _ => unreachable!("both views converted to one element type"),
+        };
+        let rows = 2 * view1.rows();
+        let layout = Layout::two_view(&name, rows)?;
+        Ok(Loaded {
+            first: Embeddings {
+                name,
+                source_dtype: input_dtype.clone(),
+                values,
+                first_line: None,
+            },
+            second: None,
+            layout,
+            input_dtype,
+        })
+    }
+
     /// A rayon pool with the requested number of threads.
     pub fn pool(&self) -> Result<rayon::ThreadPool> {
         let mut b = rayon::ThreadPoolBuilder::new();
@@ -129,6 +221,27 @@ impl DataJob {
     }
 }
 
+/// The rows of `a`, then the rows of `b`, as one row-major matrix; an error
+/// rather than an abort when the copy does not fit in memory.
+fn stack<T: bytemuck::Pod>(name: &str, a: &Matrix<T>, b: &Matrix<T>) -> Result<Matrix<T>> {
+    let n = (a.rows() + b.rows()) * a.cols();
+    let mut out: Vec<T> = Vec::new();
+    out.try_reserve_exact(n).map_err(|_| {
+        Error::data(
+            name,
+            format!(
+                "the two views hold {n} values, which need {} bytes of memory; \
+                 that much cannot be allocated",
+                n.saturating_mul(std::mem::size_of::<T>())
+            ),
+        )
+    })?;
+    // `iter` walks in logical (row-major) order whatever the storage.
+    out.extend(a.view().iter().copied());
+    out.extend(b.view().iter().copied());
+    Ok(Matrix::from_rows(a.rows() + b.rows(), a.cols(), out))
+}
+
 /// Row norms whose products and squares float64 holds with every digit:
 /// squared norms stay normal and finite, and so do the products of two rows.
 const F64_NORMS: (f64, f64) = (1e-150, 1e150);
@@ -141,7 +254,14 @@ const MAX_LOGIT: f64 = 1e300;
 
 /// Refuses rows too large or too small for float64 similarities, and logits
 /// that would overflow; returns whether float32 products are exact enough.
-fn check_magnitudes(first: &Embeddings, second: Option<&Embeddings>, s: Settings) -> Result<bool> {
+/// `stacked`: the two files are one set of rows (two view files), so any
+/// two rows meet, not only a row of each.
+fn check_magnitudes(
+    first: &Embeddings,
+    second: Option<&Embeddings>,
+    s: Settings,
+    stacked: bool,
+) -> Result<bool> {
     let mut fits_f32 = true;
     // The largest norm of each file and the row that has it.
     let mut largest = Vec::new();
@@ -182,6 +302,7 @@ fn check_magnitudes(first: &Embeddings, second: Option<&Embeddings>, s: Settings
     }
     let limit = match s.similarity {
         Similarity::Cosine => 1.0,
+        Similarity::Dot if stacked => largest.iter().map(|l| l.1).fold(0.0, f64::max).powi(2),
         Similarity::Dot => largest[0].1 * largest.last().expect("one file at least").1,
     };
     if limit / s.tau > MAX_LOGIT {

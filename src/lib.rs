@@ -15,6 +15,7 @@
 //!
 //! let job = DataJob {
 //!     input: format!("{}/fixtures/seed.csv", env!("CARGO_MANIFEST_DIR")),
+//!     second_view: None,
 //!     pairs: None,
 //!     keys: None,
 //!     symmetric: false,
@@ -57,18 +58,39 @@ where
     I: IntoIterator<Item = T>,
     T: Into<OsString> + Clone,
 {
-    let cli = match Cli::try_parse_from(args) {
+    let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
+    let cli = match Cli::try_parse_from(&args) {
         Ok(c) => c,
-        Err(e) => {
+        Err(mut e) => {
+            command_hint(&mut e, &args);
             // Help and version go to stdout with status 0; the rest are
             // usage errors. A closed pipe while printing help is not an error.
             let _ = e.print();
             return if e.use_stderr() { EXIT_USAGE } else { EXIT_OK };
         }
     };
+    let data = match &cli.command {
+        Command::Compute(a) => {
+            warning::set_quiet(a.quiet);
+            Some(&a.data)
+        }
+        Command::Explain(a) => {
+            warning::set_quiet(a.quiet);
+            Some(&a.data)
+        }
+        Command::Completions(_) | Command::Man(_) => None,
+    };
+    if let Some(w) = data.and_then(cli::tau_warning) {
+        warning::warn(w);
+    }
     let result = match &cli.command {
         Command::Compute(a) => compute::run(a),
         Command::Explain(a) => explain::run(a),
+        Command::Completions(a) => print_to_stdout(|w| {
+            cli::write_completions(a.shell, w);
+            Ok(())
+        }),
+        Command::Man(a) => print_to_stdout(|w| cli::write_man_page(a.command.as_deref(), w)),
     };
     match result {
         Ok(()) => EXIT_OK,
@@ -77,6 +99,50 @@ where
             report_error(&e);
             e.exit_code()
         }
+    }
+}
+
+/// Runs `f` on a buffered standard output and flushes it.
+fn print_to_stdout(f: impl FnOnce(&mut dyn Write) -> std::io::Result<()>) -> Result<(), Error> {
+    let mut w = std::io::BufWriter::new(std::io::stdout().lock());
+    f(&mut w)
+        .and_then(|()| w.flush())
+        .map_err(|source| Error::Output {
+            what: "standard output".into(),
+            source,
+        })
+}
+
+/// A first argument that is no command, but a file or anything else that is
+/// not close to a command's name, gets the hint to put `compute` before it.
+fn command_hint(e: &mut clap::Error, args: &[OsString]) {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    if e.kind() != ErrorKind::InvalidSubcommand
+        || e.get(ContextKind::SuggestedSubcommand).is_some()
+    {
+        return;
+    }
+    let words: Vec<String> = args.iter().skip(1).map(|a| shell_word(a)).collect();
+    let hint = format!(
+        "commands come first; to compute the loss: infonce compute {}",
+        words.join(" ")
+    );
+    e.insert(
+        ContextKind::Suggested,
+        ContextValue::StyledStrs(vec![hint.into()]),
+    );
+}
+
+/// An argument as it would be typed in a POSIX shell.
+fn shell_word(a: &std::ffi::OsStr) -> String {
+    let s = a.to_string_lossy();
+    let plain = !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_alphanumeric() || "-_./:=,+@%".contains(c));
+    if plain {
+        s.into_owned()
+    } else {
+        format!("'{}'", s.replace('\'', r"'\''"))
     }
 }
 

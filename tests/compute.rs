@@ -110,11 +110,20 @@ fn every_format_carries_the_same_records() {
     );
 
     let nd = run_ok(&[&base[..], &["--format", "ndjson"]].concat());
-    let recs: Vec<Value> = nd
+    let mut recs: Vec<Value> = nd
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
+    // Records marked as such, then one line of totals.
+    let totals = recs.pop().unwrap();
+    assert_eq!(totals["type"], "totals");
+    assert_eq!(totals["loss"], v["loss"]);
+    assert_eq!(totals["n_anchors"], v["n_anchors"]);
     assert_eq!(recs.len(), n);
+    for r in &mut recs {
+        assert_eq!(r["type"], "record");
+        r.as_object_mut().unwrap().remove("type");
+    }
     assert_eq!(recs[5], v["anchors"][5]);
 
     let table = run_ok(&[&base[..], &["--format", "table"]].concat());
@@ -171,7 +180,8 @@ fn terms_add_up_to_the_denominator() {
                 .clone()
         } else {
             out.lines()
-                .map(|l| serde_json::from_str(l).unwrap())
+                .map(|l| serde_json::from_str::<Value>(l).unwrap())
+                .filter(|v| v["type"] == "record")
                 .collect()
         };
         assert!(!records.is_empty());

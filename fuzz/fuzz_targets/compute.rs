@@ -56,6 +56,7 @@ fuzz_target!(|data: &[u8]| {
     let path = file.path().to_string_lossy().into_owned();
     let job = DataJob {
         input: path.clone(),
+        second_view: None,
         pairs: None,
         keys: None,
         symmetric: false,

@@ -19,12 +19,10 @@ pub fn write(
 ) -> io::Result<()> {
     let s = &report.summary;
     if opts.summary_only {
-        writeln!(
-            out,
-            "loss,tau,similarity,layout,symmetric,precision,input_dtype,n_anchors,n_candidates,dimension,top1_accuracy,mean_rank"
-        )?;
-        return writeln!(
-            out,
+        let mut head = String::from(
+            "loss,tau,similarity,layout,symmetric,precision,input_dtype,n_anchors,n_candidates,dimension,top1_accuracy,mean_rank",
+        );
+        let mut row = format!(
             "{},{},{},{},{},{},{},{},{},{},{},{}",
             float(s.loss),
             float(s.tau),
@@ -39,6 +37,23 @@ pub fn write(
             float(s.top1_accuracy),
             float(s.mean_rank)
         );
+        // The keys layout's totals per direction, as columns named after the
+        // direction, so the row stays one row of totals.
+        for d in s.directions.iter().flatten() {
+            let name = serde_plain(d.direction);
+            for field in ["loss", "n_anchors", "top1_accuracy", "mean_rank"] {
+                head.push_str(&format!(",{field}_{name}"));
+            }
+            row.push_str(&format!(
+                ",{},{},{},{}",
+                float(d.loss),
+                d.n_anchors,
+                float(d.top1_accuracy),
+                float(d.mean_rank)
+            ));
+        }
+        writeln!(out, "{head}")?;
+        return writeln!(out, "{row}");
     }
     let directed = report.records.iter().any(|r| r.direction.is_some());
     let dir_of = |k: usize| match report.records[k].direction {

@@ -16,6 +16,20 @@ struct WithTerms<'a> {
     terms: &'a [Term],
 }
 
+/// One NDJSON line: `type` (`record` or `totals`) first, then the fields.
+#[derive(Serialize)]
+struct Line<'a, T: Serialize> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    #[serde(flatten)]
+    body: &'a T,
+}
+
+fn line<T: Serialize>(kind: &'static str, body: &T, out: &mut dyn Write) -> io::Result<()> {
+    serde_json::to_writer(&mut *out, &Line { kind, body }).map_err(json_err)?;
+    writeln!(out)
+}
+
 /// serde_json's error as an I/O error, keeping the kind of an underlying
 /// I/O failure (a closed pipe stays a closed pipe).
 fn json_err(e: serde_json::Error) -> io::Error {
@@ -60,33 +74,30 @@ pub fn write(
     writeln!(out, "\n]}}")
 }
 
-/// NDJSON: one record a line (with its terms under `--terms`), or the summary
-/// alone under `--summary`.
+/// NDJSON: one record a line (with its terms under `--terms`), marked
+/// `"type":"record"`, then one line of totals marked `"type":"totals"`; under
+/// `--summary`, the totals line alone.
 pub fn write_lines(
     report: &Report,
     terms: Option<&TermSource<'_>>,
     opts: Options,
     out: &mut dyn Write,
 ) -> io::Result<()> {
-    if opts.summary_only {
-        serde_json::to_writer(&mut *out, &report.summary).map_err(json_err)?;
-        return writeln!(out);
-    }
-    match terms {
-        None => {
-            for r in &report.records {
-                serde_json::to_writer(&mut *out, r).map_err(json_err)?;
-                writeln!(out)?;
+    if !opts.summary_only {
+        match terms {
+            None => {
+                for r in &report.records {
+                    line("record", r, out)?;
+                }
             }
-            Ok(())
+            Some(src) => src.for_each(report, &mut |k, t| {
+                let rec = WithTerms {
+                    record: &report.records[k],
+                    terms: t,
+                };
+                line("record", &rec, out)
+            })?,
         }
-        Some(src) => src.for_each(report, &mut |k, t| {
-            let rec = WithTerms {
-                record: &report.records[k],
-                terms: t,
-            };
-            serde_json::to_writer(&mut *out, &rec).map_err(json_err)?;
-            writeln!(out)
-        }),
     }
+    line("totals", &report.summary, out)
 }

@@ -35,11 +35,18 @@ pub struct Options {
     pub summary_only: bool,
     /// Tables list every record, however many.
     pub all_rows: bool,
+    /// The report's records are a selection (`--anchor`); its totals are
+    /// still those of every record.
+    pub selected: bool,
 }
 
-/// Streams the terms of every record, in record order.
+/// Streams the terms of the report's records from the core.
 pub struct TermSource<'a> {
     pub core: &'a Core<'a>,
+    /// The core's record behind each of the report's records, when the
+    /// report holds a selection of them (`--anchor`); `None` when it holds
+    /// them all, in order.
+    pub origin: Option<Vec<usize>>,
 }
 
 impl TermSource<'_> {
@@ -50,8 +57,28 @@ impl TermSource<'_> {
         each: &mut dyn FnMut(usize, &[Term]) -> io::Result<()>,
     ) -> io::Result<()> {
         let all: Vec<usize> = (0..report.records.len()).collect();
-        let log_den = |k: usize| report.records[k].log_denominator;
-        self.core.terms(&all, &log_den, each)
+        self.for_each_of(report, &all, each)
+    }
+
+    /// Calls `each` with the index and terms of the report's records `which`,
+    /// in that order.
+    pub fn for_each_of(
+        &self,
+        report: &Report,
+        which: &[usize],
+        each: &mut dyn FnMut(usize, &[Term]) -> io::Result<()>,
+    ) -> io::Result<()> {
+        let Some(origin) = &self.origin else {
+            let log_den = |k: usize| report.records[k].log_denominator;
+            return self.core.terms(which, &log_den, each);
+        };
+        // The core numbers records its own way: map them there and back.
+        let back: std::collections::HashMap<usize, usize> =
+            which.iter().map(|&k| (origin[k], k)).collect();
+        let core_records: Vec<usize> = which.iter().map(|&k| origin[k]).collect();
+        let log_den = |c: usize| report.records[back[&c]].log_denominator;
+        self.core
+            .terms(&core_records, &log_den, &mut |c, t| each(back[&c], t))
     }
 }
 

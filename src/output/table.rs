@@ -81,6 +81,50 @@ fn record_row(r: &AnchorRecord, directed: bool) -> Vec<String> {
     row
 }
 
+/// A table of terms for each of the records `which`.
+fn write_terms(
+    report: &Report,
+    src: &TermSource<'_>,
+    which: &[usize],
+    style: Style,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    src.for_each_of(report, which, &mut |k, ts| {
+        let r = &report.records[k];
+        let dir = match r.direction {
+            Some(crate::layout::Direction::QueryToKey) => ", query -> key",
+            Some(crate::layout::Direction::KeyToQuery) => ", key -> query",
+            None => "",
+        };
+        writeln!(
+            out,
+            "Terms of anchor {} (positive {}, marked *{dir}):",
+            r.anchor, r.positive
+        )?;
+        if style == Style::Markdown {
+            writeln!(out)?;
+        }
+        let rows: Vec<Vec<String>> = ts
+            .iter()
+            .map(|t| {
+                vec![
+                    format!(
+                        "{}{}",
+                        t.index,
+                        if t.index == r.positive { "*" } else { "" }
+                    ),
+                    rounded(t.sim, 6),
+                    rounded(t.logit, 6),
+                    linear(t.exp, t.logit, 6),
+                    rounded(t.p, 6),
+                ]
+            })
+            .collect();
+        render(&["index", "sim", "logit", "exp", "p"], &rows, style, out)?;
+        writeln!(out)
+    })
+}
+
 pub fn write(
     report: &Report,
     terms: Option<&TermSource<'_>>,
@@ -105,58 +149,46 @@ pub fn write(
             "rank",
         ]);
         let n = report.records.len();
-        let shown: Vec<&AnchorRecord> = if n <= FULL_TABLE_LIMIT || opts.all_rows {
-            report.records.iter().collect()
+        let mut shown: Vec<usize> = (0..n).collect();
+        if n > FULL_TABLE_LIMIT && !opts.all_rows {
+            shown.sort_by(|&a, &b| {
+                report.records[b]
+                    .loss
+                    .total_cmp(&report.records[a].loss)
+            });
+            shown.truncate(WORST_SHOWN);
+        }
+        let of = if opts.selected {
+            format!("of the {n} records of the anchors chosen by --anchor")
         } else {
-            let mut by_loss: Vec<&AnchorRecord> = report.records.iter().collect();
-            by_loss.sort_by(|a, b| b.loss.total_cmp(&a.loss));
-            by_loss.truncate(WORST_SHOWN);
-            by_loss
+            format!("of {n}")
         };
         if shown.len() < n {
             writeln!(
                 out,
-                "The {} anchors with the highest loss (of {n}; --all lists every one, --format csv or json gives every digit):",
+                "The {} anchors with the highest loss ({of}; --all lists every one, --format csv or json gives every digit):",
                 shown.len()
             )?;
-            if style == Style::Markdown {
-                writeln!(out)?;
-            }
-        }
-        let rows: Vec<Vec<String>> = shown.iter().map(|r| record_row(r, directed)).collect();
-        render(&headers, &rows, style, out)?;
-        writeln!(out)?;
-    }
-    if let Some(src) = terms {
-        src.for_each(report, &mut |k, ts| {
-            let r = &report.records[k];
+        } else if opts.selected {
             writeln!(
                 out,
-                "Terms of anchor {} (positive {}, marked *):",
-                r.anchor, r.positive
+                "The anchors chosen by --anchor ({n} records; the totals below are those of all {}):",
+                s.n_anchors
             )?;
-            if style == Style::Markdown {
-                writeln!(out)?;
-            }
-            let rows: Vec<Vec<String>> = ts
-                .iter()
-                .map(|t| {
-                    vec![
-                        format!(
-                            "{}{}",
-                            t.index,
-                            if t.index == r.positive { "*" } else { "" }
-                        ),
-                        rounded(t.sim, 6),
-                        rounded(t.logit, 6),
-                        linear(t.exp, t.logit, 6),
-                        rounded(t.p, 6),
-                    ]
-                })
-                .collect();
-            render(&["index", "sim", "logit", "exp", "p"], &rows, style, out)?;
-            writeln!(out)
-        })?;
+        }
+        if style == Style::Markdown && (shown.len() < n || opts.selected) {
+            writeln!(out)?;
+        }
+        let rows: Vec<Vec<String>> = shown
+            .iter()
+            .map(|&k| record_row(&report.records[k], directed))
+            .collect();
+        render(&headers, &rows, style, out)?;
+        writeln!(out)?;
+        // Terms of the records the table shows, in the table's order.
+        if let Some(src) = terms {
+            write_terms(report, src, &shown, style, out)?;
+        }
     }
     let bullet = if style == Style::Markdown { "- " } else { "" };
     writeln!(
