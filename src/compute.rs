@@ -79,8 +79,8 @@ fn with_progress<R: Send>(bar: &ProgressBar, wanted: bool, work: impl FnOnce() -
 /// standard input, if one of its inputs is `-` and standard input is one.
 pub fn stdin_notice(inputs: &[Option<&str>], stdin_is_terminal: bool) -> Option<String> {
     (stdin_is_terminal && inputs.contains(&Some("-"))).then(|| {
-        "infonce: reading standard input from the terminal; type or paste the values \
-         and end with Ctrl-D (or give a file instead of '-')"
+        "infonce: waiting for standard input (a terminal): type or paste the rows, \
+         then Ctrl-D; or name a file instead of '-'"
             .to_string()
     })
 }

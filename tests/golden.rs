@@ -205,7 +205,11 @@ fn run_case(name: &str, expected: &Value, force_f64: bool) -> Vec<String> {
     let dtype = expected["input_dtype"]
         .as_str()
         .expect("expected file: `input_dtype`");
-    let f32_products = matches!(dtype, "float32" | "float16") && !force_f64;
+    // Two view files of different types read as "float16 + float32".
+    let f32_products = dtype
+        .split(" + ")
+        .all(|d| matches!(d, "float32" | "float16"))
+        && !force_f64;
     let tau: f64 = arg_after(&args, "--tau")
         .expect("expected file: no --tau")
         .parse()
@@ -423,10 +427,9 @@ fn cli_matches_golden_fixtures() {
         let name = file.file_stem().unwrap().to_string_lossy().into_owned();
         let expected: Value = serde_json::from_str(&fs::read_to_string(file).unwrap())
             .unwrap_or_else(|e| panic!("{}: {e}", file.display()));
-        let low_precision = matches!(
-            expected["input_dtype"].as_str(),
-            Some("float32" | "float16")
-        );
+        let low_precision = expected["input_dtype"]
+            .as_str()
+            .is_some_and(|d| d.split(" + ").all(|d| matches!(d, "float32" | "float16")));
         for force_f64 in [false, true] {
             if force_f64 && !low_precision {
                 continue;
