@@ -361,7 +361,9 @@ fn parse_logit_scale(s: &str) -> Result<f64, String> {
         ));
     }
     if !(1.0 / v).is_finite() {
-        return Err(format!("the logit scale {s} is too small: tau = 1/{s} overflows"));
+        return Err(format!(
+            "the logit scale {s} is too small: tau = 1/{s} overflows"
+        ));
     }
     Ok(v)
 }
@@ -382,5 +384,35 @@ mod tests {
         for bad in ["0", "-1", "nan", "inf", "x", ""] {
             assert!(parse_tau(bad).is_err(), "{bad}");
         }
+    }
+
+    fn data(args: &[&str]) -> DataArgs {
+        let mut all = vec!["infonce", "compute", "e.npy"];
+        all.extend(args);
+        match Cli::try_parse_from(all).unwrap().command {
+            Command::Compute(c) => c.data,
+            _ => unreachable!(),
+        }
+    }
+
+    #[test]
+    fn logit_scale_sets_tau_and_large_taus_draw_a_warning() {
+        assert_eq!(data(&[]).tau(), 0.1);
+        assert_eq!(data(&["--logit-scale", "100"]).tau(), 0.01);
+        assert_eq!(data(&["--temperature", "0.07"]).tau(), 0.07);
+        assert_eq!(tau_warning(&data(&["--tau", "9.99"])), None);
+        let w = tau_warning(&data(&["--tau", "14.3"])).unwrap();
+        assert!(w.contains("--logit-scale 14.3 (tau 0.06993)"), "{w}");
+        let w = tau_warning(&data(&["--logit-scale", "0.07"])).unwrap();
+        assert!(w.contains("use --tau 0.07"), "{w}");
+        assert_eq!(tau_warning(&data(&["--logit-scale", "14.3"])), None);
+    }
+
+    #[test]
+    fn short_numbers_drop_trailing_zeros() {
+        assert_eq!(short(0.05), "0.05");
+        assert_eq!(short(1.0 / 14.3), "0.06993");
+        assert_eq!(short(1e-6), "1.000e-6");
+        assert_eq!(short(2.0), "2");
     }
 }

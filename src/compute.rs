@@ -115,10 +115,10 @@ fn select(
             ));
         }
         if !report.records.iter().any(|r| r.anchor == a) {
-            let pairs = job.pairs.as_deref().map_or_else(
-                || file.clone(),
-                crate::input::display_name,
-            );
+            let pairs = job
+                .pairs
+                .as_deref()
+                .map_or_else(|| file.clone(), crate::input::display_name);
             return Err(Error::data(
                 &pairs,
                 format!("--anchor {a}: no pair has row {a} as its anchor"),
@@ -208,4 +208,38 @@ pub fn run(args: &ComputeArgs) -> Result<()> {
     };
     let terms = args.terms.then_some(&source);
     dest.write(|w| output::write(format, &report, terms, opts, w))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::cell::Cell;
+
+    #[test]
+    fn the_bar_waits_for_the_delay_and_not_for_work_that_ends_first() {
+        // Work that ends at once: no bar, and no waiting for the delay.
+        let (tx, rx) = mpsc::channel::<()>();
+        drop(tx);
+        let shown = Cell::new(false);
+        let start = std::time::Instant::now();
+        assert!(!show_after(&rx, Duration::from_secs(30), || shown.set(true)));
+        assert!(!shown.get());
+        assert!(start.elapsed() < Duration::from_secs(10));
+
+        // Work still running when the delay has passed: the bar.
+        let (tx, rx) = mpsc::channel::<()>();
+        let start = std::time::Instant::now();
+        assert!(show_after(&rx, Duration::from_millis(50), || shown.set(true)));
+        assert!(shown.get());
+        assert!(start.elapsed() >= Duration::from_millis(50));
+        drop(tx);
+    }
+
+    #[test]
+    fn the_stdin_notice_needs_a_terminal_and_a_dash() {
+        let dash = [Some("e.npy"), None, Some("-"), None];
+        assert!(stdin_notice(&dash, true).is_some());
+        assert!(stdin_notice(&dash, false).is_none());
+        assert!(stdin_notice(&[Some("e.npy"), Some("k.npy")], true).is_none());
+    }
 }

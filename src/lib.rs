@@ -117,8 +117,7 @@ fn print_to_stdout(f: impl FnOnce(&mut dyn Write) -> std::io::Result<()>) -> Res
 /// not close to a command's name, gets the hint to put `compute` before it.
 fn command_hint(e: &mut clap::Error, args: &[OsString]) {
     use clap::error::{ContextKind, ContextValue, ErrorKind};
-    if e.kind() != ErrorKind::InvalidSubcommand
-        || e.get(ContextKind::SuggestedSubcommand).is_some()
+    if e.kind() != ErrorKind::InvalidSubcommand || e.get(ContextKind::SuggestedSubcommand).is_some()
     {
         return;
     }

@@ -151,11 +151,7 @@ pub fn write(
         let n = report.records.len();
         let mut shown: Vec<usize> = (0..n).collect();
         if n > FULL_TABLE_LIMIT && !opts.all_rows {
-            shown.sort_by(|&a, &b| {
-                report.records[b]
-                    .loss
-                    .total_cmp(&report.records[a].loss)
-            });
+            shown.sort_by(|&a, &b| report.records[b].loss.total_cmp(&report.records[a].loss));
             shown.truncate(WORST_SHOWN);
         }
         let of = if opts.selected {
