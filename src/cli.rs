@@ -136,7 +136,8 @@ pub struct ComputeArgs {
     #[arg(long, short = 'f', value_enum)]
     pub format: Option<FormatArg>,
 
-    /// Also write every softmax term of every anchor (index, sim, logit, exp, p).
+    /// Also write every softmax term of every anchor (index, sim, logit, exp,
+    /// p); in the table formats, of the anchors the table lists.
     #[arg(long, conflicts_with = "summary")]
     pub terms: bool,
 
@@ -152,7 +153,12 @@ pub struct ComputeArgs {
     /// the numbers of the `anchor` column; comma-separated), in every
     /// format. The totals stay those of the whole batch. With --terms, a
     /// way to see the terms of a few anchors of a big batch.
-    #[arg(long, value_name = "I[,J...]", value_delimiter = ',', num_args = 1.., conflicts_with = "summary")]
+    #[arg(
+        long,
+        value_name = "I[,J...]",
+        value_delimiter = ',',
+        conflicts_with = "summary"
+    )]
     pub anchor: Option<Vec<usize>>,
 
     /// Write to FILE instead of standard output (`-` is standard output).
@@ -165,7 +171,8 @@ pub struct ComputeArgs {
     #[arg(long, short = 'o', value_name = "FILE")]
     pub output: Option<PathBuf>,
 
-    /// No progress bar and no warnings.
+    /// No progress bar (drawn on a terminal once the pass has run for a
+    /// second), no warnings, no notice that standard input is awaited.
     #[arg(long, short = 'q')]
     pub quiet: bool,
 }
@@ -244,7 +251,8 @@ pub enum FormatArg {
     Csv,
     /// The CSV rows with tabs between the fields.
     Tsv,
-    /// One JSON object per line, per anchor.
+    /// One JSON object per line: each record ("type": "record"), then the
+    /// totals ("type": "totals").
     Ndjson,
     /// A Markdown table.
     Markdown,

@@ -195,6 +195,18 @@ fn cases() -> Vec<Case> {
         c("keys with different dimension", &["compute", "e.npy", "--keys", "k.npy"], "k.npy: has dimension 3 but e.npy has dimension 2")
             .emb()
             .file("k.npy", f32_npy(&vec![vec![1.0, 2.0, 3.0]; 4])),
+        c("two view files, other row count", &["compute", "e.npy", "v.npy"], "v.npy: has 3 rows but e.npy has 4; row i of each view file must be a pair (the two views of item i)")
+            .emb()
+            .file("v.npy", f64_npy(&four_rows()[..3])),
+        c("two view files, other dimension", &["compute", "e.npy", "v.npy"], "v.npy: has dimension 3 but e.npy has dimension 2")
+            .emb()
+            .file("v.npy", f32_npy(&vec![vec![1.0, 2.0, 3.0]; 4])),
+        // --anchor in compute.
+        c("--anchor out of range", &["compute", "e.npy", "--anchor", "0,4"], "e.npy: --anchor 4 is out of range: the anchors are rows 0 to 3 (the file has 4 rows)")
+            .emb(),
+        c("--anchor anchors no pair", &["compute", "e.npy", "--pairs", "p.csv", "--anchor", "1"], "p.csv: --anchor 1: no pair has row 1 as its anchor")
+            .emb()
+            .file("p.csv", "0,2\n"),
         // Flags the parser refuses.
         usage("tau 0", &["compute", "e.npy", "--tau", "0"]),
         usage("tau -1", &["compute", "e.npy", "--tau", "-1"]),
@@ -210,9 +222,21 @@ fn cases() -> Vec<Case> {
         usage("--threads 0", &["compute", "e.npy", "--threads", "0"]),
         usage("no EMB", &["compute"]),
         usage("no command", &[]),
+        usage("a file without a command", &["e.npy"]),
+        usage("tau -0.07", &["compute", "e.npy", "--tau", "-0.07"]),
+        usage("logit scale 0", &["compute", "e.npy", "--logit-scale", "0"]),
+        usage("--logit-scale with --tau", &["compute", "e.npy", "--logit-scale", "100", "--tau", "0.1"]),
+        usage("VIEW2 with --keys", &["compute", "e.npy", "e.npy", "--keys", "e.npy"]),
+        usage("--anchor not a number", &["compute", "e.npy", "--anchor", "x"]),
+        usage("--anchor with --summary", &["compute", "e.npy", "--anchor", "1", "--summary"]),
+        usage("unknown shell", &["completions", "tcsh"]),
         // Flags refused once the job is resolved: also one line, exit 2.
         case("EMB and --keys both stdin", &["compute", "-", "--keys", "-"], 2, Some("only one of EMB and --keys can be standard input"))
             .stdin(f64_npy(&four_rows())),
+        case("EMB and VIEW2 both stdin", &["compute", "-", "-"], 2, Some("only one of EMB and VIEW2 can be standard input"))
+            .stdin(f64_npy(&four_rows())),
+        case("a third embedding file", &["compute", "e.npy", "e.npy", "e.npy"], 2, Some("unexpected third file 'e.npy': compute takes EMB, or the two views EMB VIEW2; for queries and keys use 'EMB --keys KEYS', for pairs of rows 'EMB --pairs PAIRS'"))
+            .emb(),
         case("EMB and --pairs both stdin", &["compute", "-", "--pairs", "-"], 2, Some("only one of EMB and --pairs can be standard input"))
             .stdin(f64_npy(&four_rows())),
         case("tau too small for float64", &["compute", "e.npy", "--tau", "1e-301"], 2, Some("--tau 1e-301 is too small: logits of up to 1/tau overflow float64"))
