@@ -113,12 +113,29 @@ fn print_to_stdout(f: impl FnOnce(&mut dyn Write) -> std::io::Result<()>) -> Res
         })
 }
 
-/// A first argument that is no command, but a file or anything else that is
-/// not close to a command's name, gets the hint to put `compute` before it.
+/// A first argument that is no command (a file, or a flag of `compute`)
+/// gets the hint to put `compute` before it; a word close to a command keeps
+/// clap's own suggestion.
 fn command_hint(e: &mut clap::Error, args: &[OsString]) {
+    use clap::CommandFactory;
     use clap::error::{ContextKind, ContextValue, ErrorKind};
-    if e.kind() != ErrorKind::InvalidSubcommand || e.get(ContextKind::SuggestedSubcommand).is_some()
-    {
+    let cmd = Cli::command();
+    let first_is_command = args
+        .get(1)
+        .and_then(|a| a.to_str())
+        .is_some_and(|a| a == "help" || cmd.find_subcommand(a).is_some());
+    if first_is_command {
+        return;
+    }
+    let hint_fits = match e.kind() {
+        ErrorKind::InvalidSubcommand => e.get(ContextKind::SuggestedSubcommand).is_none(),
+        ErrorKind::UnknownArgument => match e.get(ContextKind::InvalidArg) {
+            Some(ContextValue::String(flag)) => is_compute_flag(&cmd, flag),
+            _ => false,
+        },
+        _ => false,
+    };
+    if !hint_fits {
         return;
     }
     let words: Vec<String> = args.iter().skip(1).map(|a| shell_word(a)).collect();
@@ -130,6 +147,24 @@ fn command_hint(e: &mut clap::Error, args: &[OsString]) {
         ContextKind::Suggested,
         ContextValue::StyledStrs(vec![hint.into()]),
     );
+}
+
+/// Whether `flag` (`--tau`, `--tau=0.1`, `-f`) is a flag of `compute`.
+fn is_compute_flag(cmd: &clap::Command, flag: &str) -> bool {
+    let Some(compute) = cmd.find_subcommand("compute") else {
+        return false;
+    };
+    let name = flag.split('=').next().unwrap_or(flag);
+    compute.get_arguments().any(|a| {
+        if let Some(long) = name.strip_prefix("--") {
+            a.get_long() == Some(long) || a.get_all_aliases().is_some_and(|al| al.contains(&long))
+        } else if let Some(short) = name.strip_prefix('-') {
+            let mut cs = short.chars();
+            matches!((cs.next(), cs.next()), (Some(c), None) if a.get_short() == Some(c))
+        } else {
+            false
+        }
+    })
 }
 
 /// An argument as it would be typed in a POSIX shell.

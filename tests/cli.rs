@@ -216,6 +216,22 @@ fn a_file_without_a_command_gets_a_hint() {
         err.contains("tip: commands come first; to compute the loss: infonce compute fixtures/seed.csv --tau 0.2"),
         "{err}"
     );
+    // A flag of compute first: the same hint.
+    let out = run(root(), &["--tau", "0.2", "fixtures/seed.csv"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("infonce compute --tau 0.2 fixtures/seed.csv"),
+        "{}",
+        stderr(&out)
+    );
+    // An unknown flag gets no such hint.
+    let out = run(root(), &["--frobnicate", "fixtures/seed.csv"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        !stderr(&out).contains("infonce compute"),
+        "{}",
+        stderr(&out)
+    );
     // A word close to a command keeps clap's own suggestion instead.
     let out = run(root(), &["compte", "fixtures/seed.csv"]);
     assert_eq!(out.status.code(), Some(2));

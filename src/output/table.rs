@@ -154,12 +154,13 @@ pub fn write(
             shown.sort_by(|&a, &b| report.records[b].loss.total_cmp(&report.records[a].loss));
             shown.truncate(WORST_SHOWN);
         }
-        let of = if opts.selected {
-            format!("of the {n} records of the anchors chosen by --anchor")
-        } else {
-            format!("of {n}")
-        };
+        let totals = format!("the totals below are those of all {}", s.n_anchors);
         if shown.len() < n {
+            let of = if opts.selected {
+                format!("of the {n} records of the anchors chosen by --anchor; {totals}")
+            } else {
+                format!("of {n}")
+            };
             writeln!(
                 out,
                 "The {} anchors with the highest loss ({of}; --all lists every one, --format csv or json gives every digit):",
@@ -168,8 +169,7 @@ pub fn write(
         } else if opts.selected {
             writeln!(
                 out,
-                "The anchors chosen by --anchor ({n} records; the totals below are those of all {}):",
-                s.n_anchors
+                "The anchors chosen by --anchor ({n} records; {totals}):"
             )?;
         }
         if style == Style::Markdown && (shown.len() < n || opts.selected) {
