@@ -599,6 +599,28 @@ fn anchor_counts_rows_of_both_view_files_and_both_directions() {
         .map(|r| r["direction"].as_str().unwrap())
         .collect();
     assert_eq!(dirs, ["query_to_key", "key_to_query"]);
+
+    // The terms of the chosen records are those of the same records in the
+    // whole batch (the selection maps back to the right records).
+    let keys = [
+        "compute",
+        "fixtures/queries.npy",
+        "--keys",
+        "fixtures/keys.npy",
+        "--symmetric",
+        "--terms",
+    ];
+    let all = run_json(root(), &keys);
+    let part = run_json(root(), &[&keys[..], &["--anchor", "3,17"]].concat());
+    let want: Vec<&Value> = all["anchors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["anchor"] == 3 || r["anchor"] == 17)
+        .collect();
+    let got: Vec<&Value> = part["anchors"].as_array().unwrap().iter().collect();
+    assert_eq!(got.len(), 4);
+    assert_eq!(got, want);
 }
 
 #[test]
