@@ -363,6 +363,12 @@ fn two_view_file_errors_name_the_file_at_fault() {
         "{}",
         stderr(&out)
     );
+    // The second view file is an input: -o may not replace it.
+    let before = fs::read(d.join("b.npy")).unwrap();
+    let out = run(d, &["compute", "a.npy", "b.npy", "-o", "b.npy"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("(VIEW2)"), "{}", stderr(&out));
+    assert_eq!(fs::read(d.join("b.npy")).unwrap(), before);
     // A zero vector is fine under --sim dot, in either file.
     run_ok(d, &["compute", "a.npy", "zero.npy", "--sim", "dot"]);
 }
