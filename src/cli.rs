@@ -290,8 +290,9 @@ pub fn tau_warning(a: &DataArgs) -> Option<String> {
     }
     Some(match a.logit_scale {
         Some(s) => format!(
-            "--logit-scale {s} makes tau {tau}; {s} looks like a temperature, not a \
-             logit scale (if it is one, use --tau {s})"
+            "--logit-scale {s} makes tau {}; {s} looks like a temperature, not a \
+             logit scale (if it is one, use --tau {s})",
+            short(tau)
         ),
         None => format!(
             "--tau {tau} looks like a logit scale, not a temperature (logits are \

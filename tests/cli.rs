@@ -182,7 +182,7 @@ fn a_tau_that_looks_like_a_logit_scale_draws_one_warning() {
     let err = stderr(&scale);
     assert_eq!(err.lines().count(), 1, "{err}");
     assert!(
-        err.starts_with("warning: --logit-scale 0.07 makes tau 14.28")
+        err.starts_with("warning: --logit-scale 0.07 makes tau 14.29; 0.07")
             && err.contains("looks like a temperature")
             && err.contains("--tau 0.07"),
         "{err}"
