@@ -11,7 +11,7 @@ use crate::error::{Error, Result};
 use crate::job::{DataJob, Loaded};
 use crate::output::destination::Destination;
 use crate::output::{self, Format, Options, TermSource};
-use crate::report::Report;
+use crate::report::{Report, Summary};
 
 /// How long the pass runs before a progress bar appears: about a second of
 /// actual work, whatever the machine.
@@ -133,13 +133,11 @@ fn select(
         .filter(|&k| chosen[report.records[k].anchor])
         .collect();
     let records = origin.iter().map(|&k| report.records[k].clone()).collect();
-    Ok((
-        Report {
-            summary: report.summary,
-            records,
-        },
-        origin,
-    ))
+    let summary = Summary {
+        selected_anchors: Some((0..rows).filter(|&a| chosen[a]).collect()),
+        ..report.summary
+    };
+    Ok((Report { summary, records }, origin))
 }
 
 /// Refuses a third embedding file, pointing at the flags for two files.
@@ -200,7 +198,6 @@ pub fn run(args: &ComputeArgs) -> Result<()> {
     let opts = Options {
         summary_only: args.summary,
         all_rows: args.all,
-        selected: origin.is_some(),
     };
     let source = TermSource {
         core: &core,

@@ -39,6 +39,10 @@ pub struct Summary {
     /// Per-direction totals, in the keys layout only.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub directions: Option<Vec<DirectionSummary>>,
+    /// The anchors `--anchor` chose, in increasing order, when the records
+    /// written are theirs only; the totals above are still every record's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub selected_anchors: Option<Vec<usize>>,
 }
 
 /// Totals of one direction of the keys layout.
@@ -182,6 +186,7 @@ impl Report {
                 top1_accuracy: top1,
                 mean_rank: rank,
                 directions,
+                selected_anchors: None,
             },
             records,
         }

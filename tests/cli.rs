@@ -523,6 +523,9 @@ fn anchor_restricts_the_records_of_every_format() {
     for key in ["loss", "n_anchors", "top1_accuracy", "mean_rank"] {
         assert_eq!(part[key], full[key], "{key}");
     }
+    // ... and say which anchors the records are of.
+    assert_eq!(part["selected_anchors"], serde_json::json!([2, 28]));
+    assert!(full.get("selected_anchors").is_none());
 
     let nd = run_ok(root(), &[&sel[..], &["--format", "ndjson"]].concat());
     let lines: Vec<Value> = nd
@@ -531,6 +534,7 @@ fn anchor_restricts_the_records_of_every_format() {
         .collect();
     assert_eq!(lines.len(), 4);
     assert_eq!(lines[3]["loss"], full["loss"]);
+    assert_eq!(lines[3]["selected_anchors"], serde_json::json!([2, 28]));
 
     let csv = run_ok(root(), &[&sel[..], &["--format", "csv"]].concat());
     let anchors: Vec<&str> = csv

@@ -35,9 +35,6 @@ pub struct Options {
     pub summary_only: bool,
     /// Tables list every record, however many.
     pub all_rows: bool,
-    /// The report's records are a selection (`--anchor`); its totals are
-    /// still those of every record.
-    pub selected: bool,
 }
 
 /// Streams the terms of the report's records from the core.

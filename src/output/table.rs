@@ -149,6 +149,7 @@ pub fn write(
             "rank",
         ]);
         let n = report.records.len();
+        let selected = s.selected_anchors.is_some();
         let mut shown: Vec<usize> = (0..n).collect();
         if n > FULL_TABLE_LIMIT && !opts.all_rows {
             shown.sort_by(|&a, &b| report.records[b].loss.total_cmp(&report.records[a].loss));
@@ -156,7 +157,7 @@ pub fn write(
         }
         let totals = format!("the totals below are those of all {}", s.n_anchors);
         if shown.len() < n {
-            let of = if opts.selected {
+            let of = if selected {
                 format!("of the {n} records of the anchors chosen by --anchor; {totals}")
             } else {
                 format!("of {n}")
@@ -166,13 +167,13 @@ pub fn write(
                 "The {} anchors with the highest loss ({of}; --all lists every one, --format csv or json gives every digit):",
                 shown.len()
             )?;
-        } else if opts.selected {
+        } else if selected {
             writeln!(
                 out,
                 "The anchors chosen by --anchor ({n} records; {totals}):"
             )?;
         }
-        if style == Style::Markdown && (shown.len() < n || opts.selected) {
+        if style == Style::Markdown && (shown.len() < n || selected) {
             writeln!(out)?;
         }
         let rows: Vec<Vec<String>> = shown
