@@ -188,11 +188,29 @@ pub struct ExplainArgs {
     #[command(flatten)]
     pub data: DataArgs,
 
-    /// The record to explain (default 0): in the two-view layout row I, with
-    /// --pairs the I-th pair (with --symmetric the reversed pairs follow), with
-    /// --keys query I (with --symmetric the key-to-query records follow).
-    #[arg(long, value_name = "I", requires = "input")]
+    /// Explain the anchor in row I of its file (0-based): the number
+    /// `compute` prints in its `anchor` column, in every layout, and for the
+    /// built-in example (row 0 is z1). When row I anchors several records,
+    /// the first is explained and the others are listed.
+    #[arg(long, value_name = "I")]
     pub anchor: Option<usize>,
+
+    /// With `--keys --symmetric`: explain the query-to-key record of the row
+    /// (the query against every key) or the key-to-query one.
+    #[arg(long, value_enum, value_name = "WAY", conflicts_with = "record")]
+    pub direction: Option<DirectionArg>,
+
+    /// Explain the record whose positive is row J of the candidates' file
+    /// (when a row anchors several pairs).
+    #[arg(long, value_name = "J", conflicts_with = "record")]
+    pub positive: Option<usize>,
+
+    /// Explain record K, in the order `compute` writes them (with --pairs
+    /// the K-th pair, the reversed pairs of --symmetric after them; with
+    /// --keys --symmetric the key-to-query records after the query-to-key
+    /// ones).
+    #[arg(long, value_name = "K", conflicts_with = "anchor")]
+    pub record: Option<usize>,
 
     /// Negatives listed one by one, the strongest first; the rest are summed
     /// in one line.
@@ -203,13 +221,29 @@ pub struct ExplainArgs {
     #[arg(long, short = 'f', value_enum, default_value_t = ExplainFormat::Text)]
     pub format: ExplainFormat,
 
-    /// Language of the walkthrough.
+    /// Language of the walkthrough. `en+zh` is English with the tutorial's
+    /// Chinese terms in brackets where they are introduced.
     #[arg(long, value_enum, default_value_t = Lang::En)]
     pub lang: Lang,
+
+    /// Add the other language's terms in brackets where they are introduced
+    /// (the Chinese ones to English, as `--lang en+zh` does; the English ones
+    /// to Chinese).
+    #[arg(long)]
+    pub glossary: bool,
 
     /// No warnings.
     #[arg(long, short = 'q')]
     pub quiet: bool,
+}
+
+/// Which way a record of `--keys --symmetric` points.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DirectionArg {
+    /// The query is the anchor, the keys its candidates.
+    QueryToKey,
+    /// The key is the anchor, the queries its candidates.
+    KeyToQuery,
 }
 
 #[derive(Debug, Args)]
@@ -267,8 +301,13 @@ pub enum ExplainFormat {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Lang {
+    /// English.
     En,
+    /// Chinese, in the tutorial's terms.
     Zh,
+    /// English with the tutorial's Chinese terms in brackets.
+    #[value(name = "en+zh")]
+    EnZh,
 }
 
 impl DataArgs {

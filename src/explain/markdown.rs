@@ -3,7 +3,7 @@
 
 use std::fmt::Write;
 
-use super::steps::{Block, Math, Walkthrough};
+use super::steps::{Block, Math, Span, Walkthrough, spans};
 
 /// Escapes the characters Markdown would take for emphasis.
 fn escape(s: &str) -> String {
@@ -15,6 +15,55 @@ fn escape(s: &str) -> String {
         out.push(c);
     }
     out
+}
+
+/// A sentence: text escaped, code spans in backticks, inline math as
+/// `$...$`.
+fn text(s: &str) -> String {
+    spans(s)
+        .into_iter()
+        .map(|sp| match sp {
+            Span::Text(t) => escape(t),
+            Span::Code(c) => format!("`{c}`"),
+            Span::Math { tex, .. } => format!("${tex}$"),
+        })
+        .collect()
+}
+
+/// Display math: one `$$...$$` block per equation; an equation followed by
+/// lines that continue it (`= ...`) becomes one `aligned` block with the
+/// `=` signs lined up.
+fn display(lines: &[Math]) -> Vec<String> {
+    let mut blocks: Vec<Vec<&str>> = Vec::new();
+    for m in lines {
+        match blocks.last_mut() {
+            Some(b) if m.tex.starts_with("= ") => b.push(&m.tex),
+            _ => blocks.push(vec![&m.tex]),
+        }
+    }
+    blocks
+        .into_iter()
+        .map(|b| {
+            if b.len() == 1 {
+                return format!("$${}$$\n", b[0]);
+            }
+            let mut rows = Vec::with_capacity(b.len());
+            for (k, l) in b.iter().enumerate() {
+                if k == 0 {
+                    match l.split_once(" = ") {
+                        Some((lhs, rhs)) => rows.push(format!("{lhs} &= {rhs}")),
+                        None => rows.push(format!("& {l}")),
+                    }
+                } else {
+                    rows.push(format!("&{l}"));
+                }
+            }
+            format!(
+                "$$\n\\begin{{aligned}}\n{}\n\\end{{aligned}}\n$$\n",
+                rows.join(" \\\\\n")
+            )
+        })
+        .collect()
 }
 
 /// A cell or symbol: as text when both spellings agree, else as inline math.
@@ -35,18 +84,14 @@ pub fn render(walk: &Walkthrough) -> String {
         }
         // Writing to a String cannot fail.
         let _ = match b {
-            Block::Title(t) => writeln!(s, "# {}", escape(t)),
-            Block::Heading(h) => writeln!(s, "## {}", escape(h)),
-            Block::Para(p) => writeln!(s, "{}", escape(p)),
-            Block::Note(p) => writeln!(s, "> {}", escape(p)),
-            Block::Math(lines) => {
-                let blocks: Vec<String> =
-                    lines.iter().map(|m| format!("$${}$$\n", m.tex)).collect();
-                write!(s, "{}", blocks.join("\n"))
-            }
+            Block::Title(t) => writeln!(s, "# {}", text(t)),
+            Block::Heading(h) => writeln!(s, "## {}", text(h)),
+            Block::Para(p) => writeln!(s, "{}", text(p)),
+            Block::Note(p) => writeln!(s, "> {}", text(p)),
+            Block::Math(lines) => write!(s, "{}", display(lines).join("\n")),
             Block::Legend(items) => {
                 for (m, desc) in items {
-                    let _ = writeln!(s, "- ${}$: {}", m.tex, escape(desc));
+                    let _ = writeln!(s, "- ${}$ — {}", m.tex, text(desc));
                 }
                 Ok(())
             }

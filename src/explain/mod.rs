@@ -24,12 +24,14 @@ mod words;
 
 use std::io::{self, IsTerminal, Write};
 
-use crate::cli::{ExplainArgs, ExplainFormat};
+use serde::Serialize;
+
+use crate::cli::{DirectionArg, ExplainArgs, ExplainFormat};
 use crate::error::{Error, Result};
 use crate::input::{Embeddings, Matrix, Values};
 use crate::job::{DataJob, Loaded};
 use crate::layout::{Direction, Layout};
-use crate::loss::{Core, Settings, Term};
+use crate::loss::{Core, Settings, Similarity, Term};
 use crate::report::{AnchorRecord, Report};
 
 use steps::Math;
@@ -52,13 +54,23 @@ pub const SWEEP_TAUS: [f64; 4] = [0.05, 0.1, 0.5, 1.0];
 pub enum Origin {
     /// The tutorial's example, built in.
     Example,
-    /// The user's files; `chosen` is false when `--anchor` was not given.
+    /// The user's files.
     Data {
         name: String,
         pairs: Option<String>,
         keys: Option<String>,
-        chosen: bool,
     },
+}
+
+/// How the explained record was picked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pick {
+    /// Nothing was asked for: the first record.
+    Default,
+    /// `--anchor`, `--direction` or `--positive`.
+    Anchor,
+    /// `--record`.
+    Record,
 }
 
 /// How rows are named: `z1`..`z4` in the example (1-based, as the tutorial
@@ -87,6 +99,15 @@ impl Names {
     /// A candidate of a record (a query-to-key record's candidates are keys).
     pub fn candidate(self, r: &AnchorRecord, row: usize) -> Math {
         self.label(r.direction == Some(Direction::QueryToKey), row)
+    }
+
+    /// The first index of the formulas: 1 for the tutorial's z1..z4, 0 for
+    /// rows of a file.
+    pub fn base(self) -> usize {
+        match self {
+            Names::Example => 1,
+            _ => 0,
+        }
     }
 }
 
@@ -131,6 +152,19 @@ pub struct Breakdown {
     pub rest: Option<Rest>,
     /// The largest logit of all candidates: what log-sum-exp subtracts.
     pub max_logit: f64,
+    /// The sum of the negatives' softmax terms.
+    pub negatives_share: f64,
+    /// Negatives whose similarity equals the positive's to the digits shown.
+    pub ties: Vec<usize>,
+    /// True when some term leaves float64's range (overflows to infinity or
+    /// underflows to 0), so that every term is shown in log form.
+    pub out_of_range: bool,
+    /// The positive's place among the candidates in candidate order: the
+    /// class label of the cross-entropy.
+    pub target: usize,
+    /// The negatives whose logit is above the positive's: how many, and
+    /// their share of the denominator together.
+    pub above: (usize, f64),
 }
 
 impl Breakdown {
@@ -150,16 +184,37 @@ impl Breakdown {
 }
 
 /// One row of the temperature table: the same data through the core at `tau`.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct SweepRow {
     pub tau: f64,
     /// The explained record's loss and p_positive at this tau.
     pub loss: f64,
     pub p_positive: f64,
+    /// The share of the hardest negative (the one of highest similarity) in
+    /// the denominator, and in the negatives' part of it.
+    pub hardest_p: Option<f64>,
+    pub hardest_of_negatives: Option<f64>,
     /// The batch loss at this tau.
     pub mean_loss: f64,
     /// True for the walkthrough's own tau.
     pub current: bool,
+}
+
+/// The same record with its hardest negative moved closer to the anchor: a
+/// core run on the modified vectors.
+#[derive(Debug, Clone)]
+pub struct Variant {
+    /// The negative moved, its row in the candidates' file.
+    pub candidate: usize,
+    pub label: Math,
+    /// Its term before and after.
+    pub before: Term,
+    pub after: Term,
+    /// The record's figures on the modified vectors.
+    pub record: AnchorRecord,
+    /// The terms of the modified record when all are listed (in candidate
+    /// order), for writing out the sum.
+    pub terms: Option<Vec<Term>>,
 }
 
 /// Everything the walkthrough shows, as the core found it.
@@ -171,10 +226,27 @@ pub struct Facts {
     pub rows: (usize, usize),
     /// The explained record's index.
     pub record: usize,
+    /// How it was picked, and the other records of the same anchor row.
+    pub pick: Pick,
+    pub others: Vec<usize>,
     pub anchor: Vector,
     pub breakdown: Breakdown,
     pub sweep: Vec<SweepRow>,
+    /// Candidates that are exact copies of the positive (false negatives).
+    pub duplicates: Vec<usize>,
+    /// The hard-negative variant, where the hardest negative's similarity is
+    /// below the positive's by more than [`HARD_MARGIN`].
+    pub variant: Option<Variant>,
+    /// The loss at a temperature large enough to show the upper limit.
+    pub flat: Option<(f64, f64)>,
 }
+
+/// How far below the positive's similarity the hard-negative variant puts
+/// the hardest negative.
+pub const HARD_MARGIN: f64 = 0.1;
+
+/// The temperature at which the loss shows its limit log(n).
+pub const FLAT_TAU: f64 = 1000.0;
 
 impl Facts {
     pub fn record(&self) -> &AnchorRecord {
@@ -185,18 +257,18 @@ impl Facts {
         matches!(self.origin, Origin::Example)
     }
 
-    /// True when the numerator or the denominator overflows float64, so that
-    /// the figures are given in log form.
+    /// True when the numerator or the denominator overflows float64, or a
+    /// term underflows, so that the figures are given in log form.
     pub fn log_form(&self) -> bool {
-        self.record().denominator.is_none()
+        self.record().denominator.is_none() || self.breakdown.out_of_range
     }
 }
 
 /// Runs `explain` and writes the walkthrough.
 pub fn run(args: &ExplainArgs) -> Result<()> {
     let facts = gather(args)?;
-    let words = words::of(args.lang);
-    let walk = steps::build(&facts, words);
+    let words = words::of(args.lang, args.glossary);
+    let walk = steps::build(&facts, words.as_ref());
     let out = match args.format {
         ExplainFormat::Text => text::render(&walk, color_wanted()),
         ExplainFormat::Markdown => markdown::render(&walk),
@@ -245,6 +317,36 @@ fn row_of(e: &Embeddings, row: usize) -> Vec<f64> {
     }
 }
 
+/// A copy of `e` with row `row` replaced (float16 is widened to float32,
+/// which is what the core multiplies it in).
+fn with_row(e: &Embeddings, row: usize, values: &[f64]) -> Embeddings {
+    let (rows, cols) = (e.rows(), e.cols());
+    let values = match &e.values {
+        Values::F64(m) => {
+            let mut v: Vec<f64> = m.view().iter().copied().collect();
+            v[row * cols..(row + 1) * cols].copy_from_slice(values);
+            Values::F64(Matrix::from_rows(rows, cols, v))
+        }
+        Values::F32(_) | Values::F16(_) => {
+            let mut v: Vec<f32> = match &e.values {
+                Values::F32(m) => m.view().iter().copied().collect(),
+                Values::F16(m) => m.view().iter().map(|&x| f32::from(x)).collect(),
+                Values::F64(_) => unreachable!("handled above"),
+            };
+            for (d, &x) in v[row * cols..(row + 1) * cols].iter_mut().zip(values) {
+                *d = x as f32;
+            }
+            Values::F32(Matrix::from_rows(rows, cols, v))
+        }
+    };
+    Embeddings {
+        name: e.name.clone(),
+        source_dtype: e.source_dtype.clone(),
+        values,
+        first_line: e.first_line,
+    }
+}
+
 /// One run of the core over the loaded data, as `compute` does it.
 fn pass<'l>(
     loaded: &'l Loaded,
@@ -257,8 +359,139 @@ fn pass<'l>(
     Ok((core, report))
 }
 
+/// Every term of one record, as the core streams them.
+fn terms_of(core: &Core<'_>, report: &Report, record: usize) -> Result<Vec<Term>> {
+    let mut all = Vec::new();
+    let log_den = |k: usize| report.records[k].log_denominator;
+    core.terms(&[record], &log_den, &mut |_, terms| {
+        all = terms.to_vec();
+        Ok::<(), Error>(())
+    })?;
+    Ok(all)
+}
+
+/// The records `--anchor`, `--direction`, `--positive` and `--record` pick:
+/// the explained one first, then the others of the same anchor row.
+fn pick_records(args: &ExplainArgs, loaded: &Loaded) -> Result<(Pick, Vec<usize>)> {
+    let layout = &loaded.layout;
+    let records = &layout.records;
+    let file = &loaded.first.name;
+    if let Some(k) = args.record {
+        if k >= records.len() {
+            return Err(Error::data(
+                file,
+                format!(
+                    "--record {k} is out of range: the {} layout has {} records, 0 to {}",
+                    layout.kind.name(),
+                    records.len(),
+                    records.len() - 1
+                ),
+            ));
+        }
+        return Ok((Pick::Record, vec![k]));
+    }
+    let backward = match args.direction {
+        None => None,
+        Some(d) => {
+            if layout.one_file() {
+                return Err(Error::Usage(
+                    "error: --direction applies to --keys only (queries against keys, and keys against queries with --symmetric)".into(),
+                ));
+            }
+            if d == DirectionArg::KeyToQuery && !layout.symmetric {
+                return Err(Error::Usage(
+                    "error: --direction key-to-query needs --symmetric (without it every record is query-to-key)".into(),
+                ));
+            }
+            Some(d == DirectionArg::KeyToQuery)
+        }
+    };
+    // The anchor's file: the keys for key-to-query records.
+    let anchor_file = match (backward, &loaded.second) {
+        (Some(true), Some(k)) => k,
+        _ => &loaded.first,
+    };
+    if let Some(i) = args.anchor {
+        let rows = anchor_file.rows();
+        if i >= rows {
+            return Err(Error::data(
+                &anchor_file.name,
+                format!(
+                    "--anchor {i} is out of range: the file has {rows} rows, 0 to {}",
+                    rows - 1
+                ),
+            ));
+        }
+    }
+    let found: Vec<usize> = (0..records.len())
+        .filter(|&k| {
+            let r = &records[k];
+            args.anchor.is_none_or(|i| r.anchor == i)
+                && backward.is_none_or(|b| r.backward == b)
+                && args.positive.is_none_or(|j| r.positive == j)
+        })
+        .collect();
+    if found.is_empty() {
+        let what = match (args.anchor, args.positive) {
+            (Some(i), Some(j)) => {
+                let of_row: Vec<String> = records
+                    .iter()
+                    .filter(|r| r.anchor == i && backward.is_none_or(|b| r.backward == b))
+                    .map(|r| r.positive.to_string())
+                    .collect();
+                if of_row.is_empty() {
+                    format!("row {i} anchors no record")
+                } else {
+                    format!(
+                        "row {i} has no record with positive {j}; its positives are rows {}",
+                        of_row.join(", ")
+                    )
+                }
+            }
+            (Some(i), None) => format!("row {i} anchors no record"),
+            (None, Some(j)) => format!("no record has positive {j}"),
+            (None, None) => "no record goes that way".into(),
+        };
+        let hint = match layout.kind {
+            crate::layout::LayoutKind::Pairs => " (an anchor is the first column of a pair)",
+            _ => "",
+        };
+        let name = match layout.kind {
+            crate::layout::LayoutKind::Pairs => {
+                // The pairs file says which rows are anchors.
+                args.data
+                    .pairs
+                    .as_deref()
+                    .map_or(file.clone(), |p| p.to_string_lossy().into_owned())
+            }
+            _ => file.clone(),
+        };
+        return Err(Error::data(&name, format!("{what}{hint}")));
+    }
+    let pick = if args.anchor.is_some() || args.direction.is_some() || args.positive.is_some() {
+        Pick::Anchor
+    } else {
+        Pick::Default
+    };
+    if pick == Pick::Default {
+        // The first record, and the other records of its anchor row.
+        let first = records[0];
+        let same: Vec<usize> = (0..records.len())
+            .filter(|&k| records[k].anchor == first.anchor && records[k].backward == first.backward)
+            .collect();
+        return Ok((pick, same));
+    }
+    // With --anchor in the keys layout, the same row of the other file is
+    // another anchor: list it as well.
+    let mut found = found;
+    if backward.is_none() && args.anchor.is_some() && !layout.one_file() {
+        found.sort_by_key(|&k| records[k].backward);
+    }
+    Ok((pick, found))
+}
+
 /// Loads the data (or builds the example), runs the core and gathers the
-/// explained record, its terms and the temperature table.
+/// explained record, its terms, the temperature table and the variants.
 fn gather(args: &ExplainArgs) -> Result<Facts> {
     let data = &args.data;
     let (job, origin) = match &args.input {
@@ -268,7 +501,6 @@ fn gather(args: &ExplainArgs) -> Result<Facts> {
                 name: crate::input::display_name(input),
                 pairs: job.pairs.clone(),
                 keys: job.keys.clone(),
-                chosen: args.anchor.is_some(),
             };
             (job, origin)
         }
@@ -286,18 +518,9 @@ fn gather(args: &ExplainArgs) -> Result<Facts> {
         Origin::Example => example_data()?,
         Origin::Data { .. } => pool.install(|| job.load())?,
     };
-    let n_records = loaded.layout.records.len();
-    let record = args.anchor.unwrap_or(0);
-    if record >= n_records {
-        return Err(Error::data(
-            &loaded.first.name,
-            format!(
-                "--anchor {record} is out of range: the {} layout has {n_records} records, 0 to {}",
-                loaded.layout.kind.name(),
-                n_records - 1
-            ),
-        ));
-    }
+    let (pick, picked) = pick_records(args, &loaded)?;
+    let record = picked[0];
+    let others = picked[1..].to_vec();
     let names = match (&origin, loaded.second.is_some()) {
         (Origin::Example, _) => Names::Example,
         (_, true) => Names::Keys,
@@ -305,7 +528,7 @@ fn gather(args: &ExplainArgs) -> Result<Facts> {
     };
     let settings = job.settings;
     let (core, report) = pass(&loaded, &pool, settings)?;
-    let rec = &report.records[record];
+    let rec = report.records[record].clone();
     let backward = rec.direction == Some(Direction::KeyToQuery);
     // The anchor's file and the candidates' file.
     let keys = loaded.second.as_ref();
@@ -315,26 +538,35 @@ fn gather(args: &ExplainArgs) -> Result<Facts> {
         (None, _) => (&loaded.first, &loaded.first),
     };
     let anchor = Vector {
-        label: names.anchor(rec),
+        label: names.anchor(&rec),
         row: rec.anchor,
         values: row_of(anchor_file, rec.anchor),
     };
 
-    let mut breakdown = None;
-    let log_den = |k: usize| report.records[k].log_denominator;
-    core.terms(&[record], &log_den, &mut |_, terms| {
-        breakdown = Some(select(terms, rec.positive, args.max_terms, |t| Listed {
-            term: *t,
-            positive: t.index == rec.positive,
-            vector: Vector {
-                label: names.candidate(rec, t.index),
-                row: t.index,
-                values: row_of(cand_file, t.index),
-            },
-        }));
-        Ok::<(), Error>(())
-    })?;
-    let breakdown = breakdown.expect("the core streams the requested record");
+    let all = terms_of(&core, &report, record)?;
+    let breakdown = select(&all, rec.positive, args.max_terms, |t| Listed {
+        term: *t,
+        positive: t.index == rec.positive,
+        vector: Vector {
+            label: names.candidate(&rec, t.index),
+            row: t.index,
+            values: row_of(cand_file, t.index),
+        },
+    });
+    // The hardest negative: the one of highest similarity.
+    let hardest = all
+        .iter()
+        .filter(|t| t.index != rec.positive)
+        .max_by(|a, b| a.logit.total_cmp(&b.logit).then(b.index.cmp(&a.index)))
+        .map(|t| t.index);
+
+    // Exact copies of the positive among the other candidates.
+    let positive_row = row_of(cand_file, rec.positive);
+    let duplicates: Vec<usize> = all
+        .iter()
+        .map(|t| t.index)
+        .filter(|&k| k != rec.positive && row_of(cand_file, k) == positive_row)
+        .collect();
 
     let mut taus: Vec<f64> = SWEEP_TAUS.to_vec();
     if !taus.contains(&settings.tau) {
@@ -343,31 +575,168 @@ fn gather(args: &ExplainArgs) -> Result<Facts> {
     }
     let mut sweep = Vec::with_capacity(taus.len());
     for tau in taus {
-        let other = if tau == settings.tau {
-            None
-        } else {
-            Some(pass(&loaded, &pool, Settings { tau, ..settings })?.1)
+        let run_here = |tau: f64| -> Result<SweepRow> {
+            let other = if tau == settings.tau {
+                None
+            } else {
+                Some(pass(&loaded, &pool, Settings { tau, ..settings })?)
+            };
+            let (c, r) = match &other {
+                Some((c, r)) => (c, r),
+                None => (&core, &report),
+            };
+            let terms = if tau == settings.tau {
+                all.clone()
+            } else {
+                pool.install(|| terms_of(c, r, record))?
+            };
+            let neg_total: f64 = terms
+                .iter()
+                .filter(|t| t.index != rec.positive)
+                .map(|t| t.p)
+                .sum();
+            let hard = hardest.and_then(|h| terms.iter().find(|t| t.index == h));
+            Ok(SweepRow {
+                tau,
+                loss: r.records[record].loss,
+                p_positive: r.records[record].p_positive,
+                hardest_p: hard.map(|t| t.p),
+                hardest_of_negatives: hard
+                    .filter(|_| neg_total > 0.0)
+                    .map(|t| t.p / neg_total),
+                mean_loss: r.summary.loss,
+                current: tau == settings.tau,
+            })
         };
-        let r = other.as_ref().unwrap_or(&report);
-        sweep.push(SweepRow {
-            tau,
-            loss: r.records[record].loss,
-            p_positive: r.records[record].p_positive,
-            mean_loss: r.summary.loss,
-            current: tau == settings.tau,
-        });
+        sweep.push(run_here(tau)?);
     }
+    // The upper limit log(n) shows at a very high temperature.
+    let flat = {
+        let (_, r) = pass(&loaded, &pool, Settings { tau: FLAT_TAU, ..settings })?;
+        Some((r.records[record].loss, r.summary.loss))
+    };
+
+    let variant = match hardest {
+        Some(h) => hard_variant(&loaded, &pool, settings, &rec, record, &all, h, &names, backward)?,
+        None => None,
+    };
 
     Ok(Facts {
         origin,
         names,
         rows: (loaded.layout.n_first, loaded.layout.n_second),
         record,
+        pick,
+        others,
         anchor,
         breakdown,
         sweep,
+        duplicates,
+        variant,
+        flat,
         report,
     })
+}
+
+/// The record again, on vectors where the hardest negative `h` is moved so
+/// that its similarity to the anchor is the positive's less
+/// [`HARD_MARGIN`]; `None` when it is already that close or closer.
+#[allow(clippy::too_many_arguments)]
+fn hard_variant(
+    loaded: &Loaded,
+    pool: &rayon::ThreadPool,
+    settings: Settings,
+    rec: &AnchorRecord,
+    record: usize,
+    all: &[Term],
+    h: usize,
+    names: &Names,
+    backward: bool,
+) -> Result<Option<Variant>> {
+    let before = *all.iter().find(|t| t.index == h).expect("h is a candidate");
+    let target = rec.sim - HARD_MARGIN;
+    if before.sim >= target {
+        return Ok(None);
+    }
+    let keys = loaded.second.as_ref();
+    let (anchor_file, cand_file) = match (keys, backward) {
+        (Some(k), true) => (k, &loaded.first),
+        (Some(k), false) => (&loaded.first, k),
+        (None, _) => (&loaded.first, &loaded.first),
+    };
+    let a = row_of(anchor_file, rec.anchor);
+    let v = row_of(cand_file, h);
+    let dot = |x: &[f64], y: &[f64]| x.iter().zip(y).map(|(p, q)| p * q).sum::<f64>();
+    let aa = dot(&a, &a);
+    let moved: Vec<f64> = match settings.similarity {
+        Similarity::Dot => {
+            // v + c·a changes the dot product by c·|a|² and nothing else.
+            if aa == 0.0 {
+                return Ok(None);
+            }
+            let c = (target - dot(&a, &v)) / aa;
+            v.iter().zip(&a).map(|(x, y)| x + c * y).collect()
+        }
+        Similarity::Cosine => {
+            if target < -1.0 {
+                return Ok(None);
+            }
+            // target·â + √(1 − target²)·û, where û is the part of v
+            // orthogonal to the anchor (any other direction if v has none).
+            let na = aa.sqrt();
+            let ahat: Vec<f64> = a.iter().map(|x| x / na).collect();
+            let along = dot(&v, &ahat);
+            let mut u: Vec<f64> = v.iter().zip(&ahat).map(|(x, y)| x - along * y).collect();
+            let mut nu = dot(&u, &u).sqrt();
+            if nu <= 1e-12 * dot(&v, &v).sqrt() {
+                // v is parallel to the anchor: take the axis least along it.
+                let k = (0..ahat.len())
+                    .min_by(|&i, &j| ahat[i].abs().total_cmp(&ahat[j].abs()))
+                    .unwrap_or(0);
+                u = ahat.iter().map(|y| -ahat[k] * y).collect();
+                u[k] += 1.0;
+                nu = dot(&u, &u).sqrt();
+                if nu == 0.0 {
+                    return Ok(None);
+                }
+            }
+            let scale = dot(&v, &v).sqrt();
+            let s = (1.0 - target * target).max(0.0).sqrt();
+            ahat.iter()
+                .zip(&u)
+                .map(|(x, y)| scale * (target * x + s * y / nu))
+                .collect()
+        }
+    };
+    // The modified data: in the one-file layouts the row is also an anchor
+    // of its own record, which does not change the explained one.
+    let modified = Loaded {
+        first: if keys.is_none() || backward {
+            with_row(&loaded.first, h, &moved)
+        } else {
+            with_row(&loaded.first, 0, &row_of(&loaded.first, 0))
+        },
+        second: keys.map(|k| {
+            if backward {
+                with_row(k, 0, &row_of(k, 0))
+            } else {
+                with_row(k, h, &moved)
+            }
+        }),
+        layout: loaded.layout.clone(),
+        input_dtype: loaded.input_dtype.clone(),
+    };
+    let (core, report) = pass(&modified, pool, settings)?;
+    let terms = terms_of(&core, &report, record)?;
+    let after = *terms.iter().find(|t| t.index == h).expect("h is a candidate");
+    Ok(Some(Variant {
+        candidate: h,
+        label: names.candidate(rec, h),
+        before,
+        after,
+        record: report.records[record].clone(),
+        terms: (terms.len() <= 8).then_some(terms),
+    }))
 }
 
 /// Picks the terms listed one by one: all of them when the negatives number
@@ -384,21 +753,47 @@ fn select(
         .map(|t| t.logit)
         .fold(f64::NEG_INFINITY, f64::max);
     let n = terms.len();
+    let pos = terms
+        .iter()
+        .find(|t| t.index == positive)
+        .expect("the positive is a candidate");
+    let shown = steps::num(pos.sim);
+    let ties: Vec<usize> = terms
+        .iter()
+        .filter(|t| t.index != positive && steps::num(t.sim) == shown)
+        .map(|t| t.index)
+        .collect();
+    let negatives_share = terms
+        .iter()
+        .filter(|t| t.index != positive)
+        .map(|t| t.p)
+        .sum();
+    let out_of_range = terms.iter().any(|t| t.exp.is_none_or(|e| e == 0.0) || t.p == 0.0);
+    let target = terms
+        .iter()
+        .position(|t| t.index == positive)
+        .expect("the positive is a candidate");
+    let above_terms = terms.iter().filter(|t| t.index != positive && t.logit > pos.logit);
+    let above = (
+        above_terms.clone().count(),
+        above_terms.map(|t| t.p).sum::<f64>(),
+    );
     if n <= max_neg + 1 {
         return Breakdown {
             n,
             listed: terms.iter().map(&list).collect(),
             rest: None,
             max_logit,
+            negatives_share,
+            ties,
+            out_of_range,
+            target,
+            above,
         };
     }
     let mut neg: Vec<&Term> = terms.iter().filter(|t| t.index != positive).collect();
     // Strongest first; equal logits in candidate order.
     neg.sort_by(|a, b| b.logit.total_cmp(&a.logit).then(a.index.cmp(&b.index)));
-    let pos = terms
-        .iter()
-        .find(|t| t.index == positive)
-        .expect("the positive is a candidate");
     let mut listed = vec![list(pos)];
     listed.extend(neg[..max_neg].iter().map(|t| list(t)));
     let others = &neg[max_neg..];
@@ -425,5 +820,10 @@ fn select(
         listed,
         rest: Some(rest),
         max_logit,
+        negatives_share,
+        ties,
+        out_of_range,
+        target,
+        above,
     }
 }

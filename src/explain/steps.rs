@@ -9,12 +9,83 @@
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
-use super::words::{Shape, Words};
-use super::{Facts, Origin, SweepRow, Vector};
+use super::words::{Named, Shape, SweepFacts, Words};
+use super::{FLAT_TAU, Facts, HARD_MARGIN, SweepRow, Vector};
 use crate::layout::{Direction, LayoutKind};
 use crate::loss::Similarity;
 use crate::output::rounded;
 use crate::report::AnchorRecord;
+
+/// Marks an inline math span in a sentence: plain on a terminal and in
+/// JSON, TeX in Markdown.
+const MATH_OPEN: char = '\u{E000}';
+const MATH_MID: char = '\u{E001}';
+const MATH_CLOSE: char = '\u{E002}';
+
+/// A piece of inline math inside a sentence.
+pub fn im(m: &Math) -> String {
+    format!("{MATH_OPEN}{}{MATH_MID}{}{MATH_CLOSE}", m.plain, m.tex)
+}
+
+/// A piece of a sentence: text, a code span (in backticks) or inline math.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Span<'a> {
+    Text(&'a str),
+    Code(&'a str),
+    Math { plain: &'a str, tex: &'a str },
+}
+
+/// Splits a sentence into text, code spans and inline math.
+pub fn spans(s: &str) -> Vec<Span<'_>> {
+    let mut out = Vec::new();
+    let mut rest = s;
+    while !rest.is_empty() {
+        let next = rest.find(['`', MATH_OPEN]);
+        match next {
+            None => {
+                out.push(Span::Text(rest));
+                break;
+            }
+            Some(i) => {
+                if i > 0 {
+                    out.push(Span::Text(&rest[..i]));
+                }
+                let after = &rest[i..];
+                if let Some(code) = after.strip_prefix('`') {
+                    match code.find('`') {
+                        Some(j) => {
+                            out.push(Span::Code(&code[..j]));
+                            rest = &code[j + 1..];
+                        }
+                        None => {
+                            out.push(Span::Text(after));
+                            break;
+                        }
+                    }
+                } else {
+                    let body = &after[MATH_OPEN.len_utf8()..];
+                    let end = body.find(MATH_CLOSE).unwrap_or(body.len());
+                    let (plain, tex) = body[..end].split_once(MATH_MID).unwrap_or((&body[..end], &body[..end]));
+                    out.push(Span::Math { plain, tex });
+                    rest = body.get(end + MATH_CLOSE.len_utf8()..).unwrap_or("");
+                }
+            }
+        }
+    }
+    out
+}
+
+/// A sentence as plain text: math in its plain spelling, code without
+/// backticks.
+pub fn plain(s: &str) -> String {
+    spans(s)
+        .into_iter()
+        .map(|sp| match sp {
+            Span::Text(t) | Span::Code(t) => t,
+            Span::Math { plain, .. } => plain,
+        })
+        .collect()
+}
 
 /// Significant digits of the figures shown.
 pub const SIG: usize = 6;
@@ -160,10 +231,15 @@ fn trim(s: &str) -> String {
     format!("{mant}{exp}")
 }
 
-/// A figure's TeX: `1.5e-7` -> `1.5 \times 10^{-7}`, `e^1000` -> `e^{1000}`.
+/// A figure's TeX: `1.5e-7` -> `1.5 \times 10^{-7}`, `e^1000` -> `e^{1000}`,
+/// `e^(1.7629e7)` -> `e^{1.7629 \times 10^{7}}`.
 fn tex_num(s: &str) -> String {
     if let Some(rest) = s.strip_prefix("e^") {
-        return format!("e^{{{rest}}}");
+        let rest = rest
+            .strip_prefix('(')
+            .and_then(|r| r.strip_suffix(')'))
+            .unwrap_or(rest);
+        return format!("e^{{{}}}", tex_num(rest));
     }
     match s.split_once('e') {
         Some((m, e)) => format!("{m} \\times 10^{{{e}}}"),
@@ -171,17 +247,39 @@ fn tex_num(s: &str) -> String {
     }
 }
 
-/// A value that may have overflowed: the number, or e^log.
+/// e^x written out: `e^1000`, or `e^(1.7629e7)` when x is in scientific
+/// notation itself.
+fn e_pow(x: f64) -> String {
+    let s = num(x);
+    if s.contains('e') {
+        format!("e^({s})")
+    } else {
+        format!("e^{s}")
+    }
+}
+
+/// A value that may have left float64's range: the number, or e^log when
+/// it overflowed or underflowed to 0.
 fn lin(v: Option<f64>, log: f64) -> String {
     match v {
-        Some(v) => num(v),
-        None => format!("e^{}", num(log)),
+        Some(v) if v != 0.0 || log == f64::NEG_INFINITY => num(v),
+        _ => e_pow(log),
     }
 }
 
 /// p, or e^-loss where p underflows to 0.
 fn p_figure(p: f64, loss: f64) -> Math {
-    Math::figure(lin((p > 0.0).then_some(p), -loss))
+    Math::figure(lin(Some(p), -loss))
+}
+
+/// A share of the denominator as a percentage, or e^log_p where it
+/// underflows to 0.
+fn share(p: f64, log_p: f64) -> String {
+    if p > 0.0 || log_p == f64::NEG_INFINITY {
+        pct(p)
+    } else {
+        e_pow(log_p)
+    }
 }
 
 /// A share as a percentage.
@@ -247,8 +345,12 @@ pub fn build(facts: &Facts, words: &dyn Words) -> Walkthrough {
     b.terms();
     b.ratio();
     b.loss();
+    b.classification();
+    b.gradient();
+    b.hard_negative();
     b.batch();
     b.temperature();
+    b.name();
     Walkthrough {
         doc: b.doc,
         steps: b.steps,
@@ -280,7 +382,7 @@ impl Builder<'_> {
             Block::Para(p) => Some(p),
             _ => None,
         }) {
-            Some(p) => format!("{p} {line}"),
+            Some(p) => format!("{} {line}", plain(p)),
             None => line.to_string(),
         }
     }
@@ -304,7 +406,7 @@ impl Builder<'_> {
             inputs: obj(inputs),
             value,
             log_value,
-            text,
+            text: plain(&text),
         });
     }
 
@@ -335,16 +437,47 @@ impl Builder<'_> {
         )
     }
 
+    /// A candidate's name with its marks (tie, duplicate).
+    fn marked_label(&self, index: usize, label: &Math) -> Math {
+        let (f, w) = (self.f, self.w);
+        let mut marks = Vec::new();
+        if f.breakdown.ties.contains(&index) && !f.duplicates.contains(&index) {
+            marks.push(w.mark_tie());
+        }
+        if f.duplicates.contains(&index) {
+            marks.push(w.mark_duplicate());
+        }
+        if marks.is_empty() {
+            label.clone()
+        } else {
+            let m = marks.join(", ");
+            Math::new(
+                format!("{} ({m})", label.plain),
+                format!("{} \\ \\text{{({m})}}", label.tex),
+            )
+        }
+    }
+
     fn intro(&mut self) {
         let (f, w) = (self.f, self.w);
         self.doc.push(Block::Title(w.title(f)));
         for p in w.intro(f) {
             self.para(p);
         }
-        if let Origin::Data { chosen: false, .. } = f.origin {
-            self.para(w.default_record(f.report.records.len()));
+        if let Some(p) = w.picked(f) {
+            self.para(p);
         }
         self.doc.push(Block::Note(w.rounding(SIG)));
+    }
+
+    /// The range of an index in the formulas: `k=1..2N` or `k=0..2N−1`.
+    fn range(&self, bound: &str) -> (String, String, String) {
+        let base = self.f.names.base();
+        if base == 1 {
+            ("1".into(), bound.into(), bound.into())
+        } else {
+            ("0".into(), format!("{bound}−1"), format!("{bound}-1"))
+        }
     }
 
     fn formula(&mut self) {
@@ -352,11 +485,12 @@ impl Builder<'_> {
         let shape = self.shape();
         self.heading(w.h_formula());
         let (a, p, k, bound) = match shape {
-            Shape::TwoView => ("z", "z", "z", Math::same("2N")),
-            Shape::Pairs => ("z", "z", "z", Math::same("R")),
-            Shape::Keys { backward: false } => ("q", "k", "k", Math::same("N")),
-            Shape::Keys { backward: true } => ("k", "q", "q", Math::same("N")),
+            Shape::TwoView => ("z", "z", "z", "2N"),
+            Shape::Pairs => ("z", "z", "z", "R"),
+            Shape::Keys { backward: false } => ("q", "k", "k", "N"),
+            Shape::Keys { backward: true } => ("k", "q", "q", "N"),
         };
+        let (lo, hi_plain, hi_tex) = self.range(bound);
         let one_file = !matches!(shape, Shape::Keys { .. });
         let (pi, ki) = if one_file { ("j", "k") } else { ("i", "j") };
         let numerator = Math::new(
@@ -366,13 +500,9 @@ impl Builder<'_> {
         let (sum, indicator) = if one_file {
             (
                 Math::new(
+                    format!("Σ_{{{ki}={lo}..{hi_plain}}} 1[{ki}≠i] · exp(sim({a}_i, {k}_{ki})/τ)"),
                     format!(
-                        "Σ_{{{ki}=1..{}}} 1[{ki}≠i] · exp(sim({a}_i, {k}_{ki})/τ)",
-                        bound.plain
-                    ),
-                    format!(
-                        "\\sum_{{{ki}=1}}^{{{}}} \\mathbf{{1}}_{{[{ki} \\neq i]}} \\exp(\\mathrm{{sim}}({a}_i, {k}_{ki})/\\tau)",
-                        bound.tex
+                        "\\sum_{{{ki}={lo}}}^{{{hi_tex}}} \\mathbf{{1}}_{{[{ki} \\neq i]}} \\exp(\\mathrm{{sim}}({a}_i, {k}_{ki})/\\tau)"
                     ),
                 ),
                 Some(Math::new(
@@ -383,10 +513,9 @@ impl Builder<'_> {
         } else {
             (
                 Math::new(
-                    format!("Σ_{{{ki}=1..{}}} exp(sim({a}_i, {k}_{ki})/τ)", bound.plain),
+                    format!("Σ_{{{ki}={lo}..{hi_plain}}} exp(sim({a}_i, {k}_{ki})/τ)"),
                     format!(
-                        "\\sum_{{{ki}=1}}^{{{}}} \\exp(\\mathrm{{sim}}({a}_i, {k}_{ki})/\\tau)",
-                        bound.tex
+                        "\\sum_{{{ki}={lo}}}^{{{hi_tex}}} \\exp(\\mathrm{{sim}}({a}_i, {k}_{ki})/\\tau)"
                     ),
                 ),
                 None,
@@ -428,8 +557,9 @@ impl Builder<'_> {
             )
         };
         legend.push((negatives, w.sym_negatives()));
-        legend.push((bound, w.sym_batch(shape)));
+        legend.push((Math::same(bound), w.sym_batch(shape)));
         self.doc.push(Block::Legend(legend));
+        self.para(w.numbering(self.f));
         let s = &self.f.report.summary;
         self.step(
             "formula",
@@ -439,6 +569,7 @@ impl Builder<'_> {
                 "similarity": s.similarity,
                 "layout": s.layout,
                 "n_candidates": self.f.breakdown.n,
+                "first_index": self.f.names.base(),
             }),
             Value::Null,
             None,
@@ -501,14 +632,8 @@ impl Builder<'_> {
             )
         } else {
             Math::new(
-                format!(
-                    "{} = Σ_d {}_d {}_d = {}",
-                    lhs.plain, a.label.plain, b.label.plain, value.plain
-                ),
-                format!(
-                    "{} = \\sum_{{d=1}}^{{{d}}} {}_d \\, {}_d = {}",
-                    lhs.tex, a.label.tex, b.label.tex, value.tex
-                ),
+                format!("{} = {}", lhs.plain, value.plain),
+                format!("{} = {}", lhs.tex, value.tex),
             )
         }
     }
@@ -516,27 +641,31 @@ impl Builder<'_> {
     /// `‖a‖ = √(1² + 0²) = 1`.
     fn norm_math(a: &Vector, norm: f64) -> Math {
         let value = Math::number(norm);
+        if a.values.len() > WRITE_OUT_DIM {
+            return Math::new(
+                format!("‖{}‖ = {}", a.label.plain, value.plain),
+                format!("\\lVert {} \\rVert = {}", a.label.tex, value.tex),
+            );
+        }
         let sum_sq = a.values.iter().map(|x| x * x).sum::<f64>();
-        let (plain, tex) = if a.values.len() <= WRITE_OUT_DIM {
-            let sq: Vec<Math> = a.values.iter().map(|&x| Math::factor(x)).collect();
-            let sq_plain: Vec<String> = sq.iter().map(|m| format!("{}²", m.plain)).collect();
-            let sq_tex: Vec<String> = sq.iter().map(|m| format!("{}^2", m.tex)).collect();
-            (sq_plain.join(" + "), sq_tex.join(" + "))
-        } else {
-            (
-                format!("Σ_d {}_d²", a.label.plain),
-                format!("\\sum_d {}_d^2", a.label.tex),
-            )
-        };
+        let sq: Vec<Math> = a.values.iter().map(|&x| Math::factor(x)).collect();
+        let sq_plain: Vec<String> = sq.iter().map(|m| format!("{}²", m.plain)).collect();
+        let sq_tex: Vec<String> = sq.iter().map(|m| format!("{}^2", m.tex)).collect();
         let s = Math::number(sum_sq);
         Math::new(
             format!(
-                "‖{}‖ = √({plain}) = √{} = {}",
-                a.label.plain, s.plain, value.plain
+                "‖{}‖ = √({}) = √{} = {}",
+                a.label.plain,
+                sq_plain.join(" + "),
+                s.plain,
+                value.plain
             ),
             format!(
-                "\\lVert {} \\rVert = \\sqrt{{{tex}}} = \\sqrt{{{}}} = {}",
-                a.label.tex, s.tex, value.tex
+                "\\lVert {} \\rVert = \\sqrt{{{}}} = \\sqrt{{{}}} = {}",
+                a.label.tex,
+                sq_tex.join(" + "),
+                s.tex,
+                value.tex
             ),
         )
     }
@@ -545,7 +674,8 @@ impl Builder<'_> {
         let (f, w) = (self.f, self.w);
         self.heading(w.h_similarities());
         let d = f.anchor.values.len();
-        self.para(w.vectors_intro(d, d <= WRITE_OUT_DIM, f.breakdown.rest.is_some()));
+        let long = d > WRITE_OUT_DIM;
+        self.para(w.vectors_intro(d, !long, f.breakdown.rest.is_some()));
         let vectors: Vec<&Vector> = std::iter::once(&f.anchor)
             .chain(f.breakdown.listed.iter().map(|l| &l.vector))
             .collect();
@@ -562,39 +692,74 @@ impl Builder<'_> {
         }
         self.math(shown);
         let sim = self.similarity();
-        self.para(w.sim_intro(sim));
         let a = &f.anchor;
+        let pos = f.breakdown.positive();
+        let written = self.sim_of(&a.label, &pos.vector.label);
+        self.para(w.sim_intro(sim, &written.plain, long));
         let norm = |v: &Vector| v.values.iter().map(|x| x * x).sum::<f64>().sqrt();
+        let dot_of = |c: &Vector| -> f64 {
+            // The dot product in index order in float64, as written out.
+            a.values.iter().zip(&c.values).map(|(x, y)| x * y).sum()
+        };
         let norm_a = norm(a);
-        if sim == Similarity::Cosine {
-            self.math(vec![Self::norm_math(a, norm_a)]);
+        // The positive's product written out in full, once.
+        {
+            let c = &pos.vector;
+            let (dot, norm_c) = (dot_of(c), norm(c));
+            let value = Math::number(pos.term.sim);
+            let mut lines = Vec::new();
+            if sim == Similarity::Cosine {
+                lines.push(Self::norm_math(a, norm_a));
+                lines.push(Self::norm_math(c, norm_c));
+            }
+            lines.push(Self::dot_math(a, c, dot));
+            if sim == Similarity::Cosine {
+                let (dm, na, nc) = (
+                    Math::number(dot),
+                    Math::number(norm_a),
+                    Math::number(norm_c),
+                );
+                lines.push(Math::new(
+                    format!(
+                        "{} = {} / ({} × {}) = {}",
+                        written.plain, dm.plain, na.plain, nc.plain, value.plain
+                    ),
+                    format!(
+                        "{} = \\frac{{{}}}{{{} \\times {}}} = {}",
+                        written.tex, dm.tex, na.tex, nc.tex, value.tex
+                    ),
+                ));
+            } else {
+                lines.push(Math::new(
+                    format!("{} = {}", written.plain, value.plain),
+                    format!("{} = {}", written.tex, value.tex),
+                ));
+            }
+            self.math(lines);
         }
+        // The rest as results.
+        let mut head = vec![Math::same(w.col_candidate())];
+        if sim == Similarity::Cosine {
+            head.push(Math::new(
+                format!("{}·c", a.label.plain),
+                format!("{} \\cdot c", a.label.tex),
+            ));
+            head.push(Math::new("‖c‖", "\\lVert c \\rVert"));
+        }
+        head.push(Math::new(
+            format!("sim({}, c)", a.label.plain),
+            format!("\\mathrm{{sim}}({}, c)", a.label.tex),
+        ));
+        let mut rows = Vec::new();
         for l in &f.breakdown.listed {
             let c = &l.vector;
-            // The dot product in index order in float64, as the core sums it.
-            let dot: f64 = a.values.iter().zip(&c.values).map(|(x, y)| x * y).sum();
-            let norm_c = norm(c);
+            let (dot, norm_c) = (dot_of(c), norm(c));
             let lhs = self.sim_of(&a.label, &c.label);
-            let value = Math::number(l.term.sim);
-            let mut lines = vec![Self::dot_math(a, c, dot)];
+            let mut cells = vec![self.marked_label(c.row, &c.label)];
             let (formula, inputs) = match sim {
                 Similarity::Cosine => {
-                    lines.push(Self::norm_math(c, norm_c));
-                    let (dm, na, nc) = (
-                        Math::number(dot),
-                        Math::number(norm_a),
-                        Math::number(norm_c),
-                    );
-                    lines.push(Math::new(
-                        format!(
-                            "{} = {} / ({} × {}) = {}",
-                            lhs.plain, dm.plain, na.plain, nc.plain, value.plain
-                        ),
-                        format!(
-                            "{} = \\frac{{{}}}{{{} \\times {}}} = {}",
-                            lhs.tex, dm.tex, na.tex, nc.tex, value.tex
-                        ),
-                    ));
+                    cells.push(Math::number(dot));
+                    cells.push(Math::number(norm_c));
                     (
                         format!(
                             "{} = {a}·{c} / (‖{a}‖ ‖{c}‖)",
@@ -611,27 +776,29 @@ impl Builder<'_> {
                         }),
                     )
                 }
-                Similarity::Dot => {
-                    lines.push(Math::new(
-                        format!("{} = {}", lhs.plain, value.plain),
-                        format!("{} = {}", lhs.tex, value.tex),
-                    ));
-                    (
-                        format!("{} = {}·{}", lhs.plain, a.label.plain, c.label.plain),
-                        json!({ "candidate": c.row, "label": c.label.plain, "dot": dot }),
-                    )
-                }
+                Similarity::Dot => (
+                    format!("{} = {}·{}", lhs.plain, a.label.plain, c.label.plain),
+                    json!({ "candidate": c.row, "label": c.label.plain, "dot": dot }),
+                ),
             };
-            let text = lines.last().expect("one line at least").plain.clone();
-            self.math(lines);
+            cells.push(Math::number(l.term.sim));
+            rows.push(Row {
+                cells,
+                marked: l.positive,
+            });
+            let text = format!("{} = {}", lhs.plain, num(l.term.sim));
             self.step("similarity", formula, inputs, json!(l.term.sim), None, text);
         }
+        self.para(w.sim_rest());
+        self.doc.push(Block::Table(Table { head, rows }));
     }
 
     fn terms(&mut self) {
         let (f, w) = (self.f, self.w);
         let log_form = f.log_form();
         let bd = &f.breakdown;
+        let r = f.record();
+        let tau = f.report.summary.tau;
         let m = bd.max_logit;
         self.heading(w.h_terms());
         self.para(w.terms_intro(&self.tau()));
@@ -641,26 +808,37 @@ impl Builder<'_> {
         let mut head = vec![
             Math::same(w.col_candidate()),
             Math::new("sim", "\\mathrm{sim}"),
-            Math::new("logit = sim/τ", "\\ell = \\mathrm{sim}/\\tau"),
-            Math::new("exp(logit)", "e^{\\ell}"),
+            Math::new("logit = sim/τ", "\\text{logit} = \\mathrm{sim}/\\tau"),
+            Math::new("exp(logit)", "e^{\\text{logit}}"),
         ];
         if log_form {
-            head.push(Math::new("exp(logit − m)", "e^{\\ell - m}"));
+            head.push(Math::new("exp(logit − m)", "e^{\\text{logit} - m}"));
         }
         head.push(Math::same(w.col_share()));
+        head.push(Math::new(
+            w.col_gradient(),
+            "\\partial L / \\partial\\, \\mathrm{sim}",
+        ));
         let mut rows = Vec::new();
         for l in &bd.listed {
             let t = &l.term;
+            let grad = if l.positive {
+                -bd.negatives_share / tau
+            } else {
+                t.p / tau
+            };
             let mut cells = vec![
-                l.vector.label.clone(),
+                self.marked_label(t.index, &l.vector.label),
                 Math::number(t.sim),
                 Math::number(t.logit),
                 Math::figure(lin(t.exp, t.logit)),
             ];
             if log_form {
-                cells.push(Math::number((t.logit - m).exp()));
+                let x = t.logit - m;
+                cells.push(Math::figure(lin(Some(x.exp()), x)));
             }
-            cells.push(Math::same(pct(t.p)));
+            cells.push(Math::figure(share(t.p, t.logit - r.log_denominator)));
+            cells.push(Math::number(grad));
             rows.push(Row {
                 cells,
                 marked: l.positive,
@@ -670,7 +848,7 @@ impl Builder<'_> {
             self.step(
                 "logit",
                 format!("{sim}/τ"),
-                json!({ "candidate": t.index, "label": c, "positive": l.positive, "sim": t.sim, "tau": f.report.summary.tau }),
+                json!({ "candidate": t.index, "label": c, "positive": l.positive, "sim": t.sim, "tau": tau }),
                 json!(t.logit),
                 None,
                 format!("{sim}/τ = {} / {} = {}", num(t.sim), self.tau(), num(t.logit)),
@@ -683,11 +861,23 @@ impl Builder<'_> {
                 Some(t.logit),
                 format!("exp({}) = {}", num(t.logit), lin(t.exp, t.logit)),
             );
+            self.step(
+                "gradient",
+                if l.positive {
+                    "∂L/∂sim = (p − 1)/τ".into()
+                } else {
+                    "∂L/∂sim = p_k/τ".into()
+                },
+                json!({ "candidate": t.index, "label": c, "positive": l.positive, "p": t.p, "tau": tau }),
+                json!(grad),
+                None,
+                format!("∂L/∂{sim} = {}", num(grad)),
+            );
         }
-        let mut rest_text = None;
         if let Some(rest) = &bd.rest {
             let rest_sum = lin(rest.exp_sum, rest.log_sum);
-            let line = w.rest_line(rest.count, &rest_sum, &pct(rest.share));
+            let rest_share = share(rest.share, rest.log_sum - r.log_denominator);
+            let line = w.rest_line(rest.count, &rest_sum, &rest_share);
             let mut cells = vec![
                 Math::same(w.rest_label(rest.count)),
                 Math::same(""),
@@ -695,9 +885,11 @@ impl Builder<'_> {
                 Math::figure(rest_sum.clone()),
             ];
             if log_form {
-                cells.push(Math::number((rest.log_sum - m).exp()));
+                let x = rest.log_sum - m;
+                cells.push(Math::figure(lin(Some(x.exp()), x)));
             }
-            cells.push(Math::same(pct(rest.share)));
+            cells.push(Math::figure(rest_share));
+            cells.push(Math::number(rest.share / tau));
             rows.push(Row {
                 cells,
                 marked: false,
@@ -708,14 +900,10 @@ impl Builder<'_> {
                 json!({ "count": rest.count, "share": rest.share }),
                 json!(rest.exp_sum),
                 Some(rest.log_sum),
-                line.clone(),
+                line,
             );
-            rest_text = Some(line);
         }
         self.doc.push(Block::Table(Table { head, rows }));
-        if let Some(t) = rest_text {
-            self.para(t);
-        }
         let pos = bd.positive();
         self.doc.push(Block::Note(w.positive_mark(
             &f.anchor.label.plain,
@@ -736,13 +924,19 @@ impl Builder<'_> {
             format!("exp(sim({}, {})/τ)", al.plain, pl.plain),
             format!("\\exp(\\mathrm{{sim}}({}, {})/\\tau)", al.tex, pl.tex),
         );
-        // The candidates' symbol, as in the formula.
-        let (ci, cs) = match self.shape() {
-            Shape::Keys { backward: false } => ("j", "k_j"),
-            Shape::Keys { backward: true } => ("j", "q_j"),
-            _ => ("k", "z_k"),
+        // The candidates' index and symbol, as in the formula; a sum over one
+        // file leaves the anchor out.
+        let i = f.anchor.row + f.names.base();
+        let (sub_plain, sub_tex, cs) = match self.shape() {
+            Shape::Keys { backward: false } => ("j".to_string(), "j".to_string(), "k_j"),
+            Shape::Keys { backward: true } => ("j".to_string(), "j".to_string(), "q_j"),
+            _ => (format!("k≠{i}"), format!("k \\neq {i}"), "z_k"),
         };
-        let denominator_formula = format!("Σ_{ci} exp(sim({}, {cs})/τ)", al.plain);
+        let denominator_formula = format!("Σ_{{{sub_plain}}} exp(sim({}, {cs})/τ)", al.plain);
+        let denominator_tex = format!(
+            "\\sum_{{{sub_tex}}} \\exp(\\mathrm{{sim}}({}, {cs})/\\tau)",
+            al.tex
+        );
         if !f.log_form() {
             let (n, d) = (
                 r.numerator.expect("not in log form"),
@@ -778,10 +972,7 @@ impl Builder<'_> {
             self.para(w.denominator_text(bd.rest.is_some()));
             let line = Math::new(
                 format!("{} = {} = {}", denominator_formula, sum.plain, dm.plain),
-                format!(
-                    "\\sum_{ci} \\exp(\\mathrm{{sim}}({}, {cs})/\\tau) = {} = {}",
-                    al.tex, sum.tex, dm.tex
-                ),
+                format!("{} = {} = {}", denominator_tex, sum.tex, dm.tex),
             );
             self.math(vec![line.clone()]);
             let mut terms: Vec<Value> = bd.listed.iter().map(|l| json!(l.term.exp)).collect();
@@ -796,6 +987,7 @@ impl Builder<'_> {
                 Some(r.log_denominator),
                 self.told(&line.plain),
             );
+            self.doc.push(Block::Note(w.denominator_note()));
             self.para(w.ratio_text());
             let line = Math::new(
                 format!("p = {} / {} = {}", nm.plain, dm.plain, pm.plain),
@@ -814,7 +1006,11 @@ impl Builder<'_> {
             let m = bd.max_logit;
             let mm = Math::number(m);
             let (wn, wd) = (w.word_numerator(), w.word_denominator());
-            self.para(w.overflow_text(&num(r.log_numerator), &num(r.log_denominator)));
+            if r.denominator.is_none() {
+                self.para(w.overflow_text(&num(r.log_numerator), &num(r.log_denominator)));
+            } else {
+                self.para(w.underflow_text());
+            }
             let logit = Math::number(r.logit);
             let ln_line = Math::new(
                 format!(
@@ -836,39 +1032,44 @@ impl Builder<'_> {
                 self.told(&ln_line.plain),
             );
             self.para(w.lse_text(&mm.plain));
-            let mut shifted: Vec<f64> =
-                bd.listed.iter().map(|l| (l.term.logit - m).exp()).collect();
+            // exp(logit − m) of each listed term and of the rest: written
+            // out for reading; the largest is exactly 1.
+            let mut shifted: Vec<f64> = bd.listed.iter().map(|l| l.term.logit - m).collect();
             if let Some(rest) = &bd.rest {
-                shifted.push((rest.log_sum - m).exp());
+                shifted.push(rest.log_sum - m);
             }
-            let total: f64 = shifted.iter().sum();
-            let parts: Vec<Math> = shifted.iter().map(|&x| Math::number(x)).collect();
+            let total: f64 = shifted.iter().map(|x| x.exp()).sum();
+            let parts: Vec<Math> = shifted
+                .iter()
+                .map(|&x| Math::figure(lin(Some(x.exp()), x)))
+                .collect();
             let sum = sum_of(&parts);
             let (tm, ld) = (Math::number(total), Math::number(r.log_denominator));
             let lines = vec![
                 Math::new(
                     format!("log({wd}) = m + log Σ_k exp(logit_k − m)"),
-                    format!("\\log(\\text{{{wd}}}) = m + \\log \\sum_k e^{{\\ell_k - m}}"),
+                    format!(
+                        "\\log(\\text{{{wd}}}) = m + \\log \\sum_k e^{{\\text{{logit}}_k - m}}"
+                    ),
                 ),
                 Math::new(
-                    format!(
-                        "= {} + log({}) = {} + log({}) = {}",
-                        mm.plain, sum.plain, mm.plain, tm.plain, ld.plain
-                    ),
-                    format!(
-                        "= {} + \\log({}) = {} + \\log({}) = {}",
-                        mm.tex, sum.tex, mm.tex, tm.tex, ld.tex
-                    ),
+                    format!("= {} + log({})", mm.plain, sum.plain),
+                    format!("= {} + \\log({})", mm.tex, sum.tex),
+                ),
+                Math::new(
+                    format!("= {} + log({}) = {}", mm.plain, tm.plain, ld.plain),
+                    format!("= {} + \\log({}) = {}", mm.tex, tm.tex, ld.tex),
                 ),
             ];
             self.math(lines.clone());
+            let shifted_exp: Vec<f64> = shifted.iter().map(|x| x.exp()).collect();
             self.step(
                 "log_sum_exp",
                 "log(denominator) = m + log Σ_k exp(logit_k − m)".into(),
-                json!({ "max_logit": m, "shifted_terms": shifted, "shifted_sum": total }),
+                json!({ "max_logit": m, "shifted_logits": shifted, "shifted_terms": shifted_exp, "shifted_sum": total }),
                 json!(r.log_denominator),
                 None,
-                self.told(&lines[1].plain),
+                self.told(&format!("{} {}", lines[1].plain, lines[2].plain)),
             );
             self.step(
                 "denominator",
@@ -876,8 +1077,9 @@ impl Builder<'_> {
                 json!({ "log_sum_exp": r.log_denominator }),
                 json!(r.denominator),
                 Some(r.log_denominator),
-                format!("{wd} = e^{}", ld.plain),
+                format!("{wd} = {}", e_pow(r.log_denominator)),
             );
+            self.doc.push(Block::Note(w.denominator_note()));
             self.para(w.ratio_text_log());
             let (lp, pm) = (Math::number(-r.loss), p_figure(r.p_positive, r.loss));
             let (sd, sn, exact) = logs_for_loss(r.log_denominator, r.log_numerator, r.loss);
@@ -910,15 +1112,36 @@ impl Builder<'_> {
         }
         // Which negatives weigh most.
         let heaviest = bd.heaviest();
+        let share_of = |l: &super::Listed| share(l.term.p, l.term.logit - r.log_denominator);
         let named: Vec<(String, String)> = heaviest
             .iter()
             .take(HEAVIEST_NAMED)
-            .map(|l| (l.vector.label.plain.clone(), pct(l.term.p)))
+            .map(|l| (l.vector.label.plain.clone(), share_of(l)))
             .collect();
-        let rest_share = bd.rest.as_ref().map(|r| (r.count, pct(r.share)));
+        let rest_share = bd.rest.as_ref().map(|rest| {
+            (
+                rest.count,
+                share(rest.share, rest.log_sum - r.log_denominator),
+            )
+        });
         if let Some(top) = heaviest.first() {
             let listed_share: f64 = heaviest.iter().map(|l| l.term.p).sum();
-            let sentence = w.heaviest(&named, heaviest.len(), &pct(listed_share), rest_share);
+            let listed_log = {
+                let top_l = heaviest[0].term.logit;
+                top_l
+                    + heaviest
+                        .iter()
+                        .map(|l| (l.term.logit - top_l).exp())
+                        .sum::<f64>()
+                        .ln()
+                    - r.log_denominator
+            };
+            let sentence = w.heaviest(
+                &named,
+                heaviest.len(),
+                &share(listed_share, listed_log),
+                rest_share,
+            );
             self.para(sentence.clone());
             self.step(
                 "heaviest_negative",
@@ -933,6 +1156,51 @@ impl Builder<'_> {
         } else {
             self.para(w.no_negatives());
         }
+        // Where the positive ranks, and why it fails when it does.
+        let mut why = vec![w.rank(&pl.plain, r.rank, bd.n)];
+        if bd.above.0 > 0 {
+            let named: Vec<Named> = heaviest
+                .iter()
+                .filter(|l| l.term.logit > pos.term.logit)
+                .take(HEAVIEST_NAMED)
+                .map(|l| Named {
+                    label: l.vector.label.plain.clone(),
+                    share: share_of(l),
+                    margin: num(l.term.sim - pos.term.sim),
+                })
+                .collect();
+            why.push(w.outscored(&named, bd.above.0, &pct(bd.above.1)));
+        }
+        let label_of = |k: usize| f.names.candidate(r, k).plain;
+        let ties: Vec<String> = bd
+            .ties
+            .iter()
+            .filter(|k| !f.duplicates.contains(k))
+            .map(|&k| label_of(k))
+            .collect();
+        if !ties.is_empty() {
+            why.push(w.ties(&ties, &pl.plain));
+        }
+        if !f.duplicates.is_empty() {
+            let dups: Vec<String> = f.duplicates.iter().map(|&k| label_of(k)).collect();
+            why.push(w.duplicates(&dups, &pl.plain));
+        }
+        let text = why.join(" ");
+        self.step(
+            "rank",
+            "1 + #{negatives k: logit_k > logit_positive}".into(),
+            json!({
+                "n_candidates": bd.n,
+                "above": bd.above.0,
+                "above_share": bd.above.1,
+                "ties": bd.ties,
+                "duplicates": f.duplicates,
+            }),
+            json!(r.rank),
+            None,
+            text.clone(),
+        );
+        self.para(text);
     }
 
     fn loss(&mut self) {
@@ -941,17 +1209,22 @@ impl Builder<'_> {
         self.heading(w.h_loss());
         self.para(w.loss_text());
         let loss = Math::number(r.loss);
-        let line = if r.p_positive > 0.0 && !f.log_form() {
+        let line = if r.p_positive == 1.0 {
+            Math::new(
+                format!("L = −log p = −log 1 = {}", loss.plain),
+                format!("L = -\\log p = -\\log 1 = {}", loss.tex),
+            )
+        } else if r.p_positive > 0.0 && !f.log_form() {
             let p = p_for_loss(r.p_positive, r.loss);
             Math::new(
                 format!("L = −log p = −log({p}) = {}", loss.plain),
                 format!("L = -\\log p = -\\log({}) = {}", tex_num(&p), loss.tex),
             )
         } else {
-            let lp = Math::number(-r.loss);
+            let lp = Math::factor(-r.loss);
             Math::new(
-                format!("L = −log p = −({}) = {}", lp.plain, loss.plain),
-                format!("L = -\\log p = -({}) = {}", lp.tex, loss.tex),
+                format!("L = −log p = −{} = {}", lp.plain, loss.plain),
+                format!("L = -\\log p = -{} = {}", lp.tex, loss.tex),
             )
         };
         self.math(vec![line.clone()]);
@@ -994,6 +1267,206 @@ impl Builder<'_> {
         }
     }
 
+    fn classification(&mut self) {
+        let (f, w) = (self.f, self.w);
+        let bd = &f.breakdown;
+        let r = f.record();
+        self.heading(w.h_classification());
+        self.para(w.classification_text(bd.n, bd.target));
+        if bd.rest.is_none() {
+            // Every logit, in candidate order: the input of cross_entropy.
+            let logits: Vec<Math> = bd.listed.iter().map(|l| Math::number(l.term.logit)).collect();
+            let plain: Vec<&str> = logits.iter().map(|m| m.plain.as_str()).collect();
+            let tex: Vec<&str> = logits.iter().map(|m| m.tex.as_str()).collect();
+            self.math(vec![Math::new(
+                format!(
+                    "logits = ({}), target = {}, L = {}",
+                    plain.join(", "),
+                    bd.target,
+                    num(r.loss)
+                ),
+                format!(
+                    "\\text{{logits}} = ({}),\\quad \\text{{target}} = {},\\quad L = {}",
+                    tex.join(", "),
+                    bd.target,
+                    Math::number(r.loss).tex
+                ),
+            )]);
+        }
+        self.step(
+            "cross_entropy",
+            "L = cross_entropy(logits, target)".into(),
+            json!({ "n_candidates": bd.n, "target": bd.target }),
+            json!(r.loss),
+            None,
+            w.classification_text(bd.n, bd.target),
+        );
+        let log_n = (bd.n as f64).ln();
+        let (flat_loss, flat_mean) = f.flat.unwrap_or((f64::NAN, f64::NAN));
+        let leads = r.rank == 1 && bd.ties.is_empty() && f.duplicates.is_empty();
+        let text = format!(
+            "{} {}",
+            w.bounds_text(bd.n, &num(log_n), &num(FLAT_TAU), &num(flat_loss)),
+            w.bound_low(leads)
+        );
+        self.para(text.clone());
+        self.step(
+            "limits",
+            "L → log n as τ → ∞; L → 0 as τ → 0 when the positive leads".into(),
+            json!({
+                "n_candidates": bd.n,
+                "log_n": log_n,
+                "flat_tau": FLAT_TAU,
+                "loss_at_flat_tau": flat_loss,
+                "mean_loss_at_flat_tau": flat_mean,
+                "positive_leads": leads,
+            }),
+            json!(log_n),
+            None,
+            text,
+        );
+    }
+
+    fn gradient(&mut self) {
+        let (f, w) = (self.f, self.w);
+        let bd = &f.breakdown;
+        let tau = f.report.summary.tau;
+        self.heading(w.h_gradient());
+        let pos = bd.positive();
+        let g_pos = num(-bd.negatives_share / tau);
+        let heaviest = bd.heaviest();
+        let top = heaviest
+            .first()
+            .map(|l| (l.vector.label.plain.clone(), num(l.term.p / tau)));
+        self.para(w.gradient_text(
+            &pos.vector.label.plain,
+            &g_pos,
+            top.as_ref().map(|(a, b)| (a.as_str(), b.as_str())),
+        ));
+    }
+
+    fn hard_negative(&mut self) {
+        let (f, w) = (self.f, self.w);
+        let r = f.record();
+        let pos = f.breakdown.positive();
+        self.heading(w.h_hard());
+        let Some(v) = &f.variant else {
+            match f.breakdown.heaviest().first() {
+                Some(top) => self.para(w.hard_already(
+                    &top.vector.label.plain,
+                    &num(top.term.sim),
+                    &num(pos.term.sim),
+                )),
+                None => self.para(w.no_negatives()),
+            }
+            return;
+        };
+        let vr = &v.record;
+        self.para(w.hard_text(
+            &v.label.plain,
+            &num(v.before.sim),
+            &num(v.after.sim),
+            &num(HARD_MARGIN),
+        ));
+        let sim = self.sim_of(&f.anchor.label, &v.label);
+        let exp_of = Math::new(
+            format!("exp({}/τ)", sim.plain),
+            format!("\\exp({}/\\tau)", sim.tex),
+        );
+        let row = |label: Math, a: Math, b: Math| Row {
+            cells: vec![label, a, b],
+            marked: false,
+        };
+        let head = vec![
+            Math::same(""),
+            Math::same(w.col_before()),
+            Math::same(w.col_after()),
+        ];
+        let rows = vec![
+            row(sim.clone(), Math::number(v.before.sim), Math::number(v.after.sim)),
+            row(
+                exp_of,
+                Math::figure(lin(v.before.exp, v.before.logit)),
+                Math::figure(lin(v.after.exp, v.after.logit)),
+            ),
+            row(
+                Math::same(w.col_denominator()),
+                Math::figure(lin(r.denominator, r.log_denominator)),
+                Math::figure(lin(vr.denominator, vr.log_denominator)),
+            ),
+            row(
+                Math::same(w.col_hardest(&v.label.plain)),
+                Math::figure(share(v.before.p, v.before.logit - r.log_denominator)),
+                Math::figure(share(v.after.p, v.after.logit - vr.log_denominator)),
+            ),
+            row(
+                Math::same("p"),
+                p_figure(r.p_positive, r.loss),
+                p_figure(vr.p_positive, vr.loss),
+            ),
+            row(
+                Math::same(w.col_loss()),
+                Math::number(r.loss),
+                Math::number(vr.loss),
+            ),
+        ];
+        self.doc.push(Block::Table(Table { head, rows }));
+        if let (Some(terms), Some(d)) = (&v.terms, vr.denominator) {
+            let parts: Vec<Math> = terms
+                .iter()
+                .map(|t| Math::figure(lin(t.exp, t.logit)))
+                .collect();
+            let sum = sum_of(&parts);
+            let (pm, lm) = (Math::number(vr.p_positive), Math::number(vr.loss));
+            let dm = Math::number(d);
+            self.math(vec![
+                Math::new(
+                    format!("{} = {}", sum.plain, dm.plain),
+                    format!("{} = {}", sum.tex, dm.tex),
+                ),
+                Math::new(
+                    format!("p = {} / {} = {}, L = {}", num(vr.numerator.unwrap_or(f64::NAN)), dm.plain, pm.plain, lm.plain),
+                    format!(
+                        "p = \\frac{{{}}}{{{}}} = {},\\quad L = {}",
+                        Math::number(vr.numerator.unwrap_or(f64::NAN)).tex,
+                        dm.tex,
+                        pm.tex,
+                        lm.tex
+                    ),
+                ),
+            ]);
+        }
+        let lesson = w.hard_lesson(
+            &v.label.plain,
+            &share(v.after.p, v.after.logit - vr.log_denominator),
+            &num(r.loss),
+            &num(vr.loss),
+        );
+        self.para(lesson.clone());
+        self.step(
+            "hard_negative",
+            "the record again with sim(anchor, hardest negative) = sim(anchor, positive) − 0.1"
+                .into(),
+            json!({
+                "candidate": v.candidate,
+                "label": v.label.plain,
+                "margin": HARD_MARGIN,
+                "before": v.before,
+                "after": v.after,
+                "denominator_before": r.denominator,
+                "log_denominator_before": r.log_denominator,
+                "denominator_after": vr.denominator,
+                "log_denominator_after": vr.log_denominator,
+                "p_positive_before": r.p_positive,
+                "p_positive_after": vr.p_positive,
+                "loss_before": r.loss,
+            }),
+            json!(vr.loss),
+            None,
+            lesson,
+        );
+    }
+
     fn batch(&mut self) {
         let (f, w) = (self.f, self.w);
         let s = &f.report.summary;
@@ -1017,6 +1490,7 @@ impl Builder<'_> {
             Math::same(w.col_denominator()),
             Math::same("p"),
             Math::same(w.col_loss()),
+            Math::same(w.col_rank()),
         ];
         let rows = shown
             .iter()
@@ -1031,6 +1505,7 @@ impl Builder<'_> {
                         Math::figure(lin(r.denominator, r.log_denominator)),
                         p_figure(r.p_positive, r.loss),
                         Math::number(r.loss),
+                        Math::same(r.rank.to_string()),
                     ],
                     marked: k == f.record,
                 }
@@ -1052,6 +1527,7 @@ impl Builder<'_> {
                     "numerator": r.numerator,
                     "denominator": r.denominator,
                     "p_positive": r.p_positive,
+                    "rank": r.rank,
                 }),
                 json!(r.loss),
                 None,
@@ -1065,6 +1541,16 @@ impl Builder<'_> {
         }
         let n = recs.len();
         let mean = Math::number(s.loss);
+        let (count, idx, sym) = match s.layout {
+            LayoutKind::TwoView => ("2N", "i", "L_i"),
+            LayoutKind::Pairs => ("R", "r", "L_r"),
+            LayoutKind::Keys => ("N", "i", "L_i"),
+        };
+        let (lo, hi_plain, hi_tex) = self.range(count);
+        let general = Math::new(
+            format!("L = (1/{count}) Σ_{{{idx}={lo}..{hi_plain}}} {sym}"),
+            format!("L = \\frac{{1}}{{{count}}} \\sum_{{{idx}={lo}}}^{{{hi_tex}}} {sym}"),
+        );
         let line = match &s.directions {
             Some(ds) if ds.len() == 2 => {
                 self.para(w.mean_directions(n));
@@ -1086,13 +1572,16 @@ impl Builder<'_> {
                     let parts: Vec<Math> = recs.iter().map(|r| Math::number(r.loss)).collect();
                     let sum = sum_of(&parts);
                     Math::new(
-                        format!("L = ({}) / {n} = {}", sum.plain, mean.plain),
-                        format!("L = \\frac{{{}}}{{{n}}} = {}", sum.tex, mean.tex),
+                        format!("{} = ({}) / {n} = {}", general.plain, sum.plain, mean.plain),
+                        format!(
+                            "{} = \\frac{{{}}}{{{n}}} = {}",
+                            general.tex, sum.tex, mean.tex
+                        ),
                     )
                 } else {
                     Math::new(
-                        format!("L = (1/{n}) Σ_r L_r = {}", mean.plain),
-                        format!("L = \\frac{{1}}{{{n}}} \\sum_r L_r = {}", mean.tex),
+                        format!("{} = {}", general.plain, mean.plain),
+                        format!("{} = {}", general.tex, mean.tex),
                     )
                 }
             }
@@ -1100,7 +1589,7 @@ impl Builder<'_> {
         self.math(vec![line.clone()]);
         self.step(
             "mean_loss",
-            "L = (1/R) Σ_r L_r".into(),
+            general.plain.clone(),
             json!({ "n_records": n }),
             json!(s.loss),
             None,
@@ -1113,23 +1602,33 @@ impl Builder<'_> {
         self.heading(w.h_temperature());
         let al = &f.anchor.label.plain;
         self.para(w.sweep_intro(&self.tau(), al));
-        let head = vec![
+        let hardest = f.breakdown.heaviest().first().map(|l| l.vector.label.plain.clone());
+        let mut head = vec![
             Math::new("τ", "\\tau"),
             Math::same(format!("{} ({al})", w.col_loss())),
             Math::same(format!("p ({al})")),
-            Math::same(w.col_batch_loss()),
         ];
+        if let Some(h) = &hardest {
+            head.push(Math::same(w.col_hardest(h)));
+        }
+        head.push(Math::same(w.col_batch_loss()));
         let rows = f
             .sweep
             .iter()
-            .map(|s: &SweepRow| Row {
-                cells: vec![
+            .map(|s: &SweepRow| {
+                let mut cells = vec![
                     Math::number(s.tau),
                     Math::number(s.loss),
                     p_figure(s.p_positive, s.loss),
-                    Math::number(s.mean_loss),
-                ],
-                marked: s.current,
+                ];
+                if hardest.is_some() {
+                    cells.push(Math::same(s.hardest_p.map_or(String::new(), pct)));
+                }
+                cells.push(Math::number(s.mean_loss));
+                Row {
+                    cells,
+                    marked: s.current,
+                }
             })
             .collect();
         self.doc.push(Block::Table(Table { head, rows }));
@@ -1138,7 +1637,13 @@ impl Builder<'_> {
                 "temperature",
                 "L(τ), p(τ), batch L(τ)".into(),
                 json!({ "tau": s.tau }),
-                json!({ "loss": s.loss, "p_positive": s.p_positive, "mean_loss": s.mean_loss }),
+                json!({
+                    "loss": s.loss,
+                    "p_positive": s.p_positive,
+                    "mean_loss": s.mean_loss,
+                    "hardest_negative_p": s.hardest_p,
+                    "hardest_share_of_negatives": s.hardest_of_negatives,
+                }),
                 None,
                 format!(
                     "τ = {}: L = {}, p = {}, batch L = {}",
@@ -1149,7 +1654,59 @@ impl Builder<'_> {
                 ),
             );
         }
-        self.para(w.sweep_lesson());
+        let (Some(lo), Some(hi)) = (f.sweep.first(), f.sweep.last()) else {
+            return;
+        };
+        let pos = f.breakdown.positive();
+        let top = f.breakdown.heaviest().first().map(|l| l.term);
+        let facts = SweepFacts {
+            tau_lo: num(lo.tau),
+            tau_hi: num(hi.tau),
+            p_lo: p_figure(lo.p_positive, lo.loss).plain,
+            p_hi: p_figure(hi.p_positive, hi.loss).plain,
+            loss_lo: num(lo.loss),
+            loss_hi: num(hi.loss),
+            hardest: match (&hardest, lo.hardest_p, hi.hardest_p) {
+                (Some(h), Some(a), Some(b)) => Some((h.clone(), pct(a), pct(b))),
+                _ => None,
+            },
+            concentrates: match (lo.hardest_of_negatives, hi.hardest_of_negatives) {
+                (Some(a), Some(b)) if a > b && pct(a) != pct(b) => Some((pct(a), pct(b))),
+                _ => None,
+            },
+            outscored: top.filter(|t| t.sim > pos.term.sim).map(|t| {
+                (
+                    num((t.sim - pos.term.sim) / lo.tau),
+                    num(lo.loss),
+                )
+            }),
+            zero_at_hi: p_figure(hi.p_positive, hi.loss).plain == "1",
+            log_n: num((f.breakdown.n as f64).ln()),
+        };
+        let lesson = w.sweep_lesson(&facts);
+        for p in lesson {
+            self.para(p);
+        }
+    }
+
+    fn name(&mut self) {
+        let (f, w) = (self.f, self.w);
+        self.heading(w.h_name());
+        self.para(w.name_text(self.shape()));
+        let n = f.breakdown.n;
+        let log_n = (n as f64).ln();
+        let mean = f.report.summary.loss;
+        let bound = log_n - mean;
+        let text = w.cpc_text(n, &num(log_n), &num(mean), &num(bound));
+        self.para(text.clone());
+        self.step(
+            "mutual_information_bound",
+            "I(x; y) ≥ log(K+1) − L".into(),
+            json!({ "k_plus_1": n, "log_k_plus_1": log_n, "mean_loss": mean }),
+            json!(bound),
+            None,
+            text,
+        );
     }
 }
 
@@ -1168,6 +1725,38 @@ mod tests {
         assert_eq!(tex_num("e^1000"), "e^{1000}");
         assert_eq!(lin(None, 1000.0), "e^1000");
         assert_eq!(pct(0.000335308763954), "0.0335309%");
+    }
+
+    #[test]
+    fn powers_of_e_in_scientific_notation_keep_their_exponent_apart() {
+        assert_eq!(lin(None, 1.7629e7), "e^(1.7629e7)");
+        assert_eq!(tex_num("e^(1.7629e7)"), "e^{1.7629 \\times 10^{7}}");
+        // An underflowed term is shown by its log, never as 0.
+        assert_eq!(lin(Some(0.0), -2.09e7), "e^(-2.09e7)");
+        assert_eq!(share(0.0, -59156.3), "e^-59156.3");
+        assert_eq!(share(0.5, 0.5f64.ln()), "50%");
+    }
+
+    #[test]
+    fn sentences_carry_code_and_math() {
+        let s = format!(
+            "Use `--anchor 2` for {} now",
+            im(&Math::new("z_i", "z_{i}"))
+        );
+        assert_eq!(plain(&s), "Use --anchor 2 for z_i now");
+        assert_eq!(
+            spans(&s),
+            vec![
+                Span::Text("Use "),
+                Span::Code("--anchor 2"),
+                Span::Text(" for "),
+                Span::Math {
+                    plain: "z_i",
+                    tex: "z_{i}"
+                },
+                Span::Text(" now"),
+            ]
+        );
     }
 
     #[test]

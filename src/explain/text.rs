@@ -4,7 +4,9 @@
 
 use std::fmt::Write;
 
-use super::steps::{Block, Table, Walkthrough};
+use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
+
+use super::steps::{Block, Table, Walkthrough, plain};
 
 /// Columns prose is wrapped at.
 pub const WIDTH: usize = 80;
@@ -15,29 +17,15 @@ const BOLD: &str = "\x1b[1m";
 const DIM: &str = "\x1b[2m";
 const RESET: &str = "\x1b[0m";
 
-/// Columns a character takes on a terminal: two for the wide East Asian
-/// ranges (CJK ideographs, kana, Hangul, full-width forms), one otherwise.
+/// Columns a character takes on a terminal: two for wide East Asian
+/// characters, one otherwise (control characters never reach here).
 fn char_width(c: char) -> usize {
-    match c as u32 {
-        0x1100..=0x115F
-        | 0x2E80..=0x303E
-        | 0x3041..=0x33FF
-        | 0x3400..=0x4DBF
-        | 0x4E00..=0x9FFF
-        | 0xA000..=0xA4CF
-        | 0xAC00..=0xD7A3
-        | 0xF900..=0xFAFF
-        | 0xFE30..=0xFE4F
-        | 0xFF00..=0xFF60
-        | 0xFFE0..=0xFFE6
-        | 0x20000..=0x3FFFD => 2,
-        _ => 1,
-    }
+    UnicodeWidthChar::width(c).unwrap_or(0)
 }
 
 /// Columns a string takes on a terminal.
 pub fn width(s: &str) -> usize {
-    s.chars().map(char_width).sum()
+    UnicodeWidthStr::width(s)
 }
 
 /// Wraps `s` into lines of at most `max` columns. Breaks at spaces, and
@@ -173,12 +161,12 @@ pub fn render(walk: &Walkthrough, color: bool) -> String {
                 o.line(None, &"-".repeat(width(h)));
             }
             Block::Para(p) => {
-                for l in wrap(p, WIDTH) {
+                for l in wrap(&plain(p), WIDTH) {
                     o.line(None, &l);
                 }
             }
             Block::Note(p) => {
-                for l in wrap(p, WIDTH) {
+                for l in wrap(&plain(p), WIDTH) {
                     o.line(Some(DIM), &l);
                 }
             }
@@ -208,7 +196,7 @@ pub fn render(walk: &Walkthrough, color: bool) -> String {
                 for (m, desc) in items {
                     let sym = &m.plain;
                     let room = WIDTH.saturating_sub(indent.len()).max(20);
-                    let lines = wrap(desc, room);
+                    let lines = wrap(&plain(desc), room);
                     if width(sym) > col {
                         o.line(None, &format!("{TABLE_INDENT}{sym}"));
                         for l in &lines {

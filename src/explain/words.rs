@@ -3,7 +3,9 @@
 //! every sentence of that language, with the tutorial's Chinese terms.
 //!
 //! Arguments are figures already rounded for reading and names already
-//! formatted (`z1`, `z[5]`, `q[3]`); a sentence never computes.
+//! formatted (`z1`, `z[5]`, `q[3]`); a sentence never computes. A sentence
+//! may hold inline math made by [`im`](super::steps::im) (plain on a
+//! terminal, TeX in Markdown) and command names and flags in backticks.
 
 use super::Facts;
 use crate::cli::Lang;
@@ -20,6 +22,37 @@ pub enum Shape {
     Keys { backward: bool },
 }
 
+/// A negative named in a sentence: its name, its share of the denominator
+/// and how far its similarity is above the positive's.
+pub struct Named {
+    pub label: String,
+    pub share: String,
+    pub margin: String,
+}
+
+/// What the temperature table shows, for the sentences after it.
+pub struct SweepFacts {
+    /// Lowest and highest tau of the table.
+    pub tau_lo: String,
+    pub tau_hi: String,
+    pub p_lo: String,
+    pub p_hi: String,
+    pub loss_lo: String,
+    pub loss_hi: String,
+    /// The hardest negative and its share at the two ends.
+    pub hardest: Option<(String, String, String)>,
+    /// Its part of the negatives' share at the two ends, when it grows as
+    /// tau shrinks (the weight concentrates on it).
+    pub concentrates: Option<(String, String)>,
+    /// When the hardest negative outscores the positive: (s_neg − s_pos)/τ
+    /// at the lowest tau and the loss there.
+    pub outscored: Option<(String, String)>,
+    /// True when p rounds to 1 at the highest tau.
+    pub zero_at_hi: bool,
+    /// log of the number of candidates, the limit as tau grows.
+    pub log_n: String,
+}
+
 /// Every sentence and label of the walkthrough in one language.
 pub trait Words {
     /// The language's code, as `--lang` takes it.
@@ -28,7 +61,8 @@ pub trait Words {
     // The title and the opening paragraphs.
     fn title(&self, f: &Facts) -> String;
     fn intro(&self, f: &Facts) -> Vec<String>;
-    fn default_record(&self, n_records: usize) -> String;
+    /// Which record was taken and which others the same row anchors.
+    fn picked(&self, f: &Facts) -> Option<String>;
     fn rounding(&self, sig: usize) -> String;
 
     // Section headings.
@@ -37,11 +71,17 @@ pub trait Words {
     fn h_terms(&self) -> String;
     fn h_ratio(&self) -> String;
     fn h_loss(&self) -> String;
+    fn h_classification(&self) -> String;
+    fn h_gradient(&self) -> String;
+    fn h_hard(&self) -> String;
     fn h_batch(&self) -> String;
     fn h_temperature(&self) -> String;
+    fn h_name(&self) -> String;
 
     // 1. The formula and its symbols.
     fn formula_text(&self) -> String;
+    /// Which numbering the indices follow.
+    fn numbering(&self, f: &Facts) -> String;
     fn sym_loss(&self) -> String;
     fn sym_numerator(&self) -> String;
     fn sym_denominator(&self, shape: Shape) -> String;
@@ -55,7 +95,9 @@ pub trait Words {
     // 2. Vectors and similarities.
     /// `full`: every component is shown; `some`: only some candidates are.
     fn vectors_intro(&self, dim: usize, full: bool, some: bool) -> String;
-    fn sim_intro(&self, sim: Similarity) -> String;
+    /// `written`: the candidate whose product is written out in full.
+    fn sim_intro(&self, sim: Similarity, written: &str, long: bool) -> String;
+    fn sim_rest(&self) -> String;
 
     // 3. Logits and exp terms.
     fn terms_intro(&self, tau: &str) -> String;
@@ -64,6 +106,8 @@ pub trait Words {
     fn col_share(&self) -> String;
     fn rest_label(&self, count: usize) -> String;
     fn rest_line(&self, count: usize, sum: &str, share: &str) -> String;
+    fn mark_tie(&self) -> String;
+    fn mark_duplicate(&self) -> String;
     fn positive_mark(&self, anchor: &str, positive: &str, log_form: bool) -> String;
 
     // 4. Numerator, denominator, ratio.
@@ -71,8 +115,11 @@ pub trait Words {
     fn word_denominator(&self) -> String;
     fn numerator_text(&self, anchor: &str, positive: &str) -> String;
     fn denominator_text(&self, has_rest: bool) -> String;
+    /// The tutorial's heading calls the denominator a sum over negatives.
+    fn denominator_note(&self) -> String;
     fn ratio_text(&self) -> String;
     fn overflow_text(&self, log_numerator: &str, log_denominator: &str) -> String;
+    fn underflow_text(&self) -> String;
     fn lse_text(&self, max_logit: &str) -> String;
     fn ratio_text_log(&self) -> String;
     /// `named`: the heaviest negatives and their shares; `listed`: how many
@@ -87,13 +134,35 @@ pub trait Words {
     ) -> String;
     fn rest_only(&self, count: usize, share: &str) -> String;
     fn no_negatives(&self) -> String;
+    /// The positive's rank among the candidates (1 is the top).
+    fn rank(&self, positive: &str, rank: u64, n: usize) -> String;
+    /// The negatives that outscore the positive, and their share together.
+    fn outscored(&self, named: &[Named], count: usize, share: &str) -> String;
+    fn ties(&self, labels: &[String], positive: &str) -> String;
+    fn duplicates(&self, labels: &[String], positive: &str) -> String;
 
     // 5. The loss.
     fn loss_text(&self) -> String;
     fn loss_logs_text(&self) -> String;
     fn loss_digits(&self) -> String;
 
-    // 6. The batch.
+    // 6. A classification.
+    fn classification_text(&self, n: usize, target: usize) -> String;
+    fn bounds_text(&self, n: usize, log_n: &str, flat_tau: &str, flat_loss: &str) -> String;
+    fn bound_low(&self, leads: bool) -> String;
+
+    // 7. Gradients.
+    fn gradient_text(&self, positive: &str, g_pos: &str, top: Option<(&str, &str)>) -> String;
+    fn col_gradient(&self) -> String;
+
+    // 8. A hard negative.
+    fn hard_text(&self, label: &str, before: &str, after: &str, margin: &str) -> String;
+    fn hard_lesson(&self, label: &str, share: &str, loss_before: &str, loss_after: &str) -> String;
+    fn hard_already(&self, label: &str, sim: &str, positive_sim: &str) -> String;
+    fn col_before(&self) -> String;
+    fn col_after(&self) -> String;
+
+    // 9. The batch.
     fn batch_intro(&self, f: &Facts) -> String;
     fn col_record(&self) -> String;
     fn col_anchor(&self) -> String;
@@ -101,20 +170,27 @@ pub trait Words {
     fn col_numerator(&self) -> String;
     fn col_denominator(&self) -> String;
     fn col_loss(&self) -> String;
+    fn col_rank(&self) -> String;
     fn col_batch_loss(&self) -> String;
     fn batch_more(&self, shown_others: usize, more: usize) -> String;
     fn mean_text(&self, f: &Facts) -> String;
     fn mean_directions(&self, n_records: usize) -> String;
 
-    // 7. The temperature.
+    // 10. The temperature.
     fn sweep_intro(&self, tau: &str, anchor: &str) -> String;
-    fn sweep_lesson(&self) -> String;
+    fn col_hardest(&self, label: &str) -> String;
+    fn sweep_lesson(&self, s: &SweepFacts) -> Vec<String>;
+
+    // 11. The name.
+    fn name_text(&self, shape: Shape) -> String;
+    fn cpc_text(&self, n: usize, log_n: &str, mean: &str, bound: &str) -> String;
 }
 
-/// The sentences of a language.
-pub fn of(lang: Lang) -> &'static dyn Words {
+/// The sentences of a language; `glossary` adds the other language's terms.
+pub fn of(lang: Lang, glossary: bool) -> Box<dyn Words> {
     match lang {
-        Lang::En => &super::lang_en::English,
-        Lang::Zh => &super::lang_zh::Chinese,
+        Lang::En => Box::new(super::lang_en::English { glossary }),
+        Lang::EnZh => Box::new(super::lang_en::English { glossary: true }),
+        Lang::Zh => Box::new(super::lang_zh::Chinese { glossary }),
     }
 }
