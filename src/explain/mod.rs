@@ -207,6 +207,8 @@ pub struct Variant {
     /// The negative moved, its row in the candidates' file.
     pub candidate: usize,
     pub label: Math,
+    /// Its vector after the move.
+    pub moved: Vec<f64>,
     /// Its term before and after.
     pub before: Term,
     pub after: Term,
@@ -712,7 +714,7 @@ fn hard_variant(
     // of its own record, which does not change the explained one.
     let modified = Loaded {
         first: if keys.is_none() || backward {
-            with_row(&loaded.first, h, &moved)
+            with_row(&loaded.first, h, &moved[..])
         } else {
             with_row(&loaded.first, 0, &row_of(&loaded.first, 0))
         },
@@ -732,6 +734,7 @@ fn hard_variant(
     Ok(Some(Variant {
         candidate: h,
         label: names.candidate(rec, h),
+        moved,
         before,
         after,
         record: report.records[record].clone(),

@@ -234,6 +234,9 @@ fn trim(s: &str) -> String {
 /// A figure's TeX: `1.5e-7` -> `1.5 \times 10^{-7}`, `e^1000` -> `e^{1000}`,
 /// `e^(1.7629e7)` -> `e^{1.7629 \times 10^{7}}`.
 fn tex_num(s: &str) -> String {
+    if let Some(pc) = s.strip_suffix('%') {
+        return format!("{}\\%", tex_num(pc));
+    }
     if let Some(rest) = s.strip_prefix("e^") {
         let rest = rest
             .strip_prefix('(')
@@ -1304,11 +1307,9 @@ impl Builder<'_> {
         let log_n = (bd.n as f64).ln();
         let (flat_loss, flat_mean) = f.flat.unwrap_or((f64::NAN, f64::NAN));
         let leads = r.rank == 1 && bd.ties.is_empty() && f.duplicates.is_empty();
-        let text = format!(
-            "{} {}",
-            w.bounds_text(bd.n, &num(log_n), &num(FLAT_TAU), &num(flat_loss)),
-            w.bound_low(leads)
-        );
+        let first = w.bounds_text(bd.n, &num(log_n), &num(FLAT_TAU), &num(flat_loss));
+        let gap = if first.ends_with('。') { "" } else { " " };
+        let text = format!("{first}{gap}{}", w.bound_low(leads));
         self.para(text.clone());
         self.step(
             "limits",
@@ -1460,6 +1461,7 @@ impl Builder<'_> {
                 "p_positive_before": r.p_positive,
                 "p_positive_after": vr.p_positive,
                 "loss_before": r.loss,
+                "vector_after": v.moved,
             }),
             json!(vr.loss),
             None,
@@ -1723,6 +1725,7 @@ mod tests {
         assert_eq!(num(0.0), "0");
         assert_eq!(tex_num("1.5e-7"), "1.5 \\times 10^{-7}");
         assert_eq!(tex_num("e^1000"), "e^{1000}");
+        assert_eq!(tex_num("2.5e-6%"), "2.5 \\times 10^{-6}\\%");
         assert_eq!(lin(None, 1000.0), "e^1000");
         assert_eq!(pct(0.000335308763954), "0.0335309%");
     }
