@@ -491,9 +491,7 @@ fn overflow_is_explained_in_log_form() {
         for format in ["text", "markdown", "json"] {
             let out = stdout_of(&[&data[..], &["--format", format, "--lang", lang]].concat());
             let lower = out.to_lowercase();
-            let words: Vec<&str> = lower
-                .split(|c: char| !c.is_ascii_alphanumeric())
-                .collect();
+            let words: Vec<&str> = lower.split(|c: char| !c.is_ascii_alphanumeric()).collect();
             assert!(
                 !words.contains(&"inf") && !words.contains(&"nan") && !words.contains(&"infinity"),
                 "{format}/{lang} shows inf or NaN:\n{out}"
@@ -532,4 +530,308 @@ fn pairs_without_a_file_is_a_usage_error() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).starts_with("error:"));
+}
+
+// ---------------------------------------------------------------------------
+// Picking the record: --anchor is a row, --direction, --positive, --record
+
+/// Text with its wrapped lines joined again (with spaces for English,
+/// without for Chinese), so that a sentence can be searched for whole.
+fn flat(text: &str, sep: &str) -> String {
+    text.lines().collect::<Vec<_>>().join(sep)
+}
+
+/// Runs `infonce args...`, expecting failure, and returns (code, stderr).
+fn failure_of(args: &[&str]) -> (Option<i32>, String) {
+    let out = infonce().args(args).output().unwrap();
+    assert!(out.stdout.is_empty(), "no output on failure");
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn anchor_is_a_row_of_the_anchors_file_in_every_layout() {
+    // The example takes --anchor too: row 2 is z3.
+    let ex = json_of(&["explain", "--anchor", "2", "--format", "json"]);
+    assert_eq!(ex["record"]["anchor"], 2);
+    assert_eq!(ex["record_index"], 2);
+    assert!(
+        stdout_of(&["explain", "--anchor", "2"])
+            .starts_with("InfoNCE, step by step: the tutorial's example, anchor z3\n")
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let p = |f: &str| dir.path().join(f).to_string_lossy().into_owned();
+    write_csv(dir.path().join("e.csv").as_path(), &Rng(5).matrix(6, 3));
+    fs::write(dir.path().join("p.csv"), "1,2\n0,1\n0,2\n3,0\n").unwrap();
+    let (e, pairs) = (p("e.csv"), p("p.csv"));
+    let data = [e.as_str(), "--pairs", pairs.as_str(), "--symmetric"];
+    let run =
+        |extra: &[&str]| json_of(&[&["explain"], &data[..], extra, &["--format", "json"]].concat());
+    // Row 0 anchors pairs 1 and 2, and the reversed pair of (3, 0): record 7.
+    let first = run(&["--anchor", "0"]);
+    assert_eq!(first["record_index"], 1);
+    assert_eq!(first["record"]["anchor"], 0);
+    let text = flat(
+        &stdout_of(&[&["explain"], &data[..], &["--anchor", "0"]].concat()),
+        " ",
+    );
+    assert!(
+        text.contains("record 2 (z[0] with positive z[2])")
+            && text.contains("record 7 (z[0] with positive z[3])"),
+        "the other records of the row are listed:\n{text}"
+    );
+    assert_eq!(
+        run(&["--anchor", "0", "--positive", "3"])["record_index"],
+        7
+    );
+    assert_eq!(run(&["--record", "7"])["record"]["anchor"], 0);
+    let (code, err) = failure_of(&[&["explain"], &data[..], &["--anchor", "5"]].concat());
+    assert_eq!(code, Some(1));
+    assert!(err.contains("row 5 anchors no record"), "{err}");
+    let (code, err) = failure_of(
+        &[
+            &["explain"],
+            &data[..],
+            &["--anchor", "0", "--positive", "4"],
+        ]
+        .concat(),
+    );
+    assert_eq!(code, Some(1));
+    assert!(err.contains("its positives are rows 1, 2, 3"), "{err}");
+    let (code, err) = failure_of(&[&["explain"], &data[..], &["--anchor", "6"]].concat());
+    assert_eq!(code, Some(1));
+    assert!(err.contains("--anchor 6 is out of range"), "{err}");
+
+    // Queries and keys, both ways.
+    ndarray_npy::write_npy(dir.path().join("q.npy"), &Rng(6).matrix(4, 3)).unwrap();
+    ndarray_npy::write_npy(dir.path().join("k.npy"), &Rng(7).matrix(4, 3)).unwrap();
+    let (q, k) = (p("q.npy"), p("k.npy"));
+    let keys = [q.as_str(), "--keys", k.as_str(), "--symmetric"];
+    let run =
+        |extra: &[&str]| json_of(&[&["explain"], &keys[..], extra, &["--format", "json"]].concat());
+    assert_eq!(run(&["--anchor", "1"])["record_index"], 1);
+    let back = run(&["--anchor", "1", "--direction", "key-to-query"]);
+    assert_eq!(back["record_index"], 5);
+    assert_eq!(back["record"]["direction"], "key_to_query");
+    assert_eq!(back["record"]["anchor"], 1);
+    let text = flat(
+        &stdout_of(&[&["explain"], &keys[..], &["--anchor", "1"]].concat()),
+        " ",
+    );
+    assert!(text.contains("--direction key-to-query"), "{text}");
+    // The key-to-query legend names the key first.
+    let text = stdout_of(&[&["explain"], &keys[..], &["--record", "5"]].concat());
+    assert!(text.contains("a key and its query"), "{text}");
+    assert!(!text.contains("a query and its key"), "{text}");
+
+    let (code, _) = failure_of(&["explain", &e, "--direction", "key-to-query"]);
+    assert_eq!(code, Some(2), "--direction needs --keys");
+    let (code, _) = failure_of(&["explain", &e, "--anchor", "0", "--record", "1"]);
+    assert_eq!(code, Some(2), "--anchor and --record conflict");
+}
+
+#[test]
+fn english_has_no_chinese_unless_asked() {
+    let cjk = |s: &str| s.chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c));
+    let en = stdout_of(&["explain"]);
+    assert!(!cjk(&en), "English text with Chinese glosses:\n{en}");
+    let both = stdout_of(&["explain", "--lang", "en+zh"]);
+    assert!(both.contains("numerator (分子)"), "{both}");
+    assert_eq!(stdout_of(&["explain", "--glossary"]), both);
+    let zh = stdout_of(&["explain", "--lang", "zh", "--glossary"]);
+    assert!(zh.contains("分子（numerator）"), "{zh}");
+}
+
+// ---------------------------------------------------------------------------
+// The sections past the tutorial: their figures are the core's
+
+#[test]
+fn hard_negative_is_a_run_of_compute_on_the_moved_vectors() {
+    let ex = json_of(&["explain", "--format", "json"]);
+    let step = ex["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "hard_negative")
+        .expect("the example has a hard-negative variant");
+    let inputs = &step["inputs"];
+    assert_eq!(inputs["candidate"], 3, "z4 is the strongest negative of z1");
+    // The moved vector through compute gives the same record.
+    let moved: Vec<f64> = inputs["vector_after"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap())
+        .collect();
+    let mut rows = explain_example_rows();
+    rows[3] = moved;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("hard.csv");
+    let text: String = rows
+        .iter()
+        .map(|r| {
+            let cells: Vec<String> = r.iter().map(|x| format!("{x:?}")).collect();
+            cells.join(",") + "\n"
+        })
+        .collect();
+    fs::write(&path, text).unwrap();
+    let c = json_of(&[
+        "compute",
+        path.to_str().unwrap(),
+        "--format",
+        "json",
+        "--terms",
+    ]);
+    let rec = &c["anchors"][0];
+    assert_eq!(step["value"], rec["loss"]);
+    assert_eq!(inputs["denominator_after"], rec["denominator"]);
+    assert_eq!(inputs["p_positive_after"], rec["p_positive"]);
+    assert_eq!(inputs["after"]["sim"], rec["terms"][2]["sim"]);
+    // The tutorial's figures: sim 0.8, denominator 1 + 8103.08 + 2980.96.
+    let close = |v: &Value, want: f64, tol: f64| (v.as_f64().unwrap() - want).abs() < tol;
+    assert!(close(&inputs["after"]["sim"], 0.8, 1e-12), "{inputs}");
+    assert!(
+        close(&inputs["denominator_after"], 11085.0, 0.05),
+        "{inputs}"
+    );
+    assert!(close(&inputs["p_positive_after"], 0.731, 5e-4), "{inputs}");
+    assert!(close(&step["value"], 0.313, 5e-4), "{step}");
+}
+
+/// The tutorial's four embeddings, as `fixtures/seed.csv` holds them.
+fn explain_example_rows() -> Vec<Vec<f64>> {
+    fs::read_to_string(root().join("fixtures").join("seed.csv"))
+        .unwrap()
+        .lines()
+        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+        .map(|l| l.split(',').map(|x| x.trim().parse().unwrap()).collect())
+        .collect()
+}
+
+#[test]
+fn gradients_are_the_shares_over_tau() {
+    let ex = json_of(&["explain", "--format", "json"]);
+    let c = json_of(&[
+        "compute",
+        "fixtures/seed.csv",
+        "--format",
+        "json",
+        "--terms",
+    ]);
+    let terms = c["anchors"][0]["terms"].as_array().unwrap();
+    let positive = &c["anchors"][0]["positive"];
+    let tau = 0.1;
+    let neg_p: f64 = terms
+        .iter()
+        .filter(|t| &t["index"] != positive)
+        .map(|t| t["p"].as_f64().unwrap())
+        .sum();
+    let mut seen = 0;
+    for s in ex["steps"].as_array().unwrap() {
+        if s["name"] != "gradient" {
+            continue;
+        }
+        seen += 1;
+        let t = terms
+            .iter()
+            .find(|t| t["index"] == s["inputs"]["candidate"])
+            .unwrap();
+        let want = if &t["index"] == positive {
+            -neg_p / tau
+        } else {
+            t["p"].as_f64().unwrap() / tau
+        };
+        let got = s["value"].as_f64().unwrap();
+        assert!((got - want).abs() <= 1e-15, "{got} vs {want}");
+    }
+    assert_eq!(seen, 3);
+}
+
+#[test]
+fn temperature_commentary_follows_the_table() {
+    let dir = tempfile::tempdir().unwrap();
+    // A negative (row 1) closer to anchor 0 than its positive (row 2):
+    // cos 0.9507 against 0.8.
+    let hard = dir.path().join("hard.csv");
+    fs::write(&hard, "1,0,0\n0.95,0.31,0\n0.8,0.6,0\n0,0,1\n").unwrap();
+    let text = flat(&stdout_of(&["explain", hard.to_str().unwrap()]), " ");
+    assert!(
+        text.contains("A negative that outscores the positive makes L ≈ (s_neg − s_pos)/τ"),
+        "{text}"
+    );
+    assert!(text.contains("ranks 2nd of 3 candidates"), "{text}");
+    assert!(text.contains("This anchor fails"), "{text}");
+    assert!(!text.contains("Even at τ"), "{text}");
+    assert!(
+        text.contains("This anchor already has a hard negative"),
+        "{text}"
+    );
+    // The rule's figure is the table's: (s_neg − s_pos)/0.05 next to the loss.
+    let ex = json_of(&["explain", hard.to_str().unwrap(), "--format", "json"]);
+    let terms = ex["terms"].as_array().unwrap();
+    let s = |i: usize| {
+        terms.iter().find(|t| t["index"] == i).unwrap()["sim"]
+            .as_f64()
+            .unwrap()
+    };
+    let approx = (s(1) - s(2)) / 0.05;
+    let at_005 = ex["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|st| st["name"] == "temperature" && st["inputs"]["tau"] == 0.05)
+        .unwrap()["value"]["loss"]
+        .as_f64()
+        .unwrap();
+    assert!(
+        (at_005 - approx).abs() < 0.1 * approx,
+        "{at_005} vs {approx}"
+    );
+
+    // Dot products in the hundreds: the loss is 0 even at tau = 1.
+    let big = dir.path().join("big.csv");
+    fs::write(&big, "30,0\n0,30\n30,0.1\n0.1,30\n").unwrap();
+    let text = flat(
+        &stdout_of(&["explain", big.to_str().unwrap(), "--sim", "dot"]),
+        " ",
+    );
+    assert!(
+        text.contains("Even at τ = 1 the positive leads by so much that p rounds to 1"),
+        "{text}"
+    );
+    assert!(!text.contains("the terms grow alike"), "{text}");
+    assert!(!text.contains("outscores the positive makes"), "{text}");
+    let text = flat(
+        &stdout_of(&[
+            "explain",
+            big.to_str().unwrap(),
+            "--sim",
+            "dot",
+            "--lang",
+            "zh",
+        ]),
+        "",
+    );
+    assert!(text.contains("即使 τ = 1，正样本也遥遥领先"), "{text}");
+}
+
+#[test]
+fn duplicates_of_the_positive_are_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("dup.csv");
+    // Row 2 is an exact copy of row 3, the positive of anchor 0.
+    fs::write(
+        &path,
+        "1,0,0\n0,1,0\n0.8,0.6,0\n0.8,0.6,0\n0,0,1\n0.5,0.5,0.5\n",
+    )
+    .unwrap();
+    let text = flat(
+        &stdout_of(&["explain", path.to_str().unwrap(), "--anchor", "0"]),
+        " ",
+    );
+    assert!(text.contains("z[2] (duplicate)"), "{text}");
+    assert!(text.contains("false negative"), "{text}");
 }

@@ -133,7 +133,9 @@ impl Words for English {
                     ),
                 };
                 let naming = match s.layout {
-                    LayoutKind::Keys => "q[i] names row i of the queries and k[i] row i of the keys",
+                    LayoutKind::Keys => {
+                        "q[i] names row i of the queries and k[i] row i of the keys"
+                    }
                     _ => "z[i] names row i",
                 };
                 vec![
@@ -268,7 +270,9 @@ impl Words for English {
         let g = self.g("分母");
         match shape {
             Shape::Keys { .. } => {
-                format!("denominator{g}: the sum over every candidate; the positive is one of its terms")
+                format!(
+                    "denominator{g}: the sum over every candidate; the positive is one of its terms"
+                )
             }
             _ => format!(
                 "denominator{g}: the sum over every embedding but the anchor itself; the positive is one of its terms"
@@ -356,9 +360,9 @@ impl Words for English {
                  norms. The similarities are the program's; the products are for checking \
                  ({how}, {written}):"
             ),
-            Similarity::Dot => format!(
-                "The similarity is the plain dot product ({how}, {written}):"
-            ),
+            Similarity::Dot => {
+                format!("The similarity is the plain dot product ({how}, {written}):")
+            }
         }
     }
     fn sim_rest(&self) -> String {
@@ -525,7 +529,9 @@ impl Words for English {
     }
     fn rank(&self, positive: &str, rank: u64, n: usize) -> String {
         if rank == 1 {
-            format!("The positive {positive} ranks 1st of {n} candidates: no negative scores above it.")
+            format!(
+                "The positive {positive} ranks 1st of {n} candidates: no negative scores above it."
+            )
         } else {
             format!(
                 "The positive {positive} ranks {} of {n} candidates: {} above it.",
@@ -537,13 +543,27 @@ impl Words for English {
     fn outscored(&self, named: &[Named], count: usize, share: &str) -> String {
         let items: Vec<String> = named
             .iter()
-            .map(|n| format!("{} (share {}, similarity {} above the positive's)", n.label, n.share, n.margin))
+            .map(|n| {
+                format!(
+                    "{} (share {}, similarity {} above the positive's)",
+                    n.label, n.share, n.margin
+                )
+            })
             .collect();
         format!(
-            "This anchor fails: the negatives that outscore its positive, {}, are closer to the anchor \
-             than the positive is, and the {} above it take {share} of the denominator together.",
+            "This anchor fails: {} {}, {} closer to the anchor than the positive is, and {} of the denominator.",
+            if count == 1 {
+                "the negative that outscores its positive,"
+            } else {
+                "the negatives that outscore its positive,"
+            },
             list(&items),
-            plural(count, "negative", "negatives")
+            if count == 1 { "is" } else { "are" },
+            if count == 1 {
+                format!("takes {share}")
+            } else {
+                format!("the {count} of them take {share}")
+            }
         )
     }
     fn ties(&self, labels: &[String], positive: &str) -> String {

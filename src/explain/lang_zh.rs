@@ -274,9 +274,9 @@ impl Words for Chinese {
         let g = self.g("positive pair");
         let zi = im(&Math::same("z_i"));
         match shape {
-            Shape::TwoView => format!(
-                "{zi} 的正样本：二者构成正样本对{g}，是同一个数据点的两个增强视图"
-            ),
+            Shape::TwoView => {
+                format!("{zi} 的正样本：二者构成正样本对{g}，是同一个数据点的两个增强视图")
+            }
             Shape::Pairs => format!("{zi} 的正样本，由配对文件给出：二者构成正样本对{g}"),
             Shape::Keys { backward: false } => {
                 format!("查询及其对应的键，即两个文件的第 i 行：构成正样本对{g}")
@@ -463,7 +463,12 @@ impl Words for Chinese {
     fn outscored(&self, named: &[Named], count: usize, share: &str) -> String {
         let items: Vec<String> = named
             .iter()
-            .map(|n| format!("{}（占比 {}，相似度比正样本高 {}）", n.label, n.share, n.margin))
+            .map(|n| {
+                format!(
+                    "{}（占比 {}，相似度比正样本高 {}）",
+                    n.label, n.share, n.margin
+                )
+            })
             .collect();
         format!(
             "这个锚点没有学好：得分超过正样本的负样本 {} 比正样本更接近锚点，这 {count} 个负样本合计占分母的 {share}。",
@@ -512,7 +517,8 @@ impl Words for Chinese {
         if leads {
             "τ 越小，领先于所有负样本的正样本在分母中的占比越趋于全部，损失趋于 0。".into()
         } else {
-            "τ 越小，损失并不趋于 0：有负样本的得分不低于正样本，损失约按 (s_neg − s_pos)/τ 增长。".into()
+            "τ 越小，损失并不趋于 0：有负样本的得分不低于正样本，损失约按 (s_neg − s_pos)/τ 增长。"
+                .into()
         }
     }
 

@@ -603,9 +603,7 @@ fn gather(args: &ExplainArgs) -> Result<Facts> {
                 loss: r.records[record].loss,
                 p_positive: r.records[record].p_positive,
                 hardest_p: hard.map(|t| t.p),
-                hardest_of_negatives: hard
-                    .filter(|_| neg_total > 0.0)
-                    .map(|t| t.p / neg_total),
+                hardest_of_negatives: hard.filter(|_| neg_total > 0.0).map(|t| t.p / neg_total),
                 mean_loss: r.summary.loss,
                 current: tau == settings.tau,
             })
@@ -614,12 +612,21 @@ fn gather(args: &ExplainArgs) -> Result<Facts> {
     }
     // The upper limit log(n) shows at a very high temperature.
     let flat = {
-        let (_, r) = pass(&loaded, &pool, Settings { tau: FLAT_TAU, ..settings })?;
+        let (_, r) = pass(
+            &loaded,
+            &pool,
+            Settings {
+                tau: FLAT_TAU,
+                ..settings
+            },
+        )?;
         Some((r.records[record].loss, r.summary.loss))
     };
 
     let variant = match hardest {
-        Some(h) => hard_variant(&loaded, &pool, settings, &rec, record, &all, h, &names, backward)?,
+        Some(h) => hard_variant(
+            &loaded, &pool, settings, &rec, record, &all, h, &names, backward,
+        )?,
         None => None,
     };
 
@@ -730,7 +737,10 @@ fn hard_variant(
     };
     let (core, report) = pass(&modified, pool, settings)?;
     let terms = terms_of(&core, &report, record)?;
-    let after = *terms.iter().find(|t| t.index == h).expect("h is a candidate");
+    let after = *terms
+        .iter()
+        .find(|t| t.index == h)
+        .expect("h is a candidate");
     Ok(Some(Variant {
         candidate: h,
         label: names.candidate(rec, h),
@@ -771,12 +781,16 @@ fn select(
         .filter(|t| t.index != positive)
         .map(|t| t.p)
         .sum();
-    let out_of_range = terms.iter().any(|t| t.exp.is_none_or(|e| e == 0.0) || t.p == 0.0);
+    let out_of_range = terms
+        .iter()
+        .any(|t| t.exp.is_none_or(|e| e == 0.0) || t.p == 0.0);
     let target = terms
         .iter()
         .position(|t| t.index == positive)
         .expect("the positive is a candidate");
-    let above_terms = terms.iter().filter(|t| t.index != positive && t.logit > pos.logit);
+    let above_terms = terms
+        .iter()
+        .filter(|t| t.index != positive && t.logit > pos.logit);
     let above = (
         above_terms.clone().count(),
         above_terms.map(|t| t.p).sum::<f64>(),

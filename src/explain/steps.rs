@@ -65,7 +65,9 @@ pub fn spans(s: &str) -> Vec<Span<'_>> {
                 } else {
                     let body = &after[MATH_OPEN.len_utf8()..];
                     let end = body.find(MATH_CLOSE).unwrap_or(body.len());
-                    let (plain, tex) = body[..end].split_once(MATH_MID).unwrap_or((&body[..end], &body[..end]));
+                    let (plain, tex) = body[..end]
+                        .split_once(MATH_MID)
+                        .unwrap_or((&body[..end], &body[..end]));
                     out.push(Span::Math { plain, tex });
                     rest = body.get(end + MATH_CLOSE.len_utf8()..).unwrap_or("");
                 }
@@ -1278,7 +1280,11 @@ impl Builder<'_> {
         self.para(w.classification_text(bd.n, bd.target));
         if bd.rest.is_none() {
             // Every logit, in candidate order: the input of cross_entropy.
-            let logits: Vec<Math> = bd.listed.iter().map(|l| Math::number(l.term.logit)).collect();
+            let logits: Vec<Math> = bd
+                .listed
+                .iter()
+                .map(|l| Math::number(l.term.logit))
+                .collect();
             let plain: Vec<&str> = logits.iter().map(|m| m.plain.as_str()).collect();
             let tex: Vec<&str> = logits.iter().map(|m| m.tex.as_str()).collect();
             self.math(vec![Math::new(
@@ -1384,7 +1390,11 @@ impl Builder<'_> {
             Math::same(w.col_after()),
         ];
         let rows = vec![
-            row(sim.clone(), Math::number(v.before.sim), Math::number(v.after.sim)),
+            row(
+                sim.clone(),
+                Math::number(v.before.sim),
+                Math::number(v.after.sim),
+            ),
             row(
                 exp_of,
                 Math::figure(lin(v.before.exp, v.before.logit)),
@@ -1426,7 +1436,13 @@ impl Builder<'_> {
                     format!("{} = {}", sum.tex, dm.tex),
                 ),
                 Math::new(
-                    format!("p = {} / {} = {}, L = {}", num(vr.numerator.unwrap_or(f64::NAN)), dm.plain, pm.plain, lm.plain),
+                    format!(
+                        "p = {} / {} = {}, L = {}",
+                        num(vr.numerator.unwrap_or(f64::NAN)),
+                        dm.plain,
+                        pm.plain,
+                        lm.plain
+                    ),
                     format!(
                         "p = \\frac{{{}}}{{{}}} = {},\\quad L = {}",
                         Math::number(vr.numerator.unwrap_or(f64::NAN)).tex,
@@ -1604,7 +1620,11 @@ impl Builder<'_> {
         self.heading(w.h_temperature());
         let al = &f.anchor.label.plain;
         self.para(w.sweep_intro(&self.tau(), al));
-        let hardest = f.breakdown.heaviest().first().map(|l| l.vector.label.plain.clone());
+        let hardest = f
+            .breakdown
+            .heaviest()
+            .first()
+            .map(|l| l.vector.label.plain.clone());
         let mut head = vec![
             Math::new("τ", "\\tau"),
             Math::same(format!("{} ({al})", w.col_loss())),
@@ -1676,12 +1696,9 @@ impl Builder<'_> {
                 (Some(a), Some(b)) if a > b && pct(a) != pct(b) => Some((pct(a), pct(b))),
                 _ => None,
             },
-            outscored: top.filter(|t| t.sim > pos.term.sim).map(|t| {
-                (
-                    num((t.sim - pos.term.sim) / lo.tau),
-                    num(lo.loss),
-                )
-            }),
+            outscored: top
+                .filter(|t| t.sim > pos.term.sim)
+                .map(|t| (num((t.sim - pos.term.sim) / lo.tau), num(lo.loss))),
             zero_at_hi: p_figure(hi.p_positive, hi.loss).plain == "1",
             log_n: num((f.breakdown.n as f64).ln()),
         };
