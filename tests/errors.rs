@@ -207,6 +207,18 @@ fn cases() -> Vec<Case> {
         c("--anchor anchors no pair", &["compute", "e.npy", "--pairs", "p.csv", "--anchor", "1"], "p.csv: --anchor 1: no pair has row 1 as its anchor")
             .emb()
             .file("p.csv", "0,2\n"),
+        // explain's record.
+        c("explain: --anchor past the last row", &["explain", "e.npy", "--anchor", "6"], "e.npy: --anchor 6 is out of range: the anchors are rows 0 to 3 (the file has 4 rows)")
+            .emb(),
+        c("explain: a row that anchors no pair", &["explain", "e.npy", "--pairs", "p.csv", "--anchor", "3"], "p.csv: --anchor 3: no pair has row 3 as its anchor")
+            .emb()
+            .file("p.csv", "0,1\n0,2\n"),
+        c("explain: --positive not the anchor's", &["explain", "e.npy", "--pairs", "p.csv", "--anchor", "0", "--positive", "3"], "p.csv: --positive 3: the positives of row 0 are rows 1, 2")
+            .emb()
+            .file("p.csv", "0,1\n0,2\n"),
+        c("explain: --record past the last record", &["explain", "e.npy", "--record", "9"], "e.npy: --record 9 is out of range: the two-view layout has 4 records, 0 to 3")
+            .emb(),
+        usage("explain: --direction without --keys", &["explain", "e.npy", "--direction", "key-to-query"]),
         // Flags the parser refuses.
         usage("tau 0", &["compute", "e.npy", "--tau", "0"]),
         usage("tau -1", &["compute", "e.npy", "--tau", "-1"]),

@@ -419,7 +419,7 @@ fn pick_records(args: &ExplainArgs, loaded: &Loaded) -> Result<(Pick, Vec<usize>
             return Err(Error::data(
                 &anchor_file.name,
                 format!(
-                    "--anchor {i} is out of range: the file has {rows} rows, 0 to {}",
+                    "--anchor {i} is out of range: the anchors are rows 0 to {} (the file has {rows} rows)",
                     rows - 1
                 ),
             ));
@@ -442,33 +442,26 @@ fn pick_records(args: &ExplainArgs, loaded: &Loaded) -> Result<(Pick, Vec<usize>
                     .map(|r| r.positive.to_string())
                     .collect();
                 if of_row.is_empty() {
-                    format!("row {i} anchors no record")
+                    format!("--anchor {i}: no pair has row {i} as its anchor")
                 } else {
                     format!(
-                        "row {i} has no record with positive {j}; its positives are rows {}",
+                        "--positive {j}: the positives of row {i} are rows {}",
                         of_row.join(", ")
                     )
                 }
             }
-            (Some(i), None) => format!("row {i} anchors no record"),
-            (None, Some(j)) => format!("no record has positive {j}"),
+            (Some(i), None) => format!("--anchor {i}: no pair has row {i} as its anchor"),
+            (None, Some(j)) => format!("--positive {j}: no record has row {j} as its positive"),
             (None, None) => "no record goes that way".into(),
         };
-        let hint = match layout.kind {
-            crate::layout::LayoutKind::Pairs => " (an anchor is the first column of a pair)",
-            _ => "",
-        };
-        let name = match layout.kind {
-            crate::layout::LayoutKind::Pairs => {
-                // The pairs file says which rows are anchors.
-                args.data
-                    .pairs
-                    .as_deref()
-                    .map_or(file.clone(), |p| p.to_string_lossy().into_owned())
+        // The pairs file says which rows are anchors.
+        let name = match (&args.data.pairs, layout.kind) {
+            (Some(p), crate::layout::LayoutKind::Pairs) => {
+                crate::input::display_name(&p.to_string_lossy())
             }
             _ => file.clone(),
         };
-        return Err(Error::data(&name, format!("{what}{hint}")));
+        return Err(Error::data(&name, what));
     }
     let pick = if args.anchor.is_some() || args.direction.is_some() || args.positive.is_some() {
         Pick::Anchor
