@@ -157,7 +157,7 @@ impl Words for Chinese {
         };
         match f.pick {
             Pick::Default => Some(format!(
-                "没有给出 `--anchor`，所以这里讲解第一条记录；`--anchor I` 讲解第 I 行（从 0 计）。{tail}"
+                "未指定 `--anchor`，因此这里讲解第一条记录；用 `--anchor I` 可讲解第 I 行（从 0 计）。{tail}"
             )),
             Pick::Anchor if !others.is_empty() => Some(format!(
                 "这里讲解索引为 {} 的记录，即这一行的第一条记录。{tail}",
@@ -214,8 +214,8 @@ impl Words for Chinese {
     fn numbering(&self, f: &Facts) -> String {
         let two_view = f.report.summary.layout == LayoutKind::TwoView;
         let simclr = if two_view {
-            "SimCLR 论文把第 k 个数据点的两个视图编号为 2k−1 和 2k；本工具与把两个视图的批次上下拼接的代码一样，\
-             让第 i 行与第 i+N 行配对。"
+            "SimCLR 论文把第 k 个数据点的两个视图编号为 2k−1 和 2k；本工具则与常见代码的做法（把两个视图的批次上下拼接）一致，\
+             令第 i 行与第 i+N 行配对。"
         } else {
             ""
         };
@@ -515,7 +515,7 @@ impl Words for Chinese {
     }
     fn bound_low(&self, leads: bool) -> String {
         if leads {
-            "τ 越小，领先于所有负样本的正样本在分母中的占比越趋于全部，损失趋于 0。".into()
+            "τ 越小，由于正样本领先于所有负样本，它在分母中的占比趋于 100%，损失趋于 0。".into()
         } else {
             "τ 越小，损失并不趋于 0：有负样本的得分不低于正样本，损失约按 (s_neg − s_pos)/τ 增长。"
                 .into()
@@ -547,7 +547,7 @@ impl Words for Chinese {
     fn hard_lesson(&self, label: &str, share: &str, loss_before: &str, loss_after: &str) -> String {
         format!(
             "成为困难负样本{}后，{label} 占分母的 {share}，损失由 {loss_before} 升至 {loss_after}：\
-             与正样本得分接近的负样本，正是损失主要的学习来源。",
+             与正样本得分接近的负样本，正是损失最主要的学习信号。",
             self.g("hard negative")
         )
     }
@@ -567,7 +567,7 @@ impl Words for Chinese {
     fn batch_intro(&self, f: &Facts) -> String {
         match f.origin {
             Origin::Example => {
-                "对每个锚点做同样的计算，各自配自己的正样本（* 标出上面讲解的那个）：".into()
+                "对每个锚点及其正样本做同样的计算（* 标出上面讲解的那个）：".into()
             }
             _ => "同样的步骤给出每条记录的损失（* 标出上面讲解的那条）：".into(),
         }
@@ -638,7 +638,7 @@ impl Words for Chinese {
         out.push(first);
         if let Some((lo, hi)) = &s.concentrates {
             out.push(format!(
-                "τ 越小，负样本之间的权重越集中到最难的那个上：它在负样本总占比中所占的份额，\
+                "τ 越小，负样本之间的权重越集中到最难的那个上：它在全部负样本的占比中所占的份额，\
                  τ = {} 时为 {lo}，τ = {} 时为 {hi}。",
                 s.tau_lo, s.tau_hi
             ));
@@ -657,7 +657,7 @@ impl Words for Chinese {
             ));
         } else {
             out.push(format!(
-                "τ 越大，各项越趋于相同，损失趋于 log n = {}，此时正样本并不比任何候选项更可能。",
+                "τ 越大，各项越趋于相同，损失趋于 log n = {}，相当于无法把正样本与其他候选项区分开。",
                 s.log_n
             ));
         }
