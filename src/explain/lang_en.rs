@@ -461,9 +461,9 @@ impl Words for English {
     fn ratio_text(&self) -> String {
         "Their ratio is the probability the softmax gives the positive:".into()
     }
-    fn overflow_text(&self, log_numerator: &str, log_denominator: &str) -> String {
+    fn overflow_text(&self, numerator: &str, denominator: &str) -> String {
         format!(
-            "Here exp overflows: the numerator is e^{log_numerator} and the denominator e^{log_denominator}, \
+            "Here exp overflows: the numerator is {numerator} and the denominator {denominator}, \
              past the largest float64 (about e^709.78). So every figure is given in log form, as the core \
              computes it. The log of the numerator{} is the positive's logit:",
             self.g("分子")

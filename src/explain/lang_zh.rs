@@ -397,9 +397,9 @@ impl Words for Chinese {
     fn ratio_text(&self) -> String {
         "二者之比就是 softmax 分给正样本的概率：".into()
     }
-    fn overflow_text(&self, log_numerator: &str, log_denominator: &str) -> String {
+    fn overflow_text(&self, numerator: &str, denominator: &str) -> String {
         format!(
-            "此处 exp 发生上溢：分子是 e^{log_numerator}，分母是 e^{log_denominator}，\
+            "此处 exp 发生上溢：分子是 {numerator}，分母是 {denominator}，\
              都超出了 float64 的最大值（约 e^709.78）。因此所有数值都以对数形式给出，\
              程序内部也正是这样计算的。分子的对数就是正样本的 logit："
         )
@@ -566,9 +566,7 @@ impl Words for Chinese {
 
     fn batch_intro(&self, f: &Facts) -> String {
         match f.origin {
-            Origin::Example => {
-                "对每个锚点及其正样本做同样的计算（* 标出上面讲解的那个）：".into()
-            }
+            Origin::Example => "对每个锚点及其正样本做同样的计算（* 标出上面讲解的那个）：".into(),
             _ => "同样的步骤给出每条记录的损失（* 标出上面讲解的那条）：".into(),
         }
     }

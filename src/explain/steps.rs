@@ -145,12 +145,14 @@ impl Math {
         }
     }
 
-    /// A figure already written as text (`1.5e-7`, `e^1000`).
+    /// A figure already written as text (`1.5e-7`, `e^1000`, `12.5%`).
     fn figure(s: String) -> Math {
-        Math {
-            tex: tex_num(&s),
-            plain: s,
-        }
+        let tex = if s.ends_with('%') && !s.contains('e') {
+            s.clone()
+        } else {
+            tex_num(&s)
+        };
+        Math { tex, plain: s }
     }
 }
 
@@ -284,6 +286,16 @@ fn share(p: f64, log_p: f64) -> String {
         pct(p)
     } else {
         e_pow(log_p)
+    }
+}
+
+/// A figure for a sentence: as it is, or as inline math when it is a
+/// power of e or in scientific notation (so that Markdown shows it as math).
+fn fig(s: String) -> String {
+    if s.contains('e') {
+        im(&Math::figure(s))
+    } else {
+        s
     }
 }
 
@@ -1012,7 +1024,9 @@ impl Builder<'_> {
             let mm = Math::number(m);
             let (wn, wd) = (w.word_numerator(), w.word_denominator());
             if r.denominator.is_none() {
-                self.para(w.overflow_text(&num(r.log_numerator), &num(r.log_denominator)));
+                self.para(
+                    w.overflow_text(&fig(e_pow(r.log_numerator)), &fig(e_pow(r.log_denominator))),
+                );
             } else {
                 self.para(w.underflow_text());
             }
@@ -1117,7 +1131,7 @@ impl Builder<'_> {
         }
         // Which negatives weigh most.
         let heaviest = bd.heaviest();
-        let share_of = |l: &super::Listed| share(l.term.p, l.term.logit - r.log_denominator);
+        let share_of = |l: &super::Listed| fig(share(l.term.p, l.term.logit - r.log_denominator));
         let named: Vec<(String, String)> = heaviest
             .iter()
             .take(HEAVIEST_NAMED)
@@ -1126,7 +1140,7 @@ impl Builder<'_> {
         let rest_share = bd.rest.as_ref().map(|rest| {
             (
                 rest.count,
-                share(rest.share, rest.log_sum - r.log_denominator),
+                fig(share(rest.share, rest.log_sum - r.log_denominator)),
             )
         });
         if let Some(top) = heaviest.first() {
@@ -1144,7 +1158,7 @@ impl Builder<'_> {
             let sentence = w.heaviest(
                 &named,
                 heaviest.len(),
-                &share(listed_share, listed_log),
+                &fig(share(listed_share, listed_log)),
                 rest_share,
             );
             self.para(sentence.clone());
@@ -1174,7 +1188,7 @@ impl Builder<'_> {
                     margin: num(l.term.sim - pos.term.sim),
                 })
                 .collect();
-            why.push(w.outscored(&named, bd.above.0, &pct(bd.above.1)));
+            why.push(w.outscored(&named, bd.above.0, &fig(pct(bd.above.1))));
         }
         let label_of = |k: usize| f.names.candidate(r, k).plain;
         let ties: Vec<String> = bd

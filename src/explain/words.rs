@@ -118,7 +118,7 @@ pub trait Words {
     /// The tutorial's heading calls the denominator a sum over negatives.
     fn denominator_note(&self) -> String;
     fn ratio_text(&self) -> String;
-    fn overflow_text(&self, log_numerator: &str, log_denominator: &str) -> String;
+    fn overflow_text(&self, numerator: &str, denominator: &str) -> String;
     fn underflow_text(&self) -> String;
     fn lse_text(&self, max_logit: &str) -> String;
     fn ratio_text_log(&self) -> String;
