@@ -350,18 +350,20 @@ impl Words for English {
     }
     fn sim_intro(&self, sim: Similarity, written: &str, long: bool) -> String {
         let how = if long {
-            "the vectors are too long to write out"
+            format!(
+                "the vectors are too long to write out: for the positive, {written}, the norms and the dot product are given"
+            )
         } else {
-            "written out for the positive"
+            format!("written out for the positive, {written}")
         };
         match sim {
             Similarity::Cosine => format!(
                 "Cosine similarity divides the dot product by the product of the two vectors' \
                  norms. The similarities are the program's; the products are for checking \
-                 ({how}, {written}):"
+                 ({how}):"
             ),
             Similarity::Dot => {
-                format!("The similarity is the plain dot product ({how}, {written}):")
+                format!("The similarity is the plain dot product ({how}):")
             }
         }
     }

@@ -314,7 +314,7 @@ impl Words for Chinese {
     }
     fn sim_intro(&self, sim: Similarity, written: &str, long: bool) -> String {
         let how = if long {
-            "向量太长，不再展开".to_string()
+            format!("向量太长，不再展开，只给出 {written} 的模长和点积")
         } else {
             format!("只展开 {written} 一项")
         };
