@@ -30,11 +30,13 @@ pub enum Command {
     /// four-embedding example or for one anchor of your own data.
     ///
     /// Every figure is the one compute reports: the formula, the vectors and
-    /// their similarities, each logit and exp term, the numerator, the
-    /// denominator and their ratio, the loss, the batch loss, and a table of
-    /// the loss at tau = 0.05, 0.1, 0.5 and 1 (one more pass of the core for
-    /// each).
-    /// Where exp overflows float64 the figures are given in log form.
+    /// their similarities, each logit, exp term and gradient, the numerator,
+    /// the denominator and their ratio, the positive's rank, the loss, the
+    /// batch loss, and a table of the loss at tau = 0.05, 0.1, 0.5 and 1.
+    /// Each of these costs one more pass of the core: every tau of the table,
+    /// tau = 1000 (the loss's limit log n), and the same data with the
+    /// strongest negative moved close to the positive (a hard negative).
+    /// Where a term leaves float64's range the figures are given in log form.
     Explain(ExplainArgs),
     /// Print a shell completion script.
     ///
