@@ -598,10 +598,15 @@ impl Words for English {
 
     fn classification_text(&self, n: usize, target: usize) -> String {
         format!(
-            "The loss is the cross-entropy of a classification over the {n} candidates, with the \
+            "The loss is the cross-entropy of a classification over {}, with the \
              positive as the label: in PyTorch, `F.cross_entropy(logits, target)` with the logits \
              above in candidate order and target = {target}. Keeping the positive in the \
-             denominator is what keeps p ≤ 1 and the loss ≥ 0."
+             denominator is what keeps p ≤ 1 and the loss ≥ 0.",
+            if n == 1 {
+                "the 1 candidate".to_string()
+            } else {
+                format!("the {n} candidates")
+            }
         )
     }
     fn bounds_text(&self, n: usize, log_n: &str, flat_tau: &str, flat_loss: &str) -> String {
