@@ -835,3 +835,70 @@ fn duplicates_of_the_positive_are_named() {
     assert!(text.contains("z[2] (duplicate)"), "{text}");
     assert!(text.contains("false negative"), "{text}");
 }
+
+#[test]
+fn hard_negative_moves_the_candidates_file_in_the_keys_layout() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = |f: &str| dir.path().join(f).to_string_lossy().into_owned();
+    let (q, k) = (Rng(21).matrix(6, 16), Rng(22).matrix(6, 16));
+    // Make each query close to its key, so that no negative is already hard.
+    let k = &q * 3.0 + &k * 0.1;
+    ndarray_npy::write_npy(p("q.npy"), &q).unwrap();
+    ndarray_npy::write_npy(p("k.npy"), &k).unwrap();
+    for (record, backward) in [(2usize, false), (8, true)] {
+        let ex = json_of(&[
+            "explain",
+            &p("q.npy"),
+            "--keys",
+            &p("k.npy"),
+            "--symmetric",
+            "--record",
+            &record.to_string(),
+            "--format",
+            "json",
+        ]);
+        let step = ex["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["name"] == "hard_negative")
+            .unwrap_or_else(|| panic!("record {record}: no hard-negative variant"));
+        let h = step["inputs"]["candidate"].as_u64().unwrap() as usize;
+        let moved: Vec<f64> = step["inputs"]["vector_after"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_f64().unwrap())
+            .collect();
+        // The candidates of a key-to-query record are the queries.
+        let (mut q2, mut k2) = (q.clone(), k.clone());
+        let target = if backward { &mut q2 } else { &mut k2 };
+        for (d, x) in target.row_mut(h).iter_mut().zip(&moved) {
+            *d = *x;
+        }
+        ndarray_npy::write_npy(p("q2.npy"), &q2).unwrap();
+        ndarray_npy::write_npy(p("k2.npy"), &k2).unwrap();
+        let c = json_of(&[
+            "compute",
+            &p("q2.npy"),
+            "--keys",
+            &p("k2.npy"),
+            "--symmetric",
+            "--format",
+            "json",
+        ]);
+        let rec = &c["anchors"][record];
+        assert_eq!(step["value"], rec["loss"], "record {record}");
+        assert_eq!(
+            step["inputs"]["p_positive_after"], rec["p_positive"],
+            "record {record}"
+        );
+        // The moved negative sits 0.1 below the positive.
+        let after = step["inputs"]["after"]["sim"].as_f64().unwrap();
+        let pos = rec["sim"].as_f64().unwrap();
+        assert!(
+            (pos - 0.1 - after).abs() < 1e-12,
+            "record {record}: {after} vs {pos}"
+        );
+    }
+}
