@@ -145,6 +145,155 @@ impl Math {
         }
     }
 
+    // Formulas are built from the pieces below, each of which knows both
+    // spellings, so that a formula is written once.
+
+    /// Pieces side by side: `a` then `b`, in both spellings.
+    pub fn cat(parts: &[&Math]) -> Math {
+        Math {
+            plain: parts.iter().map(|m| m.plain.as_str()).collect(),
+            tex: parts.iter().map(|m| m.tex.as_str()).collect(),
+        }
+    }
+
+    /// Pieces with a separator that is spelled differently in each.
+    pub fn join(parts: &[Math], plain: &str, tex: &str) -> Math {
+        Math {
+            plain: parts
+                .iter()
+                .map(|m| m.plain.as_str())
+                .collect::<Vec<_>>()
+                .join(plain),
+            tex: parts
+                .iter()
+                .map(|m| m.tex.as_str())
+                .collect::<Vec<_>>()
+                .join(tex),
+        }
+    }
+
+    /// `a = b = c`.
+    pub fn eq(parts: &[Math]) -> Math {
+        Math::join(parts, " = ", " = ")
+    }
+
+    /// `= a = b`: an equation that continues the line above.
+    pub fn cont(parts: &[Math]) -> Math {
+        let m = Math::eq(parts);
+        Math::new(format!("= {}", m.plain), format!("= {}", m.tex))
+    }
+
+    /// `a = b`, or `a ≈ b` when the figures do not agree to the last digit.
+    pub fn equal(a: &Math, b: &Math, exact: bool) -> Math {
+        if exact {
+            Math::eq(&[a.clone(), b.clone()])
+        } else {
+            Math::join(&[a.clone(), b.clone()], " ≈ ", " \\approx ")
+        }
+    }
+
+    /// `a − b`.
+    pub fn minus(a: &Math, b: &Math) -> Math {
+        Math::join(&[a.clone(), b.clone()], " − ", " - ")
+    }
+
+    /// `a + b + c`.
+    pub fn sum_of(parts: &[Math]) -> Math {
+        Math::join(parts, " + ", " + ")
+    }
+
+    /// A word inside math: `numerator`, `\text{numerator}`.
+    pub fn text(s: &str) -> Math {
+        Math::new(s, format!("\\text{{{s}}}"))
+    }
+
+    /// τ.
+    pub fn tau() -> Math {
+        Math::new("τ", "\\tau")
+    }
+
+    /// `a / b` on a line, `\frac{a}{b}` in TeX; `paren` brackets a plain
+    /// denominator that is a product.
+    pub fn frac(a: &Math, b: &Math, paren: bool) -> Math {
+        let den = if paren {
+            format!("({})", b.plain)
+        } else {
+            b.plain.clone()
+        };
+        Math::new(
+            format!("{} / {den}", a.plain),
+            format!("\\frac{{{}}}{{{}}}", a.tex, b.tex),
+        )
+    }
+
+    /// `sim(a, b)`.
+    pub fn sim(a: &Math, b: &Math) -> Math {
+        Math::new(
+            format!("sim({}, {})", a.plain, b.plain),
+            format!("\\mathrm{{sim}}({}, {})", a.tex, b.tex),
+        )
+    }
+
+    /// `x/τ`.
+    pub fn over_tau(x: &Math) -> Math {
+        Math::new(format!("{}/τ", x.plain), format!("{}/\\tau", x.tex))
+    }
+
+    /// `exp(x)`.
+    pub fn exp(x: &Math) -> Math {
+        Math::new(format!("exp({})", x.plain), format!("\\exp({})", x.tex))
+    }
+
+    /// `exp(sim(a, b)/τ)`: a term of the denominator.
+    pub fn term(a: &Math, b: &Math) -> Math {
+        Math::exp(&Math::over_tau(&Math::sim(a, b)))
+    }
+
+    /// `log(x)`.
+    pub fn log(x: &Math) -> Math {
+        Math::new(format!("log({})", x.plain), format!("\\log({})", x.tex))
+    }
+
+    /// `e^x` of a figure already rounded: `exp(9)` on a line, `e^{9}` in TeX.
+    pub fn exp_figure(x: &Math) -> Math {
+        Math::new(format!("exp({})", x.plain), format!("e^{{{}}}", x.tex))
+    }
+
+    /// `a·b`.
+    pub fn dot(a: &Math, b: &Math) -> Math {
+        Math::new(
+            format!("{}·{}", a.plain, b.plain),
+            format!("{} \\cdot {}", a.tex, b.tex),
+        )
+    }
+
+    /// `a×b`; `spaced` writes `a × b` on a line.
+    pub fn times(a: &Math, b: &Math, spaced: bool) -> Math {
+        let op = if spaced { " × " } else { "×" };
+        Math::new(
+            format!("{}{op}{}", a.plain, b.plain),
+            format!("{} \\times {}", a.tex, b.tex),
+        )
+    }
+
+    /// `‖a‖`.
+    pub fn norm(a: &Math) -> Math {
+        Math::new(
+            format!("‖{}‖", a.plain),
+            format!("\\lVert {} \\rVert", a.tex),
+        )
+    }
+
+    /// `Σ_{sub} body`; `sup`, the upper bound, is written in the plain
+    /// subscript by the caller (`k=1..2N`) and as a superscript in TeX.
+    pub fn sum(sub: &Math, sup: Option<&str>, body: &Math) -> Math {
+        let sup = sup.map_or(String::new(), |hi| format!("^{{{hi}}}"));
+        Math::new(
+            format!("Σ_{{{}}} {}", sub.plain, body.plain),
+            format!("\\sum_{{{}}}{sup} {}", sub.tex, body.tex),
+        )
+    }
+
     /// A figure already written as text (`1.5e-7`, `e^1000`, `12.5%`).
     fn figure(s: String) -> Math {
         let tex = if s.ends_with('%') && !s.contains('e') {
@@ -446,14 +595,6 @@ impl Builder<'_> {
         self.f.report.summary.similarity
     }
 
-    /// sim(a, b), in either spelling.
-    fn sim_of(&self, a: &Math, b: &Math) -> Math {
-        Math::new(
-            format!("sim({}, {})", a.plain, b.plain),
-            format!("\\mathrm{{sim}}({}, {})", a.tex, b.tex),
-        )
-    }
-
     /// A candidate's name with its marks (tie, duplicate).
     fn marked_label(&self, index: usize, label: &Math) -> Math {
         let (f, w) = (self.f, self.w);
@@ -510,44 +651,30 @@ impl Builder<'_> {
         let (lo, hi_plain, hi_tex) = self.range(bound);
         let one_file = !matches!(shape, Shape::Keys { .. });
         let (pi, ki) = if one_file { ("j", "k") } else { ("i", "j") };
-        let numerator = Math::new(
-            format!("exp(sim({a}_i, {p}_{pi})/τ)"),
-            format!("\\exp(\\mathrm{{sim}}({a}_i, {p}_{pi})/\\tau)"),
-        );
+        let ai = Math::same(format!("{a}_i"));
+        let numerator = Math::term(&ai, &Math::same(format!("{p}_{pi}")));
+        let term_k = Math::term(&ai, &Math::same(format!("{k}_{ki}")));
+        let range = Math::new(format!("{ki}={lo}..{hi_plain}"), format!("{ki}={lo}"));
         let (sum, indicator) = if one_file {
-            (
-                Math::new(
-                    format!("Σ_{{{ki}={lo}..{hi_plain}}} 1[{ki}≠i] · exp(sim({a}_i, {k}_{ki})/τ)"),
-                    format!(
-                        "\\sum_{{{ki}={lo}}}^{{{hi_tex}}} \\mathbf{{1}}_{{[{ki} \\neq i]}} \\exp(\\mathrm{{sim}}({a}_i, {k}_{ki})/\\tau)"
-                    ),
-                ),
-                Some(Math::new(
-                    format!("1[{ki}≠i]"),
-                    format!("\\mathbf{{1}}_{{[{ki} \\neq i]}}"),
-                )),
-            )
+            let ind = Math::new(
+                format!("1[{ki}≠i]"),
+                format!("\\mathbf{{1}}_{{[{ki} \\neq i]}}"),
+            );
+            let body = Math::join(&[ind.clone(), term_k], " · ", " ");
+            (Math::sum(&range, Some(&hi_tex), &body), Some(ind))
         } else {
-            (
-                Math::new(
-                    format!("Σ_{{{ki}={lo}..{hi_plain}}} exp(sim({a}_i, {k}_{ki})/τ)"),
-                    format!(
-                        "\\sum_{{{ki}={lo}}}^{{{hi_tex}}} \\exp(\\mathrm{{sim}}({a}_i, {k}_{ki})/\\tau)"
-                    ),
-                ),
-                None,
-            )
+            (Math::sum(&range, Some(&hi_tex), &term_k), None)
         };
         let formula = Math::new(
             format!("L_i = −log( {} / {} )", numerator.plain, sum.plain),
-            format!("L_i = -\\log \\frac{{{}}}{{{}}}", numerator.tex, sum.tex),
+            format!("L_i = -\\log {}", Math::frac(&numerator, &sum, false).tex),
         );
         self.math(vec![formula.clone()]);
         let mut legend = vec![
             (Math::same("L_i"), w.sym_loss()),
             (numerator, w.sym_numerator()),
             (sum, w.sym_denominator(shape)),
-            (Math::new("τ", "\\tau"), w.sym_tau()),
+            (Math::tau(), w.sym_tau()),
         ];
         if let Some(ind) = indicator {
             legend.push((ind, w.sym_indicator()));
@@ -623,68 +750,48 @@ impl Builder<'_> {
 
     /// `a·b = 1×0.9 + 0×0.3 = 0.9` (written out for short vectors).
     fn dot_math(a: &Vector, b: &Vector, dot: f64) -> Math {
-        let d = a.values.len();
-        let lhs = Math::new(
-            format!("{}·{}", a.label.plain, b.label.plain),
-            format!("{} \\cdot {}", a.label.tex, b.label.tex),
-        );
+        let lhs = Math::dot(&a.label, &b.label);
         let value = Math::number(dot);
-        if d <= WRITE_OUT_DIM {
+        if a.values.len() <= WRITE_OUT_DIM {
             let products: Vec<Math> = a
                 .values
                 .iter()
                 .zip(&b.values)
-                .map(|(&x, &y)| {
-                    let (x, y) = (Math::factor(x), Math::factor(y));
-                    Math::new(
-                        format!("{}×{}", x.plain, y.plain),
-                        format!("{} \\times {}", x.tex, y.tex),
-                    )
-                })
+                .map(|(&x, &y)| Math::times(&Math::factor(x), &Math::factor(y), false))
                 .collect();
-            let sum = sum_of(&products);
-            Math::new(
-                format!("{} = {} = {}", lhs.plain, sum.plain, value.plain),
-                format!("{} = {} = {}", lhs.tex, sum.tex, value.tex),
-            )
+            Math::eq(&[lhs, Math::sum_of(&products), value])
         } else {
-            Math::new(
-                format!("{} = {}", lhs.plain, value.plain),
-                format!("{} = {}", lhs.tex, value.tex),
-            )
+            Math::eq(&[lhs, value])
         }
     }
 
     /// `‖a‖ = √(1² + 0²) = 1`.
     fn norm_math(a: &Vector, norm: f64) -> Math {
+        let lhs = Math::norm(&a.label);
         let value = Math::number(norm);
         if a.values.len() > WRITE_OUT_DIM {
-            return Math::new(
-                format!("‖{}‖ = {}", a.label.plain, value.plain),
-                format!("\\lVert {} \\rVert = {}", a.label.tex, value.tex),
-            );
+            return Math::eq(&[lhs, value]);
         }
         let sum_sq = a.values.iter().map(|x| x * x).sum::<f64>();
-        let sq: Vec<Math> = a.values.iter().map(|&x| Math::factor(x)).collect();
-        let sq_plain: Vec<String> = sq.iter().map(|m| format!("{}²", m.plain)).collect();
-        let sq_tex: Vec<String> = sq.iter().map(|m| format!("{}^2", m.tex)).collect();
+        let squares: Vec<Math> = a
+            .values
+            .iter()
+            .map(|&x| {
+                let m = Math::factor(x);
+                Math::new(format!("{}²", m.plain), format!("{}^2", m.tex))
+            })
+            .collect();
+        let squares = Math::sum_of(&squares);
         let s = Math::number(sum_sq);
-        Math::new(
-            format!(
-                "‖{}‖ = √({}) = √{} = {}",
-                a.label.plain,
-                sq_plain.join(" + "),
-                s.plain,
-                value.plain
+        Math::eq(&[
+            lhs,
+            Math::new(
+                format!("√({})", squares.plain),
+                format!("\\sqrt{{{}}}", squares.tex),
             ),
-            format!(
-                "\\lVert {} \\rVert = \\sqrt{{{}}} = \\sqrt{{{}}} = {}",
-                a.label.tex,
-                sq_tex.join(" + "),
-                s.tex,
-                value.tex
-            ),
-        )
+            Math::new(format!("√{}", s.plain), format!("\\sqrt{{{}}}", s.tex)),
+            value,
+        ])
     }
 
     fn similarities(&mut self) {
@@ -711,7 +818,7 @@ impl Builder<'_> {
         let sim = self.similarity();
         let a = &f.anchor;
         let pos = f.breakdown.positive();
-        let written = self.sim_of(&a.label, &pos.vector.label);
+        let written = Math::sim(&a.label, &pos.vector.label);
         self.para(w.sim_intro(sim, &written.plain, long));
         let norm = |v: &Vector| v.values.iter().map(|x| x * x).sum::<f64>().sqrt();
         let dot_of = |c: &Vector| -> f64 {
@@ -736,42 +843,26 @@ impl Builder<'_> {
                     Math::number(norm_a),
                     Math::number(norm_c),
                 );
-                lines.push(Math::new(
-                    format!(
-                        "{} = {} / ({} × {}) = {}",
-                        written.plain, dm.plain, na.plain, nc.plain, value.plain
-                    ),
-                    format!(
-                        "{} = \\frac{{{}}}{{{} \\times {}}} = {}",
-                        written.tex, dm.tex, na.tex, nc.tex, value.tex
-                    ),
-                ));
+                let ratio = Math::frac(&dm, &Math::times(&na, &nc, true), true);
+                lines.push(Math::eq(&[written.clone(), ratio, value]));
             } else {
-                lines.push(Math::new(
-                    format!("{} = {}", written.plain, value.plain),
-                    format!("{} = {}", written.tex, value.tex),
-                ));
+                lines.push(Math::eq(&[written.clone(), value]));
             }
             self.math(lines);
         }
         // The rest as results.
         let mut head = vec![Math::same(w.col_candidate())];
         if sim == Similarity::Cosine {
-            head.push(Math::new(
-                format!("{}·c", a.label.plain),
-                format!("{} \\cdot c", a.label.tex),
-            ));
-            head.push(Math::new("‖c‖", "\\lVert c \\rVert"));
+            let c = Math::same("c");
+            head.push(Math::dot(&a.label, &c));
+            head.push(Math::norm(&c));
         }
-        head.push(Math::new(
-            format!("sim({}, c)", a.label.plain),
-            format!("\\mathrm{{sim}}({}, c)", a.label.tex),
-        ));
+        head.push(Math::sim(&a.label, &Math::same("c")));
         let mut rows = Vec::new();
         for l in &f.breakdown.listed {
             let c = &l.vector;
             let (dot, norm_c) = (dot_of(c), norm(c));
-            let lhs = self.sim_of(&a.label, &c.label);
+            let lhs = Math::sim(&a.label, &c.label);
             let mut cells = vec![self.marked_label(c.row, &c.label)];
             let (formula, inputs) = match sim {
                 Similarity::Cosine => {
@@ -937,23 +1028,17 @@ impl Builder<'_> {
         let pl = &pos.vector.label;
         let al = &f.anchor.label;
         self.heading(w.h_ratio());
-        let numerator = Math::new(
-            format!("exp(sim({}, {})/τ)", al.plain, pl.plain),
-            format!("\\exp(\\mathrm{{sim}}({}, {})/\\tau)", al.tex, pl.tex),
-        );
+        let numerator = Math::term(al, pl);
         // The candidates' index and symbol, as in the formula; a sum over one
         // file leaves the anchor out.
         let i = f.anchor.row + f.names.base();
-        let (sub_plain, sub_tex, cs) = match self.shape() {
-            Shape::Keys { backward: false } => ("j".to_string(), "j".to_string(), "k_j"),
-            Shape::Keys { backward: true } => ("j".to_string(), "j".to_string(), "q_j"),
-            _ => (format!("k≠{i}"), format!("k \\neq {i}"), "z_k"),
+        let (sub, cs) = match self.shape() {
+            Shape::Keys { backward: false } => (Math::same("j"), "k_j"),
+            Shape::Keys { backward: true } => (Math::same("j"), "q_j"),
+            _ => (Math::new(format!("k≠{i}"), format!("k \\neq {i}")), "z_k"),
         };
-        let denominator_formula = format!("Σ_{{{sub_plain}}} exp(sim({}, {cs})/τ)", al.plain);
-        let denominator_tex = format!(
-            "\\sum_{{{sub_tex}}} \\exp(\\mathrm{{sim}}({}, {cs})/\\tau)",
-            al.tex
-        );
+        let denominator = Math::sum(&sub, None, &Math::term(al, &Math::same(cs)));
+        let denominator_formula = denominator.plain.clone();
         if !f.log_form() {
             let (n, d) = (
                 r.numerator.expect("not in log form"),
@@ -962,20 +1047,15 @@ impl Builder<'_> {
             let (nm, dm, pm) = (Math::number(n), Math::number(d), Math::number(r.p_positive));
             let logit = Math::number(r.logit);
             self.para(w.numerator_text(&al.plain, &pl.plain));
-            self.math(vec![Math::new(
-                format!("{} = exp({}) = {}", numerator.plain, logit.plain, nm.plain),
-                format!("{} = e^{{{}}} = {}", numerator.tex, logit.tex, nm.tex),
-            )]);
+            let line = Math::eq(&[numerator.clone(), Math::exp_figure(&logit), nm.clone()]);
+            self.math(vec![line.clone()]);
             self.step(
                 "numerator",
                 numerator.plain.clone(),
                 json!({ "logit": r.logit }),
                 json!(n),
                 Some(r.log_numerator),
-                self.told(&format!(
-                    "{} = exp({}) = {}",
-                    numerator.plain, logit.plain, nm.plain
-                )),
+                self.told(&line.plain),
             );
             let mut parts: Vec<Math> = bd
                 .listed
@@ -985,12 +1065,8 @@ impl Builder<'_> {
             if let Some(rest) = &bd.rest {
                 parts.push(Math::figure(lin(rest.exp_sum, rest.log_sum)));
             }
-            let sum = sum_of(&parts);
             self.para(w.denominator_text(bd.rest.is_some()));
-            let line = Math::new(
-                format!("{} = {} = {}", denominator_formula, sum.plain, dm.plain),
-                format!("{} = {} = {}", denominator_tex, sum.tex, dm.tex),
-            );
+            let line = Math::eq(&[denominator, Math::sum_of(&parts), dm.clone()]);
             self.math(vec![line.clone()]);
             let mut terms: Vec<Value> = bd.listed.iter().map(|l| json!(l.term.exp)).collect();
             if let Some(rest) = &bd.rest {
@@ -1006,10 +1082,7 @@ impl Builder<'_> {
             );
             self.doc.push(Block::Note(w.denominator_note()));
             self.para(w.ratio_text());
-            let line = Math::new(
-                format!("p = {} / {} = {}", nm.plain, dm.plain, pm.plain),
-                format!("p = \\frac{{{}}}{{{}}} = {}", nm.tex, dm.tex, pm.tex),
-            );
+            let line = Math::eq(&[Math::same("p"), Math::frac(&nm, &dm, false), pm]);
             self.math(vec![line.clone()]);
             self.step(
                 "p_positive",
@@ -1031,16 +1104,11 @@ impl Builder<'_> {
                 self.para(w.underflow_text());
             }
             let logit = Math::number(r.logit);
-            let ln_line = Math::new(
-                format!(
-                    "log({wn}) = sim({}, {})/τ = {}",
-                    al.plain, pl.plain, logit.plain
-                ),
-                format!(
-                    "\\log(\\text{{{wn}}}) = \\mathrm{{sim}}({}, {})/\\tau = {}",
-                    al.tex, pl.tex, logit.tex
-                ),
-            );
+            let ln_line = Math::eq(&[
+                Math::log(&Math::text(&wn)),
+                Math::over_tau(&Math::sim(al, pl)),
+                logit,
+            ]);
             self.math(vec![ln_line.clone()]);
             self.step(
                 "numerator",
@@ -1062,23 +1130,18 @@ impl Builder<'_> {
                 .iter()
                 .map(|&x| Math::figure(lin(Some(x.exp()), x)))
                 .collect();
-            let sum = sum_of(&parts);
             let (tm, ld) = (Math::number(total), Math::number(r.log_denominator));
+            let plus_log = |x: &Math| Math::sum_of(&[mm.clone(), Math::log(x)]);
             let lines = vec![
-                Math::new(
-                    format!("log({wd}) = m + log Σ_k exp(logit_k − m)"),
-                    format!(
-                        "\\log(\\text{{{wd}}}) = m + \\log \\sum_k e^{{\\text{{logit}}_k - m}}"
+                Math::eq(&[
+                    Math::log(&Math::text(&wd)),
+                    Math::new(
+                        "m + log Σ_k exp(logit_k − m)",
+                        "m + \\log \\sum_k e^{\\text{logit}_k - m}",
                     ),
-                ),
-                Math::new(
-                    format!("= {} + log({})", mm.plain, sum.plain),
-                    format!("= {} + \\log({})", mm.tex, sum.tex),
-                ),
-                Math::new(
-                    format!("= {} + log({}) = {}", mm.plain, tm.plain, ld.plain),
-                    format!("= {} + \\log({}) = {}", mm.tex, tm.tex, ld.tex),
-                ),
+                ]),
+                Math::cont(&[plus_log(&Math::sum_of(&parts))]),
+                Math::cont(&[plus_log(&tm), ld]),
             ];
             self.math(lines.clone());
             let shifted_exp: Vec<f64> = shifted.iter().map(|x| x.exp()).collect();
@@ -1102,22 +1165,15 @@ impl Builder<'_> {
             self.para(w.ratio_text_log());
             let (lp, pm) = (Math::number(-r.loss), p_figure(r.p_positive, r.loss));
             let (sd, sn, exact) = logs_for_loss(r.log_denominator, r.log_numerator, r.loss);
-            let (eq, eq_tex) = if exact {
-                ("=", "=")
-            } else {
-                ("≈", "\\approx")
-            };
+            let p = Math::same("p");
+            let difference = Math::minus(&Math::figure(sn), &Math::figure(sd));
             let lines = vec![
-                Math::new(
-                    format!("log p = {sn} − {sd} {eq} {}", lp.plain),
-                    format!(
-                        "\\log p = {} - {} {eq_tex} {}",
-                        tex_num(&sn),
-                        tex_num(&sd),
-                        lp.tex
-                    ),
+                Math::equal(
+                    &Math::eq(&[Math::new("log p", "\\log p"), difference]),
+                    &lp,
+                    exact,
                 ),
-                Math::new(format!("p = {}", pm.plain), format!("p = {}", pm.tex)),
+                Math::eq(&[p, pm]),
             ];
             self.math(lines.clone());
             self.step(
@@ -1389,7 +1445,7 @@ impl Builder<'_> {
             &num(v.after.sim),
             &num(HARD_MARGIN),
         ));
-        let sim = self.sim_of(&f.anchor.label, &v.label);
+        let sim = Math::sim(&f.anchor.label, &v.label);
         let exp_of = Math::new(
             format!("exp({}/τ)", sim.plain),
             format!("\\exp({}/\\tau)", sim.tex),
