@@ -1284,24 +1284,20 @@ impl Builder<'_> {
         self.heading(w.h_loss());
         self.para(w.loss_text());
         let loss = Math::number(r.loss);
-        let line = if r.p_positive == 1.0 {
-            Math::new(
-                format!("L = −log p = −log 1 = {}", loss.plain),
-                format!("L = -\\log p = -\\log 1 = {}", loss.tex),
-            )
+        let neg = |m: &Math| Math::new(format!("−{}", m.plain), format!("-{}", m.tex));
+        let minus_log_p = if r.p_positive == 1.0 {
+            neg(&Math::new("log 1", "\\log 1"))
         } else if r.p_positive > 0.0 && !f.log_form() {
-            let p = p_for_loss(r.p_positive, r.loss);
-            Math::new(
-                format!("L = −log p = −log({p}) = {}", loss.plain),
-                format!("L = -\\log p = -\\log({}) = {}", tex_num(&p), loss.tex),
-            )
+            neg(&Math::log(&Math::figure(p_for_loss(r.p_positive, r.loss))))
         } else {
-            let lp = Math::factor(-r.loss);
-            Math::new(
-                format!("L = −log p = −{} = {}", lp.plain, loss.plain),
-                format!("L = -\\log p = -{} = {}", lp.tex, loss.tex),
-            )
+            neg(&Math::factor(-r.loss))
         };
+        let line = Math::eq(&[
+            Math::same("L"),
+            neg(&Math::new("log p", "\\log p")),
+            minus_log_p,
+            loss.clone(),
+        ]);
         self.math(vec![line.clone()]);
         self.step(
             "loss",
@@ -1313,20 +1309,15 @@ impl Builder<'_> {
         );
         self.para(w.loss_logs_text());
         let (ld, ln, exact) = logs_for_loss(r.log_denominator, r.log_numerator, r.loss);
-        let eq = if exact { "=" } else { "≈" };
-        let eq_tex = if exact { "=" } else { "\\approx" };
         let (wn, wd) = (w.word_numerator(), w.word_denominator());
-        let line = Math::new(
-            format!(
-                "L = log({wd}) − log({wn}) = {ld} − {ln} {eq} {}",
-                loss.plain
-            ),
-            format!(
-                "L = \\log(\\text{{{wd}}}) - \\log(\\text{{{wn}}}) = {} - {} {eq_tex} {}",
-                tex_num(&ld),
-                tex_num(&ln),
-                loss.tex
-            ),
+        let line = Math::equal(
+            &Math::eq(&[
+                Math::same("L"),
+                Math::minus(&Math::log(&Math::text(&wd)), &Math::log(&Math::text(&wn))),
+                Math::minus(&Math::figure(ld), &Math::figure(ln)),
+            ]),
+            &loss,
+            exact,
         );
         self.math(vec![line.clone()]);
         self.step(
