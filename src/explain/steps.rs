@@ -197,6 +197,17 @@ impl Math {
         Math::join(&[a.clone(), b.clone()], " − ", " - ")
     }
 
+    /// Equations side by side: `a, b` on a line, `a,\quad b` in TeX.
+    pub fn also(parts: &[Math]) -> Math {
+        Math::join(parts, ", ", ",\\quad ")
+    }
+
+    /// A tuple: `(a, b, c)`.
+    pub fn tuple(parts: &[Math]) -> Math {
+        let m = Math::join(parts, ", ", ", ");
+        Math::new(format!("({})", m.plain), format!("({})", m.tex))
+    }
+
     /// `a + b + c`.
     pub fn sum_of(parts: &[Math]) -> Math {
         Math::join(parts, " + ", " + ")
@@ -1346,22 +1357,11 @@ impl Builder<'_> {
                 .iter()
                 .map(|l| Math::number(l.term.logit))
                 .collect();
-            let plain: Vec<&str> = logits.iter().map(|m| m.plain.as_str()).collect();
-            let tex: Vec<&str> = logits.iter().map(|m| m.tex.as_str()).collect();
-            self.math(vec![Math::new(
-                format!(
-                    "logits = ({}), target = {}, L = {}",
-                    plain.join(", "),
-                    bd.target,
-                    num(r.loss)
-                ),
-                format!(
-                    "\\text{{logits}} = ({}),\\quad \\text{{target}} = {},\\quad L = {}",
-                    tex.join(", "),
-                    bd.target,
-                    Math::number(r.loss).tex
-                ),
-            )]);
+            self.math(vec![Math::also(&[
+                Math::eq(&[Math::text("logits"), Math::tuple(&logits)]),
+                Math::eq(&[Math::text("target"), Math::same(bd.target.to_string())]),
+                Math::eq(&[Math::same("L"), Math::number(r.loss)]),
+            ])]);
         }
         self.step(
             "cross_entropy",
@@ -1437,10 +1437,7 @@ impl Builder<'_> {
             &num(HARD_MARGIN),
         ));
         let sim = Math::sim(&f.anchor.label, &v.label);
-        let exp_of = Math::new(
-            format!("exp({}/τ)", sim.plain),
-            format!("\\exp({}/\\tau)", sim.tex),
-        );
+        let exp_of = Math::exp(&Math::over_tau(&sim));
         let row = |label: Math, a: Math, b: Math| Row {
             cells: vec![label, a, b],
             marked: false,
@@ -1488,30 +1485,17 @@ impl Builder<'_> {
                 .iter()
                 .map(|t| Math::figure(lin(t.exp, t.logit)))
                 .collect();
-            let sum = sum_of(&parts);
             let (pm, lm) = (Math::number(vr.p_positive), Math::number(vr.loss));
-            let dm = Math::number(d);
+            let (nm, dm) = (
+                Math::number(vr.numerator.unwrap_or(f64::NAN)),
+                Math::number(d),
+            );
             self.math(vec![
-                Math::new(
-                    format!("{} = {}", sum.plain, dm.plain),
-                    format!("{} = {}", sum.tex, dm.tex),
-                ),
-                Math::new(
-                    format!(
-                        "p = {} / {} = {}, L = {}",
-                        num(vr.numerator.unwrap_or(f64::NAN)),
-                        dm.plain,
-                        pm.plain,
-                        lm.plain
-                    ),
-                    format!(
-                        "p = \\frac{{{}}}{{{}}} = {},\\quad L = {}",
-                        Math::number(vr.numerator.unwrap_or(f64::NAN)).tex,
-                        dm.tex,
-                        pm.tex,
-                        lm.tex
-                    ),
-                ),
+                Math::eq(&[Math::sum_of(&parts), dm.clone()]),
+                Math::also(&[
+                    Math::eq(&[Math::same("p"), Math::frac(&nm, &dm, false), pm]),
+                    Math::eq(&[Math::same("L"), lm]),
+                ]),
             ]);
         }
         let lesson = w.hard_lesson(
