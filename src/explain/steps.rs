@@ -5,6 +5,10 @@
 //! Figures are the core's; what is computed here is for reading only: the
 //! dot products and norms written out from the vectors, the rounding, and
 //! the sums of rounded terms that lead up to a figure of the core.
+//!
+//! A formula is written once, from the pieces of [`Math`] (`Math::sim`,
+//! `Math::term`, `Math::frac`, `Math::sum`, `Math::eq`, ...), each of which
+//! knows its plain spelling for terminals and JSON and its TeX for Markdown.
 
 use serde::Serialize;
 use serde_json::{Map, Value, json};
@@ -233,6 +237,14 @@ impl Math {
         };
         Math::new(
             format!("{} / {den}", a.plain),
+            format!("\\frac{{{}}}{{{}}}", a.tex, b.tex),
+        )
+    }
+
+    /// `(a) / b` on a line (a sum over something), `\frac{a}{b}` in TeX.
+    pub fn frac_of_sum(a: &Math, b: &Math) -> Math {
+        Math::new(
+            format!("({}) / {}", a.plain, b.plain),
             format!("\\frac{{{}}}{{{}}}", a.tex, b.tex),
         )
     }
@@ -498,13 +510,6 @@ fn obj(v: Value) -> Map<String, Value> {
         Value::Object(m) => m,
         _ => unreachable!("steps' inputs are objects"),
     }
-}
-
-/// `a + b + c`, in either spelling.
-fn sum_of(items: &[Math]) -> Math {
-    let plain: Vec<&str> = items.iter().map(|m| m.plain.as_str()).collect();
-    let tex: Vec<&str> = items.iter().map(|m| m.tex.as_str()).collect();
-    Math::new(plain.join(" + "), tex.join(" + "))
 }
 
 /// Builds the walkthrough.
@@ -1610,42 +1615,44 @@ impl Builder<'_> {
             LayoutKind::Keys => ("N", "i", "L_i"),
         };
         let (lo, hi_plain, hi_tex) = self.range(count);
-        let general = Math::new(
-            format!("L = (1/{count}) Σ_{{{idx}={lo}..{hi_plain}}} {sym}"),
-            format!("L = \\frac{{1}}{{{count}}} \\sum_{{{idx}={lo}}}^{{{hi_tex}}} {sym}"),
-        );
+        let range = Math::new(format!("{idx}={lo}..{hi_plain}"), format!("{idx}={lo}"));
+        let general = Math::eq(&[
+            Math::same("L"),
+            Math::join(
+                &[
+                    Math::new(format!("(1/{count})"), format!("\\frac{{1}}{{{count}}}")),
+                    Math::sum(&range, Some(&hi_tex), &Math::same(sym)),
+                ],
+                " ",
+                " ",
+            ),
+        ]);
         let line = match &s.directions {
             Some(ds) if ds.len() == 2 => {
                 self.para(w.mean_directions(n));
                 let (a, b) = (Math::number(ds[0].loss), Math::number(ds[1].loss));
-                Math::new(
-                    format!(
-                        "L = (L_q→k + L_k→q) / 2 = ({} + {}) / 2 = {}",
-                        a.plain, b.plain, mean.plain
+                let two = Math::same("2");
+                Math::eq(&[
+                    Math::same("L"),
+                    Math::frac_of_sum(
+                        &Math::new("L_q→k + L_k→q", "L_{q \\to k} + L_{k \\to q}"),
+                        &two,
                     ),
-                    format!(
-                        "L = \\frac{{L_{{q \\to k}} + L_{{k \\to q}}}}{{2}} = \\frac{{{} + {}}}{{2}} = {}",
-                        a.tex, b.tex, mean.tex
-                    ),
-                )
+                    Math::frac_of_sum(&Math::sum_of(&[a, b]), &two),
+                    mean,
+                ])
             }
             _ => {
                 self.para(w.mean_text(f));
                 if n <= MEAN_WRITTEN {
                     let parts: Vec<Math> = recs.iter().map(|r| Math::number(r.loss)).collect();
-                    let sum = sum_of(&parts);
-                    Math::new(
-                        format!("{} = ({}) / {n} = {}", general.plain, sum.plain, mean.plain),
-                        format!(
-                            "{} = \\frac{{{}}}{{{n}}} = {}",
-                            general.tex, sum.tex, mean.tex
-                        ),
-                    )
+                    Math::eq(&[
+                        general.clone(),
+                        Math::frac_of_sum(&Math::sum_of(&parts), &Math::same(n.to_string())),
+                        mean,
+                    ])
                 } else {
-                    Math::new(
-                        format!("{} = {}", general.plain, mean.plain),
-                        format!("{} = {}", general.tex, mean.tex),
-                    )
+                    Math::eq(&[general.clone(), mean])
                 }
             }
         };
@@ -1671,7 +1678,7 @@ impl Builder<'_> {
             .first()
             .map(|l| l.vector.label.plain.clone());
         let mut head = vec![
-            Math::new("τ", "\\tau"),
+            Math::tau(),
             Math::same(format!("{} ({al})", w.col_loss())),
             Math::same(format!("p ({al})")),
         ];
