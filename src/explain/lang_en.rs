@@ -2,10 +2,10 @@
 //! (`--lang en+zh` or `--glossary`) the tutorial's Chinese terms follow in
 //! brackets where they are introduced.
 
+use super::Pick;
 use super::steps::{Math, im};
-use super::words::{Named, Shape, SweepFacts, Words};
-use super::{Facts, Names, Origin, Pick};
-use crate::layout::{Direction, LayoutKind};
+use super::words::{Arrangement, Named, Scene, Shape, SweepFacts, Words};
+use crate::layout::Direction;
 use crate::loss::Similarity;
 
 pub struct English {
@@ -67,113 +67,106 @@ impl Words for English {
         if self.glossary { "en+zh" } else { "en" }
     }
 
-    fn title(&self, f: &Facts) -> String {
-        match &f.origin {
-            Origin::Example => format!(
-                "InfoNCE, step by step: the tutorial's example, anchor {}",
-                f.anchor.label.plain
-            ),
-            Origin::Data { name, .. } => format!(
-                "InfoNCE, step by step: anchor {} of {name}",
-                f.anchor.label.plain
-            ),
-        }
-    }
-
-    fn intro(&self, f: &Facts) -> Vec<String> {
-        let s = &f.report.summary;
-        let tau = super::steps::num(s.tau);
-        let anchor = &f.anchor.label.plain;
-        let positive = &f.breakdown.positive().vector.label.plain;
-        match &f.origin {
-            Origin::Example => vec![
-                format!(
-                    "The tutorial's example: four embeddings of dimension 4 in the two-view layout. \
-                     z1 and z3 are two augmented views{} of one data point, z2 and z4 of another, \
-                     so (z1, z3) and (z2, z4) are the positive pairs{}. \
-                     Temperature τ = {tau}, {}.",
-                    self.g("增强视图"),
-                    self.g("正样本对"),
-                    sim_name(s.similarity)
-                ),
-                format!(
-                    "We follow anchor {anchor}: its positive is {positive}, and the other two \
-                     embeddings are its negatives{}. Every figure comes from the same core \
-                     as `infonce compute`.",
-                    self.g("负样本")
-                ),
-            ],
-            Origin::Data {
-                name, pairs, keys, ..
-            } => {
-                let (rows, key_rows) = f.rows;
-                let layout = match s.layout {
-                    LayoutKind::TwoView => format!(
-                        "in the two-view layout: rows i and i+{} are two augmented views{} of item i",
-                        rows / 2,
-                        self.g("增强视图")
-                    ),
-                    LayoutKind::Pairs => format!(
-                        "with the pairs of {}: each of its rows makes an anchor and its positive{}",
-                        pairs.as_deref().unwrap_or("the pairs file"),
-                        if s.symmetric {
-                            ", and each pair is also scored the other way"
-                        } else {
-                            ""
-                        }
-                    ),
-                    LayoutKind::Keys => format!(
-                        "as queries, with the {key_rows} keys of {}: row i of each file is a pair{}",
-                        keys.as_deref().unwrap_or("the keys file"),
-                        if s.symmetric {
-                            "; the key-to-query records follow the query-to-key ones"
-                        } else {
-                            ""
-                        }
-                    ),
-                };
-                let naming = match s.layout {
-                    LayoutKind::Keys => {
-                        "q[i] names row i of the queries and k[i] row i of the keys"
-                    }
-                    _ => "z[i] names row i",
-                };
-                vec![
-                    format!(
-                        "{name}: {rows} rows of dimension {}, {layout}. Temperature τ = {tau}, {}, {} products.",
-                        s.dimension,
-                        sim_name(s.similarity),
-                        s.precision
-                    ),
-                    format!(
-                        "Anchor {anchor} (record {} of `infonce compute`) has positive {positive}; its \
-                         denominator has {} ({}). {naming}. Every figure comes from the same core \
-                         as `infonce compute`.",
-                        f.record,
-                        plural(f.breakdown.n, "term", "terms"),
-                        plural(f.breakdown.n - 1, "negative", "negatives"),
-                    ),
-                ]
-            }
-        }
-    }
-
-    fn picked(&self, f: &Facts) -> Option<String> {
-        let recs = &f.report.records;
-        let other = |k: usize| {
-            let r = &recs[k];
-            let way = match r.direction {
-                Some(Direction::KeyToQuery) => ", `--direction key-to-query`",
-                Some(Direction::QueryToKey) => ", `--direction query-to-key`",
-                None => "",
-            };
+    fn title(&self, s: &Scene) -> String {
+        if s.is_example() {
             format!(
-                "record {k} ({} with positive {}{way})",
-                f.names.anchor(r).plain,
-                f.names.candidate(r, r.positive).plain
+                "InfoNCE, step by step: the tutorial's example, anchor {}",
+                s.anchor
             )
+        } else {
+            format!("InfoNCE, step by step: anchor {} of {}", s.anchor, s.name)
+        }
+    }
+
+    fn intro(&self, s: &Scene) -> Vec<String> {
+        let (tau, anchor, positive) = (&s.tau, s.anchor, s.positive);
+        let layout = match s.arrangement {
+            Arrangement::Example => {
+                return vec![
+                    format!(
+                        "The tutorial's example: four embeddings of dimension 4 in the two-view layout. \
+                         z1 and z3 are two augmented views{} of one data point, z2 and z4 of another, \
+                         so (z1, z3) and (z2, z4) are the positive pairs{}. \
+                         Temperature τ = {tau}, {}.",
+                        self.g("增强视图"),
+                        self.g("正样本对"),
+                        sim_name(s.similarity)
+                    ),
+                    format!(
+                        "We follow anchor {anchor}: its positive is {positive}, and the other two \
+                         embeddings are its negatives{}. Every figure comes from the same core \
+                         as `infonce compute`.",
+                        self.g("负样本")
+                    ),
+                ];
+            }
+            Arrangement::TwoView { half } => format!(
+                "in the two-view layout: rows i and i+{half} are two augmented views{} of item i",
+                self.g("增强视图")
+            ),
+            Arrangement::Pairs { file, symmetric } => format!(
+                "with the pairs of {file}: each of its rows makes an anchor and its positive{}",
+                if symmetric {
+                    ", and each pair is also scored the other way"
+                } else {
+                    ""
+                }
+            ),
+            Arrangement::Keys {
+                file,
+                rows,
+                symmetric,
+            } => format!(
+                "as queries, with the {rows} keys of {file}: row i of each file is a pair{}",
+                if symmetric {
+                    "; the key-to-query records follow the query-to-key ones"
+                } else {
+                    ""
+                }
+            ),
         };
-        let others: Vec<String> = f.others.iter().map(|&k| other(k)).collect();
+        let naming = match s.arrangement {
+            Arrangement::Keys { .. } => {
+                "q[i] names row i of the queries and k[i] row i of the keys"
+            }
+            _ => "z[i] names row i",
+        };
+        vec![
+            format!(
+                "{}: {} rows of dimension {}, {layout}. Temperature τ = {tau}, {}, {} products.",
+                s.name,
+                s.rows,
+                s.dimension,
+                sim_name(s.similarity),
+                s.precision
+            ),
+            format!(
+                "Anchor {anchor} (record {} of `infonce compute`) has positive {positive}; its \
+                 denominator has {} ({}). {naming}. Every figure comes from the same core \
+                 as `infonce compute`.",
+                s.record,
+                plural(s.n_terms, "term", "terms"),
+                plural(s.n_terms - 1, "negative", "negatives"),
+            ),
+        ]
+    }
+
+    fn picked(&self, s: &Scene) -> Option<String> {
+        let others: Vec<String> = s
+            .others
+            .iter()
+            .map(|o| {
+                let way = match o.direction {
+                    Some(Direction::KeyToQuery) => ", `--direction key-to-query`",
+                    Some(Direction::QueryToKey) => ", `--direction query-to-key`",
+                    None => "",
+                };
+                format!(
+                    "record {} ({} with positive {}{way})",
+                    o.record, o.anchor, o.positive
+                )
+            })
+            .collect();
         let tail = if others.is_empty() {
             String::new()
         } else {
@@ -182,13 +175,13 @@ impl Words for English {
                 list(&others)
             )
         };
-        match f.pick {
+        match s.pick {
             Pick::Default => Some(format!(
                 "No `--anchor` was given, so this is the first record; `--anchor I` explains row I.{tail}"
             )),
             Pick::Anchor if !others.is_empty() => Some(format!(
                 "This is record {}, the first of the row's records.{tail}",
-                f.record
+                s.record
             )),
             _ => None,
         }
@@ -239,22 +232,22 @@ impl Words for English {
     fn formula_text(&self) -> String {
         "The InfoNCE loss of anchor i: minus the log of the positive's share of the softmax over its candidates.".into()
     }
-    fn numbering(&self, f: &Facts) -> String {
-        let two_view = f.report.summary.layout == LayoutKind::TwoView;
-        let simclr = if two_view {
+    fn numbering(&self, s: &Scene) -> String {
+        let simclr = if s.two_view() {
             " SimCLR's paper numbers the two views of item k 2k−1 and 2k; this tool, like code \
              that stacks the two views' batches, pairs row i with row i+N."
         } else {
             ""
         };
-        match f.names {
-            Names::Example => format!(
+        if s.one_based {
+            format!(
                 "Indices count from 1, as in the tutorial: z1 to z4 are rows 0 to 3 of \
                  `fixtures/seed.csv`, the numbers `infonce compute` prints and `--anchor` takes.{simclr}"
-            ),
-            _ => format!(
+            )
+        } else {
+            format!(
                 "Indices count from 0, as the file's rows, `infonce compute` and `--anchor` do.{simclr}"
-            ),
+            )
         }
     }
     fn sym_loss(&self) -> String {
@@ -669,13 +662,12 @@ impl Words for English {
         "hard negative".into()
     }
 
-    fn batch_intro(&self, f: &Facts) -> String {
-        match f.origin {
-            Origin::Example => {
-                "The same steps for every anchor, each with its own positive (* marks the one above):"
-                    .into()
-            }
-            _ => "The same steps give every record's loss (* marks the one above):".into(),
+    fn batch_intro(&self, s: &Scene) -> String {
+        if s.is_example() {
+            "The same steps for every anchor, each with its own positive (* marks the one above):"
+                .into()
+        } else {
+            "The same steps give every record's loss (* marks the one above):".into()
         }
     }
     fn col_record(&self) -> String {
@@ -709,13 +701,12 @@ impl Words for English {
             plural(more, "record is", "records are")
         )
     }
-    fn mean_text(&self, f: &Facts) -> String {
-        let n = f.report.records.len();
-        match (&f.origin, f.report.summary.layout) {
-            (Origin::Example, _) | (_, LayoutKind::TwoView) => {
-                format!("The batch loss is the mean over all 2N = {n} anchors:")
-            }
-            _ => format!("The batch loss is the mean over all R = {n} records:"),
+    fn mean_text(&self, s: &Scene) -> String {
+        let n = s.n_records;
+        if s.two_view() {
+            format!("The batch loss is the mean over all 2N = {n} anchors:")
+        } else {
+            format!("The batch loss is the mean over all R = {n} records:")
         }
     }
     fn mean_directions(&self, n_records: usize) -> String {

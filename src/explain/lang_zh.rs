@@ -2,10 +2,10 @@
 //! (Every sentence of the walkthrough in Chinese, in the tutorial's terms;
 //! with `--glossary` the English terms follow in brackets.)
 
+use super::Pick;
 use super::steps::{Math, im};
-use super::words::{Named, Shape, SweepFacts, Words};
-use super::{Facts, Names, Origin, Pick};
-use crate::layout::{Direction, LayoutKind};
+use super::words::{Arrangement, Named, Scene, Shape, SweepFacts, Words};
+use crate::layout::Direction;
 use crate::loss::Similarity;
 
 pub struct Chinese {
@@ -42,108 +42,96 @@ impl Words for Chinese {
         "zh"
     }
 
-    fn title(&self, f: &Facts) -> String {
-        match &f.origin {
-            Origin::Example => format!(
-                "InfoNCE 逐步计算：教程中的例子，锚点 {}",
-                f.anchor.label.plain
-            ),
-            Origin::Data { name, .. } => {
-                format!("InfoNCE 逐步计算：{name} 的锚点 {}", f.anchor.label.plain)
-            }
+    fn title(&self, s: &Scene) -> String {
+        if s.is_example() {
+            format!("InfoNCE 逐步计算：教程中的例子，锚点 {}", s.anchor)
+        } else {
+            format!("InfoNCE 逐步计算：{} 的锚点 {}", s.name, s.anchor)
         }
     }
 
-    fn intro(&self, f: &Facts) -> Vec<String> {
-        let s = &f.report.summary;
-        let tau = super::steps::num(s.tau);
-        let anchor = &f.anchor.label.plain;
-        let positive = &f.breakdown.positive().vector.label.plain;
-        match &f.origin {
-            Origin::Example => vec![
-                format!(
-                    "教程中的例子：四个 4 维嵌入向量，按两视图布局排列（第 i 行与第 i+N 行互为正样本对）。\
-                     z1 和 z3 是同一个数据点的两个增强视图{}，z2 和 z4 是另一个数据点的两个增强视图，\
-                     所以 (z1, z3) 和 (z2, z4) 是正样本对{}。温度参数{} τ = {tau}，使用{}。",
-                    self.g("augmented views"),
-                    self.g("positive pairs"),
-                    self.g("temperature"),
-                    sim_name(s.similarity)
-                ),
-                format!(
-                    "下面以 {anchor} 为锚点逐步计算：它的正样本是 {positive}，另外两个嵌入向量是它的负样本{}。\
-                     所有数值都与 `infonce compute` 的结果一致，出自同一段计算程序。",
-                    self.g("negatives")
-                ),
-            ],
-            Origin::Data {
-                name, pairs, keys, ..
-            } => {
-                let (rows, key_rows) = f.rows;
-                let layout = match s.layout {
-                    LayoutKind::TwoView => format!(
-                        "按两视图布局排列（第 i 行与第 i+{} 行互为正样本对，是第 i 个数据点的两个增强视图）",
-                        rows / 2
-                    ),
-                    LayoutKind::Pairs => format!(
-                        "正样本对由 {} 给出：其中每一行给出一个锚点及其正样本{}",
-                        pairs.as_deref().unwrap_or("配对文件"),
-                        if s.symmetric {
-                            "，每一对也反过来计算一次"
-                        } else {
-                            ""
-                        }
-                    ),
-                    LayoutKind::Keys => format!(
-                        "每行作为一个查询，键来自 {}（{key_rows} 行）：两个文件的第 i 行构成一对{}",
-                        keys.as_deref().unwrap_or("键文件"),
-                        if s.symmetric {
-                            "；键到查询的记录排在查询到键的记录之后"
-                        } else {
-                            ""
-                        }
-                    ),
-                };
-                let naming = match s.layout {
-                    LayoutKind::Keys => "q[i] 表示查询文件的第 i 行，k[i] 表示键文件的第 i 行",
-                    _ => "z[i] 表示第 i 行",
-                };
-                vec![
+    fn intro(&self, s: &Scene) -> Vec<String> {
+        let (tau, anchor, positive) = (&s.tau, s.anchor, s.positive);
+        let layout = match s.arrangement {
+            Arrangement::Example => {
+                return vec![
                     format!(
-                        "{name}：{rows} 行，维度 {}，{layout}。温度参数 τ = {tau}，使用{}，乘法以{}进行。",
-                        s.dimension,
-                        sim_name(s.similarity),
-                        precision(s.precision)
+                        "教程中的例子：四个 4 维嵌入向量，按两视图布局排列（第 i 行与第 i+N 行互为正样本对）。\
+                         z1 和 z3 是同一个数据点的两个增强视图{}，z2 和 z4 是另一个数据点的两个增强视图，\
+                         所以 (z1, z3) 和 (z2, z4) 是正样本对{}。温度参数{} τ = {tau}，使用{}。",
+                        self.g("augmented views"),
+                        self.g("positive pairs"),
+                        self.g("temperature"),
+                        sim_name(s.similarity)
                     ),
                     format!(
-                        "锚点 {anchor}（即 `infonce compute` 输出中索引为 {} 的记录，从 0 计）的正样本是 \
-                         {positive}；分母共有 {} 项（{} 个负样本）。{naming}。\
+                        "下面以 {anchor} 为锚点逐步计算：它的正样本是 {positive}，另外两个嵌入向量是它的负样本{}。\
                          所有数值都与 `infonce compute` 的结果一致，出自同一段计算程序。",
-                        f.record,
-                        f.breakdown.n,
-                        f.breakdown.n - 1,
+                        self.g("negatives")
                     ),
-                ]
+                ];
             }
-        }
+            Arrangement::TwoView { half } => format!(
+                "按两视图布局排列（第 i 行与第 i+{half} 行互为正样本对，是第 i 个数据点的两个增强视图）"
+            ),
+            Arrangement::Pairs { file, symmetric } => format!(
+                "正样本对由 {file} 给出：其中每一行给出一个锚点及其正样本{}",
+                if symmetric {
+                    "，每一对也反过来计算一次"
+                } else {
+                    ""
+                }
+            ),
+            Arrangement::Keys {
+                file,
+                rows,
+                symmetric,
+            } => format!(
+                "每行作为一个查询，键来自 {file}（{rows} 行）：两个文件的第 i 行构成一对{}",
+                if symmetric {
+                    "；键到查询的记录排在查询到键的记录之后"
+                } else {
+                    ""
+                }
+            ),
+        };
+        let naming = match s.arrangement {
+            Arrangement::Keys { .. } => "q[i] 表示查询文件的第 i 行，k[i] 表示键文件的第 i 行",
+            _ => "z[i] 表示第 i 行",
+        };
+        vec![
+            format!(
+                "{}：{} 行，维度 {}，{layout}。温度参数 τ = {tau}，使用{}，乘法以{}进行。",
+                s.name,
+                s.rows,
+                s.dimension,
+                sim_name(s.similarity),
+                precision(s.precision)
+            ),
+            format!(
+                "锚点 {anchor}（即 `infonce compute` 输出中索引为 {} 的记录，从 0 计）的正样本是 \
+                 {positive}；分母共有 {} 项（{} 个负样本）。{naming}。\
+                 所有数值都与 `infonce compute` 的结果一致，出自同一段计算程序。",
+                s.record,
+                s.n_terms,
+                s.n_terms - 1,
+            ),
+        ]
     }
 
-    fn picked(&self, f: &Facts) -> Option<String> {
-        let recs = &f.report.records;
-        let others: Vec<String> = f
+    fn picked(&self, s: &Scene) -> Option<String> {
+        let others: Vec<String> = s
             .others
             .iter()
-            .map(|&k| {
-                let r = &recs[k];
-                let way = match r.direction {
+            .map(|o| {
+                let way = match o.direction {
                     Some(Direction::KeyToQuery) => "，`--direction key-to-query`",
                     Some(Direction::QueryToKey) => "，`--direction query-to-key`",
                     None => "",
                 };
                 format!(
-                    "索引为 {k} 的记录（{} 与正样本 {}{way}）",
-                    f.names.anchor(r).plain,
-                    f.names.candidate(r, r.positive).plain
+                    "索引为 {} 的记录（{} 与正样本 {}{way}）",
+                    o.record, o.anchor, o.positive
                 )
             })
             .collect();
@@ -155,13 +143,13 @@ impl Words for Chinese {
                 others.join("、")
             )
         };
-        match f.pick {
+        match s.pick {
             Pick::Default => Some(format!(
                 "未指定 `--anchor`，因此这里讲解第一条记录；用 `--anchor I` 可讲解第 I 行（从 0 计）。{tail}"
             )),
             Pick::Anchor if !others.is_empty() => Some(format!(
                 "这里讲解索引为 {} 的记录，即这一行的第一条记录。{tail}",
-                f.record
+                s.record
             )),
             _ => None,
         }
@@ -211,22 +199,22 @@ impl Words for Chinese {
     fn formula_text(&self) -> String {
         "锚点 i 的 InfoNCE 损失：正样本在所有候选项的 softmax 分布中所占概率，取对数再取负。".into()
     }
-    fn numbering(&self, f: &Facts) -> String {
-        let two_view = f.report.summary.layout == LayoutKind::TwoView;
-        let simclr = if two_view {
+    fn numbering(&self, s: &Scene) -> String {
+        let simclr = if s.two_view() {
             "SimCLR 论文把第 k 个数据点的两个视图编号为 2k−1 和 2k；本工具则与常见代码的做法（把两个视图的批次上下拼接）一致，\
              令第 i 行与第 i+N 行配对。"
         } else {
             ""
         };
-        match f.names {
-            Names::Example => format!(
+        if s.one_based {
+            format!(
                 "下标与教程一致，从 1 开始：z1 到 z4 即 `fixtures/seed.csv` 中索引为 0 到 3 的行，\
                  也就是 `infonce compute` 输出和 `--anchor` 使用的编号。{simclr}"
-            ),
-            _ => format!(
+            )
+        } else {
+            format!(
                 "下标从 0 开始，与文件中的行号、`infonce compute` 的输出和 `--anchor` 一致。{simclr}"
-            ),
+            )
         }
     }
     fn sym_loss(&self) -> String {
@@ -564,10 +552,11 @@ impl Words for Chinese {
         "困难负样本".into()
     }
 
-    fn batch_intro(&self, f: &Facts) -> String {
-        match f.origin {
-            Origin::Example => "对每个锚点及其正样本做同样的计算（* 标出上面讲解的那个）：".into(),
-            _ => "同样的步骤给出每条记录的损失（* 标出上面讲解的那条）：".into(),
+    fn batch_intro(&self, s: &Scene) -> String {
+        if s.is_example() {
+            "对每个锚点及其正样本做同样的计算（* 标出上面讲解的那个）：".into()
+        } else {
+            "同样的步骤给出每条记录的损失（* 标出上面讲解的那条）：".into()
         }
     }
     fn col_record(&self) -> String {
@@ -599,13 +588,12 @@ impl Words for Chinese {
             "表中列出所讲解的记录和损失最高的 {shown_others} 条；另有 {more} 条未列出（`infonce compute` 会全部列出）。"
         )
     }
-    fn mean_text(&self, f: &Facts) -> String {
-        let n = f.report.records.len();
-        match (&f.origin, f.report.summary.layout) {
-            (Origin::Example, _) | (_, LayoutKind::TwoView) => {
-                format!("整批损失是全部 2N = {n} 个锚点损失的平均值：")
-            }
-            _ => format!("整批损失是全部 R = {n} 条记录损失的平均值："),
+    fn mean_text(&self, s: &Scene) -> String {
+        let n = s.n_records;
+        if s.two_view() {
+            format!("整批损失是全部 2N = {n} 个锚点损失的平均值：")
+        } else {
+            format!("整批损失是全部 R = {n} 条记录损失的平均值：")
         }
     }
     fn mean_directions(&self, n_records: usize) -> String {

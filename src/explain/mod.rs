@@ -10,9 +10,11 @@
 //! is there to be read, never in place of a figure of the core.
 //!
 //! Here the core is run and its findings gathered into [`Facts`];
-//! `steps.rs` turns them into a document and the JSON steps, with every
-//! sentence taken from `lang_en.rs` or `lang_zh.rs`; `text.rs`, `markdown.rs`
-//! and `json.rs` render them.
+//! `steps.rs` selects once what to say (the layout and origin as a
+//! `words::Scene`, the formula's `words::Shape`) and turns the facts into a
+//! document and the JSON steps, with every sentence taken from the sentence
+//! table of a language (`lang_en.rs`, `lang_zh.rs`), which only fills in
+//! what was selected; `text.rs`, `markdown.rs` and `json.rs` render them.
 
 mod json;
 mod lang_en;

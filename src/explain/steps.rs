@@ -13,8 +13,8 @@
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
-use super::words::{Named, Shape, SweepFacts, Words};
-use super::{FLAT_TAU, Facts, HARD_MARGIN, SweepRow, Vector};
+use super::words::{Arrangement, Named, Other, Scene, Shape, SweepFacts, Words};
+use super::{FLAT_TAU, Facts, HARD_MARGIN, Names, Origin, SweepRow, Vector};
 use crate::layout::{Direction, LayoutKind};
 use crate::loss::Similarity;
 use crate::output::rounded;
@@ -512,10 +512,62 @@ fn obj(v: Value) -> Map<String, Value> {
     }
 }
 
+/// What the opening paragraphs tell, selected once from the facts.
+fn scene(f: &Facts) -> Scene<'_> {
+    let s = &f.report.summary;
+    let arrangement = match (&f.origin, s.layout) {
+        (Origin::Example, _) => Arrangement::Example,
+        (_, LayoutKind::TwoView) => Arrangement::TwoView { half: f.rows.0 / 2 },
+        (Origin::Data { pairs, .. }, LayoutKind::Pairs) => Arrangement::Pairs {
+            file: pairs.as_deref().unwrap_or("the pairs file"),
+            symmetric: s.symmetric,
+        },
+        (Origin::Data { keys, .. }, LayoutKind::Keys) => Arrangement::Keys {
+            file: keys.as_deref().unwrap_or("the keys file"),
+            rows: f.rows.1,
+            symmetric: s.symmetric,
+        },
+    };
+    let recs = &f.report.records;
+    Scene {
+        arrangement,
+        name: match &f.origin {
+            Origin::Data { name, .. } => name,
+            Origin::Example => "",
+        },
+        rows: f.rows.0,
+        dimension: s.dimension,
+        tau: num(s.tau),
+        similarity: s.similarity,
+        precision: s.precision,
+        anchor: &f.anchor.label.plain,
+        positive: &f.breakdown.positive().vector.label.plain,
+        record: f.record,
+        n_terms: f.breakdown.n,
+        n_records: recs.len(),
+        one_based: f.names == Names::Example,
+        pick: f.pick,
+        others: f
+            .others
+            .iter()
+            .map(|&k| {
+                let r = &recs[k];
+                Other {
+                    record: k,
+                    anchor: f.names.anchor(r).plain,
+                    positive: f.names.candidate(r, r.positive).plain,
+                    direction: r.direction,
+                }
+            })
+            .collect(),
+    }
+}
+
 /// Builds the walkthrough.
 pub fn build(facts: &Facts, words: &dyn Words) -> Walkthrough {
     let mut b = Builder {
         f: facts,
+        scene: scene(facts),
         w: words,
         doc: Vec::new(),
         steps: Vec::new(),
@@ -541,6 +593,7 @@ pub fn build(facts: &Facts, words: &dyn Words) -> Walkthrough {
 
 struct Builder<'a> {
     f: &'a Facts,
+    scene: Scene<'a>,
     w: &'a dyn Words,
     doc: Vec<Block>,
     steps: Vec<Step>,
@@ -633,12 +686,12 @@ impl Builder<'_> {
     }
 
     fn intro(&mut self) {
-        let (f, w) = (self.f, self.w);
-        self.doc.push(Block::Title(w.title(f)));
-        for p in w.intro(f) {
+        let w = self.w;
+        self.doc.push(Block::Title(w.title(&self.scene)));
+        for p in w.intro(&self.scene) {
             self.para(p);
         }
-        if let Some(p) = w.picked(f) {
+        if let Some(p) = w.picked(&self.scene) {
             self.para(p);
         }
         self.doc.push(Block::Note(w.rounding(SIG)));
@@ -719,7 +772,7 @@ impl Builder<'_> {
         legend.push((negatives, w.sym_negatives()));
         legend.push((Math::same(bound), w.sym_batch(shape)));
         self.doc.push(Block::Legend(legend));
-        self.para(w.numbering(self.f));
+        self.para(w.numbering(&self.scene));
         let s = &self.f.report.summary;
         self.step(
             "formula",
@@ -1540,7 +1593,7 @@ impl Builder<'_> {
         let s = &f.report.summary;
         let recs = &f.report.records;
         self.heading(w.h_batch());
-        self.para(w.batch_intro(f));
+        self.para(w.batch_intro(&self.scene));
         let shown: Vec<usize> = if recs.len() <= BATCH_LISTED {
             (0..recs.len()).collect()
         } else {
@@ -1643,7 +1696,7 @@ impl Builder<'_> {
                 ])
             }
             _ => {
-                self.para(w.mean_text(f));
+                self.para(w.mean_text(&self.scene));
                 if n <= MEAN_WRITTEN {
                     let parts: Vec<Math> = recs.iter().map(|r| Math::number(r.loss)).collect();
                     Math::eq(&[

@@ -7,8 +7,9 @@
 //! may hold inline math made by [`im`](super::steps::im) (plain on a
 //! terminal, TeX in Markdown) and command names and flags in backticks.
 
-use super::Facts;
+use super::Pick;
 use crate::cli::Lang;
+use crate::layout::Direction;
 use crate::loss::Similarity;
 
 /// The arrangement a formula is written for.
@@ -20,6 +21,68 @@ pub enum Shape {
     Pairs,
     /// Queries and keys; `backward` for a key-to-query record.
     Keys { backward: bool },
+}
+
+/// How the data is laid out, selected once from the facts so that each
+/// language only fills in its sentences.
+pub enum Arrangement<'a> {
+    /// The tutorial's four embeddings, built in.
+    Example,
+    /// One file, rows i and i+half the two views of item i.
+    TwoView { half: usize },
+    /// One file, positives from a pairs file.
+    Pairs { file: &'a str, symmetric: bool },
+    /// Queries, and keys from another file.
+    Keys {
+        file: &'a str,
+        rows: usize,
+        symmetric: bool,
+    },
+}
+
+/// What the opening paragraphs tell: the data, the settings and the record.
+pub struct Scene<'a> {
+    pub arrangement: Arrangement<'a>,
+    /// The embeddings file (the user's data only).
+    pub name: &'a str,
+    pub rows: usize,
+    pub dimension: usize,
+    pub tau: String,
+    pub similarity: Similarity,
+    pub precision: &'a str,
+    pub anchor: &'a str,
+    pub positive: &'a str,
+    /// The explained record's index and its number of terms.
+    pub record: usize,
+    pub n_terms: usize,
+    pub n_records: usize,
+    /// True when the formulas count from 1, as the tutorial does.
+    pub one_based: bool,
+    /// How the record was picked, and the other records of its anchor row.
+    pub pick: Pick,
+    pub others: Vec<Other>,
+}
+
+impl Scene<'_> {
+    /// True for the two-view layout, the example's included.
+    pub fn two_view(&self) -> bool {
+        matches!(
+            self.arrangement,
+            Arrangement::Example | Arrangement::TwoView { .. }
+        )
+    }
+
+    pub fn is_example(&self) -> bool {
+        matches!(self.arrangement, Arrangement::Example)
+    }
+}
+
+/// Another record of the explained anchor's row.
+pub struct Other {
+    pub record: usize,
+    pub anchor: String,
+    pub positive: String,
+    pub direction: Option<Direction>,
 }
 
 /// A negative named in a sentence: its name, its share of the denominator
@@ -59,10 +122,10 @@ pub trait Words {
     fn code(&self) -> &'static str;
 
     // The title and the opening paragraphs.
-    fn title(&self, f: &Facts) -> String;
-    fn intro(&self, f: &Facts) -> Vec<String>;
+    fn title(&self, s: &Scene) -> String;
+    fn intro(&self, s: &Scene) -> Vec<String>;
     /// Which record was taken and which others the same row anchors.
-    fn picked(&self, f: &Facts) -> Option<String>;
+    fn picked(&self, s: &Scene) -> Option<String>;
     fn rounding(&self, sig: usize) -> String;
 
     // Section headings.
@@ -81,7 +144,7 @@ pub trait Words {
     // 1. The formula and its symbols.
     fn formula_text(&self) -> String;
     /// Which numbering the indices follow.
-    fn numbering(&self, f: &Facts) -> String;
+    fn numbering(&self, s: &Scene) -> String;
     fn sym_loss(&self) -> String;
     fn sym_numerator(&self) -> String;
     fn sym_denominator(&self, shape: Shape) -> String;
@@ -163,7 +226,7 @@ pub trait Words {
     fn col_after(&self) -> String;
 
     // 9. The batch.
-    fn batch_intro(&self, f: &Facts) -> String;
+    fn batch_intro(&self, s: &Scene) -> String;
     fn col_record(&self) -> String;
     fn col_anchor(&self) -> String;
     fn col_positive(&self) -> String;
@@ -173,7 +236,7 @@ pub trait Words {
     fn col_rank(&self) -> String;
     fn col_batch_loss(&self) -> String;
     fn batch_more(&self, shown_others: usize, more: usize) -> String;
-    fn mean_text(&self, f: &Facts) -> String;
+    fn mean_text(&self, s: &Scene) -> String;
     fn mean_directions(&self, n_records: usize) -> String;
 
     // 10. The temperature.
