@@ -3,7 +3,7 @@
 //! brackets where they are introduced.
 
 use super::Pick;
-use super::steps::{Math, im};
+use super::steps::{Math, im, quoted};
 use super::words::{Arrangement, Named, Scene, Shape, SweepFacts, Words};
 use crate::layout::Direction;
 use crate::loss::Similarity;
@@ -74,7 +74,7 @@ impl Words for English {
                 s.anchor
             )
         } else {
-            format!("InfoNCE, step by step: anchor {} of {}", s.anchor, s.name)
+            format!("InfoNCE, step by step: anchor {} of `{}`", s.anchor, s.name)
         }
     }
 
@@ -105,7 +105,7 @@ impl Words for English {
                 self.g("增强视图")
             ),
             Arrangement::Pairs { file, symmetric } => format!(
-                "with the pairs of {file}: each of its rows makes an anchor and its positive{}",
+                "with the pairs of `{file}`: each of its rows makes an anchor and its positive{}",
                 if symmetric {
                     ", and each pair is also scored the other way"
                 } else {
@@ -117,7 +117,7 @@ impl Words for English {
                 rows,
                 symmetric,
             } => format!(
-                "as queries, with the {rows} keys of {file}: row i of each file is a pair{}",
+                "as queries, with the {rows} keys of `{file}`: row i of each file is a pair{}",
                 if symmetric {
                     "; the key-to-query records follow the query-to-key ones"
                 } else {
@@ -133,7 +133,7 @@ impl Words for English {
         };
         vec![
             format!(
-                "{}: {} rows of dimension {}, {layout}. Temperature τ = {tau}, {}, {} products.",
+                "`{}`: {} rows of dimension {}, {layout}. Temperature τ = {tau}, {}, {} products.",
                 s.name,
                 s.rows,
                 s.dimension,
@@ -605,14 +605,18 @@ impl Words for English {
     fn bounds_text(&self, n: usize, log_n: &str, flat_tau: &str, flat_loss: &str) -> String {
         format!(
             "As τ grows, every logit goes to 0, every candidate gets the same share 1/{n}, and \
-             the loss goes to log {n} = {log_n} (at τ = {flat_tau} the core gives {flat_loss})."
+             the loss goes to {} (at τ = {flat_tau} the core gives {flat_loss}).",
+            quoted::log_n(&n.to_string(), log_n)
         )
     }
     fn bound_low(&self, leads: bool) -> String {
         if leads {
             "As τ shrinks, the positive, which leads every negative, takes the whole denominator and the loss goes to 0.".into()
         } else {
-            "As τ shrinks, the loss does not go to 0: a negative scores at least as high as the positive, and the loss grows like (s_neg − s_pos)/τ.".into()
+            format!(
+                "As τ shrinks, the loss does not go to 0: a negative scores at least as high as the positive, and the loss grows like {}.",
+                quoted::margin_over_tau(false)
+            )
         }
     }
 
@@ -626,9 +630,11 @@ impl Words for English {
         };
         format!(
             "The column ∂L/∂sim above is the gradient of the loss with respect to each similarity: \
-             p_k/τ for a negative, (p − 1)/τ for the positive. Gradient descent raises the \
+             {} for a negative, {} for the positive. Gradient descent raises the \
              positive's similarity ({positive}: {g_pos}) and lowers each negative's in proportion \
-             to its share.{top}"
+             to its share.{top}",
+            quoted::grad_negative(),
+            quoted::grad_positive()
         )
     }
     fn col_gradient(&self) -> String {
@@ -747,8 +753,9 @@ impl Words for English {
         }
         if let Some((approx, loss)) = &s.outscored {
             out.push(format!(
-                "A negative that outscores the positive makes L ≈ (s_neg − s_pos)/τ at small τ: \
+                "A negative that outscores the positive makes {} at small τ: \
                  {approx} at τ = {}, where the loss is {loss}.",
+                quoted::margin_over_tau(true),
                 s.tau_lo
             ));
         }
@@ -756,14 +763,16 @@ impl Words for English {
             out.push(format!(
                 "Even at τ = {} the positive leads by so much that p rounds to 1 (the loss is {}): \
                  on these similarities the temperatures shown are all small. Only a far larger τ \
-                 brings the loss towards its limit log n = {}.",
-                s.tau_hi, s.loss_hi, s.log_n
+                 brings the loss towards its limit {}.",
+                s.tau_hi,
+                s.loss_hi,
+                quoted::log_n("n", &s.log_n)
             ));
         } else {
             out.push(format!(
-                "As τ grows, the terms grow alike and the loss approaches log n = {}, where the \
+                "As τ grows, the terms grow alike and the loss approaches {}, where the \
                  positive is no more likely than any candidate.",
-                s.log_n
+                quoted::log_n("n", &s.log_n)
             ));
         }
         out
@@ -780,14 +789,16 @@ impl Words for English {
             "{form} The name InfoNCE comes from CPC (Contrastive Predictive Coding), where one \
              positive is scored against K negatives, and MoCo draws the K negatives from a queue. \
              In that setting, with the negatives drawn independently, the loss bounds the mutual \
-             information between the two views: I(x; y) ≥ log(K+1) − L."
+             information between the two views: {}.",
+            quoted::cpc_bound()
         )
     }
     fn cpc_text(&self, n: usize, log_n: &str, mean: &str, bound: &str) -> String {
         format!(
-            "Here K+1 = {n} candidates: log {n} − L = {log_n} − {mean} = {bound} nats, with the batch \
-             loss as L. The bound can never exceed log(K+1), which is why InfoNCE needs many negatives \
-             to measure much information."
+            "Here K+1 = {n} candidates: {} nats, with the batch loss as L. The bound can never \
+             exceed {}, which is why InfoNCE needs many negatives to measure much information.",
+            quoted::cpc_figure(n, log_n, mean, bound),
+            quoted::log_k1()
         )
     }
 }

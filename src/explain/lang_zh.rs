@@ -3,7 +3,7 @@
 //! with `--glossary` the English terms follow in brackets.)
 
 use super::Pick;
-use super::steps::{Math, im};
+use super::steps::{Math, im, quoted};
 use super::words::{Arrangement, Named, Scene, Shape, SweepFacts, Words};
 use crate::layout::Direction;
 use crate::loss::Similarity;
@@ -46,7 +46,7 @@ impl Words for Chinese {
         if s.is_example() {
             format!("InfoNCE 逐步计算：教程中的例子，锚点 {}", s.anchor)
         } else {
-            format!("InfoNCE 逐步计算：{} 的锚点 {}", s.name, s.anchor)
+            format!("InfoNCE 逐步计算：`{}` 的锚点 {}", s.name, s.anchor)
         }
     }
 
@@ -75,7 +75,7 @@ impl Words for Chinese {
                 "按两视图布局排列（第 i 行与第 i+{half} 行互为正样本对，是第 i 个数据点的两个增强视图）"
             ),
             Arrangement::Pairs { file, symmetric } => format!(
-                "正样本对由 {file} 给出：其中每一行给出一个锚点及其正样本{}",
+                "正样本对由 `{file}` 给出：其中每一行给出一个锚点及其正样本{}",
                 if symmetric {
                     "，每一对也反过来计算一次"
                 } else {
@@ -87,7 +87,7 @@ impl Words for Chinese {
                 rows,
                 symmetric,
             } => format!(
-                "每行作为一个查询，键来自 {file}（{rows} 行）：两个文件的第 i 行构成一对{}",
+                "每行作为一个查询，键来自 `{file}`（{rows} 行）：两个文件的第 i 行构成一对{}",
                 if symmetric {
                     "；键到查询的记录排在查询到键的记录之后"
                 } else {
@@ -101,7 +101,7 @@ impl Words for Chinese {
         };
         vec![
             format!(
-                "{}：{} 行，维度 {}，{layout}。温度参数 τ = {tau}，使用{}，乘法以{}进行。",
+                "`{}`：{} 行，维度 {}，{layout}。温度参数 τ = {tau}，使用{}，乘法以{}进行。",
                 s.name,
                 s.rows,
                 s.dimension,
@@ -497,16 +497,19 @@ impl Words for Chinese {
     }
     fn bounds_text(&self, n: usize, log_n: &str, flat_tau: &str, flat_loss: &str) -> String {
         format!(
-            "τ 越大，各个 logit 越趋近 0，每个候选项的占比都趋于 1/{n}，损失趋于 log {n} = {log_n}\
-             （τ = {flat_tau} 时程序算得 {flat_loss}）。"
+            "τ 越大，各个 logit 越趋近 0，每个候选项的占比都趋于 1/{n}，损失趋于 {}\
+             （τ = {flat_tau} 时程序算得 {flat_loss}）。",
+            quoted::log_n(&n.to_string(), log_n)
         )
     }
     fn bound_low(&self, leads: bool) -> String {
         if leads {
             "τ 越小，由于正样本领先于所有负样本，它在分母中的占比趋于 100%，损失趋于 0。".into()
         } else {
-            "τ 越小，损失并不趋于 0：有负样本的得分不低于正样本，损失约按 (s_neg − s_pos)/τ 增长。"
-                .into()
+            format!(
+                "τ 越小，损失并不趋于 0：有负样本的得分不低于正样本，损失约按 {} 增长。",
+                quoted::margin_over_tau(false)
+            )
         }
     }
 
@@ -518,8 +521,10 @@ impl Words for Chinese {
             None => String::new(),
         };
         format!(
-            "上表中 ∂L/∂sim 一列是损失对各个相似度的梯度：负样本为 p_k/τ，正样本为 (p − 1)/τ。\
-             梯度下降会提高正样本的相似度（{positive}：{g_pos}），并按占比降低每个负样本的相似度。{top}"
+            "上表中 ∂L/∂sim 一列是损失对各个相似度的梯度：负样本为 {}，正样本为 {}。\
+             梯度下降会提高正样本的相似度（{positive}：{g_pos}），并按占比降低每个负样本的相似度。{top}",
+            quoted::grad_negative(),
+            quoted::grad_positive()
         )
     }
     fn col_gradient(&self) -> String {
@@ -631,20 +636,23 @@ impl Words for Chinese {
         }
         if let Some((approx, loss)) = &s.outscored {
             out.push(format!(
-                "负样本得分超过正样本时，τ 很小时 L ≈ (s_neg − s_pos)/τ：τ = {} 时该式为 {approx}，损失为 {loss}。",
+                "负样本得分超过正样本时，τ 很小时 {}：τ = {} 时该式为 {approx}，损失为 {loss}。",
+                quoted::margin_over_tau(true),
                 s.tau_lo
             ));
         }
         if s.zero_at_hi {
             out.push(format!(
                 "即使 τ = {}，正样本也遥遥领先，p 舍入后为 1（损失为 {}）：对这些相似度而言，表中的温度都算小的，\
-                 只有大得多的 τ 才会让损失接近其上限 log n = {}。",
-                s.tau_hi, s.loss_hi, s.log_n
+                 只有大得多的 τ 才会让损失接近其上限 {}。",
+                s.tau_hi,
+                s.loss_hi,
+                quoted::log_n("n", &s.log_n)
             ));
         } else {
             out.push(format!(
-                "τ 越大，各项越趋于相同，损失趋于 log n = {}，相当于无法把正样本与其他候选项区分开。",
-                s.log_n
+                "τ 越大，各项越趋于相同，损失趋于 {}，相当于无法把正样本与其他候选项区分开。",
+                quoted::log_n("n", &s.log_n)
             ));
         }
         out
@@ -660,13 +668,16 @@ impl Words for Chinese {
         format!(
             "{form}InfoNCE 这个名字来自 CPC（对比预测编码）：一个正样本与 K 个负样本相比较；\
              MoCo 则从队列中取 K 个负样本。在负样本独立抽取的这种设定下，损失给出两个视图之间互信息的下界：\
-             I(x; y) ≥ log(K+1) − L。"
+             {}。",
+            quoted::cpc_bound()
         )
     }
     fn cpc_text(&self, n: usize, log_n: &str, mean: &str, bound: &str) -> String {
         format!(
-            "这里 K+1 = {n} 个候选项，以整批损失作 L：log {n} − L = {log_n} − {mean} = {bound} 奈特。\
-             这个下界永远不会超过 log(K+1)，所以 InfoNCE 需要大量负样本才能度量较多的信息。"
+            "这里 K+1 = {n} 个候选项，以整批损失作 L：{} 奈特。\
+             这个下界永远不会超过 {}，所以 InfoNCE 需要大量负样本才能度量较多的信息。",
+            quoted::cpc_figure(n, log_n, mean, bound),
+            quoted::log_k1()
         )
     }
 }

@@ -81,6 +81,66 @@ pub fn spans(s: &str) -> Vec<Span<'_>> {
     out
 }
 
+/// Formulas that the sentences of every language quote, written once.
+pub mod quoted {
+    use super::{Math, im};
+
+    /// The gradient of a negative's similarity: p_k/τ.
+    pub fn grad_negative() -> String {
+        im(&Math::new("p_k/τ", "p_k/\\tau"))
+    }
+
+    /// The gradient of the positive's similarity: (p − 1)/τ.
+    pub fn grad_positive() -> String {
+        im(&Math::new("(p − 1)/τ", "(p - 1)/\\tau"))
+    }
+
+    /// L ≈ (s_neg − s_pos)/τ, or only its right side.
+    pub fn margin_over_tau(with_loss: bool) -> String {
+        let (plain, tex) = (
+            "(s_neg − s_pos)/τ",
+            "(s_{\\text{neg}} - s_{\\text{pos}})/\\tau",
+        );
+        if with_loss {
+            im(&Math::new(
+                format!("L ≈ {plain}"),
+                format!("L \\approx {tex}"),
+            ))
+        } else {
+            im(&Math::new(plain, tex))
+        }
+    }
+
+    /// I(x; y) ≥ log(K+1) − L.
+    pub fn cpc_bound() -> String {
+        im(&Math::new(
+            "I(x; y) ≥ log(K+1) − L",
+            "I(x; y) \\ge \\log(K+1) - L",
+        ))
+    }
+
+    /// log(K+1).
+    pub fn log_k1() -> String {
+        im(&Math::new("log(K+1)", "\\log(K+1)"))
+    }
+
+    /// `log n = value`, with n a count or the letter n.
+    pub fn log_n(n: &str, value: &str) -> String {
+        im(&Math::new(
+            format!("log {n} = {value}"),
+            format!("\\log {n} = {value}"),
+        ))
+    }
+
+    /// `log n − L = a − b = c`.
+    pub fn cpc_figure(n: usize, log_n: &str, mean: &str, bound: &str) -> String {
+        im(&Math::new(
+            format!("log {n} − L = {log_n} − {mean} = {bound}"),
+            format!("\\log {n} - L = {log_n} - {mean} = {bound}"),
+        ))
+    }
+}
+
 /// A sentence as plain text: math in its plain spelling, code without
 /// backticks.
 pub fn plain(s: &str) -> String {
@@ -89,6 +149,21 @@ pub fn plain(s: &str) -> String {
         .map(|sp| match sp {
             Span::Text(t) | Span::Code(t) => t,
             Span::Math { plain, .. } => plain,
+        })
+        .collect()
+}
+
+/// A sentence as plain text whose inline math is kept on one line: the
+/// spaces inside math become no-break spaces (U+00A0), which [`wrap`] does
+/// not break at and the caller turns back into spaces.
+///
+/// [`wrap`]: super::text::wrap
+pub fn plain_unbroken(s: &str) -> String {
+    spans(s)
+        .into_iter()
+        .map(|sp| match sp {
+            Span::Text(t) | Span::Code(t) => t.to_string(),
+            Span::Math { plain, .. } => plain.replace(' ', "\u{a0}"),
         })
         .collect()
 }

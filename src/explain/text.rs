@@ -6,7 +6,7 @@ use std::fmt::Write;
 
 use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
-use super::steps::{Block, Table, Walkthrough, plain};
+use super::steps::{Block, Table, Walkthrough, plain, plain_unbroken};
 
 /// Columns prose is wrapped at.
 pub const WIDTH: usize = 80;
@@ -26,6 +26,14 @@ fn char_width(c: char) -> usize {
 /// Columns a string takes on a terminal.
 pub fn width(s: &str) -> usize {
     UnicodeWidthStr::width(s)
+}
+
+/// Wraps a sentence, keeping its inline math on one line.
+fn wrap_sentence(s: &str, max: usize) -> Vec<String> {
+    wrap(&plain_unbroken(s), max)
+        .into_iter()
+        .map(|l| l.replace('\u{a0}', " "))
+        .collect()
 }
 
 /// Wraps `s` into lines of at most `max` columns. Breaks at spaces, and
@@ -153,20 +161,22 @@ pub fn render(walk: &Walkthrough, color: bool) -> String {
         }
         match b {
             Block::Title(t) => {
-                o.line(Some(BOLD), t);
-                o.line(None, &"=".repeat(width(t)));
+                let t = plain(t);
+                o.line(Some(BOLD), &t);
+                o.line(None, &"=".repeat(width(&t)));
             }
             Block::Heading(h) => {
-                o.line(Some(BOLD), h);
-                o.line(None, &"-".repeat(width(h)));
+                let h = plain(h);
+                o.line(Some(BOLD), &h);
+                o.line(None, &"-".repeat(width(&h)));
             }
             Block::Para(p) => {
-                for l in wrap(&plain(p), WIDTH) {
+                for l in wrap_sentence(p, WIDTH) {
                     o.line(None, &l);
                 }
             }
             Block::Note(p) => {
-                for l in wrap(&plain(p), WIDTH) {
+                for l in wrap_sentence(p, WIDTH) {
                     o.line(Some(DIM), &l);
                 }
             }
@@ -196,7 +206,7 @@ pub fn render(walk: &Walkthrough, color: bool) -> String {
                 for (m, desc) in items {
                     let sym = &m.plain;
                     let room = WIDTH.saturating_sub(indent.len()).max(20);
-                    let lines = wrap(&plain(desc), room);
+                    let lines = wrap_sentence(desc, room);
                     if width(sym) > col {
                         o.line(None, &format!("{TABLE_INDENT}{sym}"));
                         for l in &lines {
@@ -255,5 +265,12 @@ mod tests {
         // Punctuation stays with the character before it.
         assert_eq!(wrap("分子，分母", 4), vec!["分", "子，", "分母"]);
         assert_eq!(wrap("", 10), Vec::<String>::new());
+    }
+
+    #[test]
+    fn inline_math_stays_on_one_line() {
+        use super::super::steps::{Math, im};
+        let s = format!("aa {} bb", im(&Math::new("log 3 = 1.1", "\\log 3 = 1.1")));
+        assert_eq!(wrap_sentence(&s, 8), vec!["aa", "log 3 = 1.1", "bb"]);
     }
 }
