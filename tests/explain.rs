@@ -590,7 +590,10 @@ fn anchor_is_a_row_of_the_anchors_file_in_every_layout() {
     assert_eq!(run(&["--record", "7"])["record"]["anchor"], 0);
     let (code, err) = failure_of(&[&["explain"], &data[..], &["--anchor", "5"]].concat());
     assert_eq!(code, Some(1));
-    assert!(err.contains("row 5 anchors no record"), "{err}");
+    assert!(
+        err.contains("--anchor 5: no pair has row 5 as its anchor"),
+        "{err}"
+    );
     let (code, err) = failure_of(
         &[
             &["explain"],
@@ -600,7 +603,10 @@ fn anchor_is_a_row_of_the_anchors_file_in_every_layout() {
         .concat(),
     );
     assert_eq!(code, Some(1));
-    assert!(err.contains("its positives are rows 1, 2, 3"), "{err}");
+    assert!(
+        err.contains("--positive 4: the positives of row 0 are rows 1, 2, 3"),
+        "{err}"
+    );
     let (code, err) = failure_of(&[&["explain"], &data[..], &["--anchor", "6"]].concat());
     assert_eq!(code, Some(1));
     assert!(err.contains("--anchor 6 is out of range"), "{err}");
