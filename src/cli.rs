@@ -7,6 +7,8 @@ use std::path::PathBuf;
 
 use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 
+use crate::input::csv::ColumnSpec;
+
 /// InfoNCE contrastive loss over embedding files, with every number shown.
 #[derive(Debug, Parser)]
 #[command(name = "infonce", version, about, long_about = None, propagate_version = true)]
@@ -54,7 +56,8 @@ pub enum Command {
 #[derive(Debug, Args)]
 pub struct DataArgs {
     /// Pairs file: rows `i,j` (0-based) make anchor i with positive j; the
-    /// candidates of i are every other row. `.npy` of shape (P, 2) or CSV.
+    /// candidates of i are every other row. `.npy` of shape (P, 2) or text;
+    /// whole numbers written as floats (np.savetxt's default) are accepted.
     #[arg(long, value_name = "FILE")]
     pub pairs: Option<PathBuf>,
 
@@ -104,6 +107,13 @@ pub struct DataArgs {
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub threads: Option<u32>,
 
+    /// Columns of text input (CSV, TSV, whitespace) that hold the embeddings:
+    /// 1-based numbers or header names, and ranges A:B that include both
+    /// ends: `2:` (all but the first), `2,5:9`, `emb_0:emb_767`. Without it
+    /// every column is read but pandas' index column.
+    #[arg(long, value_name = "SPEC", value_parser = ColumnSpec::parse)]
+    pub columns: Option<ColumnSpec>,
+
     /// Rows per tile side of the similarity pass (tuning and testing).
     #[arg(long, hide = true, value_parser = clap::value_parser!(u32).range(1..=4096))]
     pub block: Option<u32>,
@@ -112,9 +122,11 @@ pub struct DataArgs {
 #[derive(Debug, Args)]
 #[command(group = clap::ArgGroup::new("layout_file").args(["pairs", "keys"]).multiple(false))]
 pub struct ComputeArgs {
-    /// Embeddings: `.npy` (2-D float16/32/64) or CSV/TSV; `-` reads standard
-    /// input. By default rows i and i+N of a 2N-row file are the two views of
-    /// item i (SimCLR).
+    /// Embeddings: `.npy` (2-D float16/32/64) or text (CSV, TSV or numbers
+    /// separated by spaces, as np.savetxt writes; `#` lines are comments; a
+    /// header of names, or pandas' 0,1,...,d-1, is skipped; at most 1 GiB, 4
+    /// MiB a line); `-` reads standard input. By default rows i and i+N of a
+    /// 2N-row file are the two views of item i (SimCLR).
     #[arg(value_name = "EMB")]
     pub input: String,
 

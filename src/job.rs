@@ -6,6 +6,7 @@ use std::path::Path;
 
 use crate::cli::{DataArgs, PrecisionArg, SimArg};
 use crate::error::{Error, Result};
+use crate::input::csv::{ColumnSpec, DroppedColumn};
 use crate::input::{self, Embeddings, Matrix, Values, index};
 use crate::layout::Layout;
 use crate::loss::{Core, DEFAULT_BLOCK, RecordStats, Settings, Similarity};
@@ -24,6 +25,8 @@ pub struct DataJob {
     pub settings: Settings,
     pub force_f64: bool,
     pub threads: Option<usize>,
+    /// `--columns`: the embedding columns of text input.
+    pub columns: Option<ColumnSpec>,
 }
 
 fn path_str(p: &Path) -> String {
@@ -49,6 +52,7 @@ impl DataJob {
             },
             force_f64: a.precision == PrecisionArg::F64,
             threads: a.threads.map(|t| t as usize),
+            columns: a.columns.clone(),
         }
     }
 
@@ -75,31 +79,45 @@ impl DataJob {
                 )));
             }
         }
-        let mut first = input::load_embeddings(&self.input)?;
+        let columns = self.columns.as_ref();
+        let (mut first, mut dropped_columns) = input::load_embeddings_with(&self.input, columns)?;
         first.check_finite()?;
         if let Some(v) = &self.second_view {
-            let view2 = input::load_embeddings(v)?;
+            let (view2, dropped) = input::load_embeddings_with(v, columns)?;
             view2.check_finite()?;
-            return self.stack_views(first, view2);
+            dropped_columns.extend(dropped);
+            return self.stack_views(first, view2, dropped_columns);
         }
         let mut second = match &self.keys {
             Some(k) => {
-                let e = input::load_embeddings(k)?;
+                let (e, dropped) = input::load_embeddings_with(k, columns)?;
                 e.check_finite()?;
+                dropped_columns.extend(dropped);
                 Some(e)
             }
             None => None,
         };
-        let layout = match (&self.pairs, &second) {
+        let layout = (|| match (&self.pairs, &second) {
             (Some(p), _) => {
                 let pairs = index::load_pairs(p)?;
-                Layout::pairs(&first.name, first.rows(), &pairs, self.symmetric)?
+                Layout::pairs(&first.name, first.rows(), &pairs, self.symmetric)
             }
             (None, Some(k)) => {
-                Layout::keys(&first.name, first.rows(), &k.name, k.rows(), self.symmetric)?
+                Layout::keys(&first.name, first.rows(), &k.name, k.rows(), self.symmetric)
             }
-            (None, None) => Layout::two_view(&first.name, first.rows())?,
-        };
+            (None, None) => Layout::two_view(&first.name, first.rows()),
+        })()
+        .map_err(|e| transposed_hint(e, &first))?;
+        for e in std::iter::once(&first).chain(&second) {
+            if self.settings.similarity == Similarity::Cosine && e.rows() < e.cols() {
+                crate::warning::warn(format!(
+                    "{}: {} rows of dimension {}: fewer rows than dimensions, as a transposed matrix has; each row must be one embedding (if each column is, save z.T)",
+                    e.name,
+                    e.rows(),
+                    e.cols()
+                ));
+            }
+        }
         let input_dtype = first.source_dtype.clone();
         let fits_f32 = check_magnitudes(&first, second.as_ref(), self.settings, false)?;
         // One precision for both files: float64 if asked for or if either is,
@@ -125,6 +143,7 @@ impl DataJob {
             second,
             layout,
             input_dtype,
+            dropped_columns,
         })
     }
 
@@ -132,7 +151,12 @@ impl DataJob {
     /// i of `view2` (row N + i of the stack) are the two views of item i.
     /// Every check that names a row runs on each file before stacking, so
     /// messages name the file and its own row.
-    fn stack_views(&self, view1: Embeddings, view2: Embeddings) -> Result<Loaded> {
+    fn stack_views(
+        &self,
+        view1: Embeddings,
+        view2: Embeddings,
+        dropped_columns: Vec<DroppedColumn>,
+    ) -> Result<Loaded> {
         if view2.rows() != view1.rows() {
             return Err(Error::data(
                 &view2.name,
@@ -203,6 +227,7 @@ impl DataJob {
             second: None,
             layout,
             input_dtype,
+            dropped_columns,
         })
     }
 
@@ -240,6 +265,20 @@ fn stack<T: bytemuck::Pod>(name: &str, a: &Matrix<T>, b: &Matrix<T>) -> Result<M
     out.extend(a.view().iter().copied());
     out.extend(b.view().iter().copied());
     Ok(Matrix::from_rows(a.rows() + b.rows(), a.cols(), out))
+}
+
+/// A layout error about a matrix with fewer rows than columns says that the
+/// matrix may be transposed.
+fn transposed_hint(e: Error, first: &Embeddings) -> Error {
+    match e {
+        Error::Data(m) if first.rows() < first.cols() => Error::Data(format!(
+            "{m} ({} has {} rows of dimension {}: if each column is an embedding, save z.T)",
+            first.name,
+            first.rows(),
+            first.cols()
+        )),
+        e => e,
+    }
 }
 
 /// Row norms whose products and squares float64 holds with every digit:
@@ -337,6 +376,8 @@ pub struct Loaded {
     pub second: Option<Embeddings>,
     pub layout: Layout,
     pub input_dtype: String,
+    /// Columns of text input left out (a pandas index).
+    pub dropped_columns: Vec<DroppedColumn>,
 }
 
 impl Loaded {
@@ -354,6 +395,7 @@ impl Loaded {
                 precision: core.precision(),
                 input_dtype: self.input_dtype.clone(),
                 dimension: self.first.cols(),
+                dropped_columns: self.dropped_columns.clone(),
             },
             stats,
         )

@@ -22,6 +22,7 @@
 //!     settings: Settings { tau: 0.1, similarity: Similarity::Cosine, block: DEFAULT_BLOCK, portable: false },
 //!     force_f64: false,
 //!     threads: Some(1),
+//!     columns: None,
 //! };
 //! let report = compute_report(&job)?;
 //! // The tutorial's numerator: exp(sim(z1, z3) / tau) = exp(0.9 / 0.1) = exp(9).

@@ -5,6 +5,7 @@
 
 use serde::Serialize;
 
+use crate::input::csv::DroppedColumn;
 use crate::layout::{Direction, Layout, LayoutKind};
 use crate::loss::{RecordStats, Similarity};
 
@@ -32,6 +33,9 @@ pub struct Summary {
     pub n_candidates: usize,
     /// Embedding dimension.
     pub dimension: usize,
+    /// Columns of text input left out (pandas' index); absent when none.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub dropped_columns: Vec<DroppedColumn>,
     /// Share of records whose positive ranks first.
     pub top1_accuracy: f64,
     /// Mean rank of the positive.
@@ -99,6 +103,7 @@ pub struct Context<'a> {
     pub precision: &'static str,
     pub input_dtype: String,
     pub dimension: usize,
+    pub dropped_columns: Vec<DroppedColumn>,
 }
 
 /// Neumaier's compensated mean: the mean of many losses to the last digit.
@@ -183,6 +188,7 @@ impl Report {
                 n_anchors: n,
                 n_candidates: layout.n_candidates(false),
                 dimension: ctx.dimension,
+                dropped_columns: ctx.dropped_columns,
                 top1_accuracy: top1,
                 mean_rank: rank,
                 directions,

@@ -309,6 +309,7 @@ fn example_data() -> Result<Loaded> {
         second: None,
         layout,
         input_dtype: "float64".into(),
+        dropped_columns: Vec::new(),
     })
 }
 

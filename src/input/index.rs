@@ -5,7 +5,7 @@
 //! reported as such rather than wrapped; range checks against the embedding
 //! file happen in the layout, which knows the row counts.
 
-use std::io::Read;
+use std::io::{BufRead, BufReader, Read};
 
 use crate::error::{Error, Result};
 use crate::input::{csv, display_name, io_reason, npy, open};
@@ -45,20 +45,52 @@ impl Pairs {
     }
 }
 
-/// Loads a pairs file.
+/// Loads a pairs file, reading a stream (standard input, a pipe) no further
+/// than its `.npy` header promises or the text limits allow.
 pub fn load_pairs(path: &str) -> Result<Pairs> {
     let name = display_name(path);
-    let mut bytes = Vec::new();
-    open(path)?
-        .read_to_end(&mut bytes)
+    let mut reader = open(path)?;
+    let mut head = Vec::with_capacity(8);
+    (&mut reader)
+        .take(npy::MAGIC.len() as u64)
+        .read_to_end(&mut head)
         .map_err(|e| Error::data(&name, io_reason(&e)))?;
-    parse_pairs(&name, path, &bytes)
+    let mut full = std::io::Cursor::new(head.clone()).chain(reader);
+    if head == npy::MAGIC {
+        let h = npy::read_header(&name, &mut full)?;
+        check_pairs_header(&name, &h)?;
+        let data = npy::read_data(&name, &h, &mut full, regular_len(path))?;
+        return npy_pairs(&name, &h, &data);
+    }
+    if path.to_ascii_lowercase().ends_with(".npy") {
+        return Err(Error::data(
+            &name,
+            "not a .npy file (it does not start with \\x93NUMPY)",
+        ));
+    }
+    csv::check_size(&name, path)?;
+    text_pairs(&name, path, BufReader::new(full))
 }
 
-/// Parses a pairs file from its bytes (`path` only picks the CSV delimiter).
+/// The length of a regular file (`None` for standard input, pipes, devices).
+fn regular_len(path: &str) -> Option<u64> {
+    if path == "-" {
+        return None;
+    }
+    std::fs::metadata(path)
+        .ok()
+        .filter(|m| m.is_file())
+        .map(|m| m.len())
+}
+
+/// Parses a pairs file from its bytes (`path` only hints at the delimiter).
 pub fn parse_pairs(name: &str, path: &str, bytes: &[u8]) -> Result<Pairs> {
     if bytes.starts_with(npy::MAGIC) {
-        return npy_pairs(name, bytes);
+        let mut r = bytes;
+        let h = npy::read_header(name, &mut r)?;
+        check_pairs_header(name, &h)?;
+        h.check_len(name, bytes.len() as u64)?;
+        return npy_pairs(name, &h, &bytes[h.data_offset..]);
     }
     if path.to_ascii_lowercase().ends_with(".npy") {
         return Err(Error::data(
@@ -66,8 +98,18 @@ pub fn parse_pairs(name: &str, path: &str, bytes: &[u8]) -> Result<Pairs> {
             "not a .npy file (it does not start with \\x93NUMPY)",
         ));
     }
-    let delimiter = csv::delimiter_for(path).unwrap_or_else(|| csv::sniff(bytes));
-    let table = csv::parse_table(name, bytes, delimiter, parse_int)?;
+    text_pairs(name, path, bytes)
+}
+
+fn text_pairs<R: BufRead>(name: &str, path: &str, r: R) -> Result<Pairs> {
+    let table = csv::parse_table(
+        name,
+        r,
+        csv::TableKind::Pairs,
+        csv::delimiter_for(path),
+        None,
+        parse_index,
+    )?;
     if table.cols != 2 {
         return Err(Error::data(
             name,
@@ -89,52 +131,80 @@ pub fn parse_pairs(name: &str, path: &str, bytes: &[u8]) -> Result<Pairs> {
     })
 }
 
-/// An integer cell; `3.0` is refused like any other non-integer.
-fn parse_int(s: &str) -> Option<i64> {
-    s.parse::<i64>().ok()
+/// An index cell: an integer, or a number with an integer value (as
+/// `np.savetxt` writes integers by default: `3.000000000000000000e+00`).
+fn parse_index(s: &str) -> Option<i64> {
+    s.parse::<i64>().ok().or_else(|| {
+        let x = s.parse::<f64>().ok()?;
+        whole(x)
+    })
 }
 
-fn npy_pairs(name: &str, bytes: &[u8]) -> Result<Pairs> {
-    let mut r = bytes;
-    let h = npy::read_header(name, &mut r)?;
-    if h.dtype.kind == npy::Kind::Float {
-        return Err(Error::data(
-            name,
-            format!("index files must hold integers, not {}", h.dtype.name()),
-        ));
-    }
+/// `x` as an i64 when it is a whole number that fits.
+fn whole(x: f64) -> Option<i64> {
+    // 2^63 is exact in float64; every whole float below it in size fits.
+    (x.fract() == 0.0 && x.abs() < 9.223_372_036_854_775_808e18).then_some(x as i64)
+}
+
+fn check_pairs_header(name: &str, h: &npy::Header) -> Result<()> {
     if h.shape.len() != 2 || h.shape[1] != 2 {
         return Err(Error::data(
             name,
             format!("a pairs array must have shape (P, 2), not {:?}", h.shape),
         ));
     }
-    h.check_len(name, bytes.len() as u64)?;
-    let data = &bytes[h.data_offset..];
+    Ok(())
+}
+
+/// The pairs of a checked header from its data bytes. Integer arrays of any
+/// width, and float arrays whose every value is a whole number.
+fn npy_pairs(name: &str, h: &npy::Header, data: &[u8]) -> Result<Pairs> {
     let size = h.dtype.size;
-    let value = |k: usize| -> i128 {
+    let value = |k: usize| -> std::result::Result<i128, f64> {
         let mut b = [0u8; 8];
         b[..size].copy_from_slice(&data[k * size..(k + 1) * size]);
         if h.dtype.big_endian {
             b[..size].reverse();
         }
         let raw = u64::from_le_bytes(b);
-        match h.dtype.kind {
+        match (h.dtype.kind, size) {
             // Sign-extend from the dtype's width.
-            npy::Kind::Int => (((raw << (64 - 8 * size)) as i64) >> (64 - 8 * size)) as i128,
-            _ => raw as i128,
+            (npy::Kind::Int, _) => {
+                Ok((((raw << (64 - 8 * size)) as i64) >> (64 - 8 * size)) as i128)
+            }
+            (npy::Kind::Uint, _) => Ok(raw as i128),
+            (npy::Kind::Float, 2) => {
+                let x = f64::from(half::f16::from_bits(raw as u16));
+                whole(x).map(i128::from).ok_or(x)
+            }
+            (npy::Kind::Float, 4) => {
+                let x = f64::from(f32::from_bits(raw as u32));
+                whole(x).map(i128::from).ok_or(x)
+            }
+            (npy::Kind::Float, _) => {
+                let x = f64::from_bits(raw);
+                whole(x).map(i128::from).ok_or(x)
+            }
         }
     };
     let p = h.shape[0];
     let at = |row: usize, col: usize| -> Result<i64> {
+        let which = ["anchor", "positive"][col];
         let v = if h.fortran_order {
             value(col * p + row)
         } else {
             value(row * 2 + col)
         };
+        let v = v.map_err(|x| {
+            Error::data(
+                name,
+                format!(
+                    "row {row}, {which} index {x} is not a whole number (pairs are row numbers: save them as integers, e.g. np.save(path, p.astype(int)))"
+                ),
+            )
+        })?;
         // Only uint64 holds values beyond i64; no file has that many rows.
         i64::try_from(v).map_err(|_| {
-            let which = ["anchor", "positive"][col];
             Error::data(
                 name,
                 format!("row {row}, {which} index {v} is out of range (too large for any file)"),
@@ -181,14 +251,22 @@ mod tests {
         let e = parse_pairs("p.csv", "p.csv", b"0,1\n2,1.5\n").unwrap_err();
         assert_eq!(
             e.to_string(),
-            "p.csv: line 2, column 2: '1.5' is not an integer"
+            "p.csv: line 2, column 2: '1.5' is not an integer (pairs are row numbers: write them from an integer array, e.g. p.astype(int))"
         );
-        // A first line of numbers is data, not a header to skip.
-        let e = parse_pairs("p.csv", "p.csv", b"0.0,1.0\n2,3\n").unwrap_err();
+        // Whole numbers written as floats are row numbers; a first line of
+        // numbers is data, not a header to skip.
+        let p = parse_pairs("p.csv", "p.csv", b"0.0,1.0\n2,3e0\n").unwrap();
         assert_eq!(
-            e.to_string(),
-            "p.csv: line 1, column 1: '0.0' is not an integer"
+            p.pairs,
+            vec![IndexPair { a: 0, b: 1 }, IndexPair { a: 2, b: 3 }]
         );
+        let p = parse_pairs(
+            "p.txt",
+            "p.txt",
+            b"0.000000000000000000e+00 4.000000000000000000e+00\n",
+        )
+        .unwrap();
+        assert_eq!(p.pairs, vec![IndexPair { a: 0, b: 4 }]);
         let e = parse_pairs("p.csv", "p.csv", b"0,1,2\n").unwrap_err();
         assert!(e.to_string().contains("needs 2 columns"), "{e}");
     }

@@ -329,6 +329,16 @@ pub fn display_name(path: &str) -> String {
 
 /// Loads an embedding file (`.npy`, CSV or TSV; `-` for standard input).
 pub fn load_embeddings(path: &str) -> Result<Embeddings> {
+    load_embeddings_with(path, None).map(|(e, _)| e)
+}
+
+/// Loads an embedding file; `columns` (`--columns`) picks the columns of
+/// text input. Also returns the columns of text input left out on the tool's
+/// own judgement (a pandas index).
+pub fn load_embeddings_with(
+    path: &str,
+    columns: Option<&csv::ColumnSpec>,
+) -> Result<(Embeddings, Vec<csv::DroppedColumn>)> {
     let name = display_name(path);
     let mut reader = open(path)?;
     // Read the first bytes to tell the format.
@@ -338,16 +348,19 @@ pub fn load_embeddings(path: &str) -> Result<Embeddings> {
         .read_to_end(&mut head)
         .map_err(|e| Error::data(&name, io_reason(&e)))?;
     if head == npy::MAGIC {
-        if path != "-" {
-            drop(reader);
-            return load_npy_file(path, MMAP_THRESHOLD);
+        if let Some(spec) = columns {
+            return Err(Error::Usage(format!(
+                "error: --columns {spec} picks columns of text input, but {name} is a .npy file"
+            )));
         }
-        let mut bytes = head;
-        reader
-            .read_to_end(&mut bytes)
-            .map_err(|e| Error::data(&name, io_reason(&e)))?;
-        let len = bytes.len() as u64;
-        return npy_embeddings(&name, &mut &bytes[..], len);
+        let regular = path != "-" && std::fs::metadata(path).is_ok_and(|m| m.is_file());
+        if regular {
+            drop(reader);
+            return load_npy_file(path, MMAP_THRESHOLD).map(|e| (e, Vec::new()));
+        }
+        // Standard input or a pipe: read what the header promises, no more.
+        let mut full = std::io::Cursor::new(head).chain(reader);
+        return npy_stream(&name, &mut full).map(|e| (e, Vec::new()));
     }
     if path.to_ascii_lowercase().ends_with(".npy") {
         return Err(Error::data(
@@ -355,8 +368,43 @@ pub fn load_embeddings(path: &str) -> Result<Embeddings> {
             "not a .npy file (it does not start with \\x93NUMPY)",
         ));
     }
+    csv::check_size(&name, path)?;
     let full = std::io::Cursor::new(head).chain(reader);
-    csv::read_embeddings(&name, csv::delimiter_for(path), full)
+    csv::read_text(&name, csv::delimiter_for(path), full, columns)
+}
+
+/// `.npy` embeddings from a stream: the header, exactly the data it
+/// promises, and then the end of the stream.
+fn npy_stream<R: Read>(name: &str, r: &mut R) -> Result<Embeddings> {
+    let header = npy::read_header(name, r)?;
+    check_embedding_header(name, &header)?;
+    let need = header.data_len(name)?;
+    let e = npy_data(name, &header, r).map_err(|e| match e {
+        Error::Data(m) if m.ends_with("file ends inside the data") => Error::data(
+            name,
+            format!(
+                "header shape {:?} of {} needs {need} data bytes but the stream ends before them",
+                header.shape,
+                header.dtype.name()
+            ),
+        ),
+        e => e,
+    })?;
+    let mut one = [0u8; 1];
+    if r.read(&mut one)
+        .map_err(|e| Error::data(name, io_reason(&e)))?
+        > 0
+    {
+        return Err(Error::data(
+            name,
+            format!(
+                "header shape {:?} of {} needs {need} data bytes but the file holds more",
+                header.shape,
+                header.dtype.name()
+            ),
+        ));
+    }
+    Ok(e)
 }
 
 fn load_npy_file(path: &str, mmap_threshold: u64) -> Result<Embeddings> {
@@ -402,7 +450,7 @@ fn check_embedding_header(file: &str, h: &npy::Header) -> Result<()> {
         return Err(Error::data(
             file,
             format!(
-                "embeddings must be float16, float32 or float64, not {}",
+                "embeddings must be float16, float32 or float64, not {} (convert them: np.save(path, z.astype(np.float32)))",
                 h.dtype.name()
             ),
         ));

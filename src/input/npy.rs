@@ -124,15 +124,89 @@ pub fn read_header<R: Read>(file: &str, r: &mut R) -> Result<Header> {
     }
     let mut text = vec![0u8; len];
     read_exact(file, r, &mut text, "the header")?;
-    let text =
-        std::str::from_utf8(&text).map_err(|_| Error::data(file, "header is not valid text"))?;
-    let (dtype, fortran_order, shape) = parse_dict(text).map_err(|m| Error::data(file, m))?;
+    // Versions 1 and 2 are Latin-1, version 3 UTF-8; numpy writes ASCII, and
+    // anything else can only stand inside a string.
+    if major == 3 {
+        if let Err(e) = std::str::from_utf8(&text) {
+            return Err(Error::data(
+                file,
+                format!(
+                    "header is not UTF-8 text: byte {} is 0x{:02x}",
+                    prefix + e.valid_up_to(),
+                    text[e.valid_up_to()]
+                ),
+            ));
+        }
+    }
+    let (dtype, fortran_order, shape) =
+        parse_dict(&text, prefix, major == 3).map_err(|m| Error::data(file, m))?;
     Ok(Header {
         dtype,
         fortran_order,
         shape,
         data_offset: prefix + len,
     })
+}
+
+/// Reads the data a checked header promises from a stream, no more: exactly
+/// its bytes, then one more read to see that the stream ends there. Memory
+/// grows with the bytes that arrive, so a header's claim costs nothing until
+/// the data is there. `file_len` (a regular file's length) lets a short or
+/// long file be refused before reading.
+pub fn read_data<R: Read>(
+    file: &str,
+    h: &Header,
+    r: &mut R,
+    file_len: Option<u64>,
+) -> Result<Vec<u8>> {
+    let need = match file_len {
+        Some(len) => h.check_len(file, len)?,
+        None => h.data_len(file)?,
+    };
+    let mut data: Vec<u8> = Vec::new();
+    let mut chunk = vec![0u8; need.clamp(1, 1 << 20)];
+    while data.len() < need {
+        let want = (need - data.len()).min(chunk.len());
+        let n = match r.read(&mut chunk[..want]) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(Error::data(file, crate::input::io_reason(&e))),
+        };
+        data.try_reserve(n).map_err(|_| {
+            Error::data(
+                file,
+                format!(
+                    "holds more than {} bytes of data, more than can be held in memory",
+                    data.len()
+                ),
+            )
+        })?;
+        data.extend_from_slice(&chunk[..n]);
+    }
+    let extra = loop {
+        match r.read(&mut chunk[..1]) {
+            Ok(n) => break n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(Error::data(file, crate::input::io_reason(&e))),
+        }
+    };
+    if data.len() < need || extra > 0 {
+        let holds = if extra > 0 {
+            "more".to_string()
+        } else {
+            data.len().to_string()
+        };
+        return Err(Error::data(
+            file,
+            format!(
+                "header shape {:?} of {} needs {need} data bytes but the file holds {holds}",
+                h.shape,
+                h.dtype.name()
+            ),
+        ));
+    }
+    Ok(data)
 }
 
 fn read_exact<R: Read>(file: &str, r: &mut R, buf: &mut [u8], what: &str) -> Result<()> {
@@ -143,10 +217,18 @@ fn read_exact<R: Read>(file: &str, r: &mut R, buf: &mut [u8], what: &str) -> Res
 }
 
 /// Parses the header dict. Keys may come in any order; all three are required.
-fn parse_dict(text: &str) -> std::result::Result<(Dtype, bool, Vec<usize>), String> {
+/// `base` is the file offset of the header's first byte, so that places are
+/// named as file offsets; `utf8` says how strings are decoded (else Latin-1).
+fn parse_dict(
+    text: &[u8],
+    base: usize,
+    utf8: bool,
+) -> std::result::Result<(Dtype, bool, Vec<usize>), String> {
     let mut p = Parser {
-        s: text.as_bytes(),
+        s: text,
         i: 0,
+        base,
+        utf8,
     };
     let mut descr = None;
     let mut fortran = None;
@@ -176,6 +258,16 @@ fn parse_dict(text: &str) -> std::result::Result<(Dtype, bool, Vec<usize>), Stri
             p.expect(b'}')?;
             break;
         }
+    }
+    // Only padding may follow the dict: spaces and the closing newline.
+    p.ws();
+    if let Some(&b) = p.s.get(p.i) {
+        return Err(format!(
+            "malformed header: byte {} (0x{b:02x}) follows the closing '}}'; is the header length (bytes 8-{}, {}) too large?",
+            p.at(),
+            if base == 10 { 9 } else { 11 },
+            p.s.len()
+        ));
     }
     let descr = descr.ok_or("header has no 'descr'")?;
     let fortran = fortran.ok_or("header has no 'fortran_order'")?;
@@ -222,9 +314,27 @@ fn parse_descr(d: &str) -> std::result::Result<Dtype, String> {
 struct Parser<'a> {
     s: &'a [u8],
     i: usize,
+    /// File offset of `s[0]`.
+    base: usize,
+    utf8: bool,
 }
 
 impl Parser<'_> {
+    /// The file offset of the current byte.
+    fn at(&self) -> usize {
+        self.base + self.i
+    }
+    /// What is wrong at the current byte, for a message: a byte that is not
+    /// text is named by its value.
+    fn found(&self) -> String {
+        match self.s.get(self.i) {
+            None => " (the header ends there)".into(),
+            Some(&b) if !(0x20..0x7f).contains(&b) && b != b'\n' => {
+                format!(" (found byte 0x{b:02x})")
+            }
+            Some(_) => String::new(),
+        }
+    }
     fn ws(&mut self) {
         while self.i < self.s.len() && self.s[self.i].is_ascii_whitespace() {
             self.i += 1;
@@ -243,8 +353,10 @@ impl Parser<'_> {
             Ok(())
         } else {
             Err(format!(
-                "malformed header: expected '{}' at byte {}",
-                c as char, self.i
+                "malformed header: expected '{}' at byte {}{}",
+                c as char,
+                self.at(),
+                self.found()
             ))
         }
     }
@@ -253,8 +365,9 @@ impl Parser<'_> {
             Some(&q @ (b'\'' | b'"')) => q,
             _ => {
                 return Err(format!(
-                    "malformed header: expected a string at byte {}",
-                    self.i
+                    "malformed header: expected a string at byte {}{}",
+                    self.at(),
+                    self.found()
                 ));
             }
         };
@@ -264,9 +377,17 @@ impl Parser<'_> {
             self.i += 1;
         }
         if self.i >= self.s.len() {
-            return Err("malformed header: unterminated string".into());
+            return Err(format!(
+                "malformed header: the string at byte {} is not closed",
+                self.base + start - 1
+            ));
         }
-        let out = String::from_utf8_lossy(&self.s[start..self.i]).into_owned();
+        let bytes = &self.s[start..self.i];
+        let out = if self.utf8 {
+            String::from_utf8_lossy(bytes).into_owned()
+        } else {
+            bytes.iter().map(|&b| b as char).collect() // Latin-1
+        };
         self.i += 1;
         Ok(out)
     }
@@ -280,8 +401,9 @@ impl Parser<'_> {
             Ok(false)
         } else {
             Err(format!(
-                "malformed header: expected True or False at byte {}",
-                self.i
+                "malformed header: expected True or False at byte {}{}",
+                self.at(),
+                self.found()
             ))
         }
     }
@@ -298,7 +420,11 @@ impl Parser<'_> {
                 self.i += 1;
             }
             if start == self.i {
-                return Err(format!("malformed header: bad shape entry at byte {start}"));
+                return Err(format!(
+                    "malformed header: bad shape entry at byte {}{}",
+                    self.at(),
+                    self.found()
+                ));
             }
             let n = std::str::from_utf8(&self.s[start..self.i])
                 .ok()

@@ -215,6 +215,13 @@ pub fn write(
             )?;
         }
     }
+    for d in &s.dropped_columns {
+        writeln!(
+            out,
+            "{bullet}column {} of {} left out: an integer index under an empty header cell, as pandas writes (--columns picks columns)",
+            d.column, d.file
+        )?;
+    }
     writeln!(
         out,
         "{bullet}tau {}, {} similarity, {} layout{}, {} products, dimension {}",
