@@ -109,13 +109,9 @@ impl DataJob {
         })()
         .map_err(|e| transposed_hint(e, &first))?;
         for e in std::iter::once(&first).chain(&second) {
-            if self.settings.similarity == Similarity::Cosine && e.rows() < e.cols() {
-                crate::warning::warn(format!(
-                    "{}: {} rows of dimension {}: fewer rows than dimensions, as a transposed matrix has; each row must be one embedding (if each column is, save z.T)",
-                    e.name,
-                    e.rows(),
-                    e.cols()
-                ));
+            let cosine = self.settings.similarity == Similarity::Cosine;
+            if let Some(w) = e.transposed_warning(cosine) {
+                crate::warning::warn(w);
             }
         }
         let input_dtype = first.source_dtype.clone();

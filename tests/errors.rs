@@ -85,10 +85,40 @@ fn cases() -> Vec<Case> {
         // Files of the wrong kind, or no file at all.
         c("not npy", &["compute", "e.npy"], "e.npy: not a .npy file (it does not start with \\x93NUMPY)")
             .file("e.npy", "hello"),
-        c("not csv (binary)", &["compute", "e.csv"], "e.csv: line 1: not valid text (it must be UTF-8 CSV)")
-            .file("e.csv", b"\xff\xfe\x00\x01garbage".to_vec()),
+        c("not text (not UTF-8)", &["compute", "e.csv"], "e.csv: line 2: not UTF-8 text (byte 4 is 0x80); text input must be UTF-8 CSV, TSV or numbers separated by spaces")
+            .file("e.csv", b"1,2\n\x80garbage\n".to_vec()),
+        c("not text (a NUL byte)", &["compute", "e.csv"], "e.csv: line 1: byte 3 is NUL: binary data, not text (text input must be UTF-8 CSV, TSV or numbers separated by spaces)")
+            .file("e.csv", b"1,2\x00\x01garbage".to_vec()),
+        c("not text (NUL on standard input)", &["compute", "-"], "<stdin>: line 1: byte 0 is NUL: binary data, not text (text input must be UTF-8 CSV, TSV or numbers separated by spaces)")
+            .stdin(vec![0u8; 1 << 16]),
+        c("UTF-16 text", &["compute", "e.csv"], "e.csv: UTF-16 text (it starts with the byte-order mark ff fe); save it as UTF-8")
+            .file("e.csv", b"\xff\xfe1\x00,\x002\x00".to_vec()),
+        c("line too long", &["compute", "-"], "<stdin>: line 2 is longer than 4194304 bytes, the most a line of text input may hold")
+            .stdin([&b"1,2\n"[..], &b"1,".repeat(3 << 20)].concat()),
         c("not csv (words)", &["compute", "e.csv"], "e.csv: line 2, column 2: 'b' is not a number")
-            .file("e.csv", "x,y\n1,b\n"),
+            .file("e.csv", "1,2\n1,b\n"),
+        c("word under a header", &["compute", "e.csv"], "e.csv: line 2, column 1: 'img_001' is not a number (the header calls this column 'file'; choose the embedding columns with --columns, e.g. --columns 2:)")
+            .file("e.csv", "file,e0,e1\nimg_001,1,2\n"),
+        c("id column", &["compute", "e.csv"], "e.csv: line 1, column 1: the header names this column 'id', which is not a dimension of an embedding; choose the embedding columns with --columns (e.g. --columns 2:, or --columns 1: to keep every column)")
+            .file("e.csv", "id,e0,e1\n0,1,2\n1,3,4\n"),
+        c("index column of non-integers", &["compute", "e.csv"], "e.csv: line 3, column 1: '1.5' is not an integer, but the column's header cell is empty, as pandas writes its index; choose the columns with --columns")
+            .file("e.csv", ",0,1\n0,1,2\n1.5,3,4\n"),
+        c("unclosed quote", &["compute", "e.csv"], "e.csv: line 1, column 1: the quote (\") that opens this cell is not closed on this line (a cell cannot span lines)")
+            .file("e.csv", "\"0.1,0.2,0.3\n1,2,3\n4,5,6\n7,8,9\n"),
+        c("text after a closing quote", &["compute", "e.csv"], "e.csv: line 2, column 2: text follows the closing quote (\") of this cell")
+            .file("e.csv", "1,2\n3,\"4\"5\n"),
+        c("separators differ", &["compute", "e.csv"], "e.csv: line 2 is separated by commas, but line 1 by tabs; use one separator throughout")
+            .file("e.csv", "0.1\t0.2\t0.3\n1,2,3\n4,5,6\n7,8,9\n"),
+        c("--columns: no such column", &["compute", "e.csv", "--columns", "2:5"], "e.csv: --columns 2:5: column 5 does not exist (the file has 3 columns)")
+            .file("e.csv", "id,e0,e1\na,1,2\nb,3,4\n"),
+        c("--columns: no such name", &["compute", "e.csv", "--columns", "e0:e2"], "e.csv: --columns e0:e2: no column is named 'e2' in the header (line 1)")
+            .file("e.csv", "id,e0,e1\na,1,2\nb,3,4\n"),
+        c("--columns: a name, no header", &["compute", "e.csv", "--columns", "e0"], "e.csv: --columns e0: names column 'e0', but the file has no header line")
+            .file("e.csv", "1,2\n3,4\n"),
+        c("--columns: backwards", &["compute", "e.csv", "--columns", "3:2"], "e.csv: --columns 3:2: the range from column 3 to column 2 runs backwards")
+            .file("e.csv", "id,e0,e1\na,1,2\nb,3,4\n"),
+        c("--columns: twice", &["compute", "e.csv", "--columns", "2:3,3"], "e.csv: --columns 2:3,3: column 3 is selected twice")
+            .file("e.csv", "id,e0,e1\na,1,2\nb,3,4\n"),
         c("empty file", &["compute", "e.csv"], "e.csv: holds no data rows").file("e.csv", ""),
         c("directory", &["compute", "d"], "d: is a directory, not a file").dir("d"),
         c("missing file", &["compute", "missing.npy"], "missing.npy: no such file"),
@@ -108,8 +138,25 @@ fn cases() -> Vec<Case> {
             .file("e.npy", f64_npy(&four_rows())[..40].to_vec()),
         c("npy header of a future version", &["compute", "e.npy"], "e.npy: unsupported .npy format version 9")
             .file("e.npy", { let mut b = f64_npy(&four_rows()); b[6] = 9; b }),
-        c("malformed npy header", &["compute", "e.npy"], "e.npy: malformed header: expected ':' at byte 8")
+        c("malformed npy header", &["compute", "e.npy"], "e.npy: malformed header: expected ':' at byte 18")
             .file("e.npy", npy("<f8", false, &[2, 2], &two_by_two).iter().map(|&b| if b == b':' { b'=' } else { b }).collect::<Vec<u8>>()),
+        c("npy header length too large", &["compute", "e.npy"], "e.npy: malformed header: byte 128 (0x00) follows the closing '}'; is the header length (bytes 8-9, 119) too large?")
+            .file("e.npy", { let mut b = f64_npy(&four_rows()); b[8] += 1; b }),
+        c("npy header with a Latin-1 byte", &["compute", "e.npy"], "e.npy: malformed header: expected ':' at byte 18 (found byte 0xe9)")
+            .file("e.npy", { let mut b = f64_npy(&four_rows()); b[18] = 0xe9; b }),
+        c("npy 3.0 header not UTF-8", &["compute", "e.npy"], "e.npy: header is not UTF-8 text: byte 30 is 0xe9")
+            .file("e.npy", {
+                let v1 = f64_npy(&four_rows());
+                let mut b = b"\x93NUMPY\x03\x00".to_vec();
+                b.extend_from_slice(&(118u32).to_le_bytes());
+                b.extend_from_slice(&v1[10..]);
+                b[30] = 0xe9;
+                b
+            }),
+        c("npy stream longer than its header says", &["compute", "-"], "<stdin>: header shape [4, 2] of float64 needs 64 data bytes, but more bytes follow them")
+            .stdin({ let mut b = f64_npy(&four_rows()); b.extend([0u8; 100]); b }),
+        c("npy stream shorter than its header says", &["compute", "-"], "<stdin>: header shape [4, 2] of float64 needs 64 data bytes but the file holds 63")
+            .stdin({ let mut b = f64_npy(&four_rows()); b.truncate(b.len() - 1); b }),
         // Element types.
         c("complex", &["compute", "e.npy"], "e.npy: unsupported dtype '<c16' (expected float16/32/64 or an integer type)")
             .file("e.npy", npy("<c16", false, &[2, 2], &[0; 64])),
@@ -119,7 +166,7 @@ fn cases() -> Vec<Case> {
             .file("e.npy", npy("<U3", false, &[2, 2], &[0; 48])),
         c("bool", &["compute", "e.npy"], "e.npy: unsupported dtype '|b1' (expected float16/32/64 or an integer type)")
             .file("e.npy", npy("|b1", false, &[2, 2], &[1, 0, 0, 1])),
-        c("int embeddings", &["compute", "e.npy"], "e.npy: embeddings must be float16, float32 or float64, not int32")
+        c("int embeddings", &["compute", "e.npy"], "e.npy: embeddings must be float16, float32 or float64, not int32 (convert them: np.save(path, z.astype(np.float32)))")
             .file("e.npy", npy("<i4", false, &[2, 2], &[1, 0, 0, 0, 2, 0, 0, 0, 3, 0, 0, 0, 4, 0, 0, 0])),
         // Shapes.
         c("1-D", &["compute", "e.npy"], "e.npy: embeddings must be a 2-D array (rows, dimension), not shape [4]")
@@ -159,7 +206,7 @@ fn cases() -> Vec<Case> {
         c("self-pair", &["compute", "e.npy", "--pairs", "p.csv"], "p.csv: line 1, pairs row 3 with itself (a row is never its own candidate)")
             .emb()
             .file("p.csv", "3,3\n"),
-        c("non-integer index", &["compute", "e.npy", "--pairs", "p.csv"], "p.csv: line 2, column 2: '1.5' is not an integer")
+        c("non-integer index", &["compute", "e.npy", "--pairs", "p.csv"], "p.csv: line 2, column 2: '1.5' is not an integer (pairs are row numbers: write them from an integer array, e.g. p.astype(int))")
             .emb()
             .file("p.csv", "0,1\n2,1.5\n"),
         c("non-numeric index", &["compute", "e.npy", "--pairs", "p.csv"], "p.csv: line 2, column 1: 'two' is not a number")
@@ -171,9 +218,12 @@ fn cases() -> Vec<Case> {
         c("ragged pairs", &["compute", "e.npy", "--pairs", "p.csv"], "p.csv: line 2: has 3 columns but line 1 has 2")
             .emb()
             .file("p.csv", "0,1\n2,3,0\n"),
-        c("float npy pairs", &["compute", "e.npy", "--pairs", "p.npy"], "p.npy: index files must hold integers, not float64")
+        c("float npy pairs, not whole", &["compute", "e.npy", "--pairs", "p.npy"], "p.npy: row 1, positive index 2.5 is not a whole number (pairs are row numbers: save them as integers, e.g. np.save(path, p.astype(int)))")
             .emb()
-            .file("p.npy", npy("<f8", false, &[1, 2], &f64_bytes(&[0.0, 1.0]))),
+            .file("p.npy", npy("<f8", false, &[2, 2], &f64_bytes(&[0.0, 1.0, 2.0, 2.5]))),
+        c("npy pairs stream longer than its header says", &["compute", "e.npy", "--pairs", "-"], "<stdin>: header shape [1, 2] of int64 needs 16 data bytes, but more bytes follow them")
+            .emb()
+            .stdin({ let mut b = pairs_npy(&[(0, 1)]); b.push(0); b }),
         c("npy pairs of the wrong shape", &["compute", "e.npy", "--pairs", "p.npy"], "p.npy: a pairs array must have shape (P, 2), not [2, 3]")
             .emb()
             .file("p.npy", npy("|i1", false, &[2, 3], &[0, 1, 2, 1, 2, 3])),
@@ -189,6 +239,8 @@ fn cases() -> Vec<Case> {
         // Layouts.
         c("odd row count, two-view", &["compute", "e.npy"], "e.npy: has 3 rows, but the two-view layout needs an even number (rows i and i+N are the two views of item i); use --pairs or --keys for other layouts")
             .file("e.npy", f64_npy(&four_rows()[..3])),
+        c("layout fails, fewer rows than dimensions", &["compute", "e.npy"], "e.npy: has 3 rows, but the two-view layout needs an even number (rows i and i+N are the two views of item i); use --pairs or --keys for other layouts (e.npy has 3 rows of dimension 4: if each column is an embedding, save z.T)")
+            .file("e.npy", f64_npy(&[vec![1.0, 0.0, 0.5, 0.2], vec![0.0, 1.0, 0.1, 0.3], vec![0.3, 0.3, 1.0, 0.0]])),
         c("keys with different row counts", &["compute", "e.npy", "--keys", "k.npy"], "k.npy: has 3 rows but e.npy has 4; row i of each file must be a pair")
             .emb()
             .file("k.npy", f64_npy(&four_rows()[..3])),
@@ -233,6 +285,8 @@ fn cases() -> Vec<Case> {
         usage("unknown --sim", &["compute", "e.npy", "--sim", "euclid"]),
         usage("--threads 0", &["compute", "e.npy", "--threads", "0"]),
         usage("no EMB", &["compute"]),
+        usage("--columns 0", &["compute", "e.npy", "--columns", "0:3"]),
+        usage("--columns empty item", &["compute", "e.npy", "--columns", "2,,3"]),
         usage("no command", &[]),
         usage("a file without a command", &["e.npy"]),
         usage("tau -0.07", &["compute", "e.npy", "--tau", "-0.07"]),
@@ -251,6 +305,8 @@ fn cases() -> Vec<Case> {
             .emb(),
         case("EMB and --pairs both stdin", &["compute", "-", "--pairs", "-"], 2, Some("only one of EMB and --pairs can be standard input"))
             .stdin(f64_npy(&four_rows())),
+        case("--columns on .npy", &["compute", "e.npy", "--columns", "2:"], 2, Some("--columns 2: picks columns of text input, but e.npy is a .npy file"))
+            .emb(),
         case("tau too small for float64", &["compute", "e.npy", "--tau", "1e-301"], 2, Some("--tau 1e-301 is too small: logits of up to 1/tau overflow float64"))
             .emb(),
         // Output.

@@ -327,7 +327,7 @@ fn regression_npy_dtype_with_newlines() {
 }
 
 /// fuzz csv_embeddings, crash-e3f09771: a quoted cell holding a newline,
-/// echoed in the message.
+/// echoed in the message. A cell no longer spans lines: the quote is named.
 #[test]
 fn regression_csv_cell_with_newline() {
     let text = b"\"10,.0,0.0.9,0.1,00\n0\".9,,0.7\n";
@@ -336,7 +336,7 @@ fn regression_csv_cell_with_newline() {
         .unwrap();
     assert_eq!(
         e.to_string(),
-        "f.csv: line 1, column 1: '10,.0,0.0.9,0.1,00\\n0.9' is not a number"
+        "f.csv: line 1, column 1: the quote (\") that opens this cell is not closed on this line (a cell cannot span lines)"
     );
 }
 

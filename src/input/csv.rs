@@ -620,19 +620,19 @@ where
                         reason: "index",
                     });
                 }
-                if let (Some(h), None, TableKind::Embeddings) = (&header, columns, kind) {
-                    if let Some(c) = selected.iter().copied().find(|&c| id_like(&h.cells[c])) {
-                        return Err(Error::data(
-                            name,
-                            format!(
-                                "line {}, column {}: the header names this column '{}', which is not a dimension of an embedding; choose the embedding columns with --columns (e.g. --columns {}, or --columns 1: to keep every column)",
-                                h.line,
-                                c + 1,
-                                truncate(&h.cells[c]),
-                                all_but(c, ncols)
-                            ),
-                        ));
-                    }
+                if let (Some(h), None, TableKind::Embeddings) = (&header, columns, kind)
+                    && let Some(c) = selected.iter().copied().find(|&c| id_like(&h.cells[c]))
+                {
+                    return Err(Error::data(
+                        name,
+                        format!(
+                            "line {}, column {}: the header names this column '{}', which is not a dimension of an embedding; choose the embedding columns with --columns (e.g. --columns {}, or --columns 1: to keep every column)",
+                            h.line,
+                            c + 1,
+                            truncate(&h.cells[c]),
+                            all_but(c, ncols)
+                        ),
+                    ));
                 }
                 shape.insert((ncols, set_by, selected, index))
             }
@@ -685,7 +685,7 @@ where
                     } else {
                         let named = header
                             .as_ref()
-                            .filter(|h| !h.cells[c].is_empty() && columns.is_none());
+                            .filter(|h| !h.cells[c].is_empty() && columns.is_none() && *ncols > 1);
                         match named {
                             Some(h) => format!(
                                 "'{}' is not a number (the header calls this column '{}'; choose the embedding columns with --columns, e.g. --columns {})",

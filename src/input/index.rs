@@ -143,7 +143,7 @@ fn parse_index(s: &str) -> Option<i64> {
 /// `x` as an i64 when it is a whole number that fits.
 fn whole(x: f64) -> Option<i64> {
     // 2^63 is exact in float64; every whole float below it in size fits.
-    (x.fract() == 0.0 && x.abs() < 9.223_372_036_854_775_808e18).then_some(x as i64)
+    (x.fract() == 0.0 && x.abs() < 2f64.powi(63)).then_some(x as i64)
 }
 
 fn check_pairs_header(name: &str, h: &npy::Header) -> Result<()> {

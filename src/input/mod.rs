@@ -273,6 +273,46 @@ impl Embeddings {
         with_matrix!(&self.values, m => norms(m.view()))
     }
 
+    /// A warning when the matrix looks transposed (each column an embedding):
+    /// its columns have unit norm and its rows do not, or, under cosine
+    /// similarity, it has fewer rows than columns, at least 16 of them (the
+    /// width of the smallest embedding models, which a transposed matrix has
+    /// as rows), and its rows are not unit vectors (normalized rows are
+    /// embeddings).
+    pub fn transposed_warning(&self, cosine: bool) -> Option<String> {
+        fn col_norms<T: Copy + Into<f64>>(v: ArrayView2<'_, T>) -> Vec<f64> {
+            let mut ss = vec![0.0f64; v.ncols()];
+            for row in v.rows() {
+                for (s, &x) in ss.iter_mut().zip(row) {
+                    let x: f64 = x.into();
+                    *s += x * x;
+                }
+            }
+            ss.into_iter().map(f64::sqrt).collect()
+        }
+        let (r, d) = (self.rows(), self.cols());
+        if r < 2 || d < 2 {
+            return None;
+        }
+        let unit = |n: &[f64]| n.iter().all(|&x| (x - 1.0).abs() < 1e-3);
+        let rows_unit = unit(&self.row_norms());
+        if rows_unit {
+            return None;
+        }
+        let cols_unit = unit(&with_matrix!(&self.values, m => col_norms(m.view())));
+        let why = if cols_unit {
+            "its columns are unit vectors and its rows are not"
+        } else if cosine && r < d && r >= 16 {
+            "it has fewer rows than dimensions"
+        } else {
+            return None;
+        };
+        Some(format!(
+            "{}: {r} rows of dimension {d} look transposed ({why}); each row must be one embedding: if each column is, save z.T",
+            self.name
+        ))
+    }
+
     /// How a 0-based row and column are named in messages about this file.
     pub fn place(&self, row: usize, col: usize) -> String {
         match self.first_line {
@@ -374,37 +414,13 @@ pub fn load_embeddings_with(
 }
 
 /// `.npy` embeddings from a stream: the header, exactly the data it
-/// promises, and then the end of the stream.
+/// promises (memory grows as the bytes arrive, so a header's claim costs
+/// nothing by itself), and then the end of the stream.
 fn npy_stream<R: Read>(name: &str, r: &mut R) -> Result<Embeddings> {
     let header = npy::read_header(name, r)?;
     check_embedding_header(name, &header)?;
-    let need = header.data_len(name)?;
-    let e = npy_data(name, &header, r).map_err(|e| match e {
-        Error::Data(m) if m.ends_with("file ends inside the data") => Error::data(
-            name,
-            format!(
-                "header shape {:?} of {} needs {need} data bytes but the stream ends before them",
-                header.shape,
-                header.dtype.name()
-            ),
-        ),
-        e => e,
-    })?;
-    let mut one = [0u8; 1];
-    if r.read(&mut one)
-        .map_err(|e| Error::data(name, io_reason(&e)))?
-        > 0
-    {
-        return Err(Error::data(
-            name,
-            format!(
-                "header shape {:?} of {} needs {need} data bytes but the file holds more",
-                header.shape,
-                header.dtype.name()
-            ),
-        ));
-    }
-    Ok(e)
+    let data = npy::read_data(name, &header, r, None)?;
+    npy_data(name, &header, &mut &data[..])
 }
 
 fn load_npy_file(path: &str, mmap_threshold: u64) -> Result<Embeddings> {

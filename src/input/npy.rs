@@ -126,17 +126,17 @@ pub fn read_header<R: Read>(file: &str, r: &mut R) -> Result<Header> {
     read_exact(file, r, &mut text, "the header")?;
     // Versions 1 and 2 are Latin-1, version 3 UTF-8; numpy writes ASCII, and
     // anything else can only stand inside a string.
-    if major == 3 {
-        if let Err(e) = std::str::from_utf8(&text) {
-            return Err(Error::data(
-                file,
-                format!(
-                    "header is not UTF-8 text: byte {} is 0x{:02x}",
-                    prefix + e.valid_up_to(),
-                    text[e.valid_up_to()]
-                ),
-            ));
-        }
+    if major == 3
+        && let Err(e) = std::str::from_utf8(&text)
+    {
+        return Err(Error::data(
+            file,
+            format!(
+                "header is not UTF-8 text: byte {} is 0x{:02x}",
+                prefix + e.valid_up_to(),
+                text[e.valid_up_to()]
+            ),
+        ));
     }
     let (dtype, fortran_order, shape) =
         parse_dict(&text, prefix, major == 3).map_err(|m| Error::data(file, m))?;
@@ -193,14 +193,14 @@ pub fn read_data<R: Read>(
     };
     if data.len() < need || extra > 0 {
         let holds = if extra > 0 {
-            "more".to_string()
+            ", but more bytes follow them".to_string()
         } else {
-            data.len().to_string()
+            format!(" but the file holds {}", data.len())
         };
         return Err(Error::data(
             file,
             format!(
-                "header shape {:?} of {} needs {need} data bytes but the file holds {holds}",
+                "header shape {:?} of {} needs {need} data bytes{holds}",
                 h.shape,
                 h.dtype.name()
             ),
