@@ -438,3 +438,38 @@ fn text_larger_than_the_limit_is_refused_unread() {
         "it read the file"
     );
 }
+
+/// `--columns` applies to both files of the keys layout, and a `.npy` file
+/// beside it is a usage error.
+#[test]
+fn columns_apply_to_queries_and_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let rows = four_rows();
+    let text = |prefix: &str| {
+        let mut s = String::from("name,a,b\n");
+        for (i, r) in rows.iter().enumerate() {
+            s.push_str(&format!("{prefix}{i},{},{}\n", r[0], r[1]));
+        }
+        s
+    };
+    std::fs::write(dir.path().join("q.csv"), text("q")).unwrap();
+    std::fs::write(dir.path().join("k.csv"), text("k")).unwrap();
+    std::fs::write(dir.path().join("e.npy"), f64_npy(&rows)).unwrap();
+    let json = |args: &[&str]| {
+        let mut all = args.to_vec();
+        all.extend(["--format", "json"]);
+        json_of(&run(dir.path(), &all), "keys")
+    };
+    let text_run = json(&["compute", "q.csv", "--keys", "k.csv", "--columns", "a:b"]);
+    let npy_run = json(&["compute", "e.npy", "--keys", "e.npy"]);
+    assert_eq!(text_run["anchors"], npy_run["anchors"]);
+    let out = run(
+        dir.path(),
+        &["compute", "q.csv", "--keys", "e.npy", "--columns", "2:"],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "error: --columns 2: picks columns of text input, but e.npy is a .npy file\n"
+    );
+}

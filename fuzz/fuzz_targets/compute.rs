@@ -72,6 +72,7 @@ fuzz_target!(|data: &[u8]| {
         },
         force_f64: true,
         threads: Some(1),
+        columns: None,
     };
     let report = match compute_report(&job) {
         Ok(r) => r,

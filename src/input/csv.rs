@@ -11,10 +11,11 @@
 //! tabs). A later line that is separated otherwise is named as such. A cell
 //! may be quoted (`"..."`, with `""` for a quote inside), but it cannot span
 //! lines. That first line is a header, and skipped, when none of its cells is
-//! a number, or when it is exactly `0,1,...,d-1` (pandas' header of unnamed
-//! columns), or `,0,1,...` (the same with the index column). A header whose
-//! first cell is empty marks pandas' index column, which is dropped when it
-//! holds integers. `--columns` ([`ColumnSpec`]) picks the columns instead.
+//! a number, or, for embeddings, when it is exactly `0,1,...,d-1` (pandas'
+//! header of unnamed columns), or when it is `,0,1,...` (the same with the
+//! index column). A header whose first cell is empty marks pandas' index
+//! column, which is dropped when it holds integers. `--columns`
+//! ([`ColumnSpec`]) picks the columns instead.
 //!
 //! Every error names the 1-based line and column, as an editor shows them.
 
@@ -620,7 +621,7 @@ where
                         reason: "index",
                     });
                 }
-                if let (Some(h), None, TableKind::Embeddings) = (&header, columns, kind)
+                if let (Some(h), None, TableKind::Embeddings, 2..) = (&header, columns, kind, ncols)
                     && let Some(c) = selected.iter().copied().find(|&c| id_like(&h.cells[c]))
                 {
                     return Err(Error::data(
