@@ -199,7 +199,7 @@ fn cases() -> Vec<Case> {
         // Index files.
         c("index out of range", &["compute", "e.npy", "--pairs", "p.csv"], "p.csv: line 2, positive index 9 is out of range (e.npy has 4 rows, 0-based)")
             .emb()
-            .file("p.csv", "0,1\n2,9\n"),
+            .file("p.csv", "0,2\n2,9\n"),
         c("negative index", &["compute", "e.npy", "--pairs", "p.csv"], "p.csv: line 3, anchor index -1 is negative")
             .emb()
             .file("p.csv", "anchor,positive\n0,1\n-1,2\n"),

@@ -473,3 +473,46 @@ fn columns_apply_to_queries_and_keys() {
         "error: --columns 2: picks columns of text input, but e.npy is a .npy file\n"
     );
 }
+
+/// pandas' header of two unnamed columns, `0,1`, is also a valid pair (and a
+/// valid 2-D row): it is read as one, with a warning that names the line,
+/// when more rows follow; --quiet silences it. Alone it is plainly a row.
+#[test]
+fn a_first_line_0_1_is_a_row_with_a_warning() {
+    let out = run(
+        &inputs(),
+        &[
+            "compute",
+            "emb.npy",
+            "--pairs",
+            "pairs_pandas_noindex.csv",
+            "--summary",
+        ],
+    );
+    assert!(out.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "warning: pairs_pandas_noindex.csv: line 1 (0,1) is read as a row, but pandas writes the same line as the header of unnamed columns (to_csv with index=False); if it is that header, delete it (a header of names, such as anchor,positive, is always skipped)\n"
+    );
+    let (json, stderr) = compute(&["emb.npy", "--pairs", "pairs_pandas_noindex.csv", "--quiet"]);
+    assert!(stderr.is_empty());
+    assert_eq!(json["n_anchors"], 6, "the line is a pair");
+    assert_eq!(json["anchors"][0]["positive"], 1);
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("e.csv"), "0,1\n1,0\n0.5,0.5\n1,1\n").unwrap();
+    std::fs::write(dir.path().join("p.csv"), "0,1\n").unwrap();
+    let out = run(dir.path(), &["compute", "e.csv", "--summary"]);
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .starts_with("warning: e.csv: line 1 (0,1) is read as a row")
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("over 4 anchors"));
+    let out = run(dir.path(), &["compute", "e.csv", "--pairs", "p.csv", "-q"]);
+    assert!(out.status.success() && out.stderr.is_empty());
+    let out = run(dir.path(), &["compute", "e.csv", "--pairs", "p.csv"]);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr).lines().count(),
+        1,
+        "only e.csv's warning: p.csv's line 1 is its only row"
+    );
+}

@@ -11,9 +11,9 @@
 //! tabs). A later line that is separated otherwise is named as such. A cell
 //! may be quoted (`"..."`, with `""` for a quote inside), but it cannot span
 //! lines. That first line is a header, and skipped, when none of its cells is
-//! a number, or, for embeddings, when it is exactly `0,1,...,d-1` (pandas'
-//! header of unnamed columns), or when it is `,0,1,...` (the same with the
-//! index column). A header whose first cell is empty marks pandas' index
+//! a number, or when it is exactly `0,1,...,d-1` with three columns or more
+//! (pandas' header of unnamed columns; `0` and `0,1` are read as a row, with
+//! a warning), or when it is `,0,1,...` (the same with the index column). A header whose first cell is empty marks pandas' index
 //! column, which is dropped when it holds integers. `--columns`
 //! ([`ColumnSpec`]) picks the columns instead.
 //!
@@ -197,6 +197,7 @@ impl ColumnSpec {
             }
         };
         let mut out: Vec<usize> = Vec::new();
+        let mut seen = vec![false; ncols];
         for item in &self.items {
             let (a, b) = match item {
                 ColumnItem::One(r) => {
@@ -217,7 +218,7 @@ impl ColumnSpec {
                 }
             };
             for c in a..=b {
-                if out.contains(&c) {
+                if std::mem::replace(&mut seen[c], true) {
                     return Err(err(format!("column {} is selected twice", c + 1)));
                 }
                 out.push(c);
@@ -556,6 +557,8 @@ where
     let mut dropped = Vec::new();
     let mut out: Vec<T> = Vec::new();
     let mut row_lines: Vec<usize> = Vec::new();
+    // A first row that pandas would write as its header.
+    let mut ambiguous: Option<(usize, String)> = None;
     while let Some(Line { number: line, text }) = lines.next()? {
         let trimmed = text.trim();
         if trimmed.is_empty() || trimmed.starts_with('#') {
@@ -592,7 +595,13 @@ where
                         .all(|(i, c)| c.as_ref() == i.to_string())
             };
             let words = !cells_here.iter().any(|c| is_number(c));
-            let pandas = kind == TableKind::Embeddings && ints_from(0);
+            // pandas' header of unnamed columns; with one or two columns the
+            // same line is a plausible row (a pair, a 2-D point), read as such
+            // with a warning below.
+            let pandas = ints_from(0) && cells_here.len() >= 3 && kind == TableKind::Embeddings;
+            if ints_from(0) && cells_here.len() <= 2 {
+                ambiguous = Some((line, text.trim().to_string()));
+            }
             let pandas_index = cells_here[0].is_empty() && ints_from(1);
             if words || pandas || pandas_index {
                 header = Some(Header {
@@ -709,6 +718,13 @@ where
     let Some((_, _, selected, _)) = shape else {
         return Err(Error::data(name, "holds no data rows"));
     };
+    // Alone, the line cannot be a header (the file would hold no rows).
+    if let Some((line, text)) = ambiguous.filter(|_| row_lines.len() > 1) {
+        crate::warning::warn(format!(
+            "{name}: line {line} ({}) is read as a row, but pandas writes the same line as the header of unnamed columns (to_csv with index=False); if it is that header, delete it (a header of names, such as anchor,positive, is always skipped)",
+            truncate(&text)
+        ));
+    }
     Ok(Table {
         n_rows: row_lines.len(),
         rows: out,
