@@ -475,8 +475,10 @@ fn columns_apply_to_queries_and_keys() {
 }
 
 /// pandas' header of two unnamed columns, `0,1`, is also a valid pair (and a
-/// valid 2-D row): it is read as one, with a warning that names the line,
-/// when more rows follow; --quiet silences it. Alone it is plainly a row.
+/// valid 2-D row): it is read as one, with a warning that names the line when
+/// the next row looks like pandas' first row of data (anchor 0 again; a
+/// fraction); --quiet silences it. Alone, or before `2,3`, it is plainly a
+/// row.
 #[test]
 fn a_first_line_0_1_is_a_row_with_a_warning() {
     let out = run(
@@ -499,8 +501,18 @@ fn a_first_line_0_1_is_a_row_with_a_warning() {
     assert_eq!(json["n_anchors"], 6, "the line is a pair");
     assert_eq!(json["anchors"][0]["positive"], 1);
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("e.csv"), "0,1\n1,0\n0.5,0.5\n1,1\n").unwrap();
+    std::fs::write(dir.path().join("e.csv"), "0,1\n0.5,0.25\n1,0\n1,1\n").unwrap();
     std::fs::write(dir.path().join("p.csv"), "0,1\n").unwrap();
+    std::fs::write(dir.path().join("p2.csv"), "0,1\n2,3\n").unwrap();
+    let out = run(
+        dir.path(),
+        &["compute", "e.csv", "--pairs", "p2.csv", "--sim", "dot"],
+    );
+    assert!(out.status.success());
+    assert!(
+        !String::from_utf8_lossy(&out.stderr).contains("p2.csv"),
+        "0,1 before 2,3 is a pair"
+    );
     let out = run(dir.path(), &["compute", "e.csv", "--summary"]);
     assert!(
         String::from_utf8_lossy(&out.stderr)

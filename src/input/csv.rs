@@ -713,6 +713,19 @@ where
                 }
             }
         }
+        if row_lines.len() == 1 && ambiguous.is_some() {
+            // The second row says whether the first looks like a header: it
+            // starts with anchor 0 again (pairs are usually listed by
+            // anchor), or holds fractions where the first held integers.
+            let value = |c: usize| cells_here[c].parse::<f64>().unwrap_or(0.0);
+            let like_header = match kind {
+                TableKind::Pairs => value(selected[0]) == 0.0,
+                TableKind::Embeddings => selected.iter().any(|&c| value(c).fract() != 0.0),
+            };
+            if !like_header {
+                ambiguous = None;
+            }
+        }
         row_lines.push(line);
     }
     let Some((_, _, selected, _)) = shape else {
