@@ -217,8 +217,8 @@ impl ColumnSpec {
                     (a, b)
                 }
             };
-            for c in a..=b {
-                if std::mem::replace(&mut seen[c], true) {
+            for (c, seen) in seen.iter_mut().enumerate().take(b + 1).skip(a) {
+                if std::mem::replace(seen, true) {
                     return Err(err(format!("column {} is selected twice", c + 1)));
                 }
                 out.push(c);
