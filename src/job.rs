@@ -86,6 +86,12 @@ impl DataJob {
             let (view2, dropped) = input::load_embeddings_with(v, columns)?;
             view2.check_finite()?;
             dropped_columns.extend(dropped);
+            for e in [&first, &view2] {
+                let cosine = self.settings.similarity == Similarity::Cosine;
+                if let Some(w) = e.transposed_warning(cosine) {
+                    crate::warning::warn(w);
+                }
+            }
             return self.stack_views(first, view2, dropped_columns);
         }
         let mut second = match &self.keys {
