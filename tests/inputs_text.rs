@@ -129,6 +129,7 @@ fn text_of_a_matrix_reads_as_its_npy() {
         &["pandas_ids.csv", "--columns", "2:"],
         &["pandas_ids.csv", "--columns", "2,3:6"],
         &["pandas_index.csv", "--columns", "2:6"],
+        &["pandas_reloaded.csv", "--columns", "2:"],
         &["savetxt_default.txt"],
         &["savetxt_comma.csv"],
         &["savetxt_header.txt"],
@@ -176,6 +177,12 @@ fn id_column_suggests_columns() {
     assert_eq!(
         line,
         "error: pandas_ids.csv: line 1, column 1: the header names this column 'id', which is not a dimension of an embedding; choose the embedding columns with --columns (e.g. --columns 2:, or --columns 1: to keep every column)"
+    );
+    // pandas' name for a reloaded index is an id too.
+    let line = refused(&inputs(), &["compute", "pandas_reloaded.csv"]);
+    assert!(
+        line.contains("the header names this column 'Unnamed: 0'") && line.contains("--columns 2:"),
+        "{line}"
     );
     // Told to keep it, its strings are named (the user chose the columns).
     let line = refused(&inputs(), &["compute", "pandas_ids.csv", "--columns", "1:"]);

@@ -13,7 +13,8 @@
 //! lines. That first line is a header, and skipped, when none of its cells is
 //! a number, or when it is exactly `0,1,...,d-1` with three columns or more
 //! (pandas' header of unnamed columns; `0` and `0,1` are read as a row, with
-//! a warning), or when it is `,0,1,...` (the same with the index column). A header whose first cell is empty marks pandas' index
+//! a warning), or when it is `,0,1,...` (the same after the index column's
+//! empty cell, or after any other cell that is not a number). A header whose first cell is empty marks pandas' index
 //! column, which is dropped when it holds integers. `--columns`
 //! ([`ColumnSpec`]) picks the columns instead.
 //!
@@ -602,7 +603,9 @@ where
             if ints_from(0) && cells_here.len() <= 2 {
                 ambiguous = Some((line, text.trim().to_string()));
             }
-            let pandas_index = cells_here[0].is_empty() && ints_from(1);
+            // The same after a first cell that is not a number: empty (the
+            // index), `Unnamed: 0` (a reloaded index) or an id column's name.
+            let pandas_index = !is_number(&cells_here[0]) && ints_from(1);
             if words || pandas || pandas_index {
                 header = Some(Header {
                     line,
@@ -866,6 +869,17 @@ mod tests {
         );
         // Dropped columns: places are rows, not lines and columns.
         assert_eq!(e.first_line, None);
+        // pandas' header after a reloaded index's name: a header, and the
+        // column is refused as an id.
+        let e = load("Unnamed: 0,0,1\n0,0.5,1\n1,3,4\n").err().unwrap();
+        assert!(
+            e.to_string().contains("names this column 'Unnamed: 0'"),
+            "{e}"
+        );
+        let spec = ColumnSpec::parse("2:").unwrap();
+        let text = &b"Unnamed: 0,0,1\n0,0.5,1\n1,3,4\n"[..];
+        let (e, _) = read_text("t.csv", None, text, Some(&spec)).unwrap();
+        assert_eq!(values(&e), [0.5, 1.0, 3.0, 4.0]);
         // Integers that are not 0..d-1 are data.
         assert_eq!(load("1,2,3\n4,5,6\n").unwrap().rows(), 2);
     }
