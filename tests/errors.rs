@@ -109,6 +109,10 @@ fn cases() -> Vec<Case> {
             .file("e.csv", "1,2\n3,\"4\"5\n"),
         c("separators differ", &["compute", "e.csv"], "e.csv: line 2 is separated by commas, but line 1 by tabs; use one separator throughout")
             .file("e.csv", "0.1\t0.2\t0.3\n1,2,3\n4,5,6\n7,8,9\n"),
+        c("separators mixed on one line", &["compute", "e.csv"], "e.csv: line 1 mixes commas and tabs as separators; use one separator throughout")
+            .file("e.csv", "1\t2,3\n4\t5,6\n"),
+        c("semicolons and decimal commas", &["compute", "e.csv"], "e.csv: line 1, column 2: '5;2' is not a number (semicolons separate cells here, as in CSV with decimal commas: write the file with commas between cells and decimal points, e.g. to_csv(path, sep=',', decimal='.'))")
+            .file("e.csv", "1,5;2,5\n3,5;4,5\n"),
         c("--columns: no such column", &["compute", "e.csv", "--columns", "2:5"], "e.csv: --columns 2:5: column 5 does not exist (the file has 3 columns)")
             .file("e.csv", "id,e0,e1\na,1,2\nb,3,4\n"),
         c("--columns: no such name", &["compute", "e.csv", "--columns", "e0:e2"], "e.csv: --columns e0:e2: no column is named 'e2' in the header (line 1)")

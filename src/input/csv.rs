@@ -578,14 +578,20 @@ where
             Error::data(name, format!("line {line}, column {}: {what}", c + 1))
         })?;
         let mismatch = |other: Separator| {
-            Error::data(
-                name,
+            let what = if line == s_line {
                 format!(
-                    "line {line} is separated by {}, but line {s_line} by {}; use one separator throughout",
+                    "line {line} mixes {} and {} as separators",
+                    s.plural(),
+                    other.plural()
+                )
+            } else {
+                format!(
+                    "line {line} is separated by {}, but line {s_line} by {}",
                     other.plural(),
                     s.plural()
-                ),
-            )
+                )
+            };
+            Error::data(name, format!("{what}; use one separator throughout"))
         };
         if shape.is_none() && header.is_none() {
             let ints_from = |k: usize| {
@@ -705,6 +711,10 @@ where
                                 truncate(cell),
                                 truncate(&h.cells[c]),
                                 all_but(c, *ncols)
+                            ),
+                            None if cell.contains(';') => format!(
+                                "'{}' is not a number (semicolons separate cells here, as in CSV with decimal commas: write the file with commas between cells and decimal points, e.g. to_csv(path, sep=',', decimal='.'))",
+                                truncate(cell)
                             ),
                             None => format!("'{}' is not a number", truncate(cell)),
                         }
@@ -979,6 +989,14 @@ mod tests {
             (
                 "1,2\n\"3\"x,4\n",
                 "t.csv: line 2, column 1: text follows the closing quote (\") of this cell",
+            ),
+            (
+                "1\t2,3\n",
+                "t.csv: line 1 mixes commas and tabs as separators; use one separator throughout",
+            ),
+            (
+                "1,5;2,5\n",
+                "t.csv: line 1, column 2: '5;2' is not a number (semicolons separate cells here, as in CSV with decimal commas: write the file with commas between cells and decimal points, e.g. to_csv(path, sep=',', decimal='.'))",
             ),
         ];
         for (text, want) in cases {
