@@ -146,6 +146,8 @@ fn cases() -> Vec<Case> {
             .file("e.npy", npy("<f8", false, &[2, 2], &two_by_two).iter().map(|&b| if b == b':' { b'=' } else { b }).collect::<Vec<u8>>()),
         c("npy header length too large", &["compute", "e.npy"], "e.npy: malformed header: byte 128 (0x00) follows the closing '}'; is the header length (bytes 8-9, 119) too large?")
             .file("e.npy", { let mut b = f64_npy(&four_rows()); b[8] += 1; b }),
+        c("npy header length too small", &["compute", "e.npy"], "e.npy: header shape [4, 2] of float64 needs 64 data bytes but the file holds 65 (the header does not end with a newline at byte 126, as numpy's headers do: is the header length field wrong?)")
+            .file("e.npy", { let mut b = f64_npy(&four_rows()); b[8] -= 1; b }),
         c("npy header with a Latin-1 byte", &["compute", "e.npy"], "e.npy: malformed header: expected ':' at byte 18 (found byte 0xe9)")
             .file("e.npy", { let mut b = f64_npy(&four_rows()); b[18] = 0xe9; b }),
         c("npy 3.0 header not UTF-8", &["compute", "e.npy"], "e.npy: header is not UTF-8 text: byte 30 is 0xe9")

@@ -53,6 +53,9 @@ pub struct Header {
     pub shape: Vec<usize>,
     /// Byte offset of the first data byte from the start of the file.
     pub data_offset: usize,
+    /// Whether the header ends with a newline, as the format asks and every
+    /// writer does; when not, its length field is likely wrong.
+    pub newline_end: bool,
 }
 
 impl Header {
@@ -74,10 +77,18 @@ impl Header {
         let need = self.data_len(file)?;
         let have = file_len.saturating_sub(self.data_offset as u64);
         if have != need as u64 {
+            let hint = if self.newline_end {
+                String::new()
+            } else {
+                format!(
+                    " (the header does not end with a newline at byte {}, as numpy's headers do: is the header length field wrong?)",
+                    self.data_offset - 1
+                )
+            };
             return Err(Error::data(
                 file,
                 format!(
-                    "header shape {:?} of {} needs {need} data bytes but the file holds {have}",
+                    "header shape {:?} of {} needs {need} data bytes but the file holds {have}{hint}",
                     self.shape,
                     self.dtype.name()
                 ),
@@ -145,6 +156,7 @@ pub fn read_header<R: Read>(file: &str, r: &mut R) -> Result<Header> {
         fortran_order,
         shape,
         data_offset: prefix + len,
+        newline_end: text.last() == Some(&b'\n'),
     })
 }
 
@@ -505,6 +517,7 @@ mod tests {
             fortran_order: false,
             shape: vec![usize::MAX / 2, 3],
             data_offset: 128,
+            newline_end: true,
         };
         assert!(h.data_len("x.npy").is_err());
         assert!(h.check_len("x.npy", 1000).is_err());
