@@ -295,11 +295,14 @@ impl Embeddings {
             return None;
         }
         let unit = |n: &[f64]| n.iter().all(|&x| (x - 1.0).abs() < 1e-3);
-        let rows_unit = unit(&self.row_norms());
-        if rows_unit {
+        let row_norms = self.row_norms();
+        if unit(&row_norms) {
             return None;
         }
-        let cols_unit = unit(&with_matrix!(&self.values, m => col_norms(m.view())));
+        // Unit columns hold d in all: only then is the pass over columns run.
+        let total: f64 = row_norms.iter().map(|n| n * n).sum();
+        let cols_unit = (total - d as f64).abs() < 2e-3 * d as f64
+            && unit(&with_matrix!(&self.values, m => col_norms(m.view())));
         let why = if cols_unit {
             "its columns are unit vectors and its rows are not"
         } else if cosine && r < d && r >= 16 {
