@@ -150,6 +150,8 @@ fn cases() -> Vec<Case> {
             .file("e.npy", { let mut b = f64_npy(&four_rows()); b[8] -= 1; b }),
         c("npy header with a Latin-1 byte", &["compute", "e.npy"], "e.npy: malformed header: expected ':' at byte 18 (found byte 0xe9)")
             .file("e.npy", { let mut b = f64_npy(&four_rows()); b[18] = 0xe9; b }),
+        c("npy header key with a Latin-1 byte", &["compute", "e.npy"], "e.npy: header has an unknown key 'déscr' (byte 13 is 0xe9, not ASCII)")
+            .file("e.npy", { let mut b = f64_npy(&four_rows()); b[13] = 0xe9; b }),
         c("npy 3.0 header not UTF-8", &["compute", "e.npy"], "e.npy: header is not UTF-8 text: byte 30 is 0xe9")
             .file("e.npy", {
                 let v1 = f64_npy(&four_rows());

@@ -84,12 +84,14 @@ fn read_all(bytes: &[u8]) {
 
 fn fixtures() -> Vec<Vec<u8>> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
+    // With the files pandas and np.savetxt wrote (headers, index columns).
     let mut out: Vec<Vec<u8>> = fs::read_dir(&dir)
         .unwrap()
+        .chain(fs::read_dir(dir.join("inputs")).unwrap())
         .map(|e| e.unwrap().path())
         .filter(|p| {
             p.extension()
-                .is_some_and(|x| x == "npy" || x == "csv" || x == "tsv")
+                .is_some_and(|x| x == "npy" || x == "csv" || x == "tsv" || x == "txt")
         })
         .map(|p| fs::read(p).unwrap())
         .collect();

@@ -241,6 +241,7 @@ fn parse_dict(
         i: 0,
         base,
         utf8,
+        last_non_ascii: None,
     };
     let mut descr = None;
     let mut fortran = None;
@@ -257,11 +258,18 @@ fn parse_dict(
         p.expect(b':')?;
         p.ws();
         match key.as_str() {
-            "descr" => descr = Some(parse_descr(&p.string()?)?),
+            "descr" => {
+                let d = p.string()?;
+                descr = Some(parse_descr(&d).map_err(|m| m + &p.non_ascii_note())?);
+            }
             "fortran_order" => fortran = Some(p.boolean()?),
             "shape" => shape = Some(p.tuple()?),
             other => {
-                return Err(format!("header has an unknown key '{}'", truncate(other)));
+                return Err(format!(
+                    "header has an unknown key '{}'{}",
+                    truncate(other),
+                    p.non_ascii_note()
+                ));
             }
         }
         p.ws();
@@ -329,6 +337,8 @@ struct Parser<'a> {
     /// File offset of `s[0]`.
     base: usize,
     utf8: bool,
+    /// The first byte that is not ASCII in the last string read, and where.
+    last_non_ascii: Option<(usize, u8)>,
 }
 
 impl Parser<'_> {
@@ -400,8 +410,21 @@ impl Parser<'_> {
         } else {
             bytes.iter().map(|&b| b as char).collect() // Latin-1
         };
+        self.last_non_ascii = bytes
+            .iter()
+            .position(|b| !b.is_ascii())
+            .map(|k| (self.base + start + k, bytes[k]));
         self.i += 1;
         Ok(out)
+    }
+
+    /// For a message about the string just read: where it holds a byte that
+    /// is not ASCII (numpy writes ASCII headers), if it does.
+    fn non_ascii_note(&self) -> String {
+        match self.last_non_ascii {
+            Some((at, b)) => format!(" (byte {at} is 0x{b:02x}, not ASCII)"),
+            None => String::new(),
+        }
     }
     fn boolean(&mut self) -> std::result::Result<bool, String> {
         let rest = &self.s[self.i..];
