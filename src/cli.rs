@@ -124,8 +124,8 @@ pub struct DataArgs {
 pub struct ComputeArgs {
     /// Embeddings: `.npy` (2-D float16/32/64) or text (CSV, TSV or numbers
     /// separated by spaces, as np.savetxt writes; `#` lines are comments; a
-    /// header of names, or pandas' 0,1,...,d-1, is skipped; at most 1 GiB, 4
-    /// MiB a line); `-` reads standard input. By default rows i and i+N of a
+    /// header of names, or pandas' 0,1,...,d-1, is skipped; at most 1 GiB
+    /// and 2^27 numbers, 4 MiB a line); `-` reads standard input. By default rows i and i+N of a
     /// 2N-row file are the two views of item i (SimCLR).
     #[arg(value_name = "EMB")]
     pub input: String,

@@ -4,7 +4,8 @@
 //! Text is read line by line within fixed bounds, so that no stream, however
 //! long or hostile, is read without end: a NUL byte (binary data) or a byte
 //! that is not UTF-8 stops the reading at once, no line may be longer than
-//! [`MAX_LINE_BYTES`] and no text input longer than [`MAX_TEXT_BYTES`].
+//! [`MAX_LINE_BYTES`], no text input longer than [`MAX_TEXT_BYTES`] and none
+//! may hold more than [`MAX_TEXT_VALUES`] numbers.
 //!
 //! The first line that is neither blank nor a `#` comment sets the separator:
 //! commas if it has any, else tabs if it has any, else runs of spaces (and
@@ -34,6 +35,10 @@ pub const CSV_DTYPE: &str = "float64 (text)";
 /// Largest text input read (1 GiB): past it, reading stops with an error
 /// that suggests `.npy`, which is smaller and faster for that much data.
 pub const MAX_TEXT_BYTES: u64 = 1 << 30;
+
+/// Most values read from text (2^27: 1 GiB as float64), so that memory stays
+/// bounded however short the numbers (`yes 1 |` writes two bytes a value).
+pub const MAX_TEXT_VALUES: usize = 1 << 27;
 
 /// Longest line of text input (4 MiB, about 160,000 numbers written with
 /// `%.18e`): a longer line is not a row of embeddings.
@@ -549,7 +554,24 @@ where
     R: BufRead,
     F: Fn(&str) -> Option<T>,
 {
-    let mut lines = Lines::new(name, r);
+    let lines = Lines::new(name, r);
+    parse_lines(name, lines, kind, hint, columns, parse, MAX_TEXT_VALUES)
+}
+
+/// [`parse_table`] over checked lines, reading at most `max_values` values.
+fn parse_lines<T, R, F>(
+    name: &str,
+    mut lines: Lines<'_, R>,
+    kind: TableKind,
+    hint: Option<u8>,
+    columns: Option<&ColumnSpec>,
+    parse: F,
+    max_values: usize,
+) -> Result<Table<T>>
+where
+    R: BufRead,
+    F: Fn(&str) -> Option<T>,
+{
     let mut sep: Option<(Separator, usize)> = None;
     let mut header: Option<Header> = None;
     // Set by the first data row: the column count, the line that set it,
@@ -674,6 +696,14 @@ where
                 format!(
                     "line {line}, column 1: '{}' is not an integer, but the column's header cell is empty, as pandas writes its index; choose the columns with --columns",
                     truncate(&cells_here[0])
+                ),
+            ));
+        }
+        if out.len() + selected.len() > max_values {
+            return Err(Error::data(
+                name,
+                format!(
+                    "line {line}: more than {max_values} values, the most read from text; save the embeddings as .npy (np.save)"
                 ),
             ));
         }
@@ -1055,6 +1085,23 @@ mod tests {
         assert!(
             e.to_string().contains("larger than 1073741824 bytes"),
             "{e}"
+        );
+        // Endless rows of short numbers: refused at the value limit.
+        let lines = Lines::new("t.csv", BufReader::new(Rows));
+        let e = parse_lines(
+            "t.csv",
+            lines,
+            TableKind::Embeddings,
+            None,
+            None,
+            |s| s.parse::<f64>().ok(),
+            1000,
+        )
+        .err()
+        .unwrap();
+        assert_eq!(
+            e.to_string(),
+            "t.csv: line 501: more than 1000 values, the most read from text; save the embeddings as .npy (np.save)"
         );
     }
 }
