@@ -730,6 +730,7 @@ fn hard_variant(
         }),
         layout: loaded.layout.clone(),
         input_dtype: loaded.input_dtype.clone(),
+        dropped_columns: loaded.dropped_columns.clone(),
     };
     let (core, report) = pass(&modified, pool, settings)?;
     let terms = terms_of(&core, &report, record)?;

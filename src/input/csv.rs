@@ -625,10 +625,11 @@ where
             };
             let words = !cells_here.iter().any(|c| is_number(c));
             // pandas' header of unnamed columns; with one or two columns the
-            // same line is a plausible row (a pair, a 2-D point), read as such
-            // with a warning below.
+            // same line is a plausible row (a 1-D or 2-D point), read as such
+            // with a warning below. In a pairs file `0,1` is a pair: no row
+            // tells it from pandas' header (pairs of anchor 0 are common).
             let pandas = ints_from(0) && cells_here.len() >= 3 && kind == TableKind::Embeddings;
-            if ints_from(0) && cells_here.len() <= 2 {
+            if ints_from(0) && cells_here.len() <= 2 && kind == TableKind::Embeddings {
                 ambiguous = Some((line, text.trim().to_string()));
             }
             // The same after a first cell that is not a number: empty (the
@@ -758,13 +759,9 @@ where
         }
         if row_lines.len() == 1 && ambiguous.is_some() {
             // The second row says whether the first looks like a header: it
-            // starts with anchor 0 again (pairs are usually listed by
-            // anchor), or holds fractions where the first held integers.
+            // holds fractions where the first held integers.
             let value = |c: usize| cells_here[c].parse::<f64>().unwrap_or(0.0);
-            let like_header = match kind {
-                TableKind::Pairs => value(selected[0]) == 0.0,
-                TableKind::Embeddings => selected.iter().any(|&c| value(c).fract() != 0.0),
-            };
+            let like_header = selected.iter().any(|&c| value(c).fract() != 0.0);
             if !like_header {
                 ambiguous = None;
             }
