@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 
 use crate::input::csv::ColumnSpec;
+use crate::output::Format;
 
 /// InfoNCE contrastive loss over embedding files, with every number shown.
 #[derive(Debug, Parser)]
@@ -148,7 +149,7 @@ pub struct ComputeArgs {
     /// Output format [default: from the extension of -o FILE (.json, .csv,
     /// .tsv, .ndjson or .jsonl, .md or .markdown), else table].
     #[arg(long, short = 'f', value_enum)]
-    pub format: Option<FormatArg>,
+    pub format: Option<Format>,
 
     /// Also write every softmax term of every anchor (index, sim, logit, exp,
     /// p); in the table formats, of the anchors the table lists.
@@ -287,23 +288,6 @@ pub enum SimArg {
 pub enum PrecisionArg {
     Auto,
     F64,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum FormatArg {
-    /// Aligned columns and totals, for a terminal.
-    Table,
-    /// One JSON document.
-    Json,
-    /// One CSV row per anchor.
-    Csv,
-    /// The CSV rows with tabs between the fields.
-    Tsv,
-    /// One JSON object per line: each record ("type": "record"), then the
-    /// totals ("type": "totals").
-    Ndjson,
-    /// A Markdown table.
-    Markdown,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -6,27 +6,16 @@ use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::cli::{ComputeArgs, FormatArg};
+use crate::cli::ComputeArgs;
 use crate::error::{Error, Result};
 use crate::job::{DataJob, Loaded};
 use crate::output::destination::Destination;
-use crate::output::{self, Format, Options, TermSource};
+use crate::output::{self, Format, Options, TermSource, Terms};
 use crate::report::{Report, Summary};
 
 /// How long the pass runs before a progress bar appears: about a second of
 /// actual work, whatever the machine.
 const PROGRESS_DELAY: Duration = Duration::from_secs(1);
-
-fn format_of(f: FormatArg) -> Format {
-    match f {
-        FormatArg::Table => Format::Table,
-        FormatArg::Json => Format::Json,
-        FormatArg::Csv => Format::Csv,
-        FormatArg::Tsv => Format::Tsv,
-        FormatArg::Ndjson => Format::Ndjson,
-        FormatArg::Markdown => Format::Markdown,
-    }
-}
 
 /// A progress bar over the similarity tiles, hidden until [`show_bar`]
 /// draws it.
@@ -192,7 +181,6 @@ pub fn run(args: &ComputeArgs) -> Result<()> {
     // An explicit --format wins; then the extension of -o FILE; then table.
     let format = args
         .format
-        .map(format_of)
         .or_else(|| dest.format_from_extension())
         .unwrap_or(Format::Table);
     let opts = Options {
@@ -203,7 +191,7 @@ pub fn run(args: &ComputeArgs) -> Result<()> {
         core: &core,
         origin,
     };
-    let terms = args.terms.then_some(&source);
+    let terms = args.terms.then_some(&source as &dyn Terms);
     dest.write(|w| output::write(format, &report, terms, opts, w))
 }
 

@@ -1,13 +1,23 @@
 //! Per-anchor records and totals: what every output format writes, and the
-//! JSON schema (each field documented here is documented in `docs/json.md`).
+//! schema of them all (each field documented here is documented in
+//! `docs/json.md`).
+//!
+//! This is the one place the fields are listed. JSON and NDJSON are these
+//! structs through serde; CSV and TSV are the same serde fields as columns,
+//! in the same order, less those marked [`not_in_csv`] (see `output/csv.rs`);
+//! the table and Markdown formats show the columns listed in
+//! [`RECORD_COLUMNS`] and [`TERM_COLUMNS`], and the totals in sentences below
+//! them (`output/table.rs`). So a new per-record figure or total is one
+//! struct field with its doc line, plus one [`Column`] line if the tables
+//! should show a record's figure.
 //!
 //! The totals are computed from the per-anchor records, never separately.
 
-use serde::Serialize;
+use serde::{Serialize, Serializer};
 
 use crate::input::csv::DroppedColumn;
 use crate::layout::{Direction, Layout, LayoutKind};
-use crate::loss::{RecordStats, Similarity};
+use crate::loss::{RecordStats, Similarity, Term};
 
 /// The totals of one run.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -34,7 +44,9 @@ pub struct Summary {
     /// Embedding dimension.
     pub dimension: usize,
     /// Columns of text input left out (pandas' index); absent when none.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    /// Not in the CSV totals (a list of files has no column form); the
+    /// tables say it below the totals.
+    #[serde(skip_serializing_if = "Vec::is_empty", serialize_with = "not_in_csv")]
     pub dropped_columns: Vec<DroppedColumn>,
     /// Share of records whose positive ranks first.
     pub top1_accuracy: f64,
@@ -48,6 +60,17 @@ pub struct Summary {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub selected_anchors: Option<Vec<usize>>,
 }
+
+/// For `#[serde(serialize_with = "not_in_csv")]`: a field that CSV and TSV
+/// leave out, while JSON and NDJSON write it as usual. The value goes to
+/// serde as a newtype named [`NOT_IN_CSV`], which serde_json writes as the
+/// value itself and the CSV writer as no column.
+pub fn not_in_csv<T: Serialize + ?Sized, S: Serializer>(v: &T, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_newtype_struct(NOT_IN_CSV, v)
+}
+
+/// The name [`not_in_csv`] gives its newtype.
+pub const NOT_IN_CSV: &str = "infonce::NotInCsv";
 
 /// Totals of one direction of the keys layout.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -87,6 +110,107 @@ pub struct AnchorRecord {
     /// 1 + candidates scoring strictly above the positive (ties favour it).
     pub rank: u64,
 }
+
+/// One softmax term as a row of its own, as CSV and TSV write the terms:
+/// which record it belongs to, then the term (JSON nests the terms in their
+/// record instead, as [`Term`]s).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TermRow {
+    /// The record's anchor.
+    pub anchor: usize,
+    /// The record's positive.
+    pub positive: usize,
+    /// The record's direction, in the keys layout only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub direction: Option<Direction>,
+    /// Row of the candidate in the candidates' file.
+    pub index: usize,
+    /// Whether the candidate is the record's positive.
+    pub is_positive: bool,
+    /// s(anchor, candidate).
+    pub sim: f64,
+    /// s / tau.
+    pub logit: f64,
+    /// exp(logit); empty when it overflows float64.
+    pub exp: Option<f64>,
+    /// The softmax probability exp(logit) / denominator.
+    pub p: f64,
+}
+
+impl TermRow {
+    pub fn new(r: &AnchorRecord, t: &Term) -> TermRow {
+        TermRow {
+            anchor: r.anchor,
+            positive: r.positive,
+            direction: r.direction,
+            index: t.index,
+            is_positive: t.index == r.positive,
+            sim: t.sim,
+            logit: t.logit,
+            exp: t.exp,
+            p: t.p,
+        }
+    }
+}
+
+/// A figure as the table formats show it; the writer rounds it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Cell {
+    /// No value: a column whose every cell is absent is not shown.
+    Absent,
+    Int(u64),
+    /// Rounded to 6 significant digits.
+    Figure(f64),
+    /// A linear-space value that may have overflowed (`None`), with its log:
+    /// the number, or `e^log`.
+    Linear(Option<f64>, f64),
+    Text(&'static str),
+    /// A row number, starred when the flag is set (the positive among terms).
+    Marked(u64, bool),
+}
+
+/// A column of the table and Markdown formats: its header and its cell.
+pub struct Column<T> {
+    pub header: &'static str,
+    pub cell: fn(&T) -> Cell,
+}
+
+const fn col<T>(header: &'static str, cell: fn(&T) -> Cell) -> Column<T> {
+    Column { header, cell }
+}
+
+/// How the tables name a direction.
+fn arrow(d: Direction) -> Cell {
+    Cell::Text(match d {
+        Direction::QueryToKey => "q->k",
+        Direction::KeyToQuery => "k->q",
+    })
+}
+
+/// The columns of the records' table, in order.
+pub const RECORD_COLUMNS: &[Column<AnchorRecord>] = &[
+    col("anchor", |r| Cell::Int(r.anchor as u64)),
+    col("positive", |r| Cell::Int(r.positive as u64)),
+    col("dir", |r| r.direction.map_or(Cell::Absent, arrow)),
+    col("sim", |r| Cell::Figure(r.sim)),
+    col("logit", |r| Cell::Figure(r.logit)),
+    col("numerator", |r| Cell::Linear(r.numerator, r.log_numerator)),
+    col("denominator", |r| {
+        Cell::Linear(r.denominator, r.log_denominator)
+    }),
+    col("p_positive", |r| Cell::Figure(r.p_positive)),
+    col("loss", |r| Cell::Figure(r.loss)),
+    col("rank", |r| Cell::Int(r.rank)),
+];
+
+/// The columns of a record's table of terms, in order.
+pub const TERM_COLUMNS: &[Column<TermRow>] = &[
+    col("index", |t| Cell::Marked(t.index as u64, t.is_positive)),
+    col("sim", |t| Cell::Figure(t.sim)),
+    col("logit", |t| Cell::Figure(t.logit)),
+    col("exp", |t| Cell::Linear(t.exp, t.logit)),
+    col("p", |t| Cell::Figure(t.p)),
+];
 
 /// A whole run's result.
 #[derive(Debug, Clone, PartialEq)]

@@ -1,125 +1,543 @@
-//! CSV: one row per record with the JSON field names as the header; under
-//! `--terms`, one row per term; under `--summary`, one row of totals.
-//! An overflowed linear-space value is an empty cell.
+//! CSV and TSV: one row per record with the JSON field names as the header;
+//! under `--terms`, one row per term ([`TermRow`]); under `--summary`, one row
+//! of totals. TSV is the same writer with a tab for the delimiter.
+//!
+//! The columns are the serde fields of the structs in `report.rs`, in their
+//! order, turned into cells by [`Flat`]: numbers as [`super::float`] writes
+//! them, an overflowed linear-space value (`None`) as an empty cell, a field
+//! serde skips as no column, a field marked [`report::not_in_csv`] as none
+//! either. A list of structs, such as the keys layout's totals per direction,
+//! becomes columns named after the first field of each item:
+//! `loss_query_to_key`, `n_anchors_query_to_key`, ...; a list of scalars is
+//! one cell, its items separated by spaces.
+//!
+//! (The `csv` crate's `Writer::serialize` would take the same structs, but
+//! writes numbers its own way, `9.0` and `0.0001` where this writes `9` and
+//! `1e-4`, and has no form for the per-direction columns; what is left, the
+//! quoting of a cell, is [`push_cell`].)
 
+use std::fmt::{self, Display, Write as _};
 use std::io::{self, Write};
 
-use super::{Options, TermSource, float};
-use crate::report::Report;
+use serde::Serialize;
+use serde::ser::{self, Impossible};
 
-fn opt(v: Option<f64>) -> String {
-    v.map(float).unwrap_or_default()
-}
+use super::{Options, Terms, write_float};
+use crate::report::{self, Report, TermRow};
 
 pub fn write(
     report: &Report,
-    terms: Option<&TermSource<'_>>,
+    terms: Option<&dyn Terms>,
     opts: Options,
+    delimiter: u8,
     out: &mut dyn Write,
 ) -> io::Result<()> {
-    let s = &report.summary;
+    let mut rows = Rows::new(out, delimiter);
     if opts.summary_only {
-        let mut head = String::from(
-            "loss,tau,similarity,layout,symmetric,precision,input_dtype,n_anchors,n_candidates,dimension,top1_accuracy,mean_rank",
-        );
-        let mut row = format!(
-            "{},{},{},{},{},{},{},{},{},{},{},{}",
-            float(s.loss),
-            float(s.tau),
-            s.similarity.name(),
-            s.layout.name(),
-            s.symmetric,
-            s.precision,
-            s.input_dtype,
-            s.n_anchors,
-            s.n_candidates,
-            s.dimension,
-            float(s.top1_accuracy),
-            float(s.mean_rank)
-        );
-        // The keys layout's totals per direction, as columns named after the
-        // direction, so the row stays one row of totals.
-        for d in s.directions.iter().flatten() {
-            let name = serde_plain(d.direction);
-            for field in ["loss", "n_anchors", "top1_accuracy", "mean_rank"] {
-                head.push_str(&format!(",{field}_{name}"));
-            }
-            row.push_str(&format!(
-                ",{},{},{},{}",
-                float(d.loss),
-                d.n_anchors,
-                float(d.top1_accuracy),
-                float(d.mean_rank)
-            ));
-        }
-        writeln!(out, "{head}")?;
-        return writeln!(out, "{row}");
+        return rows.write(&report.summary);
     }
-    let directed = report.records.iter().any(|r| r.direction.is_some());
-    let dir_of = |k: usize| match report.records[k].direction {
-        Some(d) => format!("{},", serde_plain(d)),
-        None => String::new(),
-    };
-    let dir_head = if directed { "direction," } else { "" };
     match terms {
-        None => {
-            writeln!(
-                out,
-                "anchor,positive,{dir_head}sim,logit,numerator,log_numerator,denominator,log_denominator,loss,p_positive,rank"
-            )?;
-            for (k, r) in report.records.iter().enumerate() {
-                writeln!(
-                    out,
-                    "{},{},{}{},{},{},{},{},{},{},{},{}",
-                    r.anchor,
-                    r.positive,
-                    dir_of(k),
-                    float(r.sim),
-                    float(r.logit),
-                    opt(r.numerator),
-                    float(r.log_numerator),
-                    opt(r.denominator),
-                    float(r.log_denominator),
-                    float(r.loss),
-                    float(r.p_positive),
-                    r.rank
-                )?;
-            }
-            Ok(())
-        }
-        Some(src) => {
-            writeln!(
-                out,
-                "anchor,positive,{dir_head}index,is_positive,sim,logit,exp,p"
-            )?;
-            src.for_each(report, &mut |k, ts| {
-                let r = &report.records[k];
-                let d = dir_of(k);
-                for t in ts {
-                    writeln!(
-                        out,
-                        "{},{},{}{},{},{},{},{},{}",
-                        r.anchor,
-                        r.positive,
-                        d,
-                        t.index,
-                        t.index == r.positive,
-                        float(t.sim),
-                        float(t.logit),
-                        opt(t.exp),
-                        float(t.p)
-                    )?;
-                }
-                Ok(())
-            })
-        }
+        None => report.records.iter().try_for_each(|r| rows.write(r)),
+        Some(src) => src.for_each(report, &mut |k, ts| {
+            let r = &report.records[k];
+            ts.iter().try_for_each(|t| rows.write(&TermRow::new(r, t)))
+        }),
     }
 }
 
-/// A unit enum's serde name (`query_to_key`).
-fn serde_plain<T: serde::Serialize>(v: T) -> String {
-    serde_json::to_value(v)
-        .ok()
-        .and_then(|j| j.as_str().map(str::to_string))
-        .unwrap_or_default()
+/// The rows of one output, the header first.
+struct Rows<'w> {
+    out: &'w mut dyn Write,
+    header_written: bool,
+    row: Row,
+}
+
+impl<'w> Rows<'w> {
+    fn new(out: &'w mut dyn Write, delimiter: u8) -> Rows<'w> {
+        let row = Row {
+            delimiter: char::from(delimiter),
+            ..Row::default()
+        };
+        Rows {
+            out,
+            header_written: false,
+            row,
+        }
+    }
+
+    /// Writes `value` as one row, after the header its columns make if it
+    /// is the first.
+    fn write<T: Serialize>(&mut self, value: &T) -> io::Result<()> {
+        let row = &mut self.row;
+        row.line.clear();
+        row.cells = 0;
+        row.names = (!self.header_written).then(String::new);
+        value.serialize(Flat::Row(row)).map_err(io::Error::other)?;
+        if let Some(mut names) = row.names.take() {
+            names.push('\n');
+            self.out.write_all(names.as_bytes())?;
+            self.header_written = true;
+        }
+        row.line.push('\n');
+        self.out.write_all(row.line.as_bytes())
+    }
+}
+
+/// One row in the making.
+#[derive(Default)]
+struct Row {
+    delimiter: char,
+    /// The cells so far, delimited.
+    line: String,
+    cells: usize,
+    /// The header line, made while `Some`.
+    names: Option<String>,
+    /// The cell being made.
+    scratch: String,
+}
+
+impl Row {
+    /// Adds the cell `scratch` holds, in the column `name` (`name_suffix`).
+    fn push(&mut self, name: &str, suffix: Option<&str>) {
+        if self.cells > 0 {
+            self.line.push(self.delimiter);
+        }
+        push_cell(&mut self.line, &self.scratch, self.delimiter);
+        if let Some(names) = &mut self.names {
+            if self.cells > 0 {
+                names.push(self.delimiter);
+            }
+            let name = match suffix {
+                Some(s) => format!("{name}_{s}"),
+                None => name.to_string(),
+            };
+            push_cell(names, &name, self.delimiter);
+        }
+        self.cells += 1;
+    }
+}
+
+/// Appends `cell` to `line` as CSV writes a field: in double quotes, with
+/// its quotes doubled, when it holds the delimiter, a quote or a line break;
+/// as it is otherwise.
+fn push_cell(line: &mut String, cell: &str, delimiter: char) {
+    if cell.contains([delimiter, '"', '\n', '\r']) {
+        line.push('"');
+        line.push_str(&cell.replace('"', "\"\""));
+        line.push('"');
+    } else {
+        line.push_str(cell);
+    }
+}
+
+/// A value of a type that has no place in a row: a bug, never bad input.
+#[derive(Debug)]
+struct Unflat(String);
+
+impl Display for Unflat {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "no CSV form: {}", self.0)
+    }
+}
+
+impl std::error::Error for Unflat {}
+
+impl ser::Error for Unflat {
+    fn custom<T: Display>(msg: T) -> Self {
+        Unflat(msg.to_string())
+    }
+}
+
+fn unflat<T>(what: &str) -> Result<T, Unflat> {
+    Err(Unflat(what.to_string()))
+}
+
+/// A serde serializer that turns a struct into the cells of one row; what
+/// each value becomes depends on where it is.
+enum Flat<'a> {
+    /// The whole row: a struct, each field a column.
+    Row(&'a mut Row),
+    /// The value of the column `name`, with the suffix of a list item.
+    Column(&'a mut Row, &'static str, Option<&'a str>),
+    /// An item of a list: a scalar joins the list's one cell, a struct
+    /// makes columns named after its first field.
+    Item(&'a mut Row, &'a mut Joined),
+    /// A scalar as text: the first field of a struct in a list.
+    Text(&'a mut String),
+}
+
+impl Flat<'_> {
+    fn scalar(self, text: impl FnOnce(&mut String)) -> Result<(), Unflat> {
+        match self {
+            Flat::Row(_) => unflat("a row must be a struct"),
+            Flat::Column(row, name, suffix) => {
+                row.scratch.clear();
+                text(&mut row.scratch);
+                row.push(name, suffix);
+                Ok(())
+            }
+            Flat::Item(_, joined) => {
+                if joined.any {
+                    joined.cell.push(' ');
+                }
+                text(&mut joined.cell);
+                joined.any = true;
+                Ok(())
+            }
+            Flat::Text(s) => {
+                text(s);
+                Ok(())
+            }
+        }
+    }
+
+    fn display(self, v: impl Display) -> Result<(), Unflat> {
+        self.scalar(|s| {
+            // Writing to a String cannot fail.
+            let _ = write!(s, "{v}");
+        })
+    }
+}
+
+/// The fields of a struct being made into cells.
+enum Fields<'a> {
+    /// The row's own fields: each a column.
+    Row(&'a mut Row),
+    /// A list item's: the first names the columns of the others.
+    Item(&'a mut Row, Option<String>),
+}
+
+/// A list being made into cells.
+struct Items<'a> {
+    row: &'a mut Row,
+    name: &'static str,
+    scalars: Joined,
+}
+
+/// The scalars of a list, as one cell.
+#[derive(Default)]
+struct Joined {
+    /// Space-separated.
+    cell: String,
+    /// Whether there was one.
+    any: bool,
+}
+
+impl<'a> ser::Serializer for Flat<'a> {
+    type Ok = ();
+    type Error = Unflat;
+    type SerializeSeq = Items<'a>;
+    type SerializeTuple = Impossible<(), Unflat>;
+    type SerializeTupleStruct = Impossible<(), Unflat>;
+    type SerializeTupleVariant = Impossible<(), Unflat>;
+    type SerializeMap = Impossible<(), Unflat>;
+    type SerializeStruct = Fields<'a>;
+    type SerializeStructVariant = Impossible<(), Unflat>;
+
+    fn serialize_bool(self, v: bool) -> Result<(), Unflat> {
+        self.display(v)
+    }
+    fn serialize_i8(self, v: i8) -> Result<(), Unflat> {
+        self.display(v)
+    }
+    fn serialize_i16(self, v: i16) -> Result<(), Unflat> {
+        self.display(v)
+    }
+    fn serialize_i32(self, v: i32) -> Result<(), Unflat> {
+        self.display(v)
+    }
+    fn serialize_i64(self, v: i64) -> Result<(), Unflat> {
+        self.display(v)
+    }
+    fn serialize_u8(self, v: u8) -> Result<(), Unflat> {
+        self.display(v)
+    }
+    fn serialize_u16(self, v: u16) -> Result<(), Unflat> {
+        self.display(v)
+    }
+    fn serialize_u32(self, v: u32) -> Result<(), Unflat> {
+        self.display(v)
+    }
+    fn serialize_u64(self, v: u64) -> Result<(), Unflat> {
+        self.display(v)
+    }
+    fn serialize_f32(self, v: f32) -> Result<(), Unflat> {
+        self.serialize_f64(f64::from(v))
+    }
+    fn serialize_f64(self, v: f64) -> Result<(), Unflat> {
+        self.scalar(|s| write_float(s, v))
+    }
+    fn serialize_char(self, v: char) -> Result<(), Unflat> {
+        self.display(v)
+    }
+    fn serialize_str(self, v: &str) -> Result<(), Unflat> {
+        self.scalar(|s| s.push_str(v))
+    }
+    fn serialize_bytes(self, _: &[u8]) -> Result<(), Unflat> {
+        unflat("bytes")
+    }
+    /// An empty cell.
+    fn serialize_none(self) -> Result<(), Unflat> {
+        self.scalar(|_| ())
+    }
+    fn serialize_some<T: Serialize + ?Sized>(self, v: &T) -> Result<(), Unflat> {
+        v.serialize(self)
+    }
+    fn serialize_unit(self) -> Result<(), Unflat> {
+        self.scalar(|_| ())
+    }
+    fn serialize_unit_struct(self, _: &'static str) -> Result<(), Unflat> {
+        self.scalar(|_| ())
+    }
+    /// The variant's serde name (`query_to_key`, `two-view`).
+    fn serialize_unit_variant(
+        self,
+        _: &'static str,
+        _: u32,
+        variant: &'static str,
+    ) -> Result<(), Unflat> {
+        self.serialize_str(variant)
+    }
+    /// A field marked [`report::not_in_csv`] has no column; any other
+    /// newtype is its value.
+    fn serialize_newtype_struct<T: Serialize + ?Sized>(
+        self,
+        name: &'static str,
+        v: &T,
+    ) -> Result<(), Unflat> {
+        match self {
+            Flat::Column(..) if name == report::NOT_IN_CSV => Ok(()),
+            _ => v.serialize(self),
+        }
+    }
+    fn serialize_newtype_variant<T: Serialize + ?Sized>(
+        self,
+        _: &'static str,
+        _: u32,
+        _: &'static str,
+        _: &T,
+    ) -> Result<(), Unflat> {
+        unflat("an enum variant with a value")
+    }
+    fn serialize_seq(self, _: Option<usize>) -> Result<Items<'a>, Unflat> {
+        match self {
+            Flat::Column(row, name, None) => Ok(Items {
+                row,
+                name,
+                scalars: Joined::default(),
+            }),
+            _ => unflat("a list that is not a field of the row"),
+        }
+    }
+    fn serialize_tuple(self, _: usize) -> Result<Self::SerializeTuple, Unflat> {
+        unflat("a tuple")
+    }
+    fn serialize_tuple_struct(
+        self,
+        _: &'static str,
+        _: usize,
+    ) -> Result<Self::SerializeTupleStruct, Unflat> {
+        unflat("a tuple struct")
+    }
+    fn serialize_tuple_variant(
+        self,
+        _: &'static str,
+        _: u32,
+        _: &'static str,
+        _: usize,
+    ) -> Result<Self::SerializeTupleVariant, Unflat> {
+        unflat("a tuple variant")
+    }
+    fn serialize_map(self, _: Option<usize>) -> Result<Self::SerializeMap, Unflat> {
+        unflat("a map")
+    }
+    fn serialize_struct(self, _: &'static str, _: usize) -> Result<Fields<'a>, Unflat> {
+        match self {
+            Flat::Row(row) => Ok(Fields::Row(row)),
+            Flat::Item(row, _) => Ok(Fields::Item(row, None)),
+            _ => unflat("a struct inside a field"),
+        }
+    }
+    fn serialize_struct_variant(
+        self,
+        _: &'static str,
+        _: u32,
+        _: &'static str,
+        _: usize,
+    ) -> Result<Self::SerializeStructVariant, Unflat> {
+        unflat("a struct variant")
+    }
+}
+
+impl ser::SerializeStruct for Fields<'_> {
+    type Ok = ();
+    type Error = Unflat;
+
+    fn serialize_field<T: Serialize + ?Sized>(
+        &mut self,
+        name: &'static str,
+        v: &T,
+    ) -> Result<(), Unflat> {
+        match self {
+            Fields::Row(row) => v.serialize(Flat::Column(row, name, None)),
+            Fields::Item(row, Some(key)) => v.serialize(Flat::Column(row, name, Some(key))),
+            Fields::Item(_, key @ None) => {
+                let mut text = String::new();
+                v.serialize(Flat::Text(&mut text))?;
+                *key = Some(text);
+                Ok(())
+            }
+        }
+    }
+
+    fn end(self) -> Result<(), Unflat> {
+        Ok(())
+    }
+}
+
+impl ser::SerializeSeq for Items<'_> {
+    type Ok = ();
+    type Error = Unflat;
+
+    fn serialize_element<T: Serialize + ?Sized>(&mut self, v: &T) -> Result<(), Unflat> {
+        v.serialize(Flat::Item(self.row, &mut self.scalars))
+    }
+
+    fn end(self) -> Result<(), Unflat> {
+        if self.scalars.any {
+            self.row.scratch = self.scalars.cell;
+            self.row.push(self.name, None);
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn csv_of<T: Serialize>(rows: &[T]) -> io::Result<String> {
+        let mut out = Vec::new();
+        let mut w = Rows::new(&mut out, b',');
+        rows.iter().try_for_each(|r| w.write(r))?;
+        Ok(String::from_utf8(out).unwrap())
+    }
+
+    #[derive(Serialize)]
+    struct Part {
+        name: &'static str,
+        x: f64,
+        n: u32,
+    }
+
+    #[derive(Serialize)]
+    struct Whole {
+        a: f64,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        skipped: Option<u8>,
+        none: Option<f64>,
+        list: Vec<usize>,
+        parts: Vec<Part>,
+        text: &'static str,
+    }
+
+    #[test]
+    fn fields_lists_and_keyed_items_become_columns() {
+        let whole = Whole {
+            a: 1e-4,
+            skipped: None,
+            none: None,
+            list: vec![3, 1, 2],
+            parts: vec![
+                Part {
+                    name: "p",
+                    x: 9.0,
+                    n: 1,
+                },
+                Part {
+                    name: "q",
+                    x: 0.5,
+                    n: 2,
+                },
+            ],
+            text: "a, \"b\"",
+        };
+        assert_eq!(
+            csv_of(&[whole]).unwrap(),
+            "a,none,list,x_p,n_p,x_q,n_q,text\n1e-4,,3 1 2,9,1,0.5,2,\"a, \"\"b\"\"\"\n"
+        );
+    }
+
+    #[test]
+    fn cells_are_quoted_when_they_hold_the_delimiter_a_quote_or_a_line_break() {
+        let mut line = String::new();
+        for cell in ["plain", "a,b", "tab\there", "say \"hi\"", "two\nlines"] {
+            push_cell(&mut line, cell, '\t');
+            line.push('|');
+        }
+        assert_eq!(
+            line,
+            "plain|a,b|\"tab\there\"|\"say \"\"hi\"\"\"|\"two\nlines\"|"
+        );
+    }
+
+    #[test]
+    fn a_field_marked_not_in_csv_has_no_column_and_is_in_json() {
+        #[derive(Serialize)]
+        struct Marked {
+            a: u8,
+            #[serde(serialize_with = "report::not_in_csv")]
+            parts: Vec<Part>,
+            b: u8,
+        }
+        let marked = Marked {
+            a: 1,
+            parts: vec![Part {
+                name: "p",
+                x: 1.0,
+                n: 1,
+            }],
+            b: 2,
+        };
+        assert_eq!(csv_of(&[&marked]).unwrap(), "a,b\n1,2\n");
+        assert_eq!(
+            serde_json::to_string(&marked).unwrap(),
+            r#"{"a":1,"parts":[{"name":"p","x":1.0,"n":1}],"b":2}"#
+        );
+    }
+
+    #[test]
+    fn the_header_comes_once() {
+        let parts = [
+            Part {
+                name: "p",
+                x: 1.0,
+                n: 1,
+            },
+            Part {
+                name: "q",
+                x: 2.0,
+                n: 2,
+            },
+        ];
+        assert_eq!(csv_of(&parts).unwrap(), "name,x,n\np,1,1\nq,2,2\n");
+    }
+
+    #[test]
+    fn a_value_with_no_cell_form_is_an_error_not_a_panic() {
+        #[derive(Serialize)]
+        struct Nested {
+            inner: Part,
+        }
+        let nested = Nested {
+            inner: Part {
+                name: "p",
+                x: 1.0,
+                n: 1,
+            },
+        };
+        let err = csv_of(&[nested]).unwrap_err();
+        assert!(err.to_string().contains("no CSV form"), "{err}");
+        assert!(csv_of(&[1.0f64]).is_err());
+    }
 }

@@ -5,7 +5,7 @@ use std::io::{self, Write};
 
 use serde::Serialize;
 
-use super::{Options, TermSource};
+use super::{Options, Terms};
 use crate::loss::Term;
 use crate::report::{AnchorRecord, Report};
 
@@ -39,7 +39,7 @@ fn json_err(e: serde_json::Error) -> io::Error {
 /// One JSON document: the summary's fields, then `anchors` with one record a line.
 pub fn write(
     report: &Report,
-    terms: Option<&TermSource<'_>>,
+    terms: Option<&dyn Terms>,
     opts: Options,
     out: &mut dyn Write,
 ) -> io::Result<()> {
@@ -79,7 +79,7 @@ pub fn write(
 /// `--summary`, the totals line alone.
 pub fn write_lines(
     report: &Report,
-    terms: Option<&TermSource<'_>>,
+    terms: Option<&dyn Terms>,
     opts: Options,
     out: &mut dyn Write,
 ) -> io::Result<()> {

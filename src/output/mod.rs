@@ -1,30 +1,41 @@
 //! Writers: the report as bytes, one small module per format.
 //!
-//! Every writer reads the same [`Report`]; `--terms` adds a [`TermSource`]
-//! that streams each record's terms from the core, one record at a time, so
-//! no writer holds R x R values. [`destination`] puts the bytes where `-o`
-//! says: standard output, a file replaced atomically, a device or a FIFO.
+//! Every writer reads the same [`Report`], whose fields `report.rs` lists
+//! once for all formats; `--terms` adds a [`Terms`] source that streams each
+//! record's terms from the core, one record at a time, so no writer holds
+//! R x R values. [`destination`] puts the bytes where `-o` says: standard
+//! output, a file replaced atomically, a device or a FIFO.
+//!
+//! A new format is a variant of [`Format`] (its doc comment is its `--help`
+//! line), a module beside this one and its arm in [`write`].
 
 mod csv;
 pub mod destination;
 mod json;
 mod table;
-mod tsv;
+#[cfg(test)]
+mod tests;
 
 use std::io::{self, Write};
 
 use crate::loss::{Core, Term};
 use crate::report::Report;
 
-/// The output formats.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The output formats: the values of `--format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
+    /// Aligned columns and totals, for a terminal.
     Table,
+    /// One JSON document.
     Json,
+    /// One CSV row per anchor.
     Csv,
-    /// The CSV output with tabs between the fields.
+    /// The CSV rows with tabs between the fields.
     Tsv,
+    /// One JSON object per line: each record ("type": "record"), then the
+    /// totals ("type": "totals").
     Ndjson,
+    /// A Markdown table.
     Markdown,
 }
 
@@ -37,6 +48,23 @@ pub struct Options {
     pub all_rows: bool,
 }
 
+/// Receives the index of one of the report's records and its terms.
+pub type EachTerms<'f> = dyn FnMut(usize, &[Term]) -> io::Result<()> + 'f;
+
+/// The terms of a report's records, streamed one record at a time.
+pub trait Terms {
+    /// Calls `each` with the index and terms of the report's records `which`,
+    /// in that order.
+    fn for_each_of(&self, report: &Report, which: &[usize], each: &mut EachTerms)
+    -> io::Result<()>;
+
+    /// Calls `each` with every record's index and terms, in record order.
+    fn for_each(&self, report: &Report, each: &mut EachTerms) -> io::Result<()> {
+        let all: Vec<usize> = (0..report.records.len()).collect();
+        self.for_each_of(report, &all, each)
+    }
+}
+
 /// Streams the terms of the report's records from the core.
 pub struct TermSource<'a> {
     pub core: &'a Core<'a>,
@@ -46,24 +74,12 @@ pub struct TermSource<'a> {
     pub origin: Option<Vec<usize>>,
 }
 
-impl TermSource<'_> {
-    /// Calls `each` with every record's index and terms, in record order.
-    pub fn for_each(
-        &self,
-        report: &Report,
-        each: &mut dyn FnMut(usize, &[Term]) -> io::Result<()>,
-    ) -> io::Result<()> {
-        let all: Vec<usize> = (0..report.records.len()).collect();
-        self.for_each_of(report, &all, each)
-    }
-
-    /// Calls `each` with the index and terms of the report's records `which`,
-    /// in that order.
-    pub fn for_each_of(
+impl Terms for TermSource<'_> {
+    fn for_each_of(
         &self,
         report: &Report,
         which: &[usize],
-        each: &mut dyn FnMut(usize, &[Term]) -> io::Result<()>,
+        each: &mut EachTerms,
     ) -> io::Result<()> {
         let Some(origin) = &self.origin else {
             let log_den = |k: usize| report.records[k].log_denominator;
@@ -83,15 +99,15 @@ impl TermSource<'_> {
 pub fn write(
     format: Format,
     report: &Report,
-    terms: Option<&TermSource<'_>>,
+    terms: Option<&dyn Terms>,
     opts: Options,
     out: &mut dyn Write,
 ) -> io::Result<()> {
     match format {
         Format::Json => json::write(report, terms, opts, out),
         Format::Ndjson => json::write_lines(report, terms, opts, out),
-        Format::Csv => csv::write(report, terms, opts, out),
-        Format::Tsv => tsv::write(report, terms, opts, out),
+        Format::Csv => csv::write(report, terms, opts, b',', out),
+        Format::Tsv => csv::write(report, terms, opts, b'\t', out),
         Format::Table => table::write(report, terms, opts, table::Style::Plain, out),
         Format::Markdown => table::write(report, terms, opts, table::Style::Markdown, out),
     }
@@ -100,12 +116,21 @@ pub fn write(
 /// A float as text for CSV and tables: the shortest form that reads back to
 /// the same value, with an exponent for very large or small magnitudes.
 pub fn float(x: f64) -> String {
+    let mut s = String::new();
+    write_float(&mut s, x);
+    s
+}
+
+/// Appends [`float`]`(x)` to `s`.
+pub fn write_float(s: &mut String, x: f64) {
+    use std::fmt::Write;
     let a = x.abs();
-    if a == 0.0 || (1e-3..1e16).contains(&a) {
-        format!("{x}")
+    // Writing to a String cannot fail.
+    let _ = if a == 0.0 || (1e-3..1e16).contains(&a) {
+        write!(s, "{x}")
     } else {
-        format!("{x:e}")
-    }
+        write!(s, "{x:e}")
+    };
 }
 
 /// A float rounded to `sig` significant digits for reading.
@@ -127,30 +152,5 @@ pub fn linear(v: Option<f64>, log: f64, sig: usize) -> String {
     match v {
         Some(v) => rounded(v, sig),
         None => format!("e^{}", rounded(log, sig)),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn float_round_trips_and_uses_exponents_at_the_ends() {
-        assert_eq!(float(0.5), "0.5");
-        assert_eq!(float(4.248354255291589e-18), "4.248354255291589e-18");
-        assert_eq!(float(1e300), "1e300");
-        assert_eq!(float(0.0), "0");
-        for x in [0.1, 1.0 / 3.0, 8103.083927575384, 1e-7, -2.5e20] {
-            assert_eq!(float(x).parse::<f64>().unwrap(), x);
-        }
-    }
-
-    #[test]
-    fn rounded_keeps_significant_digits() {
-        assert_eq!(rounded(8103.083927575384, 6), "8103.08");
-        assert_eq!(rounded(0.0184572, 4), "0.01846");
-        assert_eq!(rounded(4.25e-18, 3), "4.25e-18");
-        assert_eq!(rounded(9.0, 6), "9.00000");
-        assert_eq!(linear(None, 1234.5678, 6), "e^1234.57");
     }
 }

@@ -4,8 +4,8 @@
 
 use std::io::{self, Write};
 
-use super::{Options, TermSource, linear, rounded};
-use crate::report::{AnchorRecord, Report};
+use super::{Options, Terms, linear, rounded};
+use crate::report::{Cell, Column, RECORD_COLUMNS, Report, TERM_COLUMNS, TermRow};
 
 /// Up to this many records, a table lists them all; past it, the worst ones.
 pub const FULL_TABLE_LIMIT: usize = 32;
@@ -60,31 +60,41 @@ fn render(
     Ok(())
 }
 
-fn record_row(r: &AnchorRecord, directed: bool) -> Vec<String> {
-    let mut row = vec![r.anchor.to_string(), r.positive.to_string()];
-    if directed {
-        row.push(match r.direction {
-            Some(crate::layout::Direction::QueryToKey) => "q->k".into(),
-            Some(crate::layout::Direction::KeyToQuery) => "k->q".into(),
-            None => String::new(),
-        });
+/// A cell as the tables show it: figures to 6 significant digits.
+fn text(cell: Cell) -> String {
+    match cell {
+        Cell::Absent => String::new(),
+        Cell::Int(n) => n.to_string(),
+        Cell::Figure(x) => rounded(x, 6),
+        Cell::Linear(v, log) => linear(v, log, 6),
+        Cell::Text(s) => s.to_string(),
+        Cell::Marked(n, true) => format!("{n}*"),
+        Cell::Marked(n, false) => n.to_string(),
     }
-    row.extend([
-        rounded(r.sim, 6),
-        rounded(r.logit, 6),
-        linear(r.numerator, r.log_numerator, 6),
-        linear(r.denominator, r.log_denominator, 6),
-        rounded(r.p_positive, 6),
-        rounded(r.loss, 6),
-        r.rank.to_string(),
-    ]);
-    row
+}
+
+/// The columns that have a value in one of `all`, and the rows `shown` in
+/// them: the table's headers and cells.
+fn columns<'r, T: 'r>(
+    columns: &[Column<T>],
+    all: impl Iterator<Item = &'r T> + Clone,
+    shown: impl Iterator<Item = &'r T>,
+) -> (Vec<&'static str>, Vec<Vec<String>>) {
+    let present: Vec<&Column<T>> = columns
+        .iter()
+        .filter(|c| all.clone().any(|r| (c.cell)(r) != Cell::Absent))
+        .collect();
+    let headers = present.iter().map(|c| c.header).collect();
+    let rows = shown
+        .map(|r| present.iter().map(|c| text((c.cell)(r))).collect())
+        .collect();
+    (headers, rows)
 }
 
 /// A table of terms for each of the records `which`.
 fn write_terms(
     report: &Report,
-    src: &TermSource<'_>,
+    src: &dyn Terms,
     which: &[usize],
     style: Style,
     out: &mut dyn Write,
@@ -104,50 +114,22 @@ fn write_terms(
         if style == Style::Markdown {
             writeln!(out)?;
         }
-        let rows: Vec<Vec<String>> = ts
-            .iter()
-            .map(|t| {
-                vec![
-                    format!(
-                        "{}{}",
-                        t.index,
-                        if t.index == r.positive { "*" } else { "" }
-                    ),
-                    rounded(t.sim, 6),
-                    rounded(t.logit, 6),
-                    linear(t.exp, t.logit, 6),
-                    rounded(t.p, 6),
-                ]
-            })
-            .collect();
-        render(&["index", "sim", "logit", "exp", "p"], &rows, style, out)?;
+        let terms: Vec<TermRow> = ts.iter().map(|t| TermRow::new(r, t)).collect();
+        let (headers, rows) = columns(TERM_COLUMNS, terms.iter(), terms.iter());
+        render(&headers, &rows, style, out)?;
         writeln!(out)
     })
 }
 
 pub fn write(
     report: &Report,
-    terms: Option<&TermSource<'_>>,
+    terms: Option<&dyn Terms>,
     opts: Options,
     style: Style,
     out: &mut dyn Write,
 ) -> io::Result<()> {
     let s = &report.summary;
-    let directed = report.records.iter().any(|r| r.direction.is_some());
     if !opts.summary_only {
-        let mut headers = vec!["anchor", "positive"];
-        if directed {
-            headers.push("dir");
-        }
-        headers.extend([
-            "sim",
-            "logit",
-            "numerator",
-            "denominator",
-            "p_positive",
-            "loss",
-            "rank",
-        ]);
         let n = report.records.len();
         let selected = s.selected_anchors.is_some();
         let mut shown: Vec<usize> = (0..n).collect();
@@ -176,10 +158,11 @@ pub fn write(
         if style == Style::Markdown && (shown.len() < n || selected) {
             writeln!(out)?;
         }
-        let rows: Vec<Vec<String>> = shown
-            .iter()
-            .map(|&k| record_row(&report.records[k], directed))
-            .collect();
+        let (headers, rows) = columns(
+            RECORD_COLUMNS,
+            report.records.iter(),
+            shown.iter().map(|&k| &report.records[k]),
+        );
         render(&headers, &rows, style, out)?;
         writeln!(out)?;
         // Terms of the records the table shows, in the table's order.
