@@ -75,10 +75,16 @@ pub const NOT_IN_CSV: &str = "infonce::NotInCsv";
 /// Totals of one direction of the keys layout.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct DirectionSummary {
+    /// `query_to_key` or `key_to_query`; in CSV, the suffix of the other
+    /// fields' column names (`loss_query_to_key`).
     pub direction: Direction,
+    /// Mean loss over this direction's records.
     pub loss: f64,
+    /// Number of this direction's records.
     pub n_anchors: usize,
+    /// Share of them whose positive ranks first.
     pub top1_accuracy: f64,
+    /// Mean rank of their positives.
     pub mean_rank: f64,
 }
 
@@ -102,6 +108,7 @@ pub struct AnchorRecord {
     pub log_numerator: f64,
     /// Sum of exp(logit) over all candidates; `null` when it overflows.
     pub denominator: Option<f64>,
+    /// log of the denominator, always finite.
     pub log_denominator: f64,
     /// -log(numerator / denominator).
     pub loss: f64,

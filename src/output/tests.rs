@@ -516,6 +516,37 @@ fn large_tables_list_the_worst_records_unless_all_are_asked_for() {
 }
 
 #[test]
+fn the_json_page_names_every_field() {
+    let page = include_str!("../../docs/json.md");
+    let (r, t) = keys_symmetric();
+    let (r, _) = select(&r, &t, &[1]);
+    let directions = r.summary.directions.as_ref().unwrap();
+    let fields = [
+        keys_of(&r.summary),
+        keys_of(&r.records[0]),
+        keys_of(&directions[0]),
+    ];
+    for key in fields.iter().flatten() {
+        assert!(
+            page.contains(&format!("`{key}`")),
+            "docs/json.md lacks `{key}`"
+        );
+    }
+    // The terms' CSV columns, as the page spells them.
+    let documented = "`anchor,positive,[direction,]index,is_positive,sim,logit,exp,p`";
+    for (r, t) in [two_view(), keys_symmetric()] {
+        let csv = written(Format::Csv, &r, Some(&t), opts(false));
+        let head = csv.lines().next().unwrap();
+        let spelled = if r.records[0].direction.is_some() {
+            documented.replace(['[', ']'], "")
+        } else {
+            documented.replace("[direction,]", "")
+        };
+        assert_eq!(format!("`{head}`"), spelled);
+    }
+}
+
+#[test]
 fn format_names_are_the_flag_values() {
     let names: Vec<String> = FORMATS
         .iter()
