@@ -76,11 +76,11 @@ fn text(cell: Cell) -> String {
 /// The columns that have a value in one of `all`, and the rows `shown` in
 /// them: the table's headers and cells.
 fn columns<'r, T: 'r>(
-    columns: &[Column<T>],
+    list: &[Column<T>],
     all: impl Iterator<Item = &'r T> + Clone,
     shown: impl Iterator<Item = &'r T>,
 ) -> (Vec<&'static str>, Vec<Vec<String>>) {
-    let present: Vec<&Column<T>> = columns
+    let present: Vec<&Column<T>> = list
         .iter()
         .filter(|c| all.clone().any(|r| (c.cell)(r) != Cell::Absent))
         .collect();
