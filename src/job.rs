@@ -9,6 +9,7 @@ use crate::error::{Error, Result};
 use crate::input::csv::{ColumnSpec, DroppedColumn};
 use crate::input::{self, Embeddings, Matrix, Values, index};
 use crate::layout::Layout;
+use crate::loss::precision::{self, F32_NORMS};
 use crate::loss::{Core, DEFAULT_BLOCK, RecordStats, Settings, Similarity};
 use crate::report::{Context, Report};
 
@@ -121,14 +122,16 @@ impl DataJob {
             }
         }
         let input_dtype = first.source_dtype.clone();
-        let fits_f32 = check_magnitudes(&first, second.as_ref(), self.settings, false)?;
+        let norms = check_magnitudes(&first, second.as_ref(), self.settings, false)?;
         // One precision for both files: float64 if asked for or if either is,
-        // or if float32 products of these rows would overflow or underflow.
+        // or if float32 products of these rows would be too coarse or would
+        // overflow or underflow (the core's precision policy).
         let any_f64 = matches!(first.values, Values::F64(_))
             || second
                 .as_ref()
                 .is_some_and(|s| matches!(s.values, Values::F64(_)));
-        if self.force_f64 || any_f64 || !fits_f32 {
+        let choice = self.precision(&first, any_f64, &norms);
+        if choice.f64_products {
             first = first.try_into_f64()?;
             second = second.map(Embeddings::try_into_f64).transpose()?;
         } else if second
@@ -146,6 +149,20 @@ impl DataJob {
             layout,
             input_dtype,
             dropped_columns,
+            precision_note: choice.note,
+        })
+    }
+
+    /// The precision policy's choice for these files ([`precision::choose`]).
+    fn precision(&self, first: &Embeddings, any_f64: bool, norms: &Norms) -> precision::Choice {
+        precision::choose(&precision::Request {
+            force_f64: self.force_f64,
+            any_f64,
+            dimension: first.cols(),
+            tau: self.settings.tau,
+            similarity: self.settings.similarity,
+            largest_norms: norms.largest,
+            norms_fit_f32: norms.fit_f32,
         })
     }
 
@@ -182,7 +199,7 @@ impl DataJob {
                 ),
             ));
         }
-        let fits_f32 = check_magnitudes(&view1, Some(&view2), self.settings, true)?;
+        let norms = check_magnitudes(&view1, Some(&view2), self.settings, true)?;
         if self.settings.similarity == Similarity::Cosine {
             for e in [&view1, &view2] {
                 if let Some(r) = e.row_norms().iter().position(|&n| n == 0.0) {
@@ -203,7 +220,8 @@ impl DataJob {
             format!("{} + {}", view1.source_dtype, view2.source_dtype)
         };
         let is_f64 = |e: &Embeddings| matches!(e.values, Values::F64(_));
-        let (view1, view2) = if self.force_f64 || is_f64(&view1) || is_f64(&view2) || !fits_f32 {
+        let choice = self.precision(&view1, is_f64(&view1) || is_f64(&view2), &norms);
+        let (view1, view2) = if choice.f64_products {
             (view1.try_into_f64()?, view2.try_into_f64()?)
         } else if view1.is_f16() != view2.is_f16() {
             (view1.try_into_f32()?, view2.try_into_f32()?)
@@ -230,6 +248,7 @@ impl DataJob {
             layout,
             input_dtype,
             dropped_columns,
+            precision_note: choice.note,
         })
     }
 
@@ -286,15 +305,21 @@ fn transposed_hint(e: Error, first: &Embeddings) -> Error {
 /// Row norms whose products and squares float64 holds with every digit:
 /// squared norms stay normal and finite, and so do the products of two rows.
 const F64_NORMS: (f64, f64) = (1e-150, 1e150);
-/// Row norms whose products float32 holds without overflow or underflow
-/// beyond the rounding the core allows for.
-const F32_NORMS: (f64, f64) = (1e-18, 1e18);
 /// Largest logit accepted: differences of two logits and their log-sum-exp
 /// stay far from float64's limit (1.8e308).
 const MAX_LOGIT: f64 = 1e300;
 
+/// What the precision policy needs to know of the row norms.
+struct Norms {
+    /// The largest row norm of the anchors' rows and of the candidates'
+    /// (the same in the one-file layouts).
+    largest: (f64, f64),
+    /// Every non-zero row norm lies within [`F32_NORMS`].
+    fit_f32: bool,
+}
+
 /// Refuses rows too large or too small for float64 similarities, and logits
-/// that would overflow; returns whether float32 products are exact enough.
+/// that would overflow; returns what the precision policy needs.
 /// `stacked`: the two files are one set of rows (two view files), so any
 /// two rows meet, not only a row of each.
 fn check_magnitudes(
@@ -302,7 +327,7 @@ fn check_magnitudes(
     second: Option<&Embeddings>,
     s: Settings,
     stacked: bool,
-) -> Result<bool> {
+) -> Result<Norms> {
     let mut fits_f32 = true;
     // The largest norm of each file and the row that has it.
     let mut largest = Vec::new();
@@ -369,7 +394,16 @@ fn check_magnitudes(
             }
         });
     }
-    Ok(fits_f32)
+    let largest = if stacked {
+        let top = largest.iter().map(|l| l.1).fold(0.0, f64::max);
+        (top, top)
+    } else {
+        (largest[0].1, largest.last().expect("one file at least").1)
+    };
+    Ok(Norms {
+        largest,
+        fit_f32: fits_f32,
+    })
 }
 
 /// The loaded files and their layout.
@@ -380,6 +414,8 @@ pub struct Loaded {
     pub input_dtype: String,
     /// Columns of text input left out (a pandas index).
     pub dropped_columns: Vec<DroppedColumn>,
+    /// Why float32 input is multiplied in float64 although not asked to.
+    pub precision_note: Option<String>,
 }
 
 impl Loaded {
@@ -395,6 +431,7 @@ impl Loaded {
                 tau: settings.tau,
                 similarity: settings.similarity,
                 precision: core.precision(),
+                precision_note: self.precision_note.clone(),
                 input_dtype: self.input_dtype.clone(),
                 dimension: self.first.cols(),
                 dropped_columns: self.dropped_columns.clone(),

@@ -35,6 +35,10 @@ pub struct Summary {
     pub symmetric: bool,
     /// Precision of the similarity products: `f32` or `f64`.
     pub precision: &'static str,
+    /// Why float32 input was multiplied in float64 although `--precision`
+    /// did not ask for it; absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub precision_note: Option<String>,
     /// Element type of the (first) input file.
     pub input_dtype: String,
     /// Number of records (anchor, positive).
@@ -232,6 +236,7 @@ pub struct Context<'a> {
     pub tau: f64,
     pub similarity: Similarity,
     pub precision: &'static str,
+    pub precision_note: Option<String>,
     pub input_dtype: String,
     pub dimension: usize,
     pub dropped_columns: Vec<DroppedColumn>,
@@ -315,6 +320,7 @@ impl Report {
                 layout: layout.kind,
                 symmetric: layout.symmetric,
                 precision: ctx.precision,
+                precision_note: ctx.precision_note,
                 input_dtype: ctx.input_dtype,
                 n_anchors: n,
                 n_candidates: layout.n_candidates(false),

@@ -310,6 +310,7 @@ fn example_data() -> Result<Loaded> {
         layout,
         input_dtype: "float64".into(),
         dropped_columns: Vec::new(),
+        precision_note: None,
     })
 }
 
@@ -365,10 +366,9 @@ fn pass<'l>(
 }
 
 /// Every term of one record, as the core streams them.
-fn terms_of(core: &Core<'_>, report: &Report, record: usize) -> Result<Vec<Term>> {
+fn terms_of(core: &Core<'_>, record: usize) -> Result<Vec<Term>> {
     let mut all = Vec::new();
-    let log_den = |k: usize| report.records[k].log_denominator;
-    core.terms(&[record], &log_den, &mut |_, terms| {
+    core.terms(&[record], &mut |_, terms| {
         all = terms.to_vec();
         Ok::<(), Error>(())
     })?;
@@ -541,7 +541,7 @@ fn gather(args: &ExplainArgs) -> Result<Facts> {
         values: row_of(anchor_file, rec.anchor),
     };
 
-    let all = terms_of(&core, &report, record)?;
+    let all = terms_of(&core, record)?;
     let breakdown = select(&all, rec.positive, args.max_terms, |t| Listed {
         term: *t,
         positive: t.index == rec.positive,
@@ -586,7 +586,7 @@ fn gather(args: &ExplainArgs) -> Result<Facts> {
             let terms = if tau == settings.tau {
                 all.clone()
             } else {
-                pool.install(|| terms_of(c, r, record))?
+                pool.install(|| terms_of(c, record))?
             };
             let neg_total: f64 = terms
                 .iter()
@@ -731,9 +731,10 @@ fn hard_variant(
         layout: loaded.layout.clone(),
         input_dtype: loaded.input_dtype.clone(),
         dropped_columns: loaded.dropped_columns.clone(),
+        precision_note: loaded.precision_note.clone(),
     };
     let (core, report) = pass(&modified, pool, settings)?;
-    let terms = terms_of(&core, &report, record)?;
+    let terms = terms_of(&core, record)?;
     let after = *terms
         .iter()
         .find(|t| t.index == h)

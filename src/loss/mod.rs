@@ -18,6 +18,7 @@
 
 pub mod exp;
 pub mod kernel;
+pub mod precision;
 pub mod product;
 mod rows32;
 
@@ -134,7 +135,8 @@ pub struct Term {
     pub logit: f64,
     /// exp(logit); `null` when it overflows float64.
     pub exp: Option<f64>,
-    /// The softmax probability exp(logit) / denominator.
+    /// The softmax probability exp(logit) / denominator, the denominator
+    /// being the sum over the listed terms ([`softmax`]).
     pub p: f64,
 }
 
@@ -292,16 +294,17 @@ impl<'a> Core<'a> {
     }
 
     /// Streams the terms of the given records, in the given order: `each` gets
-    /// the record's index and its terms in candidate order. The log
-    /// denominators come from [`RecordStats::finish`] of the same run.
+    /// the record's index and its terms in candidate order. Each term's `p` is
+    /// normalised by the log-sum-exp of the very logits listed (see
+    /// [`softmax`]), so every `p` lies in [0, 1] and they sum to 1 whatever
+    /// the precision of the pass.
     pub fn terms<E>(
         &self,
         records: &[usize],
-        log_denominator: &dyn Fn(usize) -> f64,
         each: &mut TermSink<'_, E>,
     ) -> std::result::Result<(), E> {
         with_prepared!(&self.inner, p => self.with_pass(p, false, |pass| {
-            self.stream_terms(pass, records, log_denominator, each)
+            self.stream_terms(pass, records, each)
         }))
     }
 
@@ -418,13 +421,11 @@ impl<'a> Core<'a> {
         &self,
         pass: &Pass<'_, '_, T>,
         records: &[usize],
-        log_denominator: &dyn Fn(usize) -> f64,
         each: &mut TermSink<'_, E>,
     ) -> std::result::Result<(), E> {
         let mut terms = Vec::new();
         for &k in records {
             let r = &self.layout.records[k];
-            let log_den = log_denominator(k);
             terms.clear();
             let n_cand = if r.backward {
                 pass.a.m.nrows()
@@ -443,12 +444,43 @@ impl<'a> Core<'a> {
                     sim,
                     logit,
                     exp: exp_or_none(logit),
-                    p: (logit - log_den).exp(),
+                    p: 0.0,
                 });
             }
+            softmax(&mut terms);
             each(k, &terms)?;
         }
         Ok(())
+    }
+}
+
+/// Sets every term's `p` to `exp(logit) / sum_k exp(logit_k)` over the
+/// listed terms, computed as `exp(logit - m) / (1 + rest)` with `m` the
+/// largest logit and `rest` the sum of `exp(logit_k - m)` over the others:
+/// the log-sum-exp `m + log1p(rest)` is never below its largest term. A
+/// numerator at most 1 over a divisor at least 1 keeps every `p` in [0, 1]
+/// by construction (also where `m + log1p(rest)` would round to `m`), and
+/// the `p` sum to 1 up to float64 rounding: within `(n + 2) 2^-53` for n
+/// terms.
+pub fn softmax(terms: &mut [Term]) {
+    let Some(top) = (0..terms.len()).max_by(|&a, &b| terms[a].logit.total_cmp(&terms[b].logit))
+    else {
+        return;
+    };
+    let m = terms[top].logit;
+    let rest: f64 = terms
+        .iter()
+        .enumerate()
+        .filter(|&(k, _)| k != top)
+        .map(|(_, t)| (t.logit - m).exp())
+        .sum();
+    let z = 1.0 + rest;
+    for (k, t) in terms.iter_mut().enumerate() {
+        t.p = if k == top {
+            1.0 / z
+        } else {
+            (t.logit - m).exp() / z
+        };
     }
 }
 

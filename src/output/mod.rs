@@ -77,21 +77,19 @@ pub struct TermSource<'a> {
 impl Terms for TermSource<'_> {
     fn for_each_of(
         &self,
-        report: &Report,
+        _report: &Report,
         which: &[usize],
         each: &mut EachTerms,
     ) -> io::Result<()> {
         let Some(origin) = &self.origin else {
-            let log_den = |k: usize| report.records[k].log_denominator;
-            return self.core.terms(which, &log_den, each);
+            return self.core.terms(which, each);
         };
         // The core numbers records its own way: map them there and back.
         let back: std::collections::HashMap<usize, usize> =
             which.iter().map(|&k| (origin[k], k)).collect();
         let core_records: Vec<usize> = which.iter().map(|&k| origin[k]).collect();
-        let log_den = |c: usize| report.records[back[&c]].log_denominator;
         self.core
-            .terms(&core_records, &log_den, &mut |c, t| each(back[&c], t))
+            .terms(&core_records, &mut |c, t| each(back[&c], t))
     }
 }
 

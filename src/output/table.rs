@@ -214,5 +214,9 @@ pub fn write(
         if s.symmetric { " (symmetric)" } else { "" },
         s.precision,
         s.dimension
-    )
+    )?;
+    if let Some(note) = &s.precision_note {
+        writeln!(out, "{bullet}f64 products chosen because {note}")?;
+    }
+    Ok(())
 }
