@@ -104,8 +104,10 @@ pub struct DataArgs {
     #[arg(long, value_enum, default_value_t = PrecisionArg::Auto)]
     pub precision: PrecisionArg,
 
-    /// Worker threads (default: all cores). Results do not depend on it.
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    /// Worker threads, 1 to 1024 (default: all cores). Results do not depend
+    /// on it. No more threads are started than there are cores, nor more put
+    /// to work than there are row blocks of the similarity pass.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=MAX_THREADS as i64))]
     pub threads: Option<u32>,
 
     /// Columns of text input (CSV, TSV, whitespace) that hold the embeddings:
@@ -275,6 +277,11 @@ pub struct ManArgs {
     #[arg(value_name = "COMMAND", value_parser = ["compute", "explain", "completions", "man"])]
     pub command: Option<String>,
 }
+
+/// The largest `--threads` accepted: far more than any machine's cores, and
+/// small enough that a typo such as `--threads 10000000` is an error rather
+/// than an attempt to start millions of threads.
+pub const MAX_THREADS: u32 = 1024;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum SimArg {

@@ -256,7 +256,8 @@ impl DataJob {
     pub fn pool(&self) -> Result<rayon::ThreadPool> {
         let mut b = rayon::ThreadPoolBuilder::new();
         if let Some(n) = self.threads {
-            b = b.num_threads(n);
+            let cores = std::thread::available_parallelism().map_or(1, |c| c.get());
+            b = b.num_threads(n.min(cores));
         }
         b.build().map_err(|e| {
             Error::Usage(format!(

@@ -292,6 +292,7 @@ fn cases() -> Vec<Case> {
         usage("unknown --format", &["compute", "e.npy", "--format", "xml"]),
         usage("unknown --sim", &["compute", "e.npy", "--sim", "euclid"]),
         usage("--threads 0", &["compute", "e.npy", "--threads", "0"]),
+        usage("--threads above 1024", &["compute", "e.npy", "--threads", "1025"]),
         usage("no EMB", &["compute"]),
         usage("--columns 0", &["compute", "e.npy", "--columns", "0:3"]),
         usage("--columns empty item", &["compute", "e.npy", "--columns", "2,,3"]),

@@ -343,6 +343,13 @@ pub fn tile_count(n_a: usize, n_b: usize, block: usize, one_file: bool) -> u64 {
     }
 }
 
+/// How many workers the pass starts for `row_blocks` row blocks: one per
+/// thread of the current pool, but never more than there are row blocks
+/// (each worker takes whole row blocks).
+pub fn workers(row_blocks: usize) -> usize {
+    rayon::current_num_threads().min(row_blocks).max(1)
+}
+
 /// Where a tile lies and which folds it serves.
 struct Tile {
     i0: usize,
@@ -417,7 +424,7 @@ impl<S: Stored> Pass<'_, '_, S> {
         let packed = self.packed();
         let packed = packed.as_ref();
         rayon::scope(|s| {
-            for _ in 0..rayon::current_num_threads() {
+            for _ in 0..workers(nbi) {
                 s.spawn(|_| {
                     loop {
                         let bi = next.fetch_add(1, Ordering::Relaxed);

@@ -1,0 +1,114 @@
+//! `--threads`: bounded on the command line, and never more threads started
+//! than there are cores, nor put to work than there are row blocks. A large
+//! count once made a six-row input run for minutes (idle threads looking for
+//! work to steal from each other); now it changes nothing but the bound.
+
+mod support;
+
+use std::fs;
+use std::time::Duration;
+
+use infonce::cli::MAX_THREADS;
+use infonce::job::DataJob;
+use infonce::loss::{DEFAULT_BLOCK, Settings, Similarity};
+use support::{f64_npy, infonce};
+
+/// Six rows of dimension 4: one row block of work.
+fn six_rows() -> Vec<Vec<f64>> {
+    (0..6)
+        .map(|i| (0..4).map(|j| ((i * 4 + j) as f64 * 0.7).sin()).collect())
+        .collect()
+}
+
+#[test]
+fn counts_above_the_limit_are_usage_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(dir.path().join("e.npy"), f64_npy(&six_rows())).unwrap();
+    for n in ["1025", "2000", "4294967295", "4294967296", "0"] {
+        for cmd in ["compute", "explain"] {
+            let out = infonce(dir.path())
+                .args([cmd, "e.npy", "--threads", n])
+                .output()
+                .unwrap();
+            assert_eq!(out.status.code(), Some(2), "{cmd} --threads {n}");
+            assert!(out.stdout.is_empty(), "{cmd} --threads {n}");
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert!(err.contains("--threads"), "{cmd} --threads {n}: {err}");
+        }
+    }
+    assert_eq!(MAX_THREADS, 1024, "docs/errors.md and the help name 1024");
+}
+
+/// The reproducer: 2000 threads on a 6 x 4 input ran past 60 s. The largest
+/// count accepted must give the same bytes as one thread, at once (the
+/// timeout is generous for a busy machine; the run takes milliseconds).
+#[test]
+fn the_largest_count_on_a_tiny_input_is_quick_and_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(dir.path().join("e.npy"), f64_npy(&six_rows())).unwrap();
+    let limit = MAX_THREADS.to_string();
+    for cmd in [
+        &["compute", "e.npy", "--format", "json", "--terms"][..],
+        &["explain", "e.npy", "--anchor", "2"][..],
+    ] {
+        let one = infonce(dir.path())
+            .args(cmd)
+            .args(["--threads", "1"])
+            .timeout(Duration::from_secs(60))
+            .output()
+            .unwrap();
+        assert!(one.status.success(), "{cmd:?}");
+        let many = infonce(dir.path())
+            .args(cmd)
+            .args(["--threads", &limit])
+            .timeout(Duration::from_secs(60))
+            .output()
+            .unwrap();
+        assert!(
+            many.status.success(),
+            "{cmd:?} --threads {limit}: {:?}",
+            many.status
+        );
+        assert_eq!(one.stdout, many.stdout, "{cmd:?}");
+    }
+}
+
+/// The pool never holds more threads than the machine has cores.
+#[test]
+fn the_pool_is_capped_by_the_cores() {
+    let cores = std::thread::available_parallelism().unwrap().get();
+    let job = DataJob {
+        input: String::new(),
+        pairs: None,
+        keys: None,
+        symmetric: false,
+        settings: Settings {
+            tau: 0.1,
+            similarity: Similarity::Cosine,
+            block: DEFAULT_BLOCK,
+            portable: false,
+        },
+        force_f64: false,
+        threads: Some(MAX_THREADS as usize),
+    };
+    assert_eq!(job.pool().unwrap().current_num_threads(), cores);
+    let one = DataJob {
+        threads: Some(1),
+        ..job.clone()
+    };
+    assert_eq!(one.pool().unwrap().current_num_threads(), 1);
+}
+
+/// The pass puts no more workers to work than there are row blocks.
+#[test]
+fn the_pass_starts_no_more_workers_than_row_blocks() {
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(8)
+        .build()
+        .unwrap();
+    pool.install(|| {
+        assert_eq!(infonce::loss::kernel::workers(1), 1);
+        assert_eq!(infonce::loss::kernel::workers(3), 3);
+        assert_eq!(infonce::loss::kernel::workers(100), 8);
+    });
+}
