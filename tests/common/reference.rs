@@ -1,0 +1,190 @@
+//! The naive float64 reference of the loss, shared by the tests and the fuzz
+//! targets (included by path from `fuzz/`). It follows the seed's formula
+//! term by term and uses nothing of the crate but its public types for the
+//! layout: no constant, no helper, no kernel.
+//!
+//! For a record with anchor a, positive p and candidates C(a), logits
+//! l_k = s(a, k) / tau, and m the largest of them:
+//!
+//! ```text
+//! log_denominator = m + ln( sum_k e^(l_k - m) )
+//! loss            = ln( sum_k e^(l_k - l_p) )          (summed with its own maximum)
+//! p_k             = e^(l_k - log_denominator)
+//! ```
+//!
+//! Ranks are given as bounds: a candidate whose logit is above the
+//! positive's by more than a rounding window counts, one below by more than
+//! it does not, one within it may go either way, and an exact copy of the
+//! positive's row never counts (the documented tie rule, restated here with
+//! a window of its own, wider than the tool's).
+#![allow(dead_code)]
+
+use infonce::layout::Layout;
+use infonce::loss::Similarity;
+
+/// One term of a record's denominator, as the reference finds it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RefTerm {
+    pub index: usize,
+    pub sim: f64,
+    pub logit: f64,
+    pub p: f64,
+}
+
+/// What the reference computes for one record.
+#[derive(Debug, Clone)]
+pub struct Expected {
+    pub anchor: usize,
+    pub positive: usize,
+    pub sim: f64,
+    pub logit: f64,
+    pub log_denominator: f64,
+    pub loss: f64,
+    /// The rank lies in `rank.0..=rank.1`; one value where no candidate is
+    /// within rounding of the positive.
+    pub rank: (u64, u64),
+    /// Every candidate in row order.
+    pub terms: Vec<RefTerm>,
+    /// Largest |logit| among the candidates: the scale of their rounding.
+    pub scale: f64,
+    /// Largest |x||y| over the candidates (1 under cosine): the scale of a
+    /// similarity's rounding.
+    pub size: f64,
+}
+
+fn dot(x: &[f64], y: &[f64]) -> f64 {
+    x.iter().zip(y).map(|(a, b)| a * b).sum()
+}
+
+fn norm(x: &[f64]) -> f64 {
+    dot(x, x).sqrt()
+}
+
+/// s(x, y) in float64.
+pub fn similarity(x: &[f64], y: &[f64], s: Similarity) -> f64 {
+    match s {
+        Similarity::Dot => dot(x, y),
+        Similarity::Cosine => dot(x, y) / (norm(x) * norm(y)),
+    }
+}
+
+/// ln(sum e^x) over `xs`, shifted by their maximum (-inf when empty).
+fn log_sum_exp(xs: impl Iterator<Item = f64> + Clone) -> f64 {
+    let m = xs.clone().fold(f64::NEG_INFINITY, f64::max);
+    if m == f64::NEG_INFINITY {
+        return m;
+    }
+    m + xs.map(|x| (x - m).exp()).sum::<f64>().ln()
+}
+
+/// One record: `anchor` against `cands` (leaving out row `skip`, the anchor
+/// itself in the one-file layouts), with positive row `positive`.
+pub fn record(
+    anchor: &[f64],
+    cands: &[Vec<f64>],
+    skip: Option<usize>,
+    positive: usize,
+    s: Similarity,
+    tau: f64,
+) -> Expected {
+    let d = anchor.len() as f64;
+    let size_of = |x: &[f64]| match s {
+        Similarity::Cosine => 1.0,
+        Similarity::Dot => norm(x),
+    };
+    let mut terms: Vec<RefTerm> = cands
+        .iter()
+        .enumerate()
+        .filter(|&(k, _)| Some(k) != skip)
+        .map(|(k, c)| {
+            let sim = similarity(anchor, c, s);
+            RefTerm {
+                index: k,
+                sim,
+                logit: sim / tau,
+                p: 0.0,
+            }
+        })
+        .collect();
+    let lp = terms
+        .iter()
+        .find(|t| t.index == positive)
+        .expect("the positive is a candidate")
+        .logit;
+    let log_den = log_sum_exp(terms.iter().map(|t| t.logit));
+    for t in terms.iter_mut() {
+        t.p = (t.logit - log_den).exp();
+    }
+    // ln(1 + sum over the others of e^(l_k - l_p)): the positive's own term
+    // is e^0 = 1, the others are summed with their maximum taken out.
+    let others = log_sum_exp(
+        terms
+            .iter()
+            .filter(|t| t.index != positive)
+            .map(|t| t.logit - lp),
+    );
+    let loss = if others == f64::NEG_INFINITY {
+        0.0
+    } else if others > 0.0 {
+        others + (-others).exp().ln_1p()
+    } else {
+        others.exp().ln_1p()
+    };
+    let size = terms
+        .iter()
+        .map(|t| size_of(anchor) * size_of(&cands[t.index]))
+        .fold(0.0, f64::max);
+    let (mut clear, mut near) = (0u64, 0u64);
+    for t in terms.iter().filter(|t| t.index != positive) {
+        if cands[t.index] == cands[positive] {
+            continue; // an exact copy of the positive never outranks it
+        }
+        // Each logit is within about (d + 2) ulps of |x||y| / tau of the
+        // exact one, in the tool as here; eight times that is near.
+        let window = 8.0 * (d + 2.0) * f64::EPSILON * size_of(anchor) * size_of(&cands[t.index])
+            / tau;
+        if t.logit > lp + window {
+            clear += 1;
+        } else if t.logit >= lp - window {
+            near += 1;
+        }
+    }
+    Expected {
+        anchor: 0,
+        positive,
+        sim: lp * tau,
+        logit: lp,
+        log_denominator: log_den,
+        loss,
+        rank: (1 + clear, 1 + clear + near),
+        scale: terms.iter().map(|t| t.logit.abs()).fold(0.0, f64::max),
+        size,
+        terms,
+    }
+}
+
+/// Every record of `layout`: candidates are the other rows (one-file
+/// layouts) or the other file (keys layout).
+pub fn reference(
+    layout: &Layout,
+    first: &[Vec<f64>],
+    second: Option<&[Vec<f64>]>,
+    s: Similarity,
+    tau: f64,
+) -> Vec<Expected> {
+    layout
+        .records
+        .iter()
+        .map(|r| {
+            let (anchor, cands, skip) = match (second, r.backward) {
+                (None, _) => (&first[r.anchor], first, Some(r.anchor)),
+                (Some(k), false) => (&first[r.anchor], k, None),
+                (Some(k), true) => (&k[r.anchor], first, None),
+            };
+            Expected {
+                anchor: r.anchor,
+                ..record(anchor, cands, skip, r.positive, s, tau)
+            }
+        })
+        .collect()
+}
