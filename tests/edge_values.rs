@@ -1,89 +1,34 @@
-//! Extreme but valid inputs through the binary, against a naive float64
-//! reference written out below: tau 1e-4 and 1e4, dot products of size 1e6
-//! and 1e200, duplicate rows, a single pair and dimension 1. Every figure
-//! must be finite (numerator and denominator may be null where exp overflows
-//! float64, as documented) and equal to the reference within the rounding of
-//! float64 input.
-//!
-//! The reference, for anchor a with positive p, candidates C(a) (every row
-//! but a) and logits l_k = s(a, k) / tau:
-//!
-//! ```text
-//! loss = logsumexp_{k in C(a)} l_k - l_p
-//!      = m + ln(e^-m + sum_{k != p} e^(l_k - l_p - m)),   m = max(0, max_{k != p} l_k - l_p)
-//! ```
-//!
-//! The second line is how it is computed: shifting by the largest difference
-//! keeps every exponential in range, and a loss far below one keeps its
-//! digits because nothing is subtracted from a large log-sum.
+//! Extreme but valid inputs through the binary, against the naive float64
+//! reference of `common/reference.rs`: tau 1e-4 and 1e4, dot products of
+//! size 1e6 and 1e200, duplicate rows, a single pair and dimension 1; and
+//! the inputs that once gave wrong numbers with exit 0: `--terms`
+//! probabilities above 1 at a tiny tau or from float32 input, and float32
+//! products at a tau so small that their rounding swamps the loss. Every
+//! figure must be finite (numerator and denominator may be null where exp
+//! overflows float64, as documented) and equal to the reference within the
+//! rounding of float64 input.
 
+mod common;
 mod support;
 
 use std::fs;
 
+use common::Expected;
+use infonce::loss::Similarity;
 use serde_json::Value;
-use support::{f64_npy, run_json};
-
-/// What the reference finds for one anchor.
-struct Expected {
-    anchor: usize,
-    positive: usize,
-    sim: f64,
-    logit: f64,
-    log_denominator: f64,
-    loss: f64,
-    /// 1 + candidates strictly above the positive; `None` when some
-    /// candidate is so close to the positive that rounding decides.
-    rank: Option<u64>,
-    /// Largest |logit| among the candidates: the scale of the rounding.
-    scale: f64,
-}
-
-fn sim(x: &[f64], y: &[f64], cosine: bool) -> f64 {
-    let dot: f64 = x.iter().zip(y).map(|(a, b)| a * b).sum();
-    if cosine {
-        let n = |v: &[f64]| v.iter().map(|a| a * a).sum::<f64>().sqrt();
-        dot / (n(x) * n(y))
-    } else {
-        dot
-    }
-}
+use support::{f32_npy, f64_npy, run, run_json};
 
 fn reference(rows: &[Vec<f64>], pairs: &[(usize, usize)], cosine: bool, tau: f64) -> Vec<Expected> {
-    let d = rows[0].len() as f64;
+    let s = if cosine {
+        Similarity::Cosine
+    } else {
+        Similarity::Dot
+    };
     pairs
         .iter()
-        .map(|&(a, p)| {
-            let logits: Vec<(usize, f64)> = (0..rows.len())
-                .filter(|&k| k != a)
-                .map(|k| (k, sim(&rows[a], &rows[k], cosine) / tau))
-                .collect();
-            let lp = sim(&rows[a], &rows[p], cosine) / tau;
-            let diffs: Vec<f64> = logits
-                .iter()
-                .filter(|&&(k, _)| k != p)
-                .map(|&(_, l)| l - lp)
-                .collect();
-            let m = diffs.iter().copied().fold(0.0, f64::max);
-            let loss = m + ((-m).exp() + diffs.iter().map(|x| (x - m).exp()).sum::<f64>()).ln();
-            let scale = logits.iter().map(|x| x.1.abs()).fold(lp.abs(), f64::max);
-            // Rounding of a logit: about d + 2 ulps of the scale.
-            let window = 4.0 * (d + 2.0) * f64::EPSILON * scale;
-            let rank = if diffs.iter().any(|&x| x != 0.0 && x.abs() <= window) {
-                None
-            } else {
-                Some(1 + diffs.iter().filter(|&&x| x > 0.0).count() as u64)
-            };
-            Expected {
-                anchor: a,
-                positive: p,
-                sim: lp * tau,
-                logit: lp,
-                log_denominator: lp + loss,
-                loss,
-                rank,
-                scale,
-            }
+        .map(|&(a, p)| Expected {
+            anchor: a,
+            ..common::record(&rows[a], rows, Some(a), p, s, tau)
         })
         .collect()
 }
@@ -175,9 +120,12 @@ fn compare(case: &str, report: &Value, want: &[Expected], d: usize) {
                 "{at}: {field} = {v}"
             );
         }
-        if let Some(rank) = w.rank {
-            assert_eq!(g["rank"].as_u64(), Some(rank), "{at}");
-        }
+        let rank = g["rank"].as_u64().expect("rank");
+        assert!(
+            (w.rank.0..=w.rank.1).contains(&rank),
+            "{at}: rank {rank} outside the reference's {:?}",
+            w.rank
+        );
         losses.push(loss);
     }
     let mean = losses.iter().sum::<f64>() / losses.len() as f64;
@@ -281,4 +229,220 @@ fn dimension_one() {
     check("dimension 1, cosine", &rows, None, true, 0.1);
     check("dimension 1, dot", &rows, None, false, 0.1);
     check("dimension 1, dot, tiny tau", &rows, None, false, 1e-4);
+}
+
+// ---------------------------------------------------------------------------
+// Wrong numbers with exit 0, as found from outside
+
+/// Runs `args` in `dir`, expects success, and returns stdout and stderr.
+fn ok(dir: &std::path::Path, args: &[&str]) -> (String, String) {
+    let out = run(dir, args);
+    assert!(
+        out.status.success(),
+        "{args:?}: status {:?}, stderr {}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    )
+}
+
+/// `--terms` as CSV and JSON: every `p` is a number in [0, 1], each record's
+/// `p` sum to 1 within float64 rounding, and the positive's `p` equals the
+/// record's `p_positive` within `log_tol` in log space.
+fn check_terms_output(dir: &std::path::Path, args: &[&str], log_tol: f64) {
+    let mut csv_args = args.to_vec();
+    csv_args.extend(["--terms", "--format", "csv"]);
+    let (csv, _) = ok(dir, &csv_args);
+    let mut lines = csv.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let col = |name: &str| header.iter().position(|h| *h == name).unwrap();
+    let (p_col, pos_col) = (col("p"), col("is_positive"));
+    let mut rows = 0;
+    for line in lines {
+        let cells: Vec<&str> = line.split(',').collect();
+        let p: f64 = cells[p_col]
+            .parse()
+            .unwrap_or_else(|_| panic!("{args:?}: p is {:?} in {line}", cells[p_col]));
+        assert!((0.0..=1.0).contains(&p), "{args:?}: p = {p} in {line}");
+        assert!(["true", "false"].contains(&cells[pos_col]));
+        rows += 1;
+    }
+    assert!(rows > 0, "{args:?}: no terms");
+
+    let mut json_args = args.to_vec();
+    json_args.push("--terms");
+    let report = run_json(dir, &json_args);
+    for rec in report["anchors"].as_array().unwrap() {
+        let terms = rec["terms"].as_array().unwrap();
+        let n = terms.len() as f64;
+        let ps: Vec<f64> = terms
+            .iter()
+            .map(|t| t["p"].as_f64().unwrap_or_else(|| panic!("{args:?}: {t}")))
+            .collect();
+        assert!(ps.iter().all(|p| (0.0..=1.0).contains(p)), "{args:?}: {rec}");
+        let sum: f64 = ps.iter().sum();
+        assert!(
+            (sum - 1.0).abs() <= (n + 4.0) * f64::EPSILON,
+            "{args:?}: the p sum to {sum} in {rec}"
+        );
+        let positive = rec["positive"].as_u64().unwrap();
+        let term = terms
+            .iter()
+            .find(|t| t["index"].as_u64() == Some(positive))
+            .unwrap();
+        let (p_rec, p_term) = (
+            rec["p_positive"].as_f64().unwrap(),
+            term["p"].as_f64().unwrap(),
+        );
+        let allowed = p_rec.max(p_term) * -(-log_tol).exp_m1() + 1e-300;
+        assert!(
+            (p_rec - p_term).abs() <= allowed,
+            "{args:?}: p_positive {p_rec:e} vs the positive's term {p_term:e} in {rec}"
+        );
+    }
+}
+
+/// At tau 1e-20 the strongest candidate's `p` was `inf` (`null` in JSON):
+/// the record's log-denominator came out one ulp below that candidate's
+/// logit. Also in the keys layout and with float64 `.npy` input.
+#[test]
+fn terms_at_a_tiny_tau_stay_probabilities() {
+    let dir = tempfile::tempdir().unwrap();
+    let rows = vec![
+        vec![-0.7, 0.2, -0.9],
+        vec![-0.9, 0.0, -0.1],
+        vec![0.8, 0.3, 0.0],
+        vec![-0.0, -0.5, -1.0],
+    ];
+    fs::write(
+        dir.path().join("m.csv"),
+        "-0.7,0.2,-0.9\n-0.9,0,-0.1\n0.8,0.3,0\n-0,-0.5,-1\n",
+    )
+    .unwrap();
+    fs::write(dir.path().join("m.npy"), f64_npy(&rows)).unwrap();
+    fs::write(dir.path().join("k.npy"), f64_npy(&rows)).unwrap();
+    // At tau 1e-20 a logit is known to about 1e5: p_positive and the
+    // positive's p agree only as far as that goes (both are 0 or 1 here).
+    for args in [
+        &["compute", "m.csv", "--tau", "1e-20"][..],
+        &["compute", "m.npy", "--tau", "1e-20"][..],
+        &["compute", "m.csv", "--tau", "1e-20", "--keys", "k.npy"][..],
+        &[
+            "compute",
+            "m.npy",
+            "--tau",
+            "1e-20",
+            "--keys",
+            "k.npy",
+            "--symmetric",
+        ][..],
+    ] {
+        check_terms_output(dir.path(), args, 1e-9);
+    }
+}
+
+/// float32 input: the terms were recomputed in float64 but divided by the
+/// float32 pass's denominator, giving p = 1.0000010490409 (1.0105 at tau
+/// 1e-5, 7.3e146 on the rows scaled by 30 at tau 1e-10).
+#[test]
+fn float32_terms_are_a_softmax_consistent_with_the_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let rows: Vec<Vec<f32>> = vec![
+        vec![-0.3, 0.0],
+        vec![0.3, 3.0],
+        vec![1.8, 0.7],
+        vec![2.9, -1.7],
+    ];
+    let scaled: Vec<Vec<f32>> = rows
+        .iter()
+        .map(|r| r.iter().map(|x| x * 30.0).collect())
+        .collect();
+    fs::write(dir.path().join("f4.npy"), f32_npy(&rows)).unwrap();
+    fs::write(dir.path().join("x30.npy"), f32_npy(&scaled)).unwrap();
+    // float32 products at tau 1 (d = 2, norms up to 3.4): logits within
+    // 2 * 2^-24 * 11.6 / 1 = 1.4e-6 of float64's.
+    check_terms_output(
+        dir.path(),
+        &["compute", "f4.npy", "--sim", "dot", "--tau", "1"],
+        3e-6,
+    );
+    check_terms_output(dir.path(), &["compute", "f4.npy", "--sim", "dot"], 3e-5);
+    // Smaller tau: float64 products (the bound passes 0.01), every digit.
+    for args in [
+        &["compute", "f4.npy", "--sim", "dot", "--tau", "1e-5"][..],
+        &["compute", "x30.npy", "--tau", "1e-10"][..],
+        &["compute", "x30.npy", "--sim", "dot", "--tau", "1e-10"][..],
+    ] {
+        check_terms_output(dir.path(), args, 1e-9);
+    }
+}
+
+/// Rows one float32 ulp apart under cosine at tau 1e-9: float32 products
+/// gave a loss of 3.4e-7 (or 41, or 50, by dimension) where the answer is
+/// ln 3 = 1.0986. The error bound of float32 products passes 0.01, so the
+/// products are float64, and the report says why.
+#[test]
+fn float32_products_too_coarse_for_tau_switch_to_float64() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut rng = common::Rng(9);
+    for d in [2usize, 3, 8, 64, 256] {
+        let base: Vec<f32> = (0..d).map(|_| rng.uniform() as f32).collect();
+        let rows: Vec<Vec<f32>> = (0..4)
+            .map(|i| {
+                let mut r = base.clone();
+                let j = i % d;
+                r[j] = f32::from_bits(r[j].to_bits() + 1);
+                r
+            })
+            .collect();
+        fs::write(dir.path().join("u.npy"), f32_npy(&rows)).unwrap();
+        let wide: Vec<Vec<f64>> = rows
+            .iter()
+            .map(|r| r.iter().map(|&x| x as f64).collect())
+            .collect();
+        let want = reference(&wide, &two_view(4), true, 1e-9);
+        let report = run_json(dir.path(), &["compute", "u.npy", "--tau", "1e-9"]);
+        assert_eq!(report["precision"], "f64", "d {d}");
+        let note = report["precision_note"].as_str().unwrap();
+        assert!(
+            note.starts_with("float32 products could move a logit by up to ") && note.ends_with("(above 0.01)"),
+            "{note}"
+        );
+        compare(&format!("one ulp apart, d {d}"), &report, &want, d);
+        // Each logit of 1e9 is known to about 1e-6 in float64: the loss is
+        // ln 3 to that, where float32 products were off by a factor.
+        let loss = report["loss"].as_f64().unwrap();
+        assert!((loss - 3f64.ln()).abs() < 1e-4, "d {d}: {loss}");
+        let forced = run_json(
+            dir.path(),
+            &["compute", "u.npy", "--tau", "1e-9", "--precision", "f64"],
+        );
+        assert_eq!(forced["loss"], report["loss"], "d {d}");
+        assert!(forced.get("precision_note").is_none(), "asked for: no note");
+        let (table, err) = ok(dir.path(), &["compute", "u.npy", "--tau", "1e-9"]);
+        assert!(err.is_empty(), "{err}");
+        assert!(
+            table.lines().any(|l| l == format!("f64 products chosen because {note}")),
+            "{table}"
+        );
+    }
+}
+
+/// The rule at tau 0.01 (CLIP's usual value) under cosine: float32 products
+/// up to dimension 1677, where d * 2^-24 / 0.01 <= 0.01; float64 from 1678.
+#[test]
+fn float32_bound_at_tau_001_follows_the_dimension() {
+    let dir = tempfile::tempdir().unwrap();
+    for (d, precision) in [(1677usize, "f32"), (1678, "f64")] {
+        let rows: Vec<Vec<f32>> = (0..4)
+            .map(|i| (0..d).map(|j| (((i * 7 + j) % 13) as f32) - 6.0).collect())
+            .collect();
+        fs::write(dir.path().join("e.npy"), f32_npy(&rows)).unwrap();
+        let report = run_json(dir.path(), &["compute", "e.npy", "--tau", "0.01", "--summary"]);
+        assert_eq!(report["precision"], precision, "d {d}");
+        assert_eq!(report.get("precision_note").is_some(), precision == "f64", "d {d}");
+    }
 }
