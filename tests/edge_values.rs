@@ -282,7 +282,10 @@ fn check_terms_output(dir: &std::path::Path, args: &[&str], log_tol: f64) {
             .iter()
             .map(|t| t["p"].as_f64().unwrap_or_else(|| panic!("{args:?}: {t}")))
             .collect();
-        assert!(ps.iter().all(|p| (0.0..=1.0).contains(p)), "{args:?}: {rec}");
+        assert!(
+            ps.iter().all(|p| (0.0..=1.0).contains(p)),
+            "{args:?}: {rec}"
+        );
         let sum: f64 = ps.iter().sum();
         assert!(
             (sum - 1.0).abs() <= (n + 4.0) * f64::EPSILON,
@@ -408,7 +411,8 @@ fn float32_products_too_coarse_for_tau_switch_to_float64() {
         assert_eq!(report["precision"], "f64", "d {d}");
         let note = report["precision_note"].as_str().unwrap();
         assert!(
-            note.starts_with("float32 products could move a logit by up to ") && note.ends_with("(above 0.01)"),
+            note.starts_with("float32 products could move a logit by up to ")
+                && note.ends_with("(above 0.01)"),
             "{note}"
         );
         compare(&format!("one ulp apart, d {d}"), &report, &want, d);
@@ -425,7 +429,9 @@ fn float32_products_too_coarse_for_tau_switch_to_float64() {
         let (table, err) = ok(dir.path(), &["compute", "u.npy", "--tau", "1e-9"]);
         assert!(err.is_empty(), "{err}");
         assert!(
-            table.lines().any(|l| l == format!("f64 products chosen because {note}")),
+            table
+                .lines()
+                .any(|l| l == format!("f64 products chosen because {note}")),
             "{table}"
         );
     }
@@ -441,8 +447,15 @@ fn float32_bound_at_tau_001_follows_the_dimension() {
             .map(|i| (0..d).map(|j| (((i * 7 + j) % 13) as f32) - 6.0).collect())
             .collect();
         fs::write(dir.path().join("e.npy"), f32_npy(&rows)).unwrap();
-        let report = run_json(dir.path(), &["compute", "e.npy", "--tau", "0.01", "--summary"]);
+        let report = run_json(
+            dir.path(),
+            &["compute", "e.npy", "--tau", "0.01", "--summary"],
+        );
         assert_eq!(report["precision"], precision, "d {d}");
-        assert_eq!(report.get("precision_note").is_some(), precision == "f64", "d {d}");
+        assert_eq!(
+            report.get("precision_note").is_some(),
+            precision == "f64",
+            "d {d}"
+        );
     }
 }

@@ -8,7 +8,7 @@
 
 mod common;
 
-use common::{Rng, Rows, embeddings_f16, embeddings_f32, embeddings_f64, reference};
+use common::{Rng, Rows, check_terms, embeddings_f16, embeddings_f32, embeddings_f64, reference};
 use infonce::input::Embeddings;
 use infonce::input::index::{IndexPair, Pairs};
 use infonce::layout::Layout;
@@ -456,90 +456,6 @@ fn stats_and_terms(
     (stats, terms)
 }
 
-/// Checks every listed term against the reference (index and value) and the
-/// softmax properties; `unit` is the unit roundoff of the pass's products.
-fn check_terms(
-    stats: &[RecordStats],
-    terms: &[Vec<Term>],
-    want: &[common::Expected],
-    d: usize,
-    tau: f64,
-    unit: f64,
-    what: &str,
-) -> Result<(), TestCaseError> {
-    let eps = f64::EPSILON;
-    let d = d as f64;
-    prop_assert_eq!(terms.len(), want.len(), "{}: records", what);
-    for (k, ((ts, w), st)) in terms.iter().zip(want).zip(stats).enumerate() {
-        let at = format!("{what}: record {k} (anchor {}, positive {})", w.anchor, w.positive);
-        let got_index: Vec<usize> = ts.iter().map(|t| t.index).collect();
-        let want_index: Vec<usize> = w.terms.iter().map(|t| t.index).collect();
-        prop_assert_eq!(&got_index, &want_index, "{}: candidate indices", at);
-        // Terms are computed in float64 from the stored values: each
-        // similarity within about (d + 2) ulps of |x||y|, here and in the
-        // reference; each logit that divided by tau.
-        let sim_tol = 4.0 * (d + 2.0) * eps * w.size;
-        let logit_tol = sim_tol / tau + 4.0 * eps * w.scale;
-        let n = ts.len() as f64;
-        let mut sum = 0.0;
-        for (t, r) in ts.iter().zip(&w.terms) {
-            prop_assert!(
-                (t.sim - r.sim).abs() <= sim_tol && (t.logit - r.logit).abs() <= logit_tol,
-                "{}: term {}: sim {} vs {}, logit {} vs {}",
-                at,
-                t.index,
-                t.sim,
-                r.sim,
-                t.logit,
-                r.logit
-            );
-            prop_assert!((0.0..=1.0).contains(&t.p), "{}: term {}: p = {}", at, t.index, t.p);
-            // ln p carries the logit's error and the log-sum-exp's.
-            let slack = 2.0 * logit_tol + 4.0 * (n + 2.0) * eps;
-            // (Where the logits are not known to within ~700, neither is p.)
-            let allowed = if slack < 700.0 {
-                r.p * slack.exp_m1() + 1e-300
-            } else {
-                1.0
-            };
-            prop_assert!(
-                (t.p - r.p).abs() <= allowed,
-                "{}: term {}: p = {:e}, reference {:e} (allowed {:e})",
-                at,
-                t.index,
-                t.p,
-                r.p,
-                allowed
-            );
-            sum += t.p;
-        }
-        prop_assert!(
-            (sum - 1.0).abs() <= (n + 4.0) * eps,
-            "{}: the p sum to {} ({:e} from 1)",
-            at,
-            sum,
-            sum - 1.0
-        );
-        // The record's figures come from the tiled pass, whose logits are
-        // within 2 (d + 4) u |x||y| / tau of the exact ones; the positive's
-        // term and the record agree within that plus the terms' own error.
-        let pos = ts.iter().find(|t| t.index == w.positive).unwrap();
-        let rec = st.finish().p_positive;
-        let tol = 2.0 * (d + 4.0) * unit * w.size / tau + logit_tol + 8.0 * (n + 2.0) * eps;
-        let allowed = rec.max(pos.p) * (-(-tol).exp_m1()) + 1e-300;
-        prop_assert!(
-            (rec - pos.p).abs() <= allowed,
-            "{}: p_positive {:e} vs the positive's term {:e} (allowed {:e})",
-            at,
-            rec,
-            pos.p,
-            allowed
-        );
-        prop_assert_eq!(st.logit, pos.logit, "{}: the positive's logit", at);
-    }
-    Ok(())
-}
-
 fn kinds() -> impl Strategy<Value = Kind> {
     prop_oneof![
         Just(Kind::TwoView),
@@ -568,7 +484,7 @@ proptest! {
         let settings = Settings { tau, similarity: s, block, portable };
         let (stats, terms) = stats_and_terms(&p, elem, settings, 2);
         let want = reference(&p.layout, &p.first, p.second.as_deref(), s, tau);
-        check_terms(&stats, &terms, &want, d, tau, elem.unit_roundoff(), &format!("{kind:?} {elem:?} {s:?} tau {tau:e}"))?;
+        check_terms(&stats, &terms, &want, d, tau, elem.unit_roundoff(), &format!("{kind:?} {elem:?} {s:?} tau {tau:e}")).map_err(TestCaseError::fail)?;
     }
 }
 
@@ -594,13 +510,62 @@ fn terms_reproducers_stay_a_softmax() {
         .map(|r| r.iter().map(|x| x * 30.0).collect())
         .collect();
     let cases: [(&str, &Rows, Elem, Kind, Similarity, f64); 7] = [
-        ("m.csv, tau 1e-20", &m, Elem::F64, Kind::TwoView, Similarity::Cosine, 1e-20),
-        ("m.csv as keys, tau 1e-20", &m, Elem::F64, Kind::Keys { symmetric: true }, Similarity::Cosine, 1e-20),
-        ("f4, dot, tau 0.1", &f4, Elem::F32, Kind::TwoView, Similarity::Dot, 0.1),
-        ("f4, dot, tau 1", &f4, Elem::F32, Kind::TwoView, Similarity::Dot, 1.0),
-        ("f4, dot, tau 1e-5", &f4, Elem::F32, Kind::TwoView, Similarity::Dot, 1e-5),
-        ("f4 x30, cosine, tau 1e-10", &scaled, Elem::F32, Kind::TwoView, Similarity::Cosine, 1e-10),
-        ("f4 x30, dot, tau 1e-10", &scaled, Elem::F32, Kind::TwoView, Similarity::Dot, 1e-10),
+        (
+            "m.csv, tau 1e-20",
+            &m,
+            Elem::F64,
+            Kind::TwoView,
+            Similarity::Cosine,
+            1e-20,
+        ),
+        (
+            "m.csv as keys, tau 1e-20",
+            &m,
+            Elem::F64,
+            Kind::Keys { symmetric: true },
+            Similarity::Cosine,
+            1e-20,
+        ),
+        (
+            "f4, dot, tau 0.1",
+            &f4,
+            Elem::F32,
+            Kind::TwoView,
+            Similarity::Dot,
+            0.1,
+        ),
+        (
+            "f4, dot, tau 1",
+            &f4,
+            Elem::F32,
+            Kind::TwoView,
+            Similarity::Dot,
+            1.0,
+        ),
+        (
+            "f4, dot, tau 1e-5",
+            &f4,
+            Elem::F32,
+            Kind::TwoView,
+            Similarity::Dot,
+            1e-5,
+        ),
+        (
+            "f4 x30, cosine, tau 1e-10",
+            &scaled,
+            Elem::F32,
+            Kind::TwoView,
+            Similarity::Cosine,
+            1e-10,
+        ),
+        (
+            "f4 x30, dot, tau 1e-10",
+            &scaled,
+            Elem::F32,
+            Kind::TwoView,
+            Similarity::Dot,
+            1e-10,
+        ),
     ];
     for (what, rows, elem, kind, s, tau) in cases {
         let rows = elem.round(rows.clone());

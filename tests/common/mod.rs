@@ -7,7 +7,7 @@ mod reference;
 mod rng;
 
 #[allow(unused_imports)]
-pub use reference::{Expected, RefTerm, record, reference, similarity};
+pub use reference::{Expected, RefTerm, check_terms, record, reference, similarity};
 #[allow(unused_imports)]
 pub use rng::{Rng, Rows};
 
@@ -55,4 +55,3 @@ pub fn embeddings_f16(rows: &Rows) -> Embeddings {
         first_line: None,
     }
 }
-

@@ -20,7 +20,7 @@
 #![allow(dead_code)]
 
 use infonce::layout::Layout;
-use infonce::loss::Similarity;
+use infonce::loss::{RecordStats, Similarity, Term};
 
 /// One term of a record's denominator, as the reference finds it.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -141,8 +141,8 @@ pub fn record(
         }
         // Each logit is within about (d + 2) ulps of |x||y| / tau of the
         // exact one, in the tool as here; eight times that is near.
-        let window = 8.0 * (d + 2.0) * f64::EPSILON * size_of(anchor) * size_of(&cands[t.index])
-            / tau;
+        let window =
+            8.0 * (d + 2.0) * f64::EPSILON * size_of(anchor) * size_of(&cands[t.index]) / tau;
         if t.logit > lp + window {
             clear += 1;
         } else if t.logit >= lp - window {
@@ -187,4 +187,104 @@ pub fn reference(
             }
         })
         .collect()
+}
+
+/// `Ok` when `cond` holds, else the message `msg` makes.
+fn ensure(cond: bool, msg: impl FnOnce() -> String) -> Result<(), String> {
+    if cond { Ok(()) } else { Err(msg()) }
+}
+
+/// Checks every listed term against the reference (index and value) and the
+/// softmax properties: each `p` in [0, 1], a record's `p` summing to 1, and
+/// the positive's `p` equal to the record's `p_positive` within the
+/// precision of the pass. `unit` is the unit roundoff of the pass's
+/// products (2^-24 for float32, 2^-53 for float64).
+pub fn check_terms(
+    stats: &[RecordStats],
+    terms: &[Vec<Term>],
+    want: &[Expected],
+    d: usize,
+    tau: f64,
+    unit: f64,
+    what: &str,
+) -> Result<(), String> {
+    let eps = f64::EPSILON;
+    let d = d as f64;
+    if terms.len() != want.len() {
+        return Err(format!(
+            "{what}: {} records listed, {} expected",
+            terms.len(),
+            want.len()
+        ));
+    }
+    for (k, ((ts, w), st)) in terms.iter().zip(want).zip(stats).enumerate() {
+        let at = format!(
+            "{what}: record {k} (anchor {}, positive {})",
+            w.anchor, w.positive
+        );
+        let got_index: Vec<usize> = ts.iter().map(|t| t.index).collect();
+        let want_index: Vec<usize> = w.terms.iter().map(|t| t.index).collect();
+        ensure(got_index == want_index, || {
+            format!("{at}: candidate indices {got_index:?}, expected {want_index:?}")
+        })?;
+        // Terms are computed in float64 from the stored values: each
+        // similarity within about (d + 2) ulps of |x||y|, here and in the
+        // reference; each logit that divided by tau.
+        let sim_tol = 4.0 * (d + 2.0) * eps * w.size;
+        let logit_tol = sim_tol / tau + 4.0 * eps * w.scale;
+        let n = ts.len() as f64;
+        let mut sum = 0.0;
+        for (t, r) in ts.iter().zip(&w.terms) {
+            ensure(
+                (t.sim - r.sim).abs() <= sim_tol && (t.logit - r.logit).abs() <= logit_tol,
+                || {
+                    format!(
+                        "{}: term {}: sim {} vs {}, logit {} vs {}",
+                        at, t.index, t.sim, r.sim, t.logit, r.logit
+                    )
+                },
+            )?;
+            ensure((0.0..=1.0).contains(&t.p), || {
+                format!("{}: term {}: p = {}", at, t.index, t.p)
+            })?;
+            // ln p carries the logit's error and the log-sum-exp's.
+            let slack = 2.0 * logit_tol + 4.0 * (n + 2.0) * eps;
+            // (Where the logits are not known to within ~700, neither is p.)
+            let allowed = if slack < 700.0 {
+                r.p * slack.exp_m1() + 1e-300
+            } else {
+                1.0
+            };
+            ensure((t.p - r.p).abs() <= allowed, || {
+                format!(
+                    "{}: term {}: p = {:e}, reference {:e} (allowed {:e})",
+                    at, t.index, t.p, r.p, allowed
+                )
+            })?;
+            sum += t.p;
+        }
+        ensure((sum - 1.0).abs() <= (n + 4.0) * eps, || {
+            format!("{}: the p sum to {} ({:e} from 1)", at, sum, sum - 1.0)
+        })?;
+        // The record's figures come from the tiled pass, whose logits are
+        // within 2 (d + 4) u |x||y| / tau of the exact ones; the positive's
+        // term and the record agree within that plus the terms' own error.
+        let pos = ts.iter().find(|t| t.index == w.positive).unwrap();
+        let rec = st.finish().p_positive;
+        let tol = 2.0 * (d + 4.0) * unit * w.size / tau + logit_tol + 8.0 * (n + 2.0) * eps;
+        let allowed = rec.max(pos.p) * (-(-tol).exp_m1()) + 1e-300;
+        ensure((rec - pos.p).abs() <= allowed, || {
+            format!(
+                "{}: p_positive {:e} vs the positive's term {:e} (allowed {:e})",
+                at, rec, pos.p, allowed
+            )
+        })?;
+        ensure(st.logit == pos.logit, || {
+            format!(
+                "{at}: the positive's logit {} in the record, {} in the terms",
+                st.logit, pos.logit
+            )
+        })?;
+    }
+    Ok(())
 }
