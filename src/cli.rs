@@ -100,7 +100,10 @@ pub struct DataArgs {
     pub sim: SimArg,
 
     /// Precision of the similarity products. `auto` multiplies float32 input
-    /// in float32 (every sum is kept in float64); `f64` multiplies in float64.
+    /// in float32 (every sum is kept in float64), unless the error bound of
+    /// float32 products on a logit, d * 2^-24 / tau under cosine, exceeds
+    /// 0.01: then in float64, and the report says why. `f64` multiplies in
+    /// float64.
     #[arg(long, value_enum, default_value_t = PrecisionArg::Auto)]
     pub precision: PrecisionArg,
 
