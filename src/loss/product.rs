@@ -235,12 +235,16 @@ mod tests {
     /// The packed kernel against float64 dot products, within the float32
     /// rounding bound, for shapes that cross every panel and row-group edge.
     #[test]
+    #[cfg_attr(
+        not(infonce_test_avx2),
+        ignore = "the packed kernel needs a CPU with AVX2 and FMA"
+    )]
     fn packed_kernel_matches_float64_products() {
-        if !(std::arch::is_x86_feature_detected!("avx2")
-            && std::arch::is_x86_feature_detected!("fma"))
-        {
-            return;
-        }
+        assert!(
+            std::arch::is_x86_feature_detected!("avx2")
+                && std::arch::is_x86_feature_detected!("fma"),
+            "built on a CPU with AVX2 and FMA, run on one without: rebuild here"
+        );
         let mut s = 7u64;
         let mut next = move || {
             s = s.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
