@@ -28,29 +28,10 @@ use infonce::loss::{Core, DEFAULT_BLOCK, Settings, Similarity};
 const SEED: u64 = 0x5eed_1ce5;
 const NOISE: f64 = 0.3;
 
-/// splitmix64: small, seeded and good enough for benchmark data.
-struct Rng(u64);
-
-impl Rng {
-    fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in (0, 1].
-    fn uniform(&mut self) -> f64 {
-        ((self.next_u64() >> 11) + 1) as f64 / (1u64 << 53) as f64
-    }
-
-    /// Standard normal (Box-Muller).
-    fn normal(&mut self) -> f64 {
-        let (u, v) = (self.uniform(), self.uniform());
-        (-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos()
-    }
-}
+/// The tests' seeded generator (SplitMix64).
+#[path = "../tests/common/rng.rs"]
+mod rng;
+use rng::Rng;
 
 /// R x d float32 rows: rows i and i + R/2 are two noisy views of unit item i.
 fn two_view(rows: usize, d: usize) -> Embeddings {

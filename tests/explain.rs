@@ -9,10 +9,13 @@
 //!   read the same core, so equality is exact, not within a tolerance).
 //! - errors, `--max-terms`, and overflow into log form.
 
+mod common;
+
 use std::fs;
 use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
+use common::Rng;
 use serde_json::Value;
 
 fn root() -> &'static Path {
@@ -135,26 +138,10 @@ fn built_in_example_is_fixtures_seed_csv() {
 // ---------------------------------------------------------------------------
 // Figures equal compute's
 
-/// SplitMix64: a seeded generator, so that a failure can be replayed.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in [-1, 1).
-    fn float(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 52) as f64 - 1.0
-    }
-
-    fn matrix(&mut self, rows: usize, cols: usize) -> ndarray::Array2<f64> {
-        ndarray::Array2::from_shape_fn((rows, cols), |_| self.float())
-    }
+/// A `rows` x `cols` matrix uniform in [-1, 1) from the shared seeded
+/// generator, so that a failure can be replayed.
+fn matrix(rng: &mut Rng, rows: usize, cols: usize) -> ndarray::Array2<f64> {
+    ndarray::Array2::from_shape_fn((rows, cols), |_| rng.uniform())
 }
 
 fn write_csv(path: &Path, m: &ndarray::Array2<f64>) {
@@ -317,11 +304,14 @@ fn explain_reports_exactly_the_figures_of_compute() {
 
         // Two views, CSV (float64), cosine.
         let rows = 2 * (3 + seed as usize);
-        write_csv(dir.path().join("tv.csv").as_path(), &rng.matrix(rows, 5));
+        write_csv(
+            dir.path().join("tv.csv").as_path(),
+            &matrix(&mut rng, rows, 5),
+        );
         check_case("two-view csv", &[&p("tv.csv")], &[0, rows / 2, rows - 1]);
 
         // Two views, float32 .npy, dot product at another tau.
-        let m32 = rng.matrix(10, 7).mapv(|x| (3.0 * x) as f32);
+        let m32 = matrix(&mut rng, 10, 7).mapv(|x| (3.0 * x) as f32);
         ndarray_npy::write_npy(dir.path().join("tv32.npy"), &m32).unwrap();
         check_case(
             "two-view f32 dot",
@@ -330,7 +320,7 @@ fn explain_reports_exactly_the_figures_of_compute() {
         );
 
         // Pairs, both ways.
-        write_csv(dir.path().join("pe.csv").as_path(), &rng.matrix(9, 4));
+        write_csv(dir.path().join("pe.csv").as_path(), &matrix(&mut rng, 9, 4));
         let pairs: String = (0..4)
             .map(|i| format!("{},{}\n", (2 * i + seed as usize) % 9, (2 * i + 5) % 9))
             .filter(|l| {
@@ -346,8 +336,8 @@ fn explain_reports_exactly_the_figures_of_compute() {
         );
 
         // Queries and keys, both ways.
-        ndarray_npy::write_npy(dir.path().join("q.npy"), &rng.matrix(6, 3)).unwrap();
-        ndarray_npy::write_npy(dir.path().join("k.npy"), &rng.matrix(6, 3)).unwrap();
+        ndarray_npy::write_npy(dir.path().join("q.npy"), &matrix(&mut rng, 6, 3)).unwrap();
+        ndarray_npy::write_npy(dir.path().join("k.npy"), &matrix(&mut rng, 6, 3)).unwrap();
         check_case(
             "keys symmetric",
             &[
@@ -423,7 +413,7 @@ fn without_anchor_record_0_is_explained_and_said_so() {
 fn max_terms_lists_the_strongest_and_sums_the_rest() {
     let dir = tempfile::tempdir().unwrap();
     let emb = dir.path().join("e.csv");
-    write_csv(&emb, &Rng(7).matrix(40, 6));
+    write_csv(&emb, &matrix(&mut Rng(7), 40, 6));
     let emb = emb.to_string_lossy().into_owned();
     let data = [emb.as_str(), "--anchor", "3", "--max-terms", "4"];
 
@@ -472,7 +462,7 @@ fn overflow_is_explained_in_log_form() {
     // overflows float64 (above e^709.78) for every term.
     let dir = tempfile::tempdir().unwrap();
     let emb = dir.path().join("big.npy");
-    let m = Rng(11).matrix(8, 4).mapv(|x| 5.0 + 5.0 * x);
+    let m = matrix(&mut Rng(11), 8, 4).mapv(|x| 5.0 + 5.0 * x);
     ndarray_npy::write_npy(&emb, &m).unwrap();
     let emb = emb.to_string_lossy().into_owned();
     let data = [

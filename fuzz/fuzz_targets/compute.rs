@@ -8,6 +8,9 @@
 
 #![no_main]
 
+#[path = "../../tests/common/mod.rs"]
+mod common;
+
 use std::io::Write;
 
 use infonce::input::{Values, npy_embeddings};
@@ -21,28 +24,6 @@ fn rows_of(bytes: &[u8]) -> Option<Vec<Vec<f64>>> {
         unreachable!()
     };
     Some(m.view().rows().into_iter().map(|r| r.to_vec()).collect())
-}
-
-/// loss = logsumexp over the candidates - l_p, shifted by the largest difference.
-fn naive(rows: &[Vec<f64>], a: usize, p: usize, cosine: bool, tau: f64) -> (f64, f64) {
-    let norm = |v: &[f64]| v.iter().map(|x| x * x).sum::<f64>().sqrt();
-    let s = |x: &[f64], y: &[f64]| {
-        let d: f64 = x.iter().zip(y).map(|(u, v)| u * v).sum();
-        if cosine { d / (norm(x) * norm(y)) } else { d }
-    };
-    let lp = s(&rows[a], &rows[p]) / tau;
-    let diffs: Vec<f64> = (0..rows.len())
-        .filter(|&k| k != a && k != p)
-        .map(|k| s(&rows[a], &rows[k]) / tau - lp)
-        .collect();
-    let m = diffs.iter().copied().fold(0.0, f64::max);
-    let loss = m + ((-m).exp() + diffs.iter().map(|x| (x - m).exp()).sum::<f64>()).ln();
-    // The scale of every logit, for the rounding allowance.
-    let scale = (0..rows.len())
-        .filter(|&k| k != a)
-        .map(|k| (s(&rows[a], &rows[k]) / tau).abs())
-        .fold(lp.abs(), f64::max);
-    (loss, scale)
 }
 
 fuzz_target!(|data: &[u8]| {
@@ -102,7 +83,13 @@ fuzz_target!(|data: &[u8]| {
         assert!(r.loss >= 0.0 && (0.0..=1.0).contains(&r.p_positive));
         // Rank 1 up to the number of candidates, rows - 1.
         assert!(r.rank >= 1 && (r.rank as usize) < rows.len());
-        let (want, scale) = naive(&rows, r.anchor, r.positive, cosine, tau);
+        let s = if cosine {
+            Similarity::Cosine
+        } else {
+            Similarity::Dot
+        };
+        let w = common::record(&rows[r.anchor], &rows, Some(r.anchor), r.positive, s, tau);
+        let (want, scale) = (w.loss, w.scale);
         let allowed = 16.0 * (d + 2.0) * f64::EPSILON * scale.max(1.0) + 1e-12 * want;
         assert!(
             (r.loss - want).abs() <= allowed,
