@@ -156,6 +156,55 @@ fn tiny_tau() {
     check("tau 1e-4, dot", &rows8(), None, false, 1e-4);
 }
 
+/// The smallest tau accepted, with rows far from unit norm: scaling a dot
+/// product by 1/|x| and 1/tau before 1/|y| overflowed float64 (a loss of
+/// `null` with exit 0); dot products at a tau below 1e-308, where 1/tau
+/// itself overflows, did the same.
+#[test]
+fn smallest_tau_with_rows_far_from_unit_norm() {
+    let scaled = |s: f64| -> Vec<Vec<f64>> {
+        rows8()
+            .into_iter()
+            .map(|r| r.into_iter().map(|x| x * s).collect())
+            .collect()
+    };
+    check(
+        "cosine, norms ~1e-20, tau 5e-299",
+        &scaled(1e-20),
+        None,
+        true,
+        5e-299,
+    );
+    check(
+        "cosine, norms ~1e20, tau 5e-299",
+        &scaled(1e20),
+        None,
+        true,
+        5e-299,
+    );
+    check(
+        "cosine, norms ~1e-149, tau 1e-300",
+        &scaled(1e-149),
+        None,
+        true,
+        1e-300,
+    );
+    check(
+        "dot, norms ~1e-149, tau 1e-310",
+        &scaled(1e-149),
+        None,
+        false,
+        1e-310,
+    );
+    check(
+        "dot, norms ~1e-100, tau 1e-250",
+        &scaled(1e-100),
+        None,
+        false,
+        1e-250,
+    );
+}
+
 #[test]
 fn huge_tau() {
     check("tau 1e4, cosine", &rows8(), None, true, 1e4);

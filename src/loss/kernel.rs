@@ -226,8 +226,13 @@ pub struct Pass<'p, 'a, T> {
     /// layouts this is the same side as `a`.
     pub b: &'p Side<'a, T>,
     pub one_file: bool,
+    /// 1 / tau (infinite for a tau below 1/f64::MAX: see [`Pass::per_tau`]).
     pub inv_tau: f64,
     pub tau: f64,
+    /// Tile logits are `(g * row_scale[i]) * col_scale[j]`, g the tile's
+    /// dot product ([`Scaling`]).
+    pub row_scale: Vec<f64>,
+    pub col_scale: Vec<f64>,
     pub block: usize,
     /// Forward anchors (rows of `a`).
     pub fwd: Anchors,
@@ -350,6 +355,47 @@ pub fn workers(row_blocks: usize) -> usize {
     rayon::current_num_threads().min(row_blocks).max(1)
 }
 
+/// How a tile's dot product g of rows i (of `a`) and j (of `b`) becomes a
+/// logit: `(g * row[i]) * col[j]`. Normally `row[i] = scale_i / tau` and
+/// `col[j] = scale_j`. At a tau so small that `scale_i / tau` or
+/// `g * scale_i / tau` could overflow (cosine rows far from unit norm at
+/// tau 1e-298, or dot products at a tau below 1e-308), 1/tau is split
+/// between the two, `1/sqrt(tau)` each: every intermediate then stays below
+/// the logit's own bound (1e300) or the square root of its factors'.
+pub struct Scaling {
+    pub row: Vec<f64>,
+    pub col: Vec<f64>,
+}
+
+impl Scaling {
+    /// Intermediates above this count as overflowing.
+    const LIMIT: f64 = 1e300;
+
+    pub fn new<T>(a: &Side<'_, T>, b: &Side<'_, T>, tau: f64) -> Scaling {
+        let inv_tau = 1.0 / tau;
+        let max = |v: &[f64]| v.iter().fold(0.0f64, |m, &x| m.max(x));
+        // |g * scale_i| <= |x_i| |y_j| scale_i = size_i |y_j|, and
+        // |y_j| = size_j / scale_j.
+        let largest_y = b
+            .size
+            .iter()
+            .zip(&b.scale)
+            .fold(0.0f64, |m, (&s, &c)| m.max(s / c));
+        let row_max = max(&a.scale) * inv_tau;
+        let g_row_max = max(&a.size) * largest_y * inv_tau;
+        let (row_f, col_f) = if row_max <= Self::LIMIT && g_row_max <= Self::LIMIT {
+            (inv_tau, 1.0)
+        } else {
+            let f = 1.0 / tau.sqrt();
+            (f, f)
+        };
+        Scaling {
+            row: a.scale.iter().map(|s| s * row_f).collect(),
+            col: b.scale.iter().map(|s| s * col_f).collect(),
+        }
+    }
+}
+
 /// Where a tile lies and which folds it serves.
 struct Tile {
     i0: usize,
@@ -394,7 +440,17 @@ impl<S: Stored> Pass<'_, '_, S> {
     /// (1 under cosine).
     fn tie_window(&self, size: f64) -> f64 {
         let d = self.a.m.ncols() as f64;
-        TIE_ULPS * (d + 2.0) * f64::EPSILON * size * self.inv_tau
+        self.per_tau(TIE_ULPS * (d + 2.0) * f64::EPSILON * size)
+    }
+
+    /// x / tau, as `x * inv_tau` (the form every window has always used)
+    /// unless 1 / tau overflows.
+    fn per_tau(&self, x: f64) -> f64 {
+        if self.inv_tau.is_finite() {
+            x * self.inv_tau
+        } else {
+            x / self.tau
+        }
     }
 
     fn blocks(n: usize, block: usize) -> usize {
@@ -654,7 +710,7 @@ impl<S: Stored> Pass<'_, '_, S> {
     ) -> Vec<Lse> {
         let bj = t.j1 - t.j0;
         let d = self.a.m.ncols() as f64;
-        let col_scale = &self.b.scale[t.j0..t.j1];
+        let col_scale = &self.col_scale[t.j0..t.j1];
         let col = self.col.as_ref().filter(|_| t.cols);
         let Buffers {
             l,
@@ -752,7 +808,7 @@ impl<S: Stored> Pass<'_, '_, S> {
             |jj| colmax[jj],
             |ii, jj| {
                 // The same expression as `logit_row`, so the same bits.
-                let rs = self.a.scale[t.i0 + ii] * self.inv_tau;
+                let rs = self.row_scale[t.i0 + ii];
                 Into::<f64>::into(g[ii * bj + jj]) * rs * col_scale[jj]
             },
             above,
@@ -808,7 +864,7 @@ impl<S: Stored> Pass<'_, '_, S> {
             &mut colsum[..bj],
             &mut colmax32[..bj],
         );
-        for (c, &s) in cs.iter_mut().zip(&self.b.scale[t.j0..t.j1]) {
+        for (c, &s) in cs.iter_mut().zip(&self.col_scale[t.j0..t.j1]) {
             *c = s as f32;
         }
         if col.is_some() {
@@ -818,7 +874,7 @@ impl<S: Stored> Pass<'_, '_, S> {
         let size_j = max_of(&self.b.size[t.j0..t.j1]).max(0.0);
         for (ii, acc) in rows.iter_mut().enumerate().take(t.i1 - t.i0) {
             let i = t.i0 + ii;
-            let rs = (self.a.scale[i] * self.inv_tau) as f32;
+            let rs = self.row_scale[i] as f32;
             let grow = &g[ii * bj..(ii + 1) * bj];
             let mut row_max =
                 row_logits::<FMA>(grow, rs, cs, l, col.is_some().then_some(&mut *colmax)) as f64;
@@ -889,7 +945,7 @@ impl<S: Stored> Pass<'_, '_, S> {
             |jj| colmax[jj] as f64,
             |ii, jj| {
                 // The same expression as the row's logits, so the same bits.
-                let rs = (self.a.scale[t.i0 + ii] * self.inv_tau) as f32;
+                let rs = self.row_scale[t.i0 + ii] as f32;
                 rows32::logit(g[ii * bj + jj], rs, cs[jj]) as f64
             },
             above,
@@ -937,7 +993,7 @@ impl<S: Stored> Pass<'_, '_, S> {
     #[inline(always)]
     fn logit_row(&self, t: &Tile, ii: usize, g: &[S::Tile], col_scale: &[f64], l: &mut [f64]) {
         let bj = l.len();
-        let rs = self.a.scale[t.i0 + ii] * self.inv_tau;
+        let rs = self.row_scale[t.i0 + ii];
         let grow = &g[ii * bj..(ii + 1) * bj];
         for ((l, &g), &cs) in l.iter_mut().zip(grow).zip(col_scale) {
             *l = Into::<f64>::into(g) * rs * cs;
@@ -1056,7 +1112,7 @@ impl<S: Stored> Pass<'_, '_, S> {
         colshift: &mut [f64],
     ) {
         colshift.fill(f64::NEG_INFINITY);
-        let col_scale = &self.b.scale[t.j0..t.j1];
+        let col_scale = &self.col_scale[t.j0..t.j1];
         for ii in 0..t.i1 - t.i0 {
             self.logit_row(t, ii, g, col_scale, l);
             mask(l, col.reverse.get(t.i0 + ii), t.j0, f64::NEG_INFINITY);
@@ -1078,7 +1134,7 @@ impl<S: Stored> Pass<'_, '_, S> {
     /// adds at most 4 u (four roundings in float32 tiles); twice (d + 4) u
     /// covers both with room to spare.
     fn window(&self, d: f64, size: f64) -> f64 {
-        2.0 * (d + 4.0) * <S::Tile>::UNIT_ROUNDOFF * size * self.inv_tau
+        self.per_tau(2.0 * (d + 4.0) * <S::Tile>::UNIT_ROUNDOFF * size)
             + 2.0 * self.tie_window(size)
     }
 }

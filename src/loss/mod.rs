@@ -355,12 +355,15 @@ impl<'a> Core<'a> {
         let fixed_shift = (self.settings.similarity == Similarity::Cosine
             && 2.0 / self.settings.tau <= FIXED_SHIFT_SPAN)
             .then_some(1.0 / self.settings.tau);
+        let scaling = kernel::Scaling::new(&p.a, b_side, self.settings.tau);
         let mut pass = Pass {
             a: &p.a,
             b: b_side,
             one_file,
             inv_tau: 1.0 / self.settings.tau,
             tau: self.settings.tau,
+            row_scale: scaling.row,
+            col_scale: scaling.col,
             block: self.settings.block.max(1),
             fwd: anchors(n_a, n_b, &fwd),
             col,
