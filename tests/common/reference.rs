@@ -274,10 +274,7 @@ pub fn check_terms(
         let pos = ts.iter().find(|t| t.index == w.positive).unwrap();
         let rec = st.finish().p_positive;
         let exp32 = if unit >= 2f64.powi(-24) { 2e-7 } else { 0.0 };
-        let tol = 2.0 * (d + 4.0) * unit * w.size / tau
-            + exp32
-            + logit_tol
-            + 8.0 * (n + 2.0) * eps;
+        let tol = 2.0 * (d + 4.0) * unit * w.size / tau + exp32 + logit_tol + 8.0 * (n + 2.0) * eps;
         let allowed = rec.max(pos.p) * (-(-tol).exp_m1()) + 1e-300;
         ensure((rec - pos.p).abs() <= allowed, || {
             format!(
