@@ -90,7 +90,7 @@ pub fn choose(req: &Request) -> Choice {
             note: Some(format!(
                 "float32 products could move a logit by up to {} at tau {} (above {F32_LOGIT_BOUND})",
                 two_digits(bound),
-                req.tau
+                short(req.tau)
             )),
         };
     }
@@ -105,6 +105,14 @@ pub fn choose(req: &Request) -> Choice {
 fn two_digits(x: f64) -> String {
     let decimals = (1 - x.log10().floor() as i64).max(0) as usize;
     format!("{x:.decimals$}")
+}
+
+/// A number as Rust writes it, with an exponent when that is shorter
+/// (`1e-9` rather than `0.000000001`).
+fn short(x: f64) -> String {
+    let plain = format!("{x}");
+    let sci = format!("{x:e}");
+    if sci.len() < plain.len() { sci } else { plain }
 }
 
 #[cfg(test)]
@@ -180,5 +188,8 @@ mod tests {
         assert_eq!(two_digits(0.0123), "0.012");
         assert_eq!(two_digits(5.96), "6.0");
         assert_eq!(two_digits(178.8), "179");
+        assert_eq!(short(0.01), "0.01");
+        assert_eq!(short(1e-9), "1e-9");
+        assert_eq!(short(0.00001), "1e-5");
     }
 }
