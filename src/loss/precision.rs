@@ -161,9 +161,7 @@ mod tests {
         assert!(c.f64_products);
         assert_eq!(
             c.note.as_deref(),
-            Some(
-                "float32 products could move a logit by up to 179 at tau 0.000000001 (above 0.01)"
-            )
+            Some("float32 products could move a logit by up to 179 at tau 1e-9 (above 0.01)")
         );
         let forced = Request {
             force_f64: true,
