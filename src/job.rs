@@ -252,7 +252,12 @@ impl DataJob {
         })
     }
 
-    /// A rayon pool with the requested number of threads.
+    /// A rayon pool with the requested number of threads, but no more than
+    /// the machine's cores: the work is all computation, so a thread beyond
+    /// them could only wait for one of them (and a pool of idle threads that
+    /// look for work to steal from each other costs time of its own). The
+    /// similarity pass then puts no more of them to work than there are row
+    /// blocks.
     pub fn pool(&self) -> Result<rayon::ThreadPool> {
         let mut b = rayon::ThreadPoolBuilder::new();
         if let Some(n) = self.threads {

@@ -554,7 +554,10 @@ fn anchor_is_a_row_of_the_anchors_file_in_every_layout() {
 
     let dir = tempfile::tempdir().unwrap();
     let p = |f: &str| dir.path().join(f).to_string_lossy().into_owned();
-    write_csv(dir.path().join("e.csv").as_path(), &Rng(5).matrix(6, 3));
+    write_csv(
+        dir.path().join("e.csv").as_path(),
+        &matrix(&mut Rng(5), 6, 3),
+    );
     fs::write(dir.path().join("p.csv"), "1,2\n0,1\n0,2\n3,0\n").unwrap();
     let (e, pairs) = (p("e.csv"), p("p.csv"));
     let data = [e.as_str(), "--pairs", pairs.as_str(), "--symmetric"];
@@ -602,8 +605,8 @@ fn anchor_is_a_row_of_the_anchors_file_in_every_layout() {
     assert!(err.contains("--anchor 6 is out of range"), "{err}");
 
     // Queries and keys, both ways.
-    ndarray_npy::write_npy(dir.path().join("q.npy"), &Rng(6).matrix(4, 3)).unwrap();
-    ndarray_npy::write_npy(dir.path().join("k.npy"), &Rng(7).matrix(4, 3)).unwrap();
+    ndarray_npy::write_npy(dir.path().join("q.npy"), &matrix(&mut Rng(6), 4, 3)).unwrap();
+    ndarray_npy::write_npy(dir.path().join("k.npy"), &matrix(&mut Rng(7), 4, 3)).unwrap();
     let (q, k) = (p("q.npy"), p("k.npy"));
     let keys = [q.as_str(), "--keys", k.as_str(), "--symmetric"];
     let run =
@@ -836,7 +839,7 @@ fn duplicates_of_the_positive_are_named() {
 fn hard_negative_moves_the_candidates_file_in_the_keys_layout() {
     let dir = tempfile::tempdir().unwrap();
     let p = |f: &str| dir.path().join(f).to_string_lossy().into_owned();
-    let (q, k) = (Rng(21).matrix(6, 16), Rng(22).matrix(6, 16));
+    let (q, k) = (matrix(&mut Rng(21), 6, 16), matrix(&mut Rng(22), 6, 16));
     // Make each query close to its key, so that no negative is already hard.
     let k = &q * 3.0 + &k * 0.1;
     ndarray_npy::write_npy(p("q.npy"), &q).unwrap();
