@@ -56,7 +56,7 @@ fn eight_rows() -> Vec<Vec<f64>> {
 /// Checks a JSON report's records against the float64 reference.
 fn check_against_reference(v: &Value, rows: &[Vec<f64>], tau: f64, allowed: f64) {
     let layout = Layout::two_view("mem", rows.len()).unwrap();
-    let want = common::reference(&layout, &rows.to_vec(), None, Similarity::Cosine, tau);
+    let want = common::reference(&layout, rows, None, Similarity::Cosine, tau);
     let got = v["anchors"].as_array().unwrap();
     assert_eq!(got.len(), want.len());
     for (k, (g, w)) in got.iter().zip(&want).enumerate() {
@@ -72,7 +72,12 @@ fn check_against_reference(v: &Value, rows: &[Vec<f64>], tau: f64, allowed: f64)
             "record {k}: log_denominator {ld}, reference {}",
             w.log_denominator
         );
-        assert_eq!(g["rank"].as_u64().unwrap(), w.rank, "record {k}: rank");
+        let rank = g["rank"].as_u64().unwrap();
+        assert!(
+            (w.rank.0..=w.rank.1).contains(&rank),
+            "record {k}: rank {rank}, reference {:?}",
+            w.rank
+        );
     }
 }
 

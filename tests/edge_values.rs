@@ -475,6 +475,15 @@ fn float32_products_too_coarse_for_tau_switch_to_float64() {
         );
         assert_eq!(forced["loss"], report["loss"], "d {d}");
         assert!(forced.get("precision_note").is_none(), "asked for: no note");
+        // The same rows as two view files: the same rule.
+        fs::write(dir.path().join("v1.npy"), f32_npy(&rows[..2])).unwrap();
+        fs::write(dir.path().join("v2.npy"), f32_npy(&rows[2..])).unwrap();
+        let views = run_json(
+            dir.path(),
+            &["compute", "v1.npy", "v2.npy", "--tau", "1e-9"],
+        );
+        assert_eq!(views["precision"], "f64", "d {d}: two view files");
+        assert_eq!(views["loss"], report["loss"], "d {d}: two view files");
         let (table, err) = ok(dir.path(), &["compute", "u.npy", "--tau", "1e-9"]);
         assert!(err.is_empty(), "{err}");
         assert!(

@@ -79,6 +79,7 @@ fn the_pool_is_capped_by_the_cores() {
     let cores = std::thread::available_parallelism().unwrap().get();
     let job = DataJob {
         input: String::new(),
+        second_view: None,
         pairs: None,
         keys: None,
         symmetric: false,
