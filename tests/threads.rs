@@ -8,9 +8,9 @@ mod support;
 use std::fs;
 use std::time::Duration;
 
-use infonce::cli::MAX_THREADS;
+use clap::Parser;
+use infonce::cli::{Cli, Command, MAX_THREADS};
 use infonce::job::DataJob;
-use infonce::loss::{DEFAULT_BLOCK, Settings, Similarity};
 use support::{f64_npy, infonce};
 
 /// Six rows of dimension 4: one row block of work.
@@ -73,31 +73,25 @@ fn the_largest_count_on_a_tiny_input_is_quick_and_changes_nothing() {
     }
 }
 
+/// The job `infonce compute e.npy ARGS...` resolves to.
+fn job(args: &[&str]) -> DataJob {
+    let mut all = vec!["infonce", "compute", "e.npy"];
+    all.extend(args);
+    match Cli::try_parse_from(all).unwrap().command {
+        Command::Compute(c) => DataJob::from_args(c.input.clone(), &c.data),
+        _ => unreachable!("a compute command"),
+    }
+}
+
 /// The pool never holds more threads than the machine has cores.
 #[test]
 fn the_pool_is_capped_by_the_cores() {
     let cores = std::thread::available_parallelism().unwrap().get();
-    let job = DataJob {
-        input: String::new(),
-        second_view: None,
-        pairs: None,
-        keys: None,
-        symmetric: false,
-        settings: Settings {
-            tau: 0.1,
-            similarity: Similarity::Cosine,
-            block: DEFAULT_BLOCK,
-            portable: false,
-        },
-        force_f64: false,
-        threads: Some(MAX_THREADS as usize),
-    };
-    assert_eq!(job.pool().unwrap().current_num_threads(), cores);
-    let one = DataJob {
-        threads: Some(1),
-        ..job.clone()
-    };
-    assert_eq!(one.pool().unwrap().current_num_threads(), 1);
+    let limit = MAX_THREADS.to_string();
+    let many = job(&["--threads", &limit]).pool().unwrap();
+    assert_eq!(many.current_num_threads(), cores);
+    let one = job(&["--threads", "1"]).pool().unwrap();
+    assert_eq!(one.current_num_threads(), 1);
 }
 
 /// The pass puts no more workers to work than there are row blocks.
