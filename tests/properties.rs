@@ -488,11 +488,11 @@ proptest! {
     }
 }
 
-/// The reproducers of `--terms` probabilities above 1, at the core: a tiny
+/// The inputs that once gave `--terms` probabilities above 1, at the core: a tiny
 /// tau on float64 text values (two-view and keys), and float32 dot products
 /// whose terms were once normalised by the float32 pass's denominator.
 #[test]
-fn terms_reproducers_stay_a_softmax() {
+fn terms_that_were_above_one_stay_a_softmax() {
     let m: Rows = vec![
         vec![-0.7, 0.2, -0.9],
         vec![-0.9, 0.0, -0.1],

@@ -39,7 +39,7 @@ fn counts_above_the_limit_are_usage_errors() {
     assert_eq!(MAX_THREADS, 1024, "docs/errors.md and the help name 1024");
 }
 
-/// The reproducer: 2000 threads on a 6 x 4 input ran past 60 s. The largest
+/// 2000 threads on a 6 x 4 input once ran past 60 s. The largest
 /// count accepted must give the same bytes as one thread, at once (the
 /// timeout is generous for a busy machine; the run takes milliseconds).
 #[test]

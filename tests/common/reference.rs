@@ -1,7 +1,7 @@
 //! The naive float64 reference of the loss, shared by the tests and the fuzz
 //! targets (included by path from `fuzz/`). It follows the seed's formula
 //! term by term and uses nothing of the crate but its public types for the
-//! layout: no constant, no helper, no kernel.
+//! layout: no constant, no function of it, no kernel.
 //!
 //! For a record with anchor a, positive p and candidates C(a), logits
 //! l_k = s(a, k) / tau, and m the largest of them:
