@@ -108,8 +108,8 @@ pub struct DataArgs {
     pub precision: PrecisionArg,
 
     /// Worker threads, 1 to 1024 (default: all cores). Results do not depend
-    /// on it. No more threads are started than there are cores, nor more put
-    /// to work than there are row blocks of the similarity pass.
+    /// on it. No more threads are started than there are cores, or blocks of
+    /// 256 rows in the input (judged from the files' sizes).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=MAX_THREADS as i64))]
     pub threads: Option<u32>,
 

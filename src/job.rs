@@ -252,17 +252,19 @@ impl DataJob {
         })
     }
 
-    /// A rayon pool with the requested number of threads, but no more than
-    /// the machine's cores: the work is all computation, so a thread beyond
-    /// them could only wait for one of them (and a pool of idle threads that
-    /// look for work to steal from each other costs time of its own). The
-    /// similarity pass then puts no more of them to work than there are row
-    /// blocks.
+    /// A rayon pool with the requested number of threads (default: one per
+    /// core), but no more than the machine's cores nor than the input files
+    /// can hold row blocks of work: the work is all computation, so a thread
+    /// beyond either could only wait (and idle threads that look for work to
+    /// steal from each other cost time of their own). The similarity pass
+    /// then puts no more of them to work than there are row blocks.
     pub fn pool(&self) -> Result<rayon::ThreadPool> {
         let mut b = rayon::ThreadPoolBuilder::new();
-        if let Some(n) = self.threads {
-            let cores = std::thread::available_parallelism().map_or(1, |c| c.get());
-            b = b.num_threads(n.min(cores));
+        let cores = std::thread::available_parallelism().map_or(1, |c| c.get());
+        let wanted = self.threads.unwrap_or(cores).min(cores);
+        let n = self.work_bound().map_or(wanted, |w| wanted.min(w));
+        if self.threads.is_some() || n < wanted {
+            b = b.num_threads(n);
         }
         b.build().map_err(|e| {
             Error::Usage(format!(
@@ -270,6 +272,24 @@ impl DataJob {
                 self.threads.unwrap_or(0)
             ))
         })
+    }
+
+    /// An upper bound on the blocks of work the input files can hold, from
+    /// their sizes alone (`None` for standard input or a file that cannot be
+    /// read, whose error comes when it is loaded): every value takes at least
+    /// two bytes (float16, or a digit and a separator), so a file of B bytes
+    /// holds at most B / 2 rows, pairs or records, and the pass at most
+    /// B / 2 / block row blocks of them.
+    fn work_bound(&self) -> Option<usize> {
+        let mut bytes = 0u64;
+        for (_, path) in self.inputs() {
+            if path == "-" {
+                return None;
+            }
+            bytes = bytes.saturating_add(std::fs::metadata(path).ok()?.len());
+        }
+        let rows = usize::try_from(bytes / 2).unwrap_or(usize::MAX);
+        Some(rows.div_ceil(self.settings.block.max(1)).max(1))
     }
 }
 

@@ -83,15 +83,29 @@ fn job(args: &[&str]) -> DataJob {
     }
 }
 
-/// The pool never holds more threads than the machine has cores.
+/// The pool never holds more threads than the machine has cores, nor than
+/// the input can hold row blocks of work.
 #[test]
-fn the_pool_is_capped_by_the_cores() {
+fn the_pool_is_capped_by_the_cores_and_the_work() {
     let cores = std::thread::available_parallelism().unwrap().get();
     let limit = MAX_THREADS.to_string();
+    // No such file: nothing known of the work (its error comes on loading).
     let many = job(&["--threads", &limit]).pool().unwrap();
     assert_eq!(many.current_num_threads(), cores);
     let one = job(&["--threads", "1"]).pool().unwrap();
     assert_eq!(one.current_num_threads(), 1);
+    // Six rows: one row block, one thread, whatever is asked.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("e.npy");
+    fs::write(&path, f64_npy(&six_rows())).unwrap();
+    let mut small = job(&["--threads", &limit]);
+    small.input = path.to_string_lossy().into_owned();
+    assert_eq!(small.pool().unwrap().current_num_threads(), 1);
+    small.threads = None;
+    assert_eq!(small.pool().unwrap().current_num_threads(), 1);
+    // With 1-row blocks, six rows (in 320 bytes, at most 160) may use every core.
+    small.settings.block = 1;
+    assert_eq!(small.pool().unwrap().current_num_threads(), cores);
 }
 
 /// The pass puts no more workers to work than there are row blocks.
