@@ -127,6 +127,7 @@ fn build(tau: f64, layout: LayoutKind, symmetric: bool, specs: Vec<Spec>) -> (Re
         layout,
         symmetric,
         precision: "f64",
+        precision_note: None,
         input_dtype: "float64 (text)".into(),
         n_anchors,
         n_candidates,
