@@ -46,17 +46,24 @@ impl Pairs {
 }
 
 /// Loads a pairs file, reading a stream (standard input, a pipe) no further
-/// than its `.npy` header promises or the text limits allow.
-pub fn load_pairs(path: &str) -> Result<Pairs> {
+/// than its `.npy` header promises or the text limits allow. `FILE:NAME`
+/// picks an array or columns of a container file (see
+/// [`crate::input::source`]).
+pub fn load_pairs(spec: &str) -> Result<Pairs> {
+    let src = crate::input::source::Source::resolve(spec)?;
+    let path = src.path.as_str();
     let name = display_name(path);
     let mut reader = open(path)?;
-    let mut head = Vec::with_capacity(8);
+    let mut head = Vec::with_capacity(crate::input::sniff::HEAD_LEN);
     (&mut reader)
-        .take(npy::MAGIC.len() as u64)
+        .take(crate::input::sniff::HEAD_LEN as u64)
         .read_to_end(&mut head)
         .map_err(|e| Error::data(&name, io_reason(&e)))?;
+    if let Some(p) = crate::input::container::pairs(&src, &head, &mut reader)? {
+        return Ok(p);
+    }
     let mut full = std::io::Cursor::new(head.clone()).chain(reader);
-    if head == npy::MAGIC {
+    if head.starts_with(npy::MAGIC) {
         let h = npy::read_header(&name, &mut full)?;
         check_pairs_header(&name, &h)?;
         let data = npy::read_data(&name, &h, &mut full, regular_len(path))?;

@@ -6,9 +6,15 @@
 //! an editor shows them, `.npy` places are 0-based rows and columns as numpy
 //! indexes them.
 
+mod container;
 pub mod csv;
 pub mod index;
 pub mod npy;
+pub mod npz;
+pub mod parquet;
+pub mod safetensors;
+pub mod sniff;
+pub mod source;
 
 use std::fs::File;
 use std::io::{BufReader, Read};
@@ -340,7 +346,7 @@ pub(crate) fn open(path: &str) -> Result<Box<dyn Read>> {
     }
     let f = File::open(path).map_err(|e| Error::data(path, io_reason(&e)))?;
     if f.metadata().map(|m| m.is_dir()).unwrap_or(false) {
-        return Err(Error::data(path, "is a directory, not a file"));
+        return Err(Error::data(path, sniff::directory(path)));
     }
     Ok(Box::new(f))
 }
@@ -370,27 +376,40 @@ pub fn display_name(path: &str) -> String {
     }
 }
 
-/// Loads an embedding file (`.npy`, CSV or TSV; `-` for standard input).
-pub fn load_embeddings(path: &str) -> Result<Embeddings> {
-    load_embeddings_with(path, None).map(|(e, _)| e)
+/// Loads an embedding file (`.npy`, CSV or TSV, `.npz`, `.safetensors` or
+/// Parquet; `FILE:NAME` picks an array or column, see [`source`]; `-` for
+/// standard input).
+pub fn load_embeddings(spec: &str) -> Result<Embeddings> {
+    load_embeddings_with(spec, None).map(|(e, _)| e)
 }
 
 /// Loads an embedding file; `columns` (`--columns`) picks the columns of
 /// text input. Also returns the columns of text input left out on the tool's
 /// own judgement (a pandas index).
 pub fn load_embeddings_with(
-    path: &str,
+    spec: &str,
     columns: Option<&csv::ColumnSpec>,
 ) -> Result<(Embeddings, Vec<csv::DroppedColumn>)> {
+    let src = source::Source::resolve(spec)?;
+    let path = src.path.as_str();
     let name = display_name(path);
     let mut reader = open(path)?;
     // Read the first bytes to tell the format.
-    let mut head = Vec::with_capacity(8);
+    let mut head = Vec::with_capacity(sniff::HEAD_LEN);
     (&mut reader)
-        .take(6)
+        .take(sniff::HEAD_LEN as u64)
         .read_to_end(&mut head)
         .map_err(|e| Error::data(&name, io_reason(&e)))?;
-    if head == npy::MAGIC {
+    if let (Some(spec), Some(kind)) = (columns, container::kind(&head)) {
+        return Err(Error::Usage(format!(
+            "error: --columns {spec} picks columns of text input, but {name} is {kind}; \
+             name the array or column after ':' instead"
+        )));
+    }
+    if let Some(e) = container::embeddings(&src, &head, &mut reader)? {
+        return Ok((e, Vec::new()));
+    }
+    if head.starts_with(npy::MAGIC) {
         if let Some(spec) = columns {
             return Err(Error::Usage(format!(
                 "error: --columns {spec} picks columns of text input, but {name} is a .npy file"

@@ -1,0 +1,283 @@
+//! `.safetensors` files (Hugging Face): an 8-byte header length, a JSON
+//! header naming each tensor's dtype, shape and byte range, then the data,
+//! little-endian and row-major.
+//!
+//! The `safetensors` crate reads and validates the header (offsets that
+//! overlap, leave gaps or run past the end are refused there). Embeddings may
+//! be F16, BF16, F32 or F64; bfloat16 is widened to float32 on load, which is
+//! exact. Large files are memory-mapped and used in place when the tensor's
+//! data is aligned for its type, as large `.npy` files are.
+
+use std::ops::Deref;
+
+use ::safetensors::SafeTensors;
+use ::safetensors::tensor::{Dtype, Metadata};
+use half::{bf16, f16};
+use memmap2::Mmap;
+
+use crate::error::{Error, Result};
+use crate::input::index::{IndexPair, Pairs};
+use crate::input::source::Source;
+use crate::input::{Embeddings, Matrix, Values, read_elements};
+
+/// The bytes of a whole file: read into memory, or mapped.
+pub enum Buffer {
+    Owned(Vec<u8>),
+    Mapped(Mmap),
+}
+
+impl Deref for Buffer {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        match self {
+            Buffer::Owned(v) => v,
+            Buffer::Mapped(m) => m,
+        }
+    }
+}
+
+/// Tensors listed by name in messages before the rest are counted.
+const LISTED: usize = 8;
+
+/// The parsed header: where the data starts and every tensor's entry.
+struct Header {
+    data_start: usize,
+    meta: Metadata,
+}
+
+fn header(src: &Source, buf: &[u8]) -> Result<Header> {
+    let (n, meta) = SafeTensors::read_metadata(buf).map_err(|e| {
+        Error::data(
+            &src.file_name(),
+            format!("is not a valid .safetensors file: {e}"),
+        )
+    })?;
+    Ok(Header {
+        data_start: 8 + n,
+        meta,
+    })
+}
+
+impl Header {
+    /// Tensor names in the order of their data.
+    fn names(&self) -> Vec<String> {
+        self.meta.offset_keys()
+    }
+
+    fn describe(&self) -> String {
+        let names = self.names();
+        let mut parts: Vec<String> = names
+            .iter()
+            .take(LISTED)
+            .map(|n| {
+                let info = self.meta.info(n).expect("listed names have entries");
+                format!("{n} {:?} {}", info.shape, info.dtype)
+            })
+            .collect();
+        if names.len() > LISTED {
+            parts.push(format!("and {} more", names.len() - LISTED));
+        }
+        parts.join(", ")
+    }
+
+    /// The tensor `src` names, or the only one: its name, dtype, shape and
+    /// byte range in the file.
+    fn pick(&self, src: &Source) -> Result<(String, Dtype, Vec<usize>, usize, usize)> {
+        let file = src.file_name();
+        let names = self.names();
+        let name = match &src.member {
+            Some(m) => {
+                if self.meta.info(m).is_none() {
+                    return Err(Error::data(
+                        &file,
+                        format!(
+                            "has no tensor '{}'; it holds {}",
+                            crate::input::csv::truncate(m),
+                            self.describe()
+                        ),
+                    ));
+                }
+                m.clone()
+            }
+            None => match names.len() {
+                1 => names[0].clone(),
+                0 => return Err(Error::data(&file, "holds no tensors")),
+                n => {
+                    return Err(Error::data(
+                        &file,
+                        format!(
+                            "holds {n} tensors: {}; name one, as in {}",
+                            self.describe(),
+                            src.with_member(&names[0])
+                        ),
+                    ));
+                }
+            },
+        };
+        let info = self.meta.info(&name).expect("checked above");
+        let (a, b) = info.data_offsets;
+        Ok((
+            name,
+            info.dtype,
+            info.shape.clone(),
+            self.data_start + a,
+            self.data_start + b,
+        ))
+    }
+}
+
+/// Reads the embeddings `src` names from the whole file in `buf`.
+pub fn embeddings(src: &Source, buf: Buffer) -> Result<Embeddings> {
+    let h = header(src, &buf)?;
+    let (_, dtype, shape, start, end) = h.pick(src)?;
+    let name = src.data_name();
+    let size = match dtype {
+        Dtype::F16 | Dtype::BF16 => 2,
+        Dtype::F32 => 4,
+        Dtype::F64 => 8,
+        other => {
+            return Err(Error::data(
+                &name,
+                format!(
+                    "embeddings must be F16, BF16, F32 or F64, not {other} \
+                     (in PyTorch: t.float() before saving)"
+                ),
+            ));
+        }
+    };
+    let (rows, cols) = match shape[..] {
+        [r, c] if r > 0 && c > 0 => (r, c),
+        [_, _] => {
+            return Err(Error::data(
+                &name,
+                format!("embeddings have shape {shape:?}: no values"),
+            ));
+        }
+        _ => {
+            return Err(Error::data(
+                &name,
+                format!("embeddings must be a 2-D tensor (rows, dimension), not shape {shape:?}"),
+            ));
+        }
+    };
+    let n = rows * cols;
+    // The header has been validated: the range holds exactly n values.
+    debug_assert_eq!(end - start, n * size);
+    let source_dtype = match dtype {
+        Dtype::F16 => "float16",
+        Dtype::BF16 => "bfloat16",
+        Dtype::F32 => "float32",
+        _ => "float64",
+    };
+    let values = match buf {
+        Buffer::Mapped(map) if start % size == 0 && dtype != Dtype::BF16 => match dtype {
+            Dtype::F16 => Values::F16(Matrix::mapped(map, start, (rows, cols), false)),
+            Dtype::F32 => Values::F32(Matrix::mapped(map, start, (rows, cols), false)),
+            _ => Values::F64(Matrix::mapped(map, start, (rows, cols), false)),
+        },
+        buf => {
+            let data = &mut &buf[start..end];
+            match dtype {
+                Dtype::F16 => Values::F16(Matrix::from_rows(
+                    rows,
+                    cols,
+                    read_elements(&name, data, n, 2, |b| {
+                        f16::from_bits(u16::from_le_bytes([b[0], b[1]]))
+                    })?,
+                )),
+                Dtype::BF16 => Values::F32(Matrix::from_rows(
+                    rows,
+                    cols,
+                    read_elements(&name, data, n, 2, |b| {
+                        bf16::from_bits(u16::from_le_bytes([b[0], b[1]])).to_f32()
+                    })?,
+                )),
+                Dtype::F32 => Values::F32(Matrix::from_rows(
+                    rows,
+                    cols,
+                    read_elements(&name, data, n, 4, |b| {
+                        f32::from_le_bytes(b.try_into().expect("chunks of 4"))
+                    })?,
+                )),
+                _ => Values::F64(Matrix::from_rows(
+                    rows,
+                    cols,
+                    read_elements(&name, data, n, 8, |b| {
+                        f64::from_le_bytes(b.try_into().expect("chunks of 8"))
+                    })?,
+                )),
+            }
+        }
+    };
+    Ok(Embeddings {
+        name,
+        source_dtype: source_dtype.into(),
+        values,
+        first_line: None,
+    })
+}
+
+/// Reads the pairs tensor `src` names: shape (P, 2), an integer dtype.
+pub fn pairs(src: &Source, buf: &[u8]) -> Result<Pairs> {
+    let h = header(src, buf)?;
+    let (_, dtype, shape, start, end) = h.pick(src)?;
+    let name = src.data_name();
+    let (size, signed) = match dtype {
+        Dtype::I8 => (1, true),
+        Dtype::U8 => (1, false),
+        Dtype::I16 => (2, true),
+        Dtype::U16 => (2, false),
+        Dtype::I32 => (4, true),
+        Dtype::U32 => (4, false),
+        Dtype::I64 => (8, true),
+        Dtype::U64 => (8, false),
+        other => {
+            return Err(Error::data(
+                &name,
+                format!("index files must hold integers, not {other}"),
+            ));
+        }
+    };
+    if shape.len() != 2 || shape[1] != 2 {
+        return Err(Error::data(
+            &name,
+            format!("a pairs array must have shape (P, 2), not {shape:?}"),
+        ));
+    }
+    let data = &buf[start..end];
+    let value = |k: usize| -> i128 {
+        let mut b = [0u8; 8];
+        b[..size].copy_from_slice(&data[k * size..(k + 1) * size]);
+        let raw = u64::from_le_bytes(b);
+        if signed {
+            // Sign-extend from the dtype's width.
+            (((raw << (64 - 8 * size)) as i64) >> (64 - 8 * size)) as i128
+        } else {
+            raw as i128
+        }
+    };
+    let mut out = Vec::new();
+    out.try_reserve_exact(shape[0]).map_err(|_| {
+        Error::data(
+            &name,
+            format!("holds {} pairs, more than can be held in memory", shape[0]),
+        )
+    })?;
+    for row in 0..shape[0] {
+        let mut ab = [0i64; 2];
+        for (col, slot) in ab.iter_mut().enumerate() {
+            let v = value(row * 2 + col);
+            *slot = i64::try_from(v).map_err(|_| {
+                let which = ["anchor", "positive"][col];
+                Error::data(
+                    &name,
+                    format!(
+                        "row {row}, {which} index {v} is out of range (too large for any file)"
+                    ),
+                )
+            })?;
+        }
+        out.push(IndexPair { a: ab[0], b: ab[1] });
+    }
+    Ok(Pairs::from_pairs(&name, out))
+}
