@@ -59,11 +59,14 @@ pub struct DataArgs {
     /// Pairs file: rows `i,j` (0-based) make anchor i with positive j; the
     /// candidates of i are every other row. `.npy` of shape (P, 2) or text;
     /// whole numbers written as floats (np.savetxt's default) are accepted.
+    /// Also an integer array of an `.npz`/`.safetensors` (`FILE:NAME`), or
+    /// two integer columns of a Parquet file (`FILE.parquet:anchor,positive`).
     #[arg(long, value_name = "FILE")]
     pub pairs: Option<PathBuf>,
 
     /// Keys file: EMB holds queries and FILE keys, row i of each a pair; the
-    /// candidates of query i are every key.
+    /// candidates of query i are every key. Any format EMB takes
+    /// (`--keys clip.parquet:text` with `clip.parquet:image` as EMB).
     #[arg(long, value_name = "FILE")]
     pub keys: Option<PathBuf>,
 
@@ -133,6 +136,10 @@ pub struct ComputeArgs {
     /// header of names, or pandas' 0,1,...,d-1, is skipped; at most 1 GiB
     /// and 2^27 numbers, 4 MiB a line); `-` reads standard input. By default rows i and i+N of a
     /// 2N-row file are the two views of item i (SimCLR).
+    /// Also `.npz`, `.safetensors` (F16/BF16/F32/F64) and Parquet (one list
+    /// of floats per row): `FILE:NAME` picks the array, tensor or column,
+    /// unless the file holds only one. The format is told from the bytes;
+    /// PyTorch, HDF5 and Arrow files are named, with how to convert them.
     #[arg(value_name = "EMB")]
     pub input: String,
 

@@ -123,7 +123,7 @@ fn cases() -> Vec<Case> {
             .file("e.csv", "id,e0,e1\na,1,2\nb,3,4\n"),
         c("--columns: twice", &["compute", "e.csv", "--columns", "2:3,3"], "e.csv: --columns 2:3,3: column 3 is selected twice")
             .file("e.csv", "id,e0,e1\na,1,2\nb,3,4\n"),
-        c("empty file", &["compute", "e.csv"], "e.csv: holds no data rows").file("e.csv", ""),
+        c("empty file", &["compute", "e.csv"], "e.csv: is empty (0 bytes)").file("e.csv", ""),
         c("directory", &["compute", "d"], "d: is a directory, not a file").dir("d"),
         c("missing file", &["compute", "missing.npy"], "missing.npy: no such file"),
         c("missing pairs file", &["compute", "e.npy", "--pairs", "p.csv"], "p.csv: no such file").emb(),

@@ -64,7 +64,10 @@ impl<R: Read + Seek> Npz<R> {
             .filter_map(|(i, n)| n.strip_suffix(".npy").map(|a| (a.to_string(), i)))
             .collect();
         if arrays.is_empty() {
-            if names.iter().any(|n| n == "data.pkl" || n.ends_with("/data.pkl")) {
+            if names
+                .iter()
+                .any(|n| n == "data.pkl" || n.ends_with("/data.pkl"))
+            {
                 return Err(Error::data(&file, sniff::torch_zip(&src.path)));
             }
             let shown: Vec<&str> = names.iter().take(4).map(String::as_str).collect();
@@ -80,7 +83,9 @@ impl<R: Read + Seek> Npz<R> {
             };
             return Err(Error::data(
                 &file,
-                format!("is a zip archive with no .npy arrays in it (it holds {holds}), not an .npz file"),
+                format!(
+                    "is a zip archive with no .npy arrays in it (it holds {holds}), not an .npz file"
+                ),
             ));
         }
         Ok(Npz { file, zip, arrays })
@@ -150,7 +155,19 @@ impl<R: Read + Seek> Npz<R> {
             .by_index(i)
             .map_err(|e| Error::data(&name, zip_reason(&e)))?;
         let len = member.size();
-        npy_embeddings(&name, &mut member, len)
+        let e = npy_embeddings(&name, &mut member, len)?;
+        // Reading to the end makes the zip reader check the member's CRC-32,
+        // so damaged data is an error rather than different numbers.
+        std::io::copy(&mut member, &mut std::io::sink()).map_err(|e| {
+            let reason = match e.to_string() {
+                s if s.contains("checksum") => {
+                    "is damaged: its data does not match the archive's CRC-32 checksum".into()
+                }
+                _ => crate::input::io_reason(&e),
+            };
+            Error::data(&name, reason)
+        })?;
+        Ok(e)
     }
 
     /// Reads the pairs array `src` names: shape (P, 2), integers.
@@ -175,7 +192,10 @@ fn shape(s: &[usize]) -> String {
         [n] => format!("({n},)"),
         _ => format!(
             "({})",
-            s.iter().map(|n| n.to_string()).collect::<Vec<_>>().join(", ")
+            s.iter()
+                .map(|n| n.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
         ),
     }
 }

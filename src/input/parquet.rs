@@ -84,6 +84,12 @@ fn describe<'a>(fields: impl ExactSizeIterator<Item = &'a Field>) -> String {
     }
 }
 
+/// The reader's message without its "Parquet error: " prefix.
+fn reason(e: &dyn std::fmt::Display) -> String {
+    let s = e.to_string();
+    s.strip_prefix("Parquet error: ").unwrap_or(&s).to_string()
+}
+
 /// An open Parquet file: its reader builder and Arrow schema.
 struct File<T: ChunkReader + 'static> {
     name: String,
@@ -93,8 +99,12 @@ struct File<T: ChunkReader + 'static> {
 
 fn open<T: ChunkReader + 'static>(src: &Source, reader: T) -> Result<File<T>> {
     let name = src.file_name();
-    let builder = ParquetRecordBatchReaderBuilder::try_new(reader)
-        .map_err(|e| Error::data(&name, format!("is not a readable Parquet file: {e}")))?;
+    let builder = ParquetRecordBatchReaderBuilder::try_new(reader).map_err(|e| {
+        Error::data(
+            &name,
+            format!("is not a readable Parquet file: {}", reason(&e)),
+        )
+    })?;
     let schema = builder.schema().clone();
     Ok(File {
         name,
@@ -128,9 +138,7 @@ impl<T: ChunkReader + 'static> File<T> {
         for rg in meta.row_groups() {
             for chunk in rg.columns() {
                 let top = &chunk.column_path().parts()[0];
-                let wanted = columns
-                    .iter()
-                    .any(|&i| self.schema.field(i).name() == top);
+                let wanted = columns.iter().any(|&i| self.schema.field(i).name() == top);
                 let codec = match chunk.compression() {
                     Compression::UNCOMPRESSED
                     | Compression::SNAPPY
@@ -167,8 +175,10 @@ impl<T: ChunkReader + 'static> File<T> {
             .builder
             .with_projection(mask)
             .build()
-            .map_err(|e| Error::data(&name, format!("cannot read: {e}")))?;
-        Ok(reader.map(move |b| b.map_err(|e| Error::data(&name, format!("cannot read: {e}")))))
+            .map_err(|e| Error::data(&name, format!("cannot read: {}", reason(&e))))?;
+        Ok(reader.map(move |b| {
+            b.map_err(|e| Error::data(&name, format!("cannot read: {}", reason(&e))))
+        }))
     }
 
     fn rows(&self) -> usize {
@@ -284,19 +294,46 @@ fn read_lists<P: ArrowPrimitiveType>(
                 let l = col.as_list::<i32>();
                 let o = l.value_offsets();
                 let range = |i: usize| (o[i] as usize, o[i + 1] as usize);
-                append::<P>(name, row, l, range, l.values(), &mut dim, total_rows, &mut out)?;
+                append::<P>(
+                    name,
+                    row,
+                    l,
+                    range,
+                    l.values(),
+                    &mut dim,
+                    total_rows,
+                    &mut out,
+                )?;
             }
             DataType::LargeList(_) => {
                 let l = col.as_list::<i64>();
                 let o = l.value_offsets();
                 let range = |i: usize| (o[i] as usize, o[i + 1] as usize);
-                append::<P>(name, row, l, range, l.values(), &mut dim, total_rows, &mut out)?;
+                append::<P>(
+                    name,
+                    row,
+                    l,
+                    range,
+                    l.values(),
+                    &mut dim,
+                    total_rows,
+                    &mut out,
+                )?;
             }
             _ => {
                 let l = col.as_fixed_size_list();
                 let n = l.value_length() as usize;
                 let range = |i: usize| (l.value_offset_at(i), l.value_offset_at(i) + n);
-                append::<P>(name, row, l, range, l.values(), &mut dim, total_rows, &mut out)?;
+                append::<P>(
+                    name,
+                    row,
+                    l,
+                    range,
+                    l.values(),
+                    &mut dim,
+                    total_rows,
+                    &mut out,
+                )?;
             }
         }
         row += col.len();
@@ -424,7 +461,10 @@ pub fn pairs<T: ChunkReader + 'static>(src: &Source, reader: T) -> Result<Pairs>
             ));
         }
     }
-    let names = [fields[cols[0]].name().clone(), fields[cols[1]].name().clone()];
+    let names = [
+        fields[cols[0]].name().clone(),
+        fields[cols[1]].name().clone(),
+    ];
     let mut sorted = cols;
     sorted.sort_unstable();
     let mut out: Vec<IndexPair> = Vec::new();
@@ -435,9 +475,8 @@ pub fn pairs<T: ChunkReader + 'static>(src: &Source, reader: T) -> Result<Pairs>
         let b = batch.column_by_name(&names[1]).expect("projected");
         let a = ints_of(&name, &names[0], "anchor", a, row)?;
         let b = ints_of(&name, &names[1], "positive", b, row)?;
-        out.try_reserve(a.len()).map_err(|_| {
-            Error::data(&name, "holds more pairs than can be held in memory")
-        })?;
+        out.try_reserve(a.len())
+            .map_err(|_| Error::data(&name, "holds more pairs than can be held in memory"))?;
         out.extend(a.iter().zip(&b).map(|(&a, &b)| IndexPair { a, b }));
         row += batch.num_rows();
     }
@@ -457,7 +496,11 @@ fn ints_of(name: &str, col: &str, which: &str, a: &ArrayRef, first_row: usize) -
     where
         P::Native: Into<i128>,
     {
-        a.as_primitive::<P>().values().iter().map(|&v| v.into()).collect()
+        a.as_primitive::<P>()
+            .values()
+            .iter()
+            .map(|&v| v.into())
+            .collect()
     }
     let wide = match a.data_type() {
         DataType::Int8 => widen::<Int8Type>(a),

@@ -10,8 +10,8 @@
 
 use std::ops::Deref;
 
-use ::safetensors::SafeTensors;
 use ::safetensors::tensor::{Dtype, Metadata};
+use ::safetensors::{SafeTensorError, SafeTensors};
 use half::{bf16, f16};
 use memmap2::Mmap;
 
@@ -47,9 +47,16 @@ struct Header {
 
 fn header(src: &Source, buf: &[u8]) -> Result<Header> {
     let (n, meta) = SafeTensors::read_metadata(buf).map_err(|e| {
+        let reason = match e {
+            SafeTensorError::InvalidHeaderLength => "the file ends inside the header".into(),
+            SafeTensorError::MetadataIncompleteBuffer => {
+                "the tensors' data does not end where the file ends".into()
+            }
+            e => e.to_string(),
+        };
         Error::data(
             &src.file_name(),
-            format!("is not a valid .safetensors file: {e}"),
+            format!("is not a valid .safetensors file: {reason}"),
         )
     })?;
     Ok(Header {

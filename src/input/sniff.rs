@@ -119,7 +119,9 @@ pub fn unreadable(format: Format, path: &str) -> Option<String> {
          convert it in Python: np.save('{npy}', torch.load('{file}').float().numpy())"
     );
     let compressed = |what: &str, tool: &str| {
-        format!("is {what}-compressed, which infonce does not read; decompress it first ({tool} {file})")
+        format!(
+            "is {what}-compressed, which infonce does not read; decompress it first ({tool} {file})"
+        )
     };
     Some(match format {
         Format::Empty => "is empty (0 bytes)".into(),
@@ -229,7 +231,10 @@ mod tests {
             (b"\x1f\x8b\x08\x00", Format::Gzip),
             (b"\x28\xb5\x2f\xfd", Format::Zstd),
             (b"\xfd7zXZ\x00", Format::Xz),
-            (b"\x40\x00\x00\x00\x00\x00\x00\x00{\"a\"", Format::Safetensors),
+            (
+                b"\x40\x00\x00\x00\x00\x00\x00\x00{\"a\"",
+                Format::Safetensors,
+            ),
             (b"0.1,0.2\n0.3,0.4\n", Format::Text),
             // Eight digits and a brace are text, not a safetensors length.
             (b"12345678{,1\n", Format::Text),

@@ -109,8 +109,14 @@ mod tests {
         std::fs::write(p("run:3.npy"), b"x").unwrap();
         std::fs::write(p("a.npz:emb"), b"x").unwrap();
         // The whole argument exists: it is the file, even with a ':' in it.
-        assert_eq!(Source::resolve(&p("run:3.npy")).unwrap(), src(&p("run:3.npy"), None));
-        assert_eq!(Source::resolve(&p("a.npz:emb")).unwrap(), src(&p("a.npz:emb"), None));
+        assert_eq!(
+            Source::resolve(&p("run:3.npy")).unwrap(),
+            src(&p("run:3.npy"), None)
+        );
+        assert_eq!(
+            Source::resolve(&p("a.npz:emb")).unwrap(),
+            src(&p("a.npz:emb"), None)
+        );
         // Otherwise the longest existing file before a ':'; the name keeps its ':'.
         assert_eq!(
             Source::resolve(&p("a.npz:keys")).unwrap(),
@@ -125,7 +131,10 @@ mod tests {
             src(&p("a.npz:emb"), Some("z"))
         );
         // Nothing exists: taken whole, and reported missing when opened.
-        assert_eq!(Source::resolve(&p("b.npz:x")).unwrap(), src(&p("b.npz:x"), None));
+        assert_eq!(
+            Source::resolve(&p("b.npz:x")).unwrap(),
+            src(&p("b.npz:x"), None)
+        );
         // Standard input.
         assert_eq!(Source::resolve("-").unwrap(), src("-", None));
         assert_eq!(Source::resolve("-:emb").unwrap(), src("-", Some("emb")));
