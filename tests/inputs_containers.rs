@@ -233,6 +233,11 @@ const SAME: &[Same] = &[
         expected: "fixtures/expected/twoview_f32.json",
     },
     Same {
+        container: &["fixtures/inputs/twoview_f32_row_groups.parquet"],
+        npy: &["fixtures/twoview_f32.npy"],
+        expected: "fixtures/expected/twoview_f32.json",
+    },
+    Same {
         container: &["fixtures/inputs/twoview_f16_list.parquet"],
         npy: &["fixtures/twoview_f16.npy"],
         expected: "fixtures/expected/twoview_f16.json",
@@ -515,6 +520,10 @@ const REFUSALS: &[Refusal] = &[
     r(
         &["fixtures/inputs/null_row.parquet"],
         "fixtures/inputs/null_row.parquet: row 2 is null (every row needs an embedding)",
+    ),
+    r(
+        &["fixtures/inputs/late_null.parquet"],
+        "fixtures/inputs/late_null.parquet: row 2500 is null (every row needs an embedding)",
     ),
     r(
         &["fixtures/inputs/null_value.parquet:emb"],

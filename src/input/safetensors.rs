@@ -288,3 +288,71 @@ pub fn pairs(src: &Source, buf: &[u8]) -> Result<Pairs> {
     }
     Ok(Pairs::from_pairs(&name, out))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fixture(name: &str) -> String {
+        format!("{}/fixtures/inputs/{name}", env!("CARGO_MANIFEST_DIR"))
+    }
+
+    fn values_f64(e: &Embeddings) -> Vec<f64> {
+        match &e.values {
+            Values::F16(m) => m.view().iter().map(|&x| f64::from(x)).collect(),
+            Values::F32(m) => m.view().iter().map(|&x| x as f64).collect(),
+            Values::F64(m) => m.view().iter().copied().collect(),
+        }
+    }
+
+    #[test]
+    fn mapped_files_read_the_same_values_in_place() {
+        for (name, in_place) in [
+            ("twoview_f32.safetensors", true),
+            ("twoview_f16.safetensors", true),
+            ("seed.safetensors", true),
+            // bfloat16 is widened, so never used in place.
+            ("twoview_bf16.safetensors", false),
+        ] {
+            let path = fixture(name);
+            let src = Source {
+                path: path.clone(),
+                member: None,
+            };
+            let file = std::fs::File::open(&path).unwrap();
+            let map = unsafe { Mmap::map(&file) }.unwrap();
+            let mapped = embeddings(&src, Buffer::Mapped(map)).unwrap();
+            let read = embeddings(&src, Buffer::Owned(std::fs::read(&path).unwrap())).unwrap();
+            assert_eq!(mapped.is_mapped(), in_place, "{name}");
+            assert!(!read.is_mapped());
+            assert_eq!(values_f64(&mapped), values_f64(&read), "{name}");
+            assert_eq!(mapped.source_dtype, read.source_dtype);
+        }
+    }
+
+    #[test]
+    fn unaligned_tensors_are_copied_not_mapped() {
+        // A one-byte tensor first puts the float32 data at an odd offset.
+        let mut text = br#"{"a":{"dtype":"U8","shape":[1],"data_offsets":[0,1]},"b":{"dtype":"F32","shape":[2,2],"data_offsets":[1,17]}}"#.to_vec();
+        while text.len() % 8 != 0 {
+            text.push(b' ');
+        }
+        let mut bytes = (text.len() as u64).to_le_bytes().to_vec();
+        bytes.extend(&text);
+        bytes.push(7);
+        for x in [1.0f32, 0.5, -0.5, 2.0] {
+            bytes.extend(x.to_le_bytes());
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("u.safetensors");
+        std::fs::write(&path, &bytes).unwrap();
+        let src = Source {
+            path: path.to_string_lossy().into_owned(),
+            member: Some("b".into()),
+        };
+        let map = unsafe { Mmap::map(&std::fs::File::open(&path).unwrap()) }.unwrap();
+        let e = embeddings(&src, Buffer::Mapped(map)).unwrap();
+        assert!(!e.is_mapped());
+        assert_eq!(values_f64(&e), vec![1.0, 0.5, -0.5, 2.0]);
+    }
+}
