@@ -334,7 +334,7 @@ mod tests {
     fn unaligned_tensors_are_copied_not_mapped() {
         // A one-byte tensor first puts the float32 data at an odd offset.
         let mut text = br#"{"a":{"dtype":"U8","shape":[1],"data_offsets":[0,1]},"b":{"dtype":"F32","shape":[2,2],"data_offsets":[1,17]}}"#.to_vec();
-        while text.len() % 8 != 0 {
+        while !text.len().is_multiple_of(8) {
             text.push(b' ');
         }
         let mut bytes = (text.len() as u64).to_le_bytes().to_vec();
