@@ -69,12 +69,13 @@ impl DataJob {
 
     /// Loads every file and builds the layout; all data errors surface here.
     pub fn load(&self) -> Result<Loaded> {
+        let stdin = |p: &str| input::source::Source::reads_stdin(p);
         for (what, path) in [
             ("VIEW2", &self.second_view),
             ("--keys", &self.keys),
             ("--pairs", &self.pairs),
         ] {
-            if self.input == "-" && path.as_deref() == Some("-") {
+            if stdin(&self.input) && path.as_deref().is_some_and(stdin) {
                 return Err(Error::Usage(format!(
                     "error: only one of EMB and {what} can be standard input"
                 )));

@@ -387,6 +387,14 @@ fn standard_input_is_sniffed_for_every_container() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert_eq!(out.stdout, want);
+    // Both from standard input: refused as for `-`.
+    let npz = fs::read(root().join("fixtures/inputs/queries_keys.npz")).unwrap();
+    let out = run_stdin(&["compute", "--keys=-:keys", "--", "-:queries"], npz);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "error: only one of EMB and --keys can be standard input\n"
+    );
     // Pairs from standard input.
     let pq = fs::read(root().join("fixtures/inputs/pairs.parquet")).unwrap();
     let out = run_stdin(

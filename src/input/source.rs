@@ -54,6 +54,11 @@ impl Source {
         Ok(whole)
     }
 
+    /// Whether `spec` reads standard input (`-` or `-:NAME`).
+    pub fn reads_stdin(spec: &str) -> bool {
+        Source::resolve(spec).is_ok_and(|s| s.path == "-")
+    }
+
     /// The file's name in messages (`<stdin>` for `-`).
     pub fn file_name(&self) -> String {
         display_name(&self.path)
