@@ -200,6 +200,25 @@ const SAME: &[Same] = &[
         npy: &["fixtures/pairs_emb.npy", "--pairs", "fixtures/pairs.csv"],
         expected: "fixtures/expected/pairs_csv.json",
     },
+    // Row numbers stored as floats, every one a whole number.
+    Same {
+        container: &[
+            "fixtures/pairs_emb.npy",
+            "--pairs",
+            "fixtures/inputs/pairs_float.safetensors",
+        ],
+        npy: &["fixtures/pairs_emb.npy", "--pairs", "fixtures/pairs.csv"],
+        expected: "fixtures/expected/pairs_csv.json",
+    },
+    Same {
+        container: &[
+            "fixtures/pairs_emb.npy",
+            "--pairs",
+            "fixtures/inputs/pairs_float.parquet:anchor,positive",
+        ],
+        npy: &["fixtures/pairs_emb.npy", "--pairs", "fixtures/pairs.csv"],
+        expected: "fixtures/expected/pairs_csv.json",
+    },
     Same {
         container: &[
             "fixtures/inputs/queries_keys.safetensors:queries",
@@ -530,6 +549,14 @@ const REFUSALS: &[Refusal] = &[
         "fixtures/inputs/null_row.parquet: row 2 is null (every row needs an embedding)",
     ),
     r(
+        &[
+            "fixtures/pairs_emb.npy",
+            "--pairs",
+            "fixtures/inputs/pairs_fraction.parquet",
+        ],
+        "fixtures/inputs/pairs_fraction.parquet: row 1, positive index 2.5 is not a whole number (pairs are row numbers: save them as integers, e.g. astype(int))",
+    ),
+    r(
         &["fixtures/inputs/late_null.parquet"],
         "fixtures/inputs/late_null.parquet: row 2500 is null (every row needs an embedding)",
     ),
@@ -568,7 +595,7 @@ const REFUSALS: &[Refusal] = &[
             "--pairs",
             "fixtures/inputs/queries_keys.parquet",
         ],
-        "fixtures/inputs/queries_keys.parquet: name the anchor and positive columns, as in fixtures/inputs/queries_keys.parquet:anchor,positive (its integer columns: caption_id int64)",
+        "fixtures/inputs/queries_keys.parquet: name the anchor and positive columns, as in fixtures/inputs/queries_keys.parquet:anchor,positive (it holds query list<float32>, key fixed_size_list<float32>[12], caption_id int64)",
     ),
     r(
         &[
@@ -584,7 +611,7 @@ const REFUSALS: &[Refusal] = &[
             "--pairs",
             "fixtures/inputs/pairs.npz:embeddings",
         ],
-        "fixtures/inputs/pairs.npz:embeddings: index files must hold integers, not float64",
+        "fixtures/inputs/pairs.npz:embeddings: a pairs array must have shape (P, 2), not [30, 6]",
     ),
     r(
         &[

@@ -413,12 +413,15 @@ fn append<P: ArrowPrimitiveType>(
 }
 
 /// Reads pairs from two integer columns: `FILE:anchor,positive`, or the
-/// two columns of a file that has exactly two, both integer.
+/// two columns of a file that has exactly two, both numbers.
 pub fn pairs<T: ChunkReader + 'static>(src: &Source, reader: T) -> Result<Pairs> {
     let file = open(src, reader)?;
     let fields = file.schema.fields().clone();
-    let ints: Vec<usize> = (0..fields.len())
-        .filter(|&i| is_int(fields[i].data_type()))
+    let numeric: Vec<usize> = (0..fields.len())
+        .filter(|&i| {
+            let t = fields[i].data_type();
+            is_int(t) || t.is_floating()
+        })
         .collect();
     let cols: [usize; 2] = match &src.member {
         Some(m) => match m.split(',').collect::<Vec<_>>()[..] {
@@ -434,15 +437,14 @@ pub fn pairs<T: ChunkReader + 'static>(src: &Source, reader: T) -> Result<Pairs>
                 ));
             }
         },
-        None if fields.len() == 2 && ints.len() == 2 => [0, 1],
+        None if fields.len() == 2 && numeric.len() == 2 => [0, 1],
         None => {
             return Err(Error::data(
                 &file.name,
                 format!(
-                    "name the anchor and positive columns, as in {} \
-                     (its integer columns: {})",
+                    "name the anchor and positive columns, as in {} (it holds {})",
                     src.with_member("anchor,positive"),
-                    describe(ints.iter().map(|&i| fields[i].as_ref()))
+                    describe(fields.iter().map(|f| f.as_ref()))
                 ),
             ));
         }
@@ -450,7 +452,7 @@ pub fn pairs<T: ChunkReader + 'static>(src: &Source, reader: T) -> Result<Pairs>
     let name = src.data_name();
     for &c in &cols {
         let t = fields[c].data_type();
-        if !is_int(t) {
+        if !is_int(t) && !t.is_floating() {
             return Err(Error::data(
                 &name,
                 format!(
@@ -484,7 +486,8 @@ pub fn pairs<T: ChunkReader + 'static>(src: &Source, reader: T) -> Result<Pairs>
 }
 
 /// The values of an integer column as i64; nulls and uint64 values beyond
-/// i64 are errors naming the row.
+/// i64 are errors naming the row. A float column is accepted when every
+/// value is a whole number (row numbers written as floats).
 fn ints_of(name: &str, col: &str, which: &str, a: &ArrayRef, first_row: usize) -> Result<Vec<i64>> {
     if let Some(i) = (0..a.len()).find(|&i| a.is_null(i)) {
         return Err(Error::data(
@@ -501,6 +504,43 @@ fn ints_of(name: &str, col: &str, which: &str, a: &ArrayRef, first_row: usize) -
             .iter()
             .map(|&v| v.into())
             .collect()
+    }
+    fn floats<P: ArrowPrimitiveType>(a: &ArrayRef) -> Vec<f64>
+    where
+        P::Native: Into<f64>,
+    {
+        a.as_primitive::<P>()
+            .values()
+            .iter()
+            .map(|&v| v.into())
+            .collect()
+    }
+    let float = match a.data_type() {
+        DataType::Float16 => Some(floats::<Float16Type>(a)),
+        DataType::Float32 => Some(floats::<Float32Type>(a)),
+        DataType::Float64 => Some(floats::<Float64Type>(a)),
+        _ => None,
+    };
+    if let Some(xs) = float {
+        return xs
+            .into_iter()
+            .enumerate()
+            .map(|(i, x)| {
+                // Whole and within i64: the cast is exact.
+                if x.fract() == 0.0 && x.abs() < 9.2e18 {
+                    Ok(x as i64)
+                } else {
+                    Err(Error::data(
+                        name,
+                        format!(
+                            "row {}, {which} index {x} is not a whole number (pairs are row \
+                             numbers: save them as integers, e.g. astype(int))",
+                            first_row + i
+                        ),
+                    ))
+                }
+            })
+            .collect();
     }
     let wide = match a.data_type() {
         DataType::Int8 => widen::<Int8Type>(a),

@@ -229,7 +229,14 @@ pub fn pairs(src: &Source, buf: &[u8]) -> Result<Pairs> {
     let h = header(src, buf)?;
     let (_, dtype, shape, start, end) = h.pick(src)?;
     let name = src.data_name();
+    let float = match dtype {
+        Dtype::F16 | Dtype::BF16 => Some(2),
+        Dtype::F32 => Some(4),
+        Dtype::F64 => Some(8),
+        _ => None,
+    };
     let (size, signed) = match dtype {
+        _ if float.is_some() => (float.unwrap_or(8), true),
         Dtype::I8 => (1, true),
         Dtype::U8 => (1, false),
         Dtype::I16 => (2, true),
@@ -252,16 +259,31 @@ pub fn pairs(src: &Source, buf: &[u8]) -> Result<Pairs> {
         ));
     }
     let data = &buf[start..end];
-    let value = |k: usize| -> i128 {
+    // An integer, or a float that is not a whole number.
+    let value = |k: usize| -> std::result::Result<i128, f64> {
         let mut b = [0u8; 8];
         b[..size].copy_from_slice(&data[k * size..(k + 1) * size]);
         let raw = u64::from_le_bytes(b);
-        if signed {
+        if float.is_some() {
+            let x = match dtype {
+                Dtype::F16 => f16::from_bits(raw as u16).to_f64(),
+                Dtype::BF16 => bf16::from_bits(raw as u16).to_f64(),
+                Dtype::F32 => f32::from_bits(raw as u32) as f64,
+                _ => f64::from_bits(raw),
+            };
+            // Whole and within i64: the cast is exact.
+            return if x.fract() == 0.0 && x.abs() < 9.2e18 {
+                Ok(x as i128)
+            } else {
+                Err(x)
+            };
+        }
+        Ok(if signed {
             // Sign-extend from the dtype's width.
             (((raw << (64 - 8 * size)) as i64) >> (64 - 8 * size)) as i128
         } else {
             raw as i128
-        }
+        })
     };
     let mut out = Vec::new();
     out.try_reserve_exact(shape[0]).map_err(|_| {
@@ -273,9 +295,17 @@ pub fn pairs(src: &Source, buf: &[u8]) -> Result<Pairs> {
     for row in 0..shape[0] {
         let mut ab = [0i64; 2];
         for (col, slot) in ab.iter_mut().enumerate() {
-            let v = value(row * 2 + col);
+            let which = ["anchor", "positive"][col];
+            let v = value(row * 2 + col).map_err(|x| {
+                Error::data(
+                    &name,
+                    format!(
+                        "row {row}, {which} index {x} is not a whole number (pairs are row \
+                         numbers: save them as integers, e.g. p.astype(int))"
+                    ),
+                )
+            })?;
             *slot = i64::try_from(v).map_err(|_| {
-                let which = ["anchor", "positive"][col];
                 Error::data(
                     &name,
                     format!(
