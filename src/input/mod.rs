@@ -5,6 +5,10 @@
 //! the file and the place at fault: CSV places are 1-based lines and columns as
 //! an editor shows them, `.npy` places are 0-based rows and columns as numpy
 //! indexes them.
+//!
+//! `.npz`, `.safetensors` and Parquet files hold several arrays, one of which
+//! `FILE:NAME` picks ([`source`]); [`sniff`] tells every format from its first
+//! bytes, and names the ones infonce recognises but does not read.
 
 mod container;
 pub mod csv;
