@@ -12,15 +12,16 @@ use crate::job::{DataJob, Loaded};
 use crate::output::destination::Destination;
 use crate::output::{self, Format, Options, TermSource, Terms};
 use crate::report::{Report, Summary};
+use crate::run::Session;
 
 /// How long the pass runs before a progress bar appears: about a second of
 /// actual work, whatever the machine.
 const PROGRESS_DELAY: Duration = Duration::from_secs(1);
 
-/// A progress bar over the similarity tiles, hidden until [`show_bar`]
-/// draws it.
-fn progress_bar(tiles: u64) -> ProgressBar {
-    let bar = ProgressBar::with_draw_target(Some(tiles), ProgressDrawTarget::hidden());
+/// A progress bar over the similarity tiles (the run sets their number),
+/// hidden until [`show_bar`] draws it.
+fn progress_bar() -> ProgressBar {
+    let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::hidden());
     bar.set_style(
         ProgressStyle::with_template(
             "{spinner} {bar:40} {percent:>3}% of the similarity tiles, {eta} left",
@@ -51,7 +52,7 @@ fn show_after(done: &mpsc::Receiver<()>, delay: Duration, show: impl FnOnce()) -
 
 /// Runs `work`, with a progress bar drawn on standard error once it has run
 /// for [`PROGRESS_DELAY`], when `wanted`.
-fn with_progress<R: Send>(bar: &ProgressBar, wanted: bool, work: impl FnOnce() -> R) -> R {
+fn with_progress<R>(bar: &ProgressBar, wanted: bool, work: impl FnOnce() -> R) -> R {
     if !wanted {
         return work();
     }
@@ -84,7 +85,7 @@ fn select(
     job: &DataJob,
 ) -> Result<(Report, Vec<usize>)> {
     let rows = loaded.layout.n_first;
-    let file = &loaded.first.name;
+    let file = &loaded.first().name;
     for &a in anchors {
         // Every row anchors a record in the two-view and keys layouts.
         if a >= rows {
@@ -129,24 +130,10 @@ fn select(
     Ok((Report { summary, records }, origin))
 }
 
-/// Refuses a third embedding file, pointing at the flags for two files.
-fn check_file_count(args: &ComputeArgs) -> Result<()> {
-    match args.extra.first() {
-        None => Ok(()),
-        Some(third) => Err(Error::Usage(format!(
-            "error: unexpected third file '{third}': compute takes EMB, or the two views \
-             EMB VIEW2; for queries and keys use 'EMB --keys KEYS', for pairs of rows \
-             'EMB --pairs PAIRS'"
-        ))),
-    }
-}
-
 /// Runs `compute` and writes its output.
 pub fn run(args: &ComputeArgs) -> Result<()> {
     crate::warning::set_quiet(args.quiet);
-    check_file_count(args)?;
-    let mut job = DataJob::from_args(args.input.clone(), &args.data);
-    job.second_view = args.second.clone();
+    let job = DataJob::for_compute(args)?;
     // The output is checked before any work: an input is never overwritten.
     let dest = Destination::resolve(args.output.as_deref(), &job.inputs())?;
     let paths = [
@@ -161,18 +148,15 @@ pub fn run(args: &ComputeArgs) -> Result<()> {
         // Not eprintln!, which panics when standard error is a closed pipe.
         let _ = writeln!(io::stderr().lock(), "{notice}");
     }
-    // Every parallel step, loading included, runs on the pool --threads sets.
-    let pool = job.pool()?;
-    let loaded = pool.install(|| job.load())?;
-    let core = pool.install(|| loaded.core(job.settings))?;
-    let bar = progress_bar(core.tile_count());
+    let session = Session::open(job)?;
+    let bar = progress_bar();
     let wanted = !args.quiet && io::stderr().is_terminal();
-    let stats = with_progress(&bar, wanted, || pool.install(|| core.run(&|n| bar.inc(n))));
+    let done = with_progress(&bar, wanted, || session.run(session.settings(), &bar))?;
     bar.finish_and_clear();
-    let report = loaded.report(&core, job.settings, &stats);
+    let report = done.report;
     let (report, origin) = match &args.anchor {
         Some(anchors) => {
-            let (r, o) = select(report, anchors, &loaded, &job)?;
+            let (r, o) = select(report, anchors, session.loaded(), session.job())?;
             (r, Some(o))
         }
         None => (report, None),
@@ -188,7 +172,7 @@ pub fn run(args: &ComputeArgs) -> Result<()> {
         all_rows: args.all,
     };
     let source = TermSource {
-        core: &core,
+        core: &done.core,
         origin,
     };
     let terms = args.terms.then_some(&source as &dyn Terms);

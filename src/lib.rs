@@ -1,16 +1,18 @@
 //! infonce: the InfoNCE contrastive loss over embedding files, with the full
 //! softmax breakdown of every anchor.
 //!
-//! Data flows one way: arguments ([`cli`]) become a job ([`job`]); files are
-//! loaded ([`input`]) and laid out into records ([`layout`]); the core
-//! ([`loss`]) computes them in one tiled pass; the findings become a report
-//! ([`report`]) that a writer ([`output`]) or the walkthrough ([`explain`])
-//! turns into text.
+//! Data flows one way: arguments ([`cli`]) become a validated job ([`job`],
+//! every usage check); files are loaded ([`input`]) and laid out into
+//! records ([`layout`]); one run ([`run`]) has the core ([`loss`], which
+//! also decides the precision) compute them in one tiled pass; the findings
+//! become a report ([`report`]) that a writer ([`output`]) or the
+//! walkthrough ([`explain`]) turns into text.
 //!
 //! The library does all the work, so it can be used without the binary:
 //!
 //! ```
-//! use infonce::job::{DataJob, compute_report};
+//! use infonce::job::DataJob;
+//! use infonce::run::compute_report;
 //! use infonce::loss::{DEFAULT_BLOCK, Settings, Similarity};
 //!
 //! let job = DataJob {
@@ -42,6 +44,7 @@ pub mod layout;
 pub mod loss;
 pub mod output;
 pub mod report;
+pub mod run;
 pub mod warning;
 
 use std::ffi::OsString;
@@ -181,13 +184,9 @@ fn shell_word(a: &std::ffi::OsStr) -> String {
     }
 }
 
+/// Prints `e` as one line after `error: ` (messages carry no prefix of
+/// their own).
 fn report_error(e: &Error) {
-    let msg = e.to_string();
-    let prefix = if msg.starts_with("error:") {
-        ""
-    } else {
-        "error: "
-    };
     // Not eprintln!, which panics when standard error is a closed pipe.
-    let _ = writeln!(std::io::stderr().lock(), "{prefix}{msg}");
+    let _ = writeln!(std::io::stderr().lock(), "error: {e}");
 }

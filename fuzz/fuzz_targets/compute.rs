@@ -14,7 +14,8 @@ mod common;
 use std::io::Write;
 
 use infonce::input::{Values, npy_embeddings};
-use infonce::job::{DataJob, compute_report};
+use infonce::job::DataJob;
+use infonce::run::compute_report;
 use infonce::loss::{DEFAULT_BLOCK, Settings, Similarity};
 use libfuzzer_sys::fuzz_target;
 

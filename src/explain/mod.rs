@@ -33,8 +33,10 @@ use crate::error::{Error, Result};
 use crate::input::{Embeddings, Matrix, Values};
 use crate::job::{DataJob, Loaded};
 use crate::layout::{Direction, Layout};
-use crate::loss::{Core, Settings, Similarity, Term};
+use crate::loss::data::Data;
+use crate::loss::{Settings, Similarity, Term};
 use crate::report::{AnchorRecord, Report};
+use crate::run::{Session, Silent};
 
 use steps::Math;
 
@@ -305,12 +307,10 @@ fn example_data() -> Result<Loaded> {
     };
     let layout = Layout::two_view(name, EXAMPLE.len())?;
     Ok(Loaded {
-        first,
-        second: None,
+        data: Data::built(first, None, None),
         layout,
         input_dtype: "float64".into(),
         dropped_columns: Vec::new(),
-        precision_note: None,
     })
 }
 
@@ -353,34 +353,12 @@ fn with_row(e: &Embeddings, row: usize, values: &[f64]) -> Embeddings {
     }
 }
 
-/// One run of the core over the loaded data, as `compute` does it.
-fn pass<'l>(
-    loaded: &'l Loaded,
-    pool: &rayon::ThreadPool,
-    settings: Settings,
-) -> Result<(Core<'l>, Report)> {
-    let core = pool.install(|| loaded.core(settings))?;
-    let stats = pool.install(|| core.run(&|_| {}));
-    let report = loaded.report(&core, settings, &stats);
-    Ok((core, report))
-}
-
-/// Every term of one record, as the core streams them.
-fn terms_of(core: &Core<'_>, record: usize) -> Result<Vec<Term>> {
-    let mut all = Vec::new();
-    core.terms(&[record], &mut |_, terms| {
-        all = terms.to_vec();
-        Ok::<(), Error>(())
-    })?;
-    Ok(all)
-}
-
 /// The records `--anchor`, `--direction`, `--positive` and `--record` pick:
 /// the explained one first, then the others of the same anchor row.
 fn pick_records(args: &ExplainArgs, loaded: &Loaded) -> Result<(Pick, Vec<usize>)> {
     let layout = &loaded.layout;
     let records = &layout.records;
-    let file = &loaded.first.name;
+    let file = &loaded.first().name;
     if let Some(k) = args.record {
         if k >= records.len() {
             return Err(Error::data(
@@ -395,26 +373,13 @@ fn pick_records(args: &ExplainArgs, loaded: &Loaded) -> Result<(Pick, Vec<usize>
         }
         return Ok((Pick::Record, vec![k]));
     }
-    let backward = match args.direction {
-        None => None,
-        Some(d) => {
-            if layout.one_file() {
-                return Err(Error::Usage(
-                    "error: --direction applies to --keys only (queries against keys, and keys against queries with --symmetric)".into(),
-                ));
-            }
-            if d == DirectionArg::KeyToQuery && !layout.symmetric {
-                return Err(Error::Usage(
-                    "error: --direction key-to-query needs --symmetric (without it every record is query-to-key)".into(),
-                ));
-            }
-            Some(d == DirectionArg::KeyToQuery)
-        }
-    };
+    // The job checked that --direction comes with --keys (and --symmetric
+    // for key-to-query).
+    let backward = args.direction.map(|d| d == DirectionArg::KeyToQuery);
     // The anchor's file: the keys for key-to-query records.
-    let anchor_file = match (backward, &loaded.second) {
+    let anchor_file = match (backward, loaded.second()) {
         (Some(true), Some(k)) => k,
-        _ => &loaded.first,
+        _ => loaded.first(),
     };
     if let Some(i) = args.anchor {
         let rows = anchor_file.rows();
@@ -491,49 +456,38 @@ fn pick_records(args: &ExplainArgs, loaded: &Loaded) -> Result<(Pick, Vec<usize>
 /// Loads the data (or builds the example), runs the core and gathers the
 /// explained record, its terms, the temperature table and the variants.
 fn gather(args: &ExplainArgs) -> Result<Facts> {
-    let data = &args.data;
-    let (job, origin) = match &args.input {
+    let job = DataJob::for_explain(args)?;
+    let (session, origin) = match &args.input {
         Some(input) => {
-            let job = DataJob::from_args(input.clone(), data);
             let origin = Origin::Data {
                 name: crate::input::display_name(input),
                 pairs: job.pairs.clone(),
                 keys: job.keys.clone(),
             };
-            (job, origin)
+            (Session::open(job)?, origin)
         }
-        None => {
-            if data.pairs.is_some() || data.keys.is_some() {
-                return Err(Error::Usage(
-                    "error: --pairs and --keys describe a file: give EMB too (without it, explain shows the built-in example)".into(),
-                ));
-            }
-            (DataJob::from_args(String::new(), data), Origin::Example)
-        }
+        None => (Session::over(job, example_data()?)?, Origin::Example),
     };
-    let pool = job.pool()?;
-    let loaded = match origin {
-        Origin::Example => example_data()?,
-        Origin::Data { .. } => pool.install(|| job.load())?,
-    };
-    let (pick, picked) = pick_records(args, &loaded)?;
+    let loaded = session.loaded();
+    let (pick, picked) = pick_records(args, loaded)?;
     let record = picked[0];
     let others = picked[1..].to_vec();
-    let names = match (&origin, loaded.second.is_some()) {
+    let names = match (&origin, loaded.second().is_some()) {
         (Origin::Example, _) => Names::Example,
         (_, true) => Names::Keys,
         (_, false) => Names::Rows,
     };
-    let settings = job.settings;
-    let (core, report) = pass(&loaded, &pool, settings)?;
+    let settings = session.settings();
+    let current = session.run(settings, &Silent)?;
+    let report = &current.report;
     let rec = report.records[record].clone();
     let backward = rec.direction == Some(Direction::KeyToQuery);
     // The anchor's file and the candidates' file.
-    let keys = loaded.second.as_ref();
+    let keys = loaded.second();
     let (anchor_file, cand_file) = match (keys, backward) {
-        (Some(k), true) => (k, &loaded.first),
-        (Some(k), false) => (&loaded.first, k),
-        (None, _) => (&loaded.first, &loaded.first),
+        (Some(k), true) => (k, loaded.first()),
+        (Some(k), false) => (loaded.first(), k),
+        (None, _) => (loaded.first(), loaded.first()),
     };
     let anchor = Vector {
         label: names.anchor(&rec),
@@ -541,7 +495,7 @@ fn gather(args: &ExplainArgs) -> Result<Facts> {
         values: row_of(anchor_file, rec.anchor),
     };
 
-    let all = terms_of(&core, record)?;
+    let all = session.terms(&current, record)?;
     let breakdown = select(&all, rec.positive, args.max_terms, |t| Listed {
         term: *t,
         positive: t.index == rec.positive,
@@ -577,17 +531,13 @@ fn gather(args: &ExplainArgs) -> Result<Facts> {
             let other = if tau == settings.tau {
                 None
             } else {
-                Some(pass(&loaded, &pool, Settings { tau, ..settings })?)
+                Some(session.run(Settings { tau, ..settings }, &Silent)?)
             };
-            let (c, r) = match &other {
-                Some((c, r)) => (c, r),
-                None => (&core, &report),
+            let terms = match &other {
+                Some(o) => session.terms(o, record)?,
+                None => all.clone(),
             };
-            let terms = if tau == settings.tau {
-                all.clone()
-            } else {
-                pool.install(|| terms_of(c, record))?
-            };
+            let r = other.as_ref().map_or(report, |o| &o.report);
             let neg_total: f64 = terms
                 .iter()
                 .filter(|t| t.index != rec.positive)
@@ -608,21 +558,16 @@ fn gather(args: &ExplainArgs) -> Result<Facts> {
     }
     // The upper limit log(n) shows at a very high temperature.
     let flat = {
-        let (_, r) = pass(
-            &loaded,
-            &pool,
-            Settings {
-                tau: FLAT_TAU,
-                ..settings
-            },
-        )?;
+        let flat_tau = Settings {
+            tau: FLAT_TAU,
+            ..settings
+        };
+        let r = session.run(flat_tau, &Silent)?.report;
         Some((r.records[record].loss, r.summary.loss))
     };
 
     let variant = match hardest {
-        Some(h) => hard_variant(
-            &loaded, &pool, settings, &rec, record, &all, h, &names, backward,
-        )?,
+        Some(h) => hard_variant(&session, &rec, record, &all, h, &names, backward)?,
         None => None,
     };
 
@@ -639,7 +584,7 @@ fn gather(args: &ExplainArgs) -> Result<Facts> {
         duplicates,
         variant,
         flat,
-        report,
+        report: current.report,
     })
 }
 
@@ -648,9 +593,7 @@ fn gather(args: &ExplainArgs) -> Result<Facts> {
 /// [`HARD_MARGIN`]; `None` when it is already that close or closer.
 #[allow(clippy::too_many_arguments)]
 fn hard_variant(
-    loaded: &Loaded,
-    pool: &rayon::ThreadPool,
-    settings: Settings,
+    session: &Session,
     rec: &AnchorRecord,
     record: usize,
     all: &[Term],
@@ -663,11 +606,12 @@ fn hard_variant(
     if before.sim >= target {
         return Ok(None);
     }
-    let keys = loaded.second.as_ref();
+    let (loaded, settings) = (session.loaded(), session.settings());
+    let keys = loaded.second();
     let (anchor_file, cand_file) = match (keys, backward) {
-        (Some(k), true) => (k, &loaded.first),
-        (Some(k), false) => (&loaded.first, k),
-        (None, _) => (&loaded.first, &loaded.first),
+        (Some(k), true) => (k, loaded.first()),
+        (Some(k), false) => (loaded.first(), k),
+        (None, _) => (loaded.first(), loaded.first()),
     };
     let a = row_of(anchor_file, rec.anchor);
     let v = row_of(cand_file, h);
@@ -715,26 +659,29 @@ fn hard_variant(
     };
     // The modified data: in the one-file layouts the row is also an anchor
     // of its own record, which does not change the explained one.
-    let modified = Loaded {
-        first: if keys.is_none() || backward {
-            with_row(&loaded.first, h, &moved[..])
+    let first = loaded.first();
+    let first = if keys.is_none() || backward {
+        with_row(first, h, &moved[..])
+    } else {
+        with_row(first, 0, &row_of(first, 0))
+    };
+    let second = keys.map(|k| {
+        if backward {
+            with_row(k, 0, &row_of(k, 0))
         } else {
-            with_row(&loaded.first, 0, &row_of(&loaded.first, 0))
-        },
-        second: keys.map(|k| {
-            if backward {
-                with_row(k, 0, &row_of(k, 0))
-            } else {
-                with_row(k, h, &moved)
-            }
-        }),
+            with_row(k, h, &moved)
+        }
+    });
+    let note = loaded.data.precision_note().map(str::to_string);
+    let modified = Loaded {
+        data: Data::built(first, second, note),
         layout: loaded.layout.clone(),
         input_dtype: loaded.input_dtype.clone(),
         dropped_columns: loaded.dropped_columns.clone(),
-        precision_note: loaded.precision_note.clone(),
     };
-    let (core, report) = pass(&modified, pool, settings)?;
-    let terms = terms_of(&core, record)?;
+    let done = session.run_on(&modified, settings, &Silent)?;
+    let terms = session.terms(&done, record)?;
+    let report = done.report;
     let after = *terms
         .iter()
         .find(|t| t.index == h)

@@ -416,7 +416,7 @@ pub fn load_embeddings_with(
     if head.starts_with(npy::MAGIC) {
         if let Some(spec) = columns {
             return Err(Error::Usage(format!(
-                "error: --columns {spec} picks columns of text input, but {name} is a .npy file"
+                "--columns {spec} picks columns of text input, but {name} is a .npy file"
             )));
         }
         let regular = path != "-" && std::fs::metadata(path).is_ok_and(|m| m.is_file());

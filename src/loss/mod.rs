@@ -16,6 +16,7 @@
 //! softmax term of chosen records for `--terms` and `explain`. Both read the
 //! same prepared sides, so no caller does the math its own way.
 
+pub mod data;
 pub mod exp;
 pub mod kernel;
 pub mod precision;
@@ -176,22 +177,17 @@ struct Prepared<'a, T> {
 
 fn side<'a, T: Stored>(
     e: &Embeddings,
+    norms: &[f64],
     m: ArrayView2<'a, T>,
     sim: Similarity,
 ) -> Result<Side<'a, T>> {
     let mut scale = Vec::with_capacity(m.nrows());
     let mut size = Vec::with_capacity(m.nrows());
-    for (i, norm) in e.row_norms().into_iter().enumerate() {
+    for (i, &norm) in norms.iter().enumerate() {
         match sim {
             Similarity::Cosine => {
                 if norm == 0.0 {
-                    return Err(Error::data(
-                        &e.name,
-                        format!(
-                            "{} is a zero vector; its cosine similarity is undefined (drop the row or use --sim dot)",
-                            e.row_place(i)
-                        ),
-                    ));
+                    return Err(data::zero_row(e, i));
                 }
                 scale.push(1.0 / norm);
                 size.push(1.0);
@@ -210,43 +206,74 @@ fn side<'a, T: Stored>(
     })
 }
 
+/// One file's embeddings and its row norms.
+type File<'a, 'n> = (&'a Embeddings, &'n [f64]);
+
 /// Both sides of one element type, prepared.
 fn prepare<'a, S: Stored>(
-    first: &'a Embeddings,
+    first: File<'a, '_>,
     a: &'a Matrix<S>,
-    second: Option<(&'a Embeddings, &'a Matrix<S>)>,
+    second: Option<(File<'a, '_>, &'a Matrix<S>)>,
     sim: Similarity,
 ) -> Result<Prepared<'a, S>> {
     Ok(Prepared {
-        a: side(first, a.view(), sim)?,
-        b: second.map(|(e, m)| side(e, m.view(), sim)).transpose()?,
+        a: side(first.0, first.1, a.view(), sim)?,
+        b: second
+            .map(|((e, n), m)| side(e, n, m.view(), sim))
+            .transpose()?,
     })
 }
 
 impl<'a> Core<'a> {
+    /// Prepares the core over `data`, whose precision the policy chose and
+    /// whose row norms it holds.
+    pub fn prepare(
+        layout: &'a Layout,
+        data: &'a data::Data,
+        settings: Settings,
+    ) -> Result<Core<'a>> {
+        let (norms, second_norms) = data.norms();
+        let second = data.second().zip(second_norms);
+        Core::build(layout, (data.first(), norms), second, settings)
+    }
+
     /// Prepares the core. `second` is the keys file of the keys layout. Both
-    /// files must hold the same precision (the caller converts).
+    /// files must hold the same precision (the caller converts; the
+    /// program's runs go through [`data::Data`] and [`Core::prepare`]).
     pub fn new(
         layout: &'a Layout,
         first: &'a Embeddings,
         second: Option<&'a Embeddings>,
         settings: Settings,
     ) -> Result<Core<'a>> {
-        if let Some(k) = second
-            && k.cols() != first.cols()
+        let norms = first.row_norms();
+        let second_norms = second.map(Embeddings::row_norms);
+        let second = second.zip(second_norms.as_deref());
+        Core::build(layout, (first, &norms), second, settings)
+    }
+
+    fn build(
+        layout: &'a Layout,
+        first: File<'a, '_>,
+        second: Option<File<'a, '_>>,
+        settings: Settings,
+    ) -> Result<Core<'a>> {
+        let (f, _) = first;
+        if let Some((k, _)) = second
+            && k.cols() != f.cols()
         {
             return Err(Error::data(
                 &k.name,
                 format!(
                     "has dimension {} but {} has dimension {}",
                     k.cols(),
-                    first.name,
-                    first.cols()
+                    f.name,
+                    f.cols()
                 ),
             ));
         }
         let sim = settings.similarity;
-        let inner = match (&first.values, second.map(|s| (s, &s.values))) {
+        let inner = match (&f.values, second.map(|s| (s, &s.0.values))) {
             (Values::F16(a), None) => Inner::F16(prepare(first, a, None, sim)?),
             (Values::F16(a), Some((k, Values::F16(b)))) => {
                 Inner::F16(prepare(first, a, Some((k, b)), sim)?)
