@@ -314,6 +314,12 @@ fn cases() -> Vec<Case> {
             .emb(),
         case("EMB and --pairs both stdin", &["compute", "-", "--pairs", "-"], 2, Some("only one of EMB and --pairs can be standard input"))
             .stdin(f64_npy(&four_rows())),
+        // Checks of the flags alone come before any file is read: the
+        // missing file is not what the message is about.
+        case("explain: --direction without --keys, before reading", &["explain", "missing.npy", "--direction", "query-to-key"], 2, Some("--direction applies to --keys only (queries against keys, and keys against queries with --symmetric)")),
+        case("explain: key-to-query without --symmetric", &["explain", "missing.npy", "--keys", "k.npy", "--direction", "key-to-query"], 2, Some("--direction key-to-query needs --symmetric (without it every record is query-to-key)")),
+        case("explain: --keys without EMB", &["explain", "--keys", "missing.npy"], 2, Some("--pairs and --keys describe a file: give EMB too (without it, explain shows the built-in example)")),
+        case("two inputs on standard input, before reading", &["compute", "-", "-", "-o", "out.json"], 2, Some("only one of EMB and VIEW2 can be standard input")),
         case("--columns on .npy", &["compute", "e.npy", "--columns", "2:"], 2, Some("--columns 2: picks columns of text input, but e.npy is a .npy file"))
             .emb(),
         case("tau too small for float64", &["compute", "e.npy", "--tau", "1e-301"], 2, Some("--tau 1e-301 is too small: logits of up to 1/tau overflow float64"))

@@ -351,6 +351,53 @@ mod tests {
         assert!(e.starts_with("b.npy: row 1 is a zero vector"), "{e}");
     }
 
+    /// Rows of a seeded pseudo-random walk (no two alike, none zero).
+    fn rows(name: &str, rows: usize, cols: usize, seed: u64) -> Embeddings {
+        let mut x = seed;
+        let v = (0..rows * cols)
+            .map(|_| {
+                x = x
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                ((x >> 40) as f32 / (1u64 << 24) as f32) - 0.5
+            })
+            .collect();
+        emb(name, rows, cols, v)
+    }
+
+    #[test]
+    fn the_core_on_cached_norms_finds_what_it_finds_on_its_own() {
+        use crate::layout::Layout;
+        use crate::loss::{Core, Settings};
+        for similarity in [Similarity::Cosine, Similarity::Dot] {
+            let settings = Settings {
+                tau: 0.2,
+                similarity,
+                block: 3,
+                portable: false,
+            };
+            let policy = Policy {
+                tau: 0.2,
+                similarity,
+                force_f64: false,
+            };
+            // Queries and keys.
+            let (q, k) = (rows("q.npy", 7, 5, 1), rows("k.npy", 7, 5, 2));
+            let layout = Layout::keys("q.npy", 7, "k.npy", 7, true).unwrap();
+            let data = Data::new(q, Some(k), policy).unwrap();
+            let cached = Core::prepare(&layout, &data, settings).unwrap();
+            let own = Core::new(&layout, data.first(), data.second(), settings).unwrap();
+            assert_eq!(cached.run(&|_| {}), own.run(&|_| {}), "{similarity:?}");
+            // Two view files stacked.
+            let (a, b) = (rows("a.npy", 6, 4, 3), rows("b.npy", 6, 4, 4));
+            let data = Data::stacked(a, b, policy).unwrap();
+            let layout = Layout::two_view(&data.first().name, 12).unwrap();
+            let cached = Core::prepare(&layout, &data, settings).unwrap();
+            let own = Core::new(&layout, data.first(), None, settings).unwrap();
+            assert_eq!(cached.run(&|_| {}), own.run(&|_| {}), "{similarity:?}");
+        }
+    }
+
     #[test]
     fn the_policy_converts_both_files_and_keeps_the_norms() {
         let q = emb("q.npy", 1, 2, vec![3.0, 4.0]);
