@@ -14,7 +14,7 @@ use crate::error::{Error, Result};
 use crate::input::csv::{ColumnSpec, DroppedColumn};
 use crate::input::{self, Embeddings, index};
 use crate::layout::Layout;
-use crate::loss::data::{Data, Policy};
+use crate::loss::data::{Data, File, Policy};
 use crate::loss::{Core, DEFAULT_BLOCK, RecordStats, Settings, Similarity};
 use crate::report::{Context, Report};
 
@@ -148,17 +148,20 @@ impl DataJob {
         let columns = self.columns.as_ref();
         let (first, mut dropped_columns) = input::load_embeddings_with(&self.input, columns)?;
         first.check_finite()?;
+        let cosine = self.settings.similarity == Similarity::Cosine;
+        let warn = |f: &File| {
+            if let Some(w) = f.embeddings().transposed_warning_given(f.norms(), cosine) {
+                crate::warning::warn(w);
+            }
+        };
         if let Some(v) = &self.second_view {
             let (view2, dropped) = input::load_embeddings_with(v, columns)?;
             view2.check_finite()?;
             dropped_columns.extend(dropped);
-            for e in [&first, &view2] {
-                let cosine = self.settings.similarity == Similarity::Cosine;
-                if let Some(w) = e.transposed_warning(cosine) {
-                    crate::warning::warn(w);
-                }
-            }
-            return self.stack_views(first, view2, dropped_columns);
+            let (view1, view2) = (File::new(first), File::new(view2));
+            warn(&view1);
+            warn(&view2);
+            return self.stack_views(view1, view2, dropped_columns);
         }
         let second = match &self.keys {
             Some(k) => {
@@ -180,13 +183,10 @@ impl DataJob {
             (None, None) => Layout::two_view(&first.name, first.rows()),
         })()
         .map_err(|e| transposed_hint(e, &first))?;
-        for e in std::iter::once(&first).chain(&second) {
-            let cosine = self.settings.similarity == Similarity::Cosine;
-            if let Some(w) = e.transposed_warning(cosine) {
-                crate::warning::warn(w);
-            }
-        }
         let input_dtype = first.source_dtype.clone();
+        let (first, second) = (File::new(first), second.map(File::new));
+        warn(&first);
+        second.iter().for_each(warn);
         Ok(Loaded {
             data: Data::new(first, second, self.policy())?,
             layout,
@@ -199,30 +199,31 @@ impl DataJob {
     /// i of `view2` (row N + i of the stack) are the two views of item i.
     fn stack_views(
         &self,
-        view1: Embeddings,
-        view2: Embeddings,
+        view1: File,
+        view2: File,
         dropped_columns: Vec<DroppedColumn>,
     ) -> Result<Loaded> {
-        if view2.rows() != view1.rows() {
+        let (a, b) = (view1.embeddings(), view2.embeddings());
+        if b.rows() != a.rows() {
             return Err(Error::data(
-                &view2.name,
+                &b.name,
                 format!(
                     "has {} rows but {} has {}; row i of each view file must be a pair \
                      (the two views of item i)",
-                    view2.rows(),
-                    view1.name,
-                    view1.rows()
+                    b.rows(),
+                    a.name,
+                    a.rows()
                 ),
             ));
         }
-        if view2.cols() != view1.cols() {
+        if b.cols() != a.cols() {
             return Err(Error::data(
-                &view2.name,
+                &b.name,
                 format!(
                     "has dimension {} but {} has dimension {}",
-                    view2.cols(),
-                    view1.name,
-                    view1.cols()
+                    b.cols(),
+                    a.name,
+                    a.cols()
                 ),
             ));
         }

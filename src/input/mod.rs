@@ -290,6 +290,11 @@ impl Embeddings {
     /// as rows), and its rows are not unit vectors (normalized rows are
     /// embeddings).
     pub fn transposed_warning(&self, cosine: bool) -> Option<String> {
+        self.transposed_warning_given(&self.row_norms(), cosine)
+    }
+
+    /// [`Embeddings::transposed_warning`], given the row norms.
+    pub fn transposed_warning_given(&self, row_norms: &[f64], cosine: bool) -> Option<String> {
         fn col_norms<T: Copy + Into<f64>>(v: ArrayView2<'_, T>) -> Vec<f64> {
             let mut ss = vec![0.0f64; v.ncols()];
             for row in v.rows() {
@@ -305,8 +310,7 @@ impl Embeddings {
             return None;
         }
         let unit = |n: &[f64]| n.iter().all(|&x| (x - 1.0).abs() < 1e-3);
-        let row_norms = self.row_norms();
-        if unit(&row_norms) {
+        if unit(row_norms) {
             return None;
         }
         // Unit columns hold d in all: only then is the pass over columns run.

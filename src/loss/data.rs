@@ -28,6 +28,29 @@ pub struct Policy {
     pub force_f64: bool,
 }
 
+/// A loaded file and its row norms, computed once here for the warnings,
+/// the checks, the precision policy and the core.
+pub struct File {
+    embeddings: Embeddings,
+    norms: Vec<f64>,
+}
+
+impl File {
+    pub fn new(embeddings: Embeddings) -> File {
+        let norms = embeddings.row_norms();
+        File { embeddings, norms }
+    }
+
+    pub fn embeddings(&self) -> &Embeddings {
+        &self.embeddings
+    }
+
+    /// The L2 norm of each row ([`Embeddings::row_norms`]).
+    pub fn norms(&self) -> &[f64] {
+        &self.norms
+    }
+}
+
 /// The files of a run in the precision the core multiplies them in, with
 /// their row norms.
 pub struct Data {
@@ -42,15 +65,22 @@ impl Data {
     /// One file of embeddings, or queries and keys (`second`). Refuses rows
     /// whose similarities float64 cannot hold and logits that would
     /// overflow; then both files get the policy's precision.
-    pub fn new(first: Embeddings, second: Option<Embeddings>, policy: Policy) -> Result<Data> {
-        let norms = first.row_norms();
-        let second_norms = second.as_ref().map(Embeddings::row_norms);
-        let files: Vec<(&Embeddings, &[f64])> = std::iter::once((&first, &norms[..]))
-            .chain(second.as_ref().zip(second_norms.as_deref()))
+    pub fn new(first: File, second: Option<File>, policy: Policy) -> Result<Data> {
+        let files: Vec<(&Embeddings, &[f64])> = std::iter::once(&first)
+            .chain(&second)
+            .map(|f| (&f.embeddings, &f.norms[..]))
             .collect();
         let fit = check_magnitudes(&files, policy, false)?;
         let any_f64 = files.iter().any(|(e, _)| is_f64(e));
-        let choice = choose(policy, first.cols(), any_f64, &fit);
+        let choice = choose(policy, first.embeddings.cols(), any_f64, &fit);
+        let File {
+            embeddings: first,
+            norms,
+        } = first;
+        let (second, second_norms) = match second {
+            Some(f) => (Some(f.embeddings), Some(f.norms)),
+            None => (None, None),
+        };
         let (first, second) = if choice.f64_products {
             (
                 first.try_into_f64()?,
@@ -82,9 +112,15 @@ impl Data {
     /// `view2`'s (the caller has checked that their shapes agree). Every
     /// check that names a row runs on each file before stacking, so
     /// messages name the file and its own row.
-    pub fn stacked(view1: Embeddings, view2: Embeddings, policy: Policy) -> Result<Data> {
-        let norms1 = view1.row_norms();
-        let norms2 = view2.row_norms();
+    pub fn stacked(view1: File, view2: File, policy: Policy) -> Result<Data> {
+        let File {
+            embeddings: view1,
+            norms: norms1,
+        } = view1;
+        let File {
+            embeddings: view2,
+            norms: norms2,
+        } = view2;
         let files = [(&view1, &norms1[..]), (&view2, &norms2[..])];
         let fit = check_magnitudes(&files, policy, true)?;
         if policy.similarity == Similarity::Cosine {
@@ -336,7 +372,7 @@ mod tests {
     fn stacked_norms_are_each_files_norms_in_turn() {
         let a = emb("a.npy", 2, 2, vec![3.0, 4.0, 1.0, 0.0]);
         let b = emb("b.npy", 2, 2, vec![0.0, 2.0, 6.0, 8.0]);
-        let data = Data::stacked(a, b, COSINE).unwrap();
+        let data = Data::stacked(File::new(a), File::new(b), COSINE).unwrap();
         assert_eq!(data.first().name, "a.npy + b.npy");
         assert_eq!(data.norms(), (&[5.0, 1.0, 2.0, 10.0][..], None));
         // The norms are those of the stacked rows as the core reads them.
@@ -347,7 +383,10 @@ mod tests {
     fn a_zero_view_row_is_named_in_its_own_file() {
         let a = emb("a.npy", 2, 2, vec![3.0, 4.0, 1.0, 0.0]);
         let b = emb("b.npy", 2, 2, vec![0.0, 2.0, 0.0, 0.0]);
-        let e = Data::stacked(a, b, COSINE).err().unwrap().to_string();
+        let e = Data::stacked(File::new(a), File::new(b), COSINE)
+            .err()
+            .unwrap()
+            .to_string();
         assert!(e.starts_with("b.npy: row 1 is a zero vector"), "{e}");
     }
 
@@ -384,13 +423,13 @@ mod tests {
             // Queries and keys.
             let (q, k) = (rows("q.npy", 7, 5, 1), rows("k.npy", 7, 5, 2));
             let layout = Layout::keys("q.npy", 7, "k.npy", 7, true).unwrap();
-            let data = Data::new(q, Some(k), policy).unwrap();
+            let data = Data::new(File::new(q), Some(File::new(k)), policy).unwrap();
             let cached = Core::prepare(&layout, &data, settings).unwrap();
             let own = Core::new(&layout, data.first(), data.second(), settings).unwrap();
             assert_eq!(cached.run(&|_| {}), own.run(&|_| {}), "{similarity:?}");
             // Two view files stacked.
             let (a, b) = (rows("a.npy", 6, 4, 3), rows("b.npy", 6, 4, 4));
-            let data = Data::stacked(a, b, policy).unwrap();
+            let data = Data::stacked(File::new(a), File::new(b), policy).unwrap();
             let layout = Layout::two_view(&data.first().name, 12).unwrap();
             let cached = Core::prepare(&layout, &data, settings).unwrap();
             let own = Core::new(&layout, data.first(), None, settings).unwrap();
@@ -406,7 +445,7 @@ mod tests {
             force_f64: true,
             ..COSINE
         };
-        let data = Data::new(q, Some(k), forced).unwrap();
+        let data = Data::new(File::new(q), Some(File::new(k)), forced).unwrap();
         assert!(is_f64(data.first()) && data.second().is_some_and(is_f64));
         assert_eq!(data.norms(), (&[5.0][..], Some(&[2.0][..])));
         assert_eq!(data.precision_note(), None);
