@@ -2,7 +2,7 @@
 //! else. Every usage check of `compute` and `explain` runs in
 //! [`DataJob::for_compute`] and [`DataJob::for_explain`], before any file is
 //! read; [`DataJob::load`] then reads the files and lays them out, and
-//! [`crate::run`] runs the core over them.
+//! [`crate::run`](mod@crate::run) runs the core over them.
 //!
 //! A new flag that changes the job: a field in `cli.rs`, its value in
 //! [`DataJob::from_args`], its checks in `for_compute` or `for_explain`.

@@ -3,7 +3,7 @@
 //!
 //! Data flows one way: arguments ([`cli`]) become a validated job ([`job`],
 //! every usage check); files are loaded ([`input`]) and laid out into
-//! records ([`layout`]); one run ([`run`]) has the core ([`loss`], which
+//! records ([`layout`]); one run ([`run`](mod@run)) has the core ([`loss`], which
 //! also decides the precision) compute them in one tiled pass; the findings
 //! become a report ([`report`]) that a writer ([`output`]) or the
 //! walkthrough ([`explain`]) turns into text.

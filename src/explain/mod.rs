@@ -3,13 +3,15 @@
 //!
 //! Every figure comes from the core, exactly as `compute` reports it: the
 //! record's figures from [`RecordStats::finish`](crate::loss::RecordStats::finish)
-//! through the [`Report`], its terms from [`Core::terms`], the batch loss from
-//! the report's summary, and each row of the temperature table from another
-//! run of the same core. This module only selects, rounds and arranges them;
+//! through the [`Report`], its terms from [`Core::terms`](crate::loss::Core::terms),
+//! the batch loss from the report's summary, and each row of the temperature
+//! table from another run of the same core, each run the one `compute` makes
+//! ([`Session::run`]). This module only selects, rounds and arranges them;
 //! the arithmetic it writes out itself (a dot product, a sum of rounded terms)
 //! is there to be read, never in place of a figure of the core.
 //!
-//! Here the core is run and its findings gathered into [`Facts`];
+//! Here the flags are resolved ([`DataJob::for_explain`]), the core is run
+//! and its findings gathered into [`Facts`];
 //! `steps.rs` selects once what to say (the layout and origin as a
 //! `words::Scene`, the formula's `words::Shape`) and turns the facts into a
 //! document and the JSON steps, with every sentence taken from the sentence
