@@ -410,7 +410,7 @@ pub fn load_embeddings_with(
         .map_err(|e| Error::data(&name, io_reason(&e)))?;
     if let (Some(spec), Some(kind)) = (columns, container::kind(&head)) {
         return Err(Error::Usage(format!(
-            "error: --columns {spec} picks columns of text input, but {name} is {kind}; \
+            "--columns {spec} picks columns of text input, but {name} is {kind}; \
              name the array or column after ':' instead"
         )));
     }
