@@ -115,3 +115,105 @@ pub fn compute_report(job: &DataJob) -> Result<Report> {
     let session = Session::open(job.clone())?;
     Ok(session.run(job.settings, &Silent)?.report)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::input::{Embeddings, Matrix, Values};
+    use crate::layout::Layout;
+    use crate::loss::data::Data;
+    use crate::loss::{Similarity, exp_or_none};
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    /// Counts the tiles announced and the tiles done.
+    #[derive(Default)]
+    struct Count {
+        started: AtomicU64,
+        done: AtomicU64,
+    }
+
+    impl Progress for Count {
+        fn start(&self, tiles: u64) {
+            self.started.fetch_add(tiles, Ordering::Relaxed);
+        }
+        fn advance(&self, tiles: u64) {
+            self.done.fetch_add(tiles, Ordering::Relaxed);
+        }
+    }
+
+    /// A session over `rows` rows of dimension 3, two views, in memory.
+    fn session(rows: usize, tau: f64, block: usize) -> Session {
+        let values: Vec<f64> = (0..rows * 3)
+            .map(|i| ((i * 7 + 3) % 11) as f64 - 5.0)
+            .collect();
+        let first = Embeddings {
+            name: "e.npy".into(),
+            source_dtype: "float64".into(),
+            values: Values::F64(Matrix::from_rows(rows, 3, values)),
+            first_line: None,
+        };
+        let job = DataJob {
+            input: String::new(),
+            second_view: None,
+            pairs: None,
+            keys: None,
+            symmetric: false,
+            settings: Settings {
+                tau,
+                similarity: Similarity::Dot,
+                block,
+                portable: false,
+            },
+            force_f64: false,
+            threads: Some(1),
+            columns: None,
+        };
+        let loaded = Loaded {
+            layout: Layout::two_view("e.npy", rows).unwrap(),
+            data: Data::built(first, None, None),
+            input_dtype: "float64".into(),
+            dropped_columns: Vec::new(),
+        };
+        Session::over(job, loaded).unwrap()
+    }
+
+    #[test]
+    fn a_run_announces_its_tiles_and_reports_every_one_done() {
+        let s = session(12, 0.5, 4);
+        let count = Count::default();
+        let done = s.run(s.settings(), &count).unwrap();
+        let started = count.started.load(Ordering::Relaxed);
+        // 12 rows in blocks of 4: the 6 tiles on and above the diagonal of a
+        // 3 x 3 grid (the one-file matrix is symmetric).
+        assert_eq!(started, 6);
+        assert_eq!(count.done.load(Ordering::Relaxed), started);
+        assert_eq!(done.report.records.len(), 12);
+    }
+
+    #[test]
+    fn runs_at_another_tau_and_their_terms_agree_with_their_reports() {
+        let s = session(8, 1.0, 3);
+        for tau in [0.25, 1.0, 4.0] {
+            let done = s
+                .run(
+                    Settings {
+                        tau,
+                        ..s.settings()
+                    },
+                    &Silent,
+                )
+                .unwrap();
+            assert_eq!(done.report.summary.tau, tau);
+            let rec = &done.report.records[5];
+            let terms = s.terms(&done, 5).unwrap();
+            // Every other row is a candidate of row 5, the positive among them.
+            assert_eq!(terms.len(), 7);
+            let positive = terms.iter().find(|t| t.index == rec.positive).unwrap();
+            assert_eq!(positive.logit, rec.logit);
+            // The terms' own denominator is the record's.
+            let denominator: f64 = terms.iter().map(|t| exp_or_none(t.logit).unwrap()).sum();
+            let want = rec.denominator.unwrap();
+            assert!((denominator - want).abs() <= 1e-12 * want, "tau {tau}");
+        }
+    }
+}
