@@ -15,8 +15,7 @@ use crate::input::csv::{ColumnSpec, DroppedColumn};
 use crate::input::{self, Embeddings, index};
 use crate::layout::Layout;
 use crate::loss::data::{Data, File, Policy};
-use crate::loss::{Core, DEFAULT_BLOCK, RecordStats, Settings, Similarity};
-use crate::report::{Context, Report};
+use crate::loss::{DEFAULT_BLOCK, Settings, Similarity};
 
 /// Where the data comes from and how it is laid out.
 #[derive(Debug, Clone)]
@@ -313,26 +312,5 @@ impl Loaded {
     /// The keys of the keys layout.
     pub fn second(&self) -> Option<&Embeddings> {
         self.data.second()
-    }
-
-    pub fn core(&self, settings: Settings) -> Result<Core<'_>> {
-        Core::prepare(&self.layout, &self.data, settings)
-    }
-
-    /// The report of a finished run.
-    pub fn report(&self, core: &Core<'_>, settings: Settings, stats: &[RecordStats]) -> Report {
-        Report::new(
-            Context {
-                layout: &self.layout,
-                tau: settings.tau,
-                similarity: settings.similarity,
-                precision: core.precision(),
-                precision_note: self.data.precision_note().map(str::to_string),
-                input_dtype: self.input_dtype.clone(),
-                dimension: self.first().cols(),
-                dropped_columns: self.dropped_columns.clone(),
-            },
-            stats,
-        )
     }
 }

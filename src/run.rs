@@ -10,7 +10,7 @@
 use crate::error::{Error, Result};
 use crate::job::{DataJob, Loaded};
 use crate::loss::{Core, Settings, Term};
-use crate::report::Report;
+use crate::report::{Context, Report};
 
 /// Told how far the pass has got, in similarity tiles.
 pub trait Progress: Sync {
@@ -89,10 +89,24 @@ impl Session {
         settings: Settings,
         progress: &dyn Progress,
     ) -> Result<Finished<'l>> {
-        let core = self.pool.install(|| loaded.core(settings))?;
+        let core = self
+            .pool
+            .install(|| Core::prepare(&loaded.layout, &loaded.data, settings))?;
         progress.start(core.tile_count());
         let stats = self.pool.install(|| core.run(&|n| progress.advance(n)));
-        let report = loaded.report(&core, settings, &stats);
+        let report = Report::new(
+            Context {
+                layout: &loaded.layout,
+                tau: settings.tau,
+                similarity: settings.similarity,
+                precision: core.precision(),
+                precision_note: loaded.data.precision_note().map(str::to_string),
+                input_dtype: loaded.input_dtype.clone(),
+                dimension: loaded.first().cols(),
+                dropped_columns: loaded.dropped_columns.clone(),
+            },
+            &stats,
+        );
         Ok(Finished { core, report })
     }
 
