@@ -45,12 +45,47 @@ fn open_file(src: &Source) -> Result<File> {
     File::open(&src.path).map_err(|e| Error::data(&src.file_name(), io_reason(&e)))
 }
 
-/// The whole file: `head`, then the rest of `rest`.
+/// Most bytes of a container read from standard input or a pipe, which is
+/// held in memory whole (1 GiB, as for text): an endless stream after a
+/// container's magic bytes is refused rather than read until memory runs
+/// out. A file on disk is opened and read in place, whatever its size.
+pub const MAX_STREAM_BYTES: u64 = 1 << 30;
+
+/// Whether `src` is standard input or another file that is not a regular
+/// one (a pipe, a FIFO, a device), so that reading it whole needs a bound.
+fn is_stream(src: &Source) -> bool {
+    src.path == "-" || !std::fs::metadata(&src.path).is_ok_and(|m| m.is_file())
+}
+
+/// The whole file: `head`, then the rest of `rest`; a stream at most
+/// [`MAX_STREAM_BYTES`].
 fn read_all(src: &Source, head: &[u8], rest: &mut dyn Read) -> Result<Vec<u8>> {
+    let limit = is_stream(src).then_some(MAX_STREAM_BYTES);
+    read_bounded(src, head, rest, limit)
+}
+
+/// `head` and the rest of `rest`, refused past `limit` bytes.
+fn read_bounded(
+    src: &Source,
+    head: &[u8],
+    rest: &mut dyn Read,
+    limit: Option<u64>,
+) -> Result<Vec<u8>> {
     let mut all = head.to_vec();
-    rest.read_to_end(&mut all)
+    let more = limit.map_or(u64::MAX, |l| (l + 1).saturating_sub(head.len() as u64));
+    rest.take(more)
+        .read_to_end(&mut all)
         .map_err(|e| Error::data(&src.file_name(), io_reason(&e)))?;
-    Ok(all)
+    match limit {
+        Some(l) if all.len() as u64 > l => Err(Error::data(
+            &src.file_name(),
+            format!(
+                "holds more than {l} bytes, the most read from standard input or a pipe \
+                 (it is held in memory whole); name the file instead"
+            ),
+        )),
+        _ => Ok(all),
+    }
 }
 
 /// Loads embeddings from a container file, given its first bytes `head` and
@@ -120,4 +155,35 @@ pub(crate) fn pairs(src: &Source, head: &[u8], rest: &mut dyn Read) -> Result<Op
         _ => safetensors::pairs(src, &bytes)?,
     };
     Ok(Some(p))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn streams_are_read_whole_up_to_the_bound() {
+        let src = Source::resolve("-").unwrap();
+        let mut endless = std::io::repeat(0);
+        let e = read_bounded(&src, b"PAR1", &mut endless, Some(100)).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "<stdin>: holds more than 100 bytes, the most read from standard input or \
+             a pipe (it is held in memory whole); name the file instead"
+        );
+        // Exactly the bound is read; the head counts towards it.
+        let mut rest = &[7u8; 96][..];
+        let all = read_bounded(&src, b"PAR1", &mut rest, Some(100)).unwrap();
+        assert_eq!(all.len(), 100);
+        assert_eq!(&all[..5], b"PAR1\x07");
+        // Without a bound (a file on disk), everything.
+        let mut rest = &[7u8; 500][..];
+        assert_eq!(
+            read_bounded(&src, b"PK", &mut rest, None).unwrap().len(),
+            502
+        );
+        assert!(is_stream(&src));
+        let manifest = concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml");
+        assert!(!is_stream(&Source::resolve(manifest).unwrap()));
+    }
 }
