@@ -90,8 +90,10 @@ fn is_safetensors(head: &[u8]) -> bool {
         return false;
     }
     let n = u64::from_le_bytes(head[..8].try_into().expect("8 bytes"));
-    // Text never has a length this small in its first 8 bytes.
-    (2..=MAX_SAFETENSORS_HEADER).contains(&n)
+    // Text never has a length this small in its first 8 bytes, nor a NUL
+    // byte: a length too large for the format (a damaged file) is still a
+    // safetensors file, for its reader to refuse by name.
+    (2..=MAX_SAFETENSORS_HEADER).contains(&n) || head[..8].contains(&0)
 }
 
 /// The file's path for a conversion hint (`FILE` for standard input), and
@@ -233,6 +235,11 @@ mod tests {
             (b"\xfd7zXZ\x00", Format::Xz),
             (
                 b"\x40\x00\x00\x00\x00\x00\x00\x00{\"a\"",
+                Format::Safetensors,
+            ),
+            // A header length past the format's limit: a damaged file.
+            (
+                b"\x00\x00\x00\x00\x00\x00\x00\x40{\"a\"",
                 Format::Safetensors,
             ),
             (b"0.1,0.2\n0.3,0.4\n", Format::Text),
