@@ -150,9 +150,10 @@ pub fn write(
                 shown.len()
             )?;
         } else if selected {
+            let records = if n == 1 { "record" } else { "records" };
             writeln!(
                 out,
-                "The anchors chosen by --anchor ({n} records; {totals}):"
+                "The anchors chosen by --anchor ({n} {records}; {totals}):"
             )?;
         }
         if style == Style::Markdown && (shown.len() < n || selected) {

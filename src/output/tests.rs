@@ -272,6 +272,18 @@ fn snapshots_selection() {
 }
 
 #[test]
+fn one_chosen_record_is_named_in_the_singular() {
+    let (r, t) = two_view();
+    let (r, _) = select(&r, &t, &[0]);
+    assert_eq!(r.records.len(), 1);
+    let table = written(Format::Table, &r, None, opts(false));
+    assert!(
+        table.starts_with("The anchors chosen by --anchor (1 record; the totals"),
+        "{table}"
+    );
+}
+
+#[test]
 fn snapshots_large_tables() {
     let (r, t) = many();
     let tables: String = [Format::Table, Format::Markdown]
