@@ -529,14 +529,37 @@ fn id_like(name: &str) -> bool {
     ) || n.starts_with("unnamed:")
 }
 
-/// A `--columns` value that keeps every column but the 0-based `c` of `n`.
-fn all_but(c: usize, n: usize) -> String {
-    let k = c + 1;
-    match (k, n) {
-        (1, _) => "2:".into(),
-        (k, n) if k == n => format!(":{}", n - 1),
-        (k, _) => format!(":{},{}:", k - 1, k + 1),
+/// A `--columns` value that keeps every column but the 0-based `c` of `n`,
+/// and but column 1 when it is the pandas index the reader leaves out
+/// (`index`): following the hint must not bring the index back as a
+/// dimension.
+fn all_but(c: usize, n: usize, index: bool) -> String {
+    let kept = |skip_index: bool| -> Vec<usize> {
+        (1..=n)
+            .filter(|&k| k != c + 1 && !(skip_index && k == 1))
+            .collect()
+    };
+    let mut kept = kept(index);
+    if kept.is_empty() {
+        kept = (1..=n).filter(|&k| k != c + 1).collect();
     }
+    let mut parts = Vec::new();
+    let mut i = 0;
+    while i < kept.len() {
+        let a = kept[i];
+        while i + 1 < kept.len() && kept[i + 1] == kept[i] + 1 {
+            i += 1;
+        }
+        let b = kept[i];
+        i += 1;
+        parts.push(match (a, b) {
+            (1, b) => format!(":{b}"),
+            (a, b) if b == n => format!("{a}:"),
+            (a, b) if a == b => a.to_string(),
+            (a, b) => format!("{a}:{b}"),
+        });
+    }
+    parts.join(",")
 }
 
 /// Parses delimited text from `r` with `parse` for each selected cell;
@@ -672,7 +695,7 @@ where
                             h.line,
                             c + 1,
                             truncate(&h.cells[c]),
-                            all_but(c, ncols)
+                            all_but(c, ncols, index)
                         ),
                     ));
                 }
@@ -741,7 +764,7 @@ where
                                 "'{}' is not a number (the header calls this column '{}'; choose the embedding columns with --columns, e.g. --columns {})",
                                 truncate(cell),
                                 truncate(&h.cells[c]),
-                                all_but(c, *ncols)
+                                all_but(c, *ncols, *index)
                             ),
                             None if cell.contains(';') => format!(
                                 "'{}' is not a number (semicolons separate cells here, as in CSV with decimal commas: write the file with commas between cells and decimal points, e.g. to_csv(path, sep=',', decimal='.'))",
@@ -966,6 +989,34 @@ mod tests {
         }
         assert!(ColumnSpec::parse("0:3").is_err());
         assert!(ColumnSpec::parse("1,,2").is_err());
+    }
+
+    #[test]
+    fn columns_hints_leave_out_the_pandas_index() {
+        assert_eq!(all_but(0, 5, false), "2:");
+        assert_eq!(all_but(4, 5, false), ":4");
+        assert_eq!(all_but(2, 5, false), ":2,4:");
+        assert_eq!(all_but(2, 6, true), "2,4:");
+        assert_eq!(all_but(1, 6, true), "3:");
+        assert_eq!(all_but(5, 6, true), "2:5");
+        assert_eq!(all_but(3, 4, true), "2:3");
+        // pandas' to_csv with its index, and a bad cell in column 3: the
+        // hint's columns are those the reader would take, less column 3.
+        let text = &b",0,1,2,3\n0,1,x,2,3\n1,4,5,6,7\n"[..];
+        let e = read_text("t.csv", None, text, None).err().unwrap();
+        assert_eq!(
+            e.to_string(),
+            "t.csv: line 2, column 3: 'x' is not a number (the header calls this column '1'; \
+             choose the embedding columns with --columns, e.g. --columns 2,4:)"
+        );
+        let spec = ColumnSpec::parse("2,4:").unwrap();
+        let fixed = &b",0,1,2,3\n0,1,9,2,3\n1,4,5,6,7\n"[..];
+        let (e, _) = read_text("t.csv", None, fixed, Some(&spec)).unwrap();
+        assert_eq!(e.cols(), 3);
+        // An id column after pandas' index.
+        let text = &b",id,a,b\n0,7,0.5,1\n1,8,3,4\n"[..];
+        let e = read_text("t.csv", None, text, None).err().unwrap();
+        assert!(e.to_string().contains("(e.g. --columns 3:, or"), "{e}");
     }
 
     #[test]
