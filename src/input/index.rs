@@ -147,6 +147,21 @@ fn parse_index(s: &str) -> Option<i64> {
     })
 }
 
+/// Why a float `x` read as the `which` index of a pair is not a row number:
+/// a whole number too large for any file is out of range (said in exponent
+/// form, not in 300 digits); anything else is not a whole number, and `how`
+/// says how to save pairs as integers.
+pub(crate) fn float_index_reason(which: &str, x: f64, how: &str) -> String {
+    if x.is_finite() && x.fract() == 0.0 {
+        format!("{which} index {x:e} is out of range (too large for any file)")
+    } else {
+        format!(
+            "{which} index {x} is not a whole number (pairs are row numbers: save them as \
+             integers, e.g. {how})"
+        )
+    }
+}
+
 /// `x` as an i64 when it is a whole number that fits.
 fn whole(x: f64) -> Option<i64> {
     // 2^63 is exact in float64; every whole float below it in size fits.
@@ -206,7 +221,8 @@ fn npy_pairs(name: &str, h: &npy::Header, data: &[u8]) -> Result<Pairs> {
             Error::data(
                 name,
                 format!(
-                    "row {row}, {which} index {x} is not a whole number (pairs are row numbers: save them as integers, e.g. np.save(path, p.astype(int)))"
+                    "row {row}, {}",
+                    float_index_reason(which, x, "np.save(path, p.astype(int))")
                 ),
             )
         })?;
@@ -289,5 +305,35 @@ mod tests {
         let p = parse_pairs("p.npy", "p.npy", &b).unwrap();
         assert_eq!(p.pairs[1], IndexPair { a: -1, b: 3 });
         assert_eq!(p.place(1), "row 1");
+    }
+
+    #[test]
+    fn float_pairs_too_large_are_out_of_range_not_fractions() {
+        let npy_f8 = |values: [f64; 4]| {
+            let dict = "{'descr': '<f8', 'fortran_order': False, 'shape': (2, 2), }";
+            let mut b = npy::MAGIC.to_vec();
+            b.extend_from_slice(&[1, 0]);
+            b.extend_from_slice(&(dict.len() as u16).to_le_bytes());
+            b.extend_from_slice(dict.as_bytes());
+            b.extend(values.iter().flat_map(|x| x.to_le_bytes()));
+            b
+        };
+        let e = parse_pairs("p.npy", "p.npy", &npy_f8([0.0, 1.0, 2.0, 1e300])).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "p.npy: row 1, positive index 1e300 is out of range (too large for any file)"
+        );
+        let e = parse_pairs("p.npy", "p.npy", &npy_f8([0.0, 1.0, 2.5, 3.0])).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "p.npy: row 1, anchor index 2.5 is not a whole number (pairs are row numbers: save \
+             them as integers, e.g. np.save(path, p.astype(int)))"
+        );
+        let e = parse_pairs("p.npy", "p.npy", &npy_f8([f64::NAN, 1.0, 2.0, 3.0])).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("anchor index NaN is not a whole number"),
+            "{e}"
+        );
     }
 }

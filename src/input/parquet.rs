@@ -533,9 +533,9 @@ fn ints_of(name: &str, col: &str, which: &str, a: &ArrayRef, first_row: usize) -
                     Err(Error::data(
                         name,
                         format!(
-                            "row {}, {which} index {x} is not a whole number (pairs are row \
-                             numbers: save them as integers, e.g. astype(int))",
-                            first_row + i
+                            "row {}, {}",
+                            first_row + i,
+                            crate::input::index::float_index_reason(which, x, "astype(int)")
                         ),
                     ))
                 }

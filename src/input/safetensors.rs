@@ -300,8 +300,8 @@ pub fn pairs(src: &Source, buf: &[u8]) -> Result<Pairs> {
                 Error::data(
                     &name,
                     format!(
-                        "row {row}, {which} index {x} is not a whole number (pairs are row \
-                         numbers: save them as integers, e.g. p.astype(int))"
+                        "row {row}, {}",
+                        crate::input::index::float_index_reason(which, x, "p.astype(int)")
                     ),
                 )
             })?;
