@@ -656,8 +656,11 @@ where
                 ambiguous = Some((line, text.trim().to_string()));
             }
             // The same after a first cell that is not a number: empty (the
-            // index), `Unnamed: 0` (a reloaded index) or an id column's name.
-            let pandas_index = !is_number(&cells_here[0]) && ints_from(1);
+            // index), `Unnamed: 0` (a reloaded index) or an id column's name;
+            // or after both (`,id,0,1,...`: to_csv with its index of a frame
+            // with an id column).
+            let pandas_index = !is_number(&cells_here[0])
+                && (ints_from(1) || (ints_from(2) && !is_number(&cells_here[1])));
             if words || pandas || pandas_index {
                 header = Some(Header {
                     line,
@@ -1013,10 +1016,29 @@ mod tests {
         let fixed = &b",0,1,2,3\n0,1,9,2,3\n1,4,5,6,7\n"[..];
         let (e, _) = read_text("t.csv", None, fixed, Some(&spec)).unwrap();
         assert_eq!(e.cols(), 3);
-        // An id column after pandas' index.
-        let text = &b",id,a,b\n0,7,0.5,1\n1,8,3,4\n"[..];
-        let e = read_text("t.csv", None, text, None).err().unwrap();
-        assert!(e.to_string().contains("(e.g. --columns 3:, or"), "{e}");
+        // An id column after pandas' index, under names or under pandas'
+        // own column numbers.
+        for text in [
+            ",id,a,b\n0,7,0.5,1\n1,8,3,4\n",
+            ",id,0,1\n0,7,0.5,1\n1,8,3,4\n",
+        ] {
+            let e = read_text("t.csv", None, text.as_bytes(), None)
+                .err()
+                .unwrap();
+            assert_eq!(
+                e.to_string(),
+                "t.csv: line 1, column 2: the header names this column 'id', which is not a \
+                 dimension of an embedding; choose the embedding columns with --columns (e.g. \
+                 --columns 3:, or --columns 1: to keep every column)",
+                "{text}"
+            );
+        }
+        let spec = ColumnSpec::parse("3:").unwrap();
+        let text = &b",id,0,1\n0,7,0.5,1\n1,8,3,4\n"[..];
+        let (e, _) = read_text("t.csv", None, text, Some(&spec)).unwrap();
+        assert_eq!((e.rows(), e.cols()), (2, 2));
+        // One column: the second cell the rule looks at is not there.
+        assert!(read_text("t.csv", None, &b"x\n1\n2\n"[..], None).is_ok());
     }
 
     #[test]
