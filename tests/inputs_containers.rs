@@ -370,6 +370,48 @@ fn bfloat16_safetensors_match_the_numpy_reference() {
     }
 }
 
+/// A pipe or FIFO named as a file (`<(cat x.npz)` in bash) reads like
+/// standard input: neither opened again nor seeked.
+#[test]
+fn containers_through_a_fifo_read_as_files() {
+    let dir = tempfile::tempdir().unwrap();
+    for (file, npy) in [
+        ("seed.npz", "fixtures/seed.npy"),
+        ("seed.safetensors", "fixtures/seed.npy"),
+        ("seed_large_list.parquet", "fixtures/seed.npy"),
+    ] {
+        let fifo = dir.path().join(format!("fifo-{file}"));
+        let status = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap();
+        assert!(status.success(), "mkfifo");
+        let bytes = fs::read(root().join("fixtures/inputs").join(file)).unwrap();
+        let path = fifo.clone();
+        let writer = std::thread::spawn(move || {
+            use std::io::Write;
+            // The reader may refuse early and close its end: not an error here.
+            let mut f = fs::OpenOptions::new().write(true).open(&path).unwrap();
+            let _ = f.write_all(&bytes);
+        });
+        let fifo_arg = fifo.to_string_lossy().into_owned();
+        // A reader that opened the FIFO twice would wait for a writer
+        // forever: a time limit makes that a failure.
+        let out = infonce(root())
+            .args(["compute", &fifo_arg, "--format", "json"])
+            .timeout(std::time::Duration::from_secs(60))
+            .output()
+            .unwrap();
+        writer.join().unwrap();
+        assert!(
+            out.status.success(),
+            "{file}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(out.stdout, report(&[npy]), "{file} through a FIFO");
+    }
+}
+
 #[test]
 fn standard_input_is_sniffed_for_every_container() {
     for (file, npy) in [

@@ -4,7 +4,8 @@
 //!
 //! A file on disk is opened again by the reader that needs it (zip and
 //! Parquet readers seek; large `.safetensors` files are memory-mapped);
-//! standard input is read whole first.
+//! standard input, pipes and FIFOs are read whole first (at most
+//! [`MAX_STREAM_BYTES`]).
 
 use std::fs::File;
 use std::io::{Cursor, Read};
@@ -100,7 +101,9 @@ pub(crate) fn embeddings(
     if !check(src, format)? {
         return Ok(None);
     }
-    let stdin = src.path == "-";
+    // Standard input, a pipe or a FIFO cannot be opened again or seeked:
+    // read whole from the reader already open (bounded).
+    let stdin = is_stream(src);
     let e = match format {
         Format::Zip if stdin => {
             npz::Npz::open(src, Cursor::new(read_all(src, head, rest)?))?.embeddings(src)?
