@@ -375,10 +375,12 @@ fn bfloat16_safetensors_match_the_numpy_reference() {
 #[test]
 fn containers_through_a_fifo_read_as_files() {
     let dir = tempfile::tempdir().unwrap();
-    for (file, npy) in [
-        ("seed.npz", "fixtures/seed.npy"),
-        ("seed.safetensors", "fixtures/seed.npy"),
-        ("seed_large_list.parquet", "fixtures/seed.npy"),
+    let keys: &[&str] = &["--keys", "fixtures/queries.npy"];
+    for (file, name, npy, more) in [
+        ("seed.npz", "", "fixtures/seed.npy", &[][..]),
+        ("seed.safetensors", "", "fixtures/seed.npy", &[]),
+        ("seed_large_list.parquet", "", "fixtures/seed.npy", &[]),
+        ("queries_keys.npz", ":keys", "fixtures/keys.npy", keys),
     ] {
         let fifo = dir.path().join(format!("fifo-{file}"));
         let status = std::process::Command::new("mkfifo")
@@ -394,11 +396,12 @@ fn containers_through_a_fifo_read_as_files() {
             let mut f = fs::OpenOptions::new().write(true).open(&path).unwrap();
             let _ = f.write_all(&bytes);
         });
-        let fifo_arg = fifo.to_string_lossy().into_owned();
+        let fifo_arg = format!("{}{name}", fifo.to_string_lossy());
         // A reader that opened the FIFO twice would wait for a writer
         // forever: a time limit makes that a failure.
         let out = infonce(root())
             .args(["compute", &fifo_arg, "--format", "json"])
+            .args(more)
             .timeout(std::time::Duration::from_secs(60))
             .output()
             .unwrap();
@@ -408,7 +411,8 @@ fn containers_through_a_fifo_read_as_files() {
             "{file}: {}",
             String::from_utf8_lossy(&out.stderr)
         );
-        assert_eq!(out.stdout, report(&[npy]), "{file} through a FIFO");
+        let want = report(&[&[npy][..], more].concat());
+        assert_eq!(out.stdout, want, "{file}{name} through a FIFO");
     }
 }
 

@@ -37,7 +37,9 @@ impl Source {
         }
         for (i, _) in spec.rmatch_indices(':') {
             let (path, name) = (&spec[..i], &spec[i + 1..]);
-            if path != "-" && !Path::new(path).is_file() {
+            // Any file but a folder: a FIFO or `/dev/fd/N` (bash's
+            // `<(command)`) names its array too.
+            if path != "-" && !Path::new(path).metadata().is_ok_and(|m| !m.is_dir()) {
                 continue;
             }
             if name.is_empty() {
