@@ -260,8 +260,8 @@ impl DataJob {
     }
 
     /// An upper bound on the blocks of work the input files can hold, from
-    /// their sizes alone (`None` for standard input or a file that cannot be
-    /// read, whose error comes when it is loaded): every value takes at least
+    /// their sizes alone (`None` for standard input, a pipe or FIFO, or a
+    /// file that cannot be read, whose error comes when it is loaded): every value takes at least
     /// two bytes (float16, or a digit and a separator), so a file of B bytes
     /// holds at most B / 2 rows, pairs or records, and the pass at most
     /// B / 2 / block row blocks of them.
@@ -271,7 +271,9 @@ impl DataJob {
             if path == "-" {
                 return None;
             }
-            bytes = bytes.saturating_add(std::fs::metadata(path).ok()?.len());
+            // A FIFO or `/dev/fd/N` has no size to judge from.
+            let meta = std::fs::metadata(path).ok().filter(|m| m.is_file())?;
+            bytes = bytes.saturating_add(meta.len());
         }
         let rows = usize::try_from(bytes / 2).unwrap_or(usize::MAX);
         Some(rows.div_ceil(self.settings.block.max(1)).max(1))

@@ -106,6 +106,16 @@ fn the_pool_is_capped_by_the_cores_and_the_work() {
     // With 1-row blocks, six rows (in 320 bytes, at most 160) may use every core.
     small.settings.block = 1;
     assert_eq!(small.pool().unwrap().current_num_threads(), cores);
+    // A FIFO (bash's `<(command)`) has size 0, which says nothing of its work.
+    let fifo = dir.path().join("fifo");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success(), "mkfifo");
+    let mut piped = job(&[]);
+    piped.input = fifo.to_string_lossy().into_owned();
+    assert_eq!(piped.pool().unwrap().current_num_threads(), cores);
 }
 
 /// The pass puts no more workers to work than there are row blocks.
