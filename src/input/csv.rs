@@ -606,6 +606,17 @@ where
     // A first row that pandas would write as its header.
     let mut ambiguous: Option<(usize, String)> = None;
     while let Some(Line { number: line, text }) = lines.next()? {
+        // Lines end with \n or \r\n; a \r left inside one is a file whose
+        // lines end with \r alone (classic Mac OS), read as one long line.
+        if text.contains('\r') {
+            return Err(Error::data(
+                name,
+                format!(
+                    "line {line} holds a carriage return (\\r) that does not end it: lines must \
+                     end with \\n or \\r\\n, not \\r alone"
+                ),
+            ));
+        }
         let trimmed = text.trim();
         if trimmed.is_empty() || trimmed.starts_with('#') {
             continue; // blank line or comment
@@ -1046,6 +1057,14 @@ mod tests {
         let cases = [
             ("1,2\n3\n", "t.csv: line 2: has 1 columns but line 1 has 2"),
             ("1,2\n3,x\n", "t.csv: line 2, column 2: 'x' is not a number"),
+            (
+                "1,2\r3,4\r5,6\r",
+                "t.csv: line 1 holds a carriage return (\\r) that does not end it: lines must end with \\n or \\r\\n, not \\r alone",
+            ),
+            (
+                "# from a Mac\r1,2\r3,4\r",
+                "t.csv: line 1 holds a carriage return (\\r) that does not end it: lines must end with \\n or \\r\\n, not \\r alone",
+            ),
             ("1,2\n3,\n", "t.csv: line 2, column 2: empty cell"),
             (
                 "1,2\n3,nan\n",
