@@ -24,14 +24,13 @@ pub mod product;
 mod rows32;
 
 use ndarray::ArrayView2;
-use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::error::{Error, Result};
 use crate::input::{Embeddings, Matrix, Values};
-use crate::layout::{Layout, Record};
+use crate::layout::Layout;
 use exp::{log_add_exp, softplus};
-use kernel::{Anchors, Csr, Pass, Side, Stored};
+use kernel::{Pass, Purpose, Side, Stored};
 
 /// How two embeddings are compared.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -317,7 +316,7 @@ impl<'a> Core<'a> {
 
     /// Runs the fused pass and returns one finding per record, in record order.
     pub fn run(&self, progress: &(dyn Fn(u64) + Sync)) -> Vec<RecordStats> {
-        with_prepared!(&self.inner, p => self.with_pass(p, true, |pass| self.collect(pass, progress)))
+        with_prepared!(&self.inner, p => self.pass(p, Purpose::Run).stats(self.layout, progress))
     }
 
     /// Streams the terms of the given records, in the given order: `each` gets
@@ -330,157 +329,11 @@ impl<'a> Core<'a> {
         records: &[usize],
         each: &mut TermSink<'_, E>,
     ) -> std::result::Result<(), E> {
-        with_prepared!(&self.inner, p => self.with_pass(p, false, |pass| {
-            self.stream_terms(pass, records, each)
-        }))
+        with_prepared!(&self.inner, p => self.pass(p, Purpose::Terms).terms(self.layout, records, each))
     }
 
-    /// Sets up the pass over `p`; with `positives`, also every record's
-    /// positive similarity (in parallel, on the caller's pool), which the
-    /// fused pass needs and term listings do not.
-    fn with_pass<'s, T: Stored, R>(
-        &'s self,
-        p: &'s Prepared<'a, T>,
-        positives: bool,
-        f: impl FnOnce(&Pass<'s, 'a, T>) -> R,
-    ) -> R {
-        let records = &self.layout.records;
-        let one_file = self.layout.one_file();
-        let fwd: Vec<(usize, usize, usize)> = records
-            .iter()
-            .enumerate()
-            .filter(|(_, r)| !r.backward)
-            .map(|(k, r)| (r.anchor, r.positive, k))
-            .collect();
-        let bwd: Vec<(usize, usize, usize)> = records
-            .iter()
-            .enumerate()
-            .filter(|(_, r)| r.backward)
-            .map(|(k, r)| (r.anchor, r.positive, k))
-            .collect();
-        let n_a = p.a.m.nrows();
-        let n_b = p.b.as_ref().map_or(n_a, |b| b.m.nrows());
-        let anchors = |rows: usize, other: usize, list: &[(usize, usize, usize)]| {
-            let records = Csr::build(rows, list.iter().map(|&(a, _, k)| (a, k)));
-            let positives = Csr::build(rows, list.iter().map(|&(a, q, _)| (a, q))).sorted_unique();
-            let pairs = (0..rows).flat_map(|a| positives.get(a).iter().map(move |&q| (q, a)));
-            let reverse = Csr::build(other, pairs.collect::<Vec<_>>().into_iter());
-            Anchors {
-                records,
-                positives,
-                reverse,
-            }
-        };
-        let b_side = p.b.as_ref().unwrap_or(&p.a);
-        let col = if one_file {
-            Some(anchors(n_a, n_a, &fwd))
-        } else if bwd.is_empty() {
-            None
-        } else {
-            Some(anchors(n_b, n_a, &bwd))
-        };
-        let fixed_shift = (self.settings.similarity == Similarity::Cosine
-            && 2.0 / self.settings.tau <= FIXED_SHIFT_SPAN)
-            .then_some(1.0 / self.settings.tau);
-        let scaling = kernel::Scaling::new(&p.a, b_side, self.settings.tau);
-        let mut pass = Pass {
-            a: &p.a,
-            b: b_side,
-            one_file,
-            inv_tau: 1.0 / self.settings.tau,
-            tau: self.settings.tau,
-            row_scale: scaling.row,
-            col_scale: scaling.col,
-            block: self.settings.block.max(1),
-            fwd: anchors(n_a, n_b, &fwd),
-            col,
-            positive: records.iter().map(|r| r.positive).collect(),
-            positive_sim: Vec::new(),
-            positive_logit: Vec::new(),
-            fixed_shift,
-            exp32: fixed_shift.is_some() && 2.0 / self.settings.tau <= EXP32_SPAN,
-            avx2: !self.settings.portable && has_avx2_fma(),
-        };
-        if positives {
-            pass.positive_sim = records.par_iter().map(|r| sim_of(&pass, r)).collect();
-            pass.positive_logit = pass.positive_sim.iter().map(|s| s / pass.tau).collect();
-        }
-        f(&pass)
-    }
-
-    fn collect<T: Stored>(
-        &self,
-        pass: &Pass<'_, '_, T>,
-        progress: &(dyn Fn(u64) + Sync),
-    ) -> Vec<RecordStats> {
-        let out = pass.run(progress);
-        self.layout
-            .records
-            .iter()
-            .enumerate()
-            .map(|(k, r)| {
-                let (lse, anchors) = if r.backward {
-                    (
-                        out.lse_b[r.anchor],
-                        pass.col.as_ref().expect("backward records have anchors"),
-                    )
-                } else {
-                    (out.lse_a[r.anchor], &pass.fwd)
-                };
-                // The pass left all of the anchor's positives out of its sum;
-                // put back every positive but this record's own.
-                let mut log_others = lse.ln();
-                for &q in anchors.positives.get(r.anchor) {
-                    if q != r.positive {
-                        let other = Record { positive: q, ..*r };
-                        log_others = log_add_exp(log_others, logit_of(pass, &other));
-                    }
-                }
-                let logit = pass.positive_logit[k];
-                RecordStats {
-                    sim: pass.positive_sim[k],
-                    logit,
-                    log_others,
-                    rank: 1 + out.above[k],
-                }
-            })
-            .collect()
-    }
-
-    fn stream_terms<T: Stored, E>(
-        &self,
-        pass: &Pass<'_, '_, T>,
-        records: &[usize],
-        each: &mut TermSink<'_, E>,
-    ) -> std::result::Result<(), E> {
-        let mut terms = Vec::new();
-        for &k in records {
-            let r = &self.layout.records[k];
-            terms.clear();
-            let n_cand = if r.backward {
-                pass.a.m.nrows()
-            } else {
-                pass.b.m.nrows()
-            };
-            for c in 0..n_cand {
-                if self.layout.one_file() && c == r.anchor {
-                    continue;
-                }
-                let cand = Record { positive: c, ..*r };
-                let sim = sim_of(pass, &cand);
-                let logit = sim / self.settings.tau;
-                terms.push(Term {
-                    index: c,
-                    sim,
-                    logit,
-                    exp: exp_or_none(logit),
-                    p: 0.0,
-                });
-            }
-            softmax(&mut terms);
-            each(k, &terms)?;
-        }
-        Ok(())
+    fn pass<'s, T: Stored>(&'s self, p: &'s Prepared<'a, T>, purpose: Purpose) -> Pass<'s, 'a, T> {
+        Pass::new(&p.a, p.b.as_ref(), self.layout, &self.settings, purpose)
     }
 }
 
@@ -511,34 +364,5 @@ pub fn softmax(terms: &mut [Term]) {
         } else {
             (t.logit - m).exp() / z
         };
-    }
-}
-
-/// Whether the CPU has AVX2 and FMA (the hand-vectorized code's needs).
-fn has_avx2_fma() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
-    }
-}
-
-/// s(anchor, positive) of a record, in float64, whichever side its anchor is on.
-fn sim_of<T: Stored>(pass: &Pass<'_, '_, T>, r: &Record) -> f64 {
-    if r.backward {
-        pass.precise_sim(r.positive, r.anchor)
-    } else {
-        pass.precise_sim(r.anchor, r.positive)
-    }
-}
-
-fn logit_of<T: Stored>(pass: &Pass<'_, '_, T>, r: &Record) -> f64 {
-    if r.backward {
-        pass.precise_logit(r.positive, r.anchor)
-    } else {
-        pass.precise_logit(r.anchor, r.positive)
     }
 }

@@ -1,0 +1,490 @@
+//! The folds: a tile's dot products become logits, rank counts and
+//! exponentials summed into each anchor's running log-sum-exp, a row at a
+//! time (the row fold) and down the columns (the column fold).
+
+use std::sync::atomic::AtomicU64;
+
+use super::element::{Element, Stored};
+use super::schedule::Tile;
+use super::{Anchors, Pass};
+use crate::loss::exp::{Lse, exp, exp32, max_of, sum_lanes};
+use crate::loss::rows32;
+
+/// Sets `v[q - j0]` to `value` for each `q` of `at` inside `v`.
+#[inline(always)]
+fn mask(v: &mut [f64], at: &[usize], j0: usize, value: f64) {
+    for &q in at {
+        if let Some(x) = q.checked_sub(j0).and_then(|k| v.get_mut(k)) {
+            *x = value;
+        }
+    }
+}
+
+/// Scratch space of one worker, reused across its tiles.
+pub(super) struct Buffers {
+    /// One row of logits.
+    l: Vec<f64>,
+    /// One row of exponentials.
+    e: Vec<f64>,
+    /// Per column: the shift of its exponentials in this tile.
+    colshift: Vec<f64>,
+    /// Per column: the sum of its shifted exponentials in this tile.
+    colsum: Vec<f64>,
+    /// Per column: its maximum logit in this tile.
+    colmax: Vec<f64>,
+    saved: Vec<(usize, f64)>,
+    /// Float32 counterparts of `l`, `e`, the column scales and `colmax`.
+    l32: Vec<f32>,
+    e32: Vec<f32>,
+    cs32: Vec<f32>,
+    colmax32: Vec<f32>,
+    /// Entries masked in a float32 row: (column, logit, row's positive,
+    /// column anchor's positive).
+    masked: Vec<(usize, f32, bool, bool)>,
+}
+
+impl Buffers {
+    /// Scratch for tiles of at most `b` columns.
+    pub(super) fn new(b: usize) -> Buffers {
+        Buffers {
+            l: vec![0.0; b],
+            e: vec![0.0; b],
+            colshift: vec![0.0; b],
+            colsum: vec![0.0; b],
+            colmax: vec![0.0; b],
+            saved: Vec::new(),
+            l32: vec![0.0; b],
+            e32: vec![0.0; b],
+            cs32: vec![0.0; b],
+            colmax32: vec![0.0; b],
+            masked: Vec::new(),
+        }
+    }
+}
+
+impl<S: Stored> Pass<'_, '_, S> {
+    /// Runs the fold compiled for AVX2 and FMA where the CPU has them (and
+    /// `avx2` allows it), and a portable build elsewhere. The choice does not
+    /// depend on the threads, so a run gives the same bits for any number.
+    pub(super) fn fold_dispatch(
+        &self,
+        t: &Tile,
+        g: &[S::Tile],
+        buf: &mut Buffers,
+        rows: &mut [Lse],
+        above: &[AtomicU64],
+    ) -> Vec<Lse> {
+        #[cfg(target_arch = "x86_64")]
+        if self.avx2
+            && std::arch::is_x86_feature_detected!("avx2")
+            && std::arch::is_x86_feature_detected!("fma")
+        {
+            // SAFETY: the CPU supports AVX2 and FMA, checked just above (the
+            // checks are cached: two loads).
+            return unsafe { self.fold_avx2(t, g, buf, rows, above) };
+        }
+        self.fold_any::<false>(t, g, buf, rows, above)
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn fold_avx2(
+        &self,
+        t: &Tile,
+        g: &[S::Tile],
+        buf: &mut Buffers,
+        rows: &mut [Lse],
+        above: &[AtomicU64],
+    ) -> Vec<Lse> {
+        self.fold_any::<true>(t, g, buf, rows, above)
+    }
+
+    /// The float32 fold where it applies, the general one otherwise.
+    #[inline(always)]
+    fn fold_any<const FMA: bool>(
+        &self,
+        t: &Tile,
+        g: &[S::Tile],
+        buf: &mut Buffers,
+        rows: &mut [Lse],
+        above: &[AtomicU64],
+    ) -> Vec<Lse> {
+        if self.exp32
+            && let (Some(shift), Some(g)) = (self.fixed_shift, <S::Tile>::as_f32(g))
+        {
+            return self.fold32::<FMA>(t, g, shift as f32, buf, rows, above);
+        }
+        self.fold::<FMA>(t, g, buf, rows, above)
+    }
+
+    /// Folds one tile, a row at a time: the row's logits, its rank counts
+    /// and those of the columns, its exponentials into the row's partial sum
+    /// and into the columns' sums. Everything a row needs stays in L1.
+    #[inline(always)]
+    fn fold<const FMA: bool>(
+        &self,
+        t: &Tile,
+        g: &[S::Tile],
+        buf: &mut Buffers,
+        rows: &mut [Lse],
+        above: &[AtomicU64],
+    ) -> Vec<Lse> {
+        let bj = t.j1 - t.j0;
+        let d = self.a.m.ncols() as f64;
+        let col_scale = &self.col_scale[t.j0..t.j1];
+        let col = self.col.as_ref().filter(|_| t.cols);
+        let Buffers {
+            l,
+            e,
+            colshift,
+            colsum,
+            colmax,
+            saved,
+            ..
+        } = buf;
+        let (l, e) = (&mut l[..bj], &mut e[..bj]);
+        let (colshift, colsum, colmax) =
+            (&mut colshift[..bj], &mut colsum[..bj], &mut colmax[..bj]);
+
+        if let Some(col) = col {
+            if self.fixed_shift.is_none() {
+                self.column_shifts(t, col, g, l, colshift);
+            }
+            colsum.fill(0.0);
+            colmax.fill(f64::NEG_INFINITY);
+        }
+        let size_j = max_of(&self.b.size[t.j0..t.j1]).max(0.0);
+        for (ii, acc) in rows.iter_mut().enumerate().take(t.i1 - t.i0) {
+            let i = t.i0 + ii;
+            self.logit_row(t, ii, g, col_scale, l);
+            let row_recs = if t.rows { self.fwd.records.get(i) } else { &[] };
+
+            let tol = self.window(d, self.a.size[i] * size_j);
+            self.row_ranks(t, i, row_recs, l, max_of(l), tol, above);
+            // The columns' maxima, to find the few columns that need counting.
+            if col.is_some() {
+                for (m, &x) in colmax.iter_mut().zip(l.iter()) {
+                    *m = m.max(x);
+                }
+            }
+
+            // The row's partial sum, without its positives, then the
+            // columns' sums, without the entries where row i is the column
+            // anchor's positive. With a fixed shift one exponential serves both.
+            match self.fixed_shift {
+                Some(shift) => {
+                    for (ex, &x) in e.iter_mut().zip(l.iter()) {
+                        *ex = exp::<FMA>(x - shift);
+                    }
+                    if !row_recs.is_empty() {
+                        let sum = self.sum_without(e, self.fwd.positives.get(i), t.j0, saved);
+                        *acc = acc.merge(Lse { max: shift, sum });
+                    }
+                    if let Some(col) = col {
+                        mask(e, col.reverse.get(i), t.j0, 0.0);
+                        for (s, &ex) in colsum.iter_mut().zip(e.iter()) {
+                            *s += ex;
+                        }
+                    }
+                }
+                None => {
+                    if !row_recs.is_empty() {
+                        saved.clear();
+                        for &q in self.fwd.positives.get(i) {
+                            if (t.j0..t.j1).contains(&q) {
+                                saved.push((q - t.j0, l[q - t.j0]));
+                                l[q - t.j0] = f64::NEG_INFINITY;
+                            }
+                        }
+                        let shift = max_of(l);
+                        if shift > f64::NEG_INFINITY {
+                            for (ex, &x) in e.iter_mut().zip(l.iter()) {
+                                *ex = exp::<FMA>(x - shift);
+                            }
+                            *acc = acc.merge(Lse {
+                                max: shift,
+                                sum: sum_lanes(e),
+                            });
+                        }
+                        for &(k, v) in saved.iter() {
+                            l[k] = v;
+                        }
+                    }
+                    if let Some(col) = col {
+                        mask(l, col.reverse.get(i), t.j0, f64::NEG_INFINITY);
+                        for ((s, &x), &m) in colsum.iter_mut().zip(l.iter()).zip(colshift.iter()) {
+                            *s += exp::<FMA>(x - m);
+                        }
+                    }
+                }
+            }
+        }
+
+        let Some(col) = col else {
+            return Vec::new();
+        };
+        self.column_ranks(
+            t,
+            col,
+            |jj| colmax[jj],
+            |ii, jj| {
+                // The same expression as `logit_row`, so the same bits.
+                let rs = self.row_scale[t.i0 + ii];
+                Into::<f64>::into(g[ii * bj + jj]) * rs * col_scale[jj]
+            },
+            above,
+        );
+        colshift
+            .iter()
+            .zip(colsum.iter())
+            .map(|(&m, &sum)| {
+                let max = self.fixed_shift.unwrap_or(m);
+                if sum == 0.0 {
+                    Lse::EMPTY
+                } else {
+                    Lse { max, sum }
+                }
+            })
+            .collect()
+    }
+
+    /// The fold of a float32 tile under a fixed shift, all in float32 lanes
+    /// but the sums: logits are `(g * rs) * cs` with `rs = scale_i / tau` and
+    /// `cs = scale_j` rounded to float32, exponentials come from [`exp32`]
+    /// and are summed in float64. Both roundings stay far inside the float32
+    /// product's own error, and the logits' inside the window that sends
+    /// near-ties to the float64 recheck. The caller sets `exp32` only when
+    /// 2/tau <= 80, so every shifted logit is above -80 (minus the product's
+    /// rounding) and no term underflows the float32 floor of -87.
+    #[inline(always)]
+    fn fold32<const FMA: bool>(
+        &self,
+        t: &Tile,
+        g: &[f32],
+        shift: f32,
+        buf: &mut Buffers,
+        rows: &mut [Lse],
+        above: &[AtomicU64],
+    ) -> Vec<Lse> {
+        let bj = t.j1 - t.j0;
+        let d = self.a.m.ncols() as f64;
+        let col = self.col.as_ref().filter(|_| t.cols);
+        let Buffers {
+            colsum,
+            l32,
+            e32,
+            cs32,
+            colmax32,
+            masked,
+            ..
+        } = buf;
+        let (l, e, cs, colsum, colmax) = (
+            &mut l32[..bj],
+            &mut e32[..bj],
+            &mut cs32[..bj],
+            &mut colsum[..bj],
+            &mut colmax32[..bj],
+        );
+        for (c, &s) in cs.iter_mut().zip(&self.col_scale[t.j0..t.j1]) {
+            *c = s as f32;
+        }
+        if col.is_some() {
+            colsum.fill(0.0);
+            colmax.fill(f32::NEG_INFINITY);
+        }
+        let size_j = max_of(&self.b.size[t.j0..t.j1]).max(0.0);
+        for (ii, acc) in rows.iter_mut().enumerate().take(t.i1 - t.i0) {
+            let i = t.i0 + ii;
+            let rs = self.row_scale[i] as f32;
+            let grow = &g[ii * bj..(ii + 1) * bj];
+            let mut row_max =
+                row_logits::<FMA>(grow, rs, cs, l, col.is_some().then_some(&mut *colmax)) as f64;
+            if t.diagonal {
+                // The row meets itself: masked, and the maximum taken again
+                // without it (diagonal tiles have no column fold).
+                l[ii] = f32::NEG_INFINITY;
+                row_max = rows32::max_of(l) as f64;
+            }
+            let row_recs = if t.rows { self.fwd.records.get(i) } else { &[] };
+            let tol = self.window(d, self.a.size[i] * size_j);
+            self.row_ranks(t, i, row_recs, l, row_max, tol, above);
+
+            // Mask the row's positives (left out of its own sum) and the
+            // entries where row i is the column anchor's positive (left out
+            // of the column sums); add back to each sum what only the other
+            // leaves out.
+            masked.clear();
+            let positives = if row_recs.is_empty() {
+                &[][..]
+            } else {
+                self.fwd.positives.get(i)
+            };
+            let reverse = col.map_or(&[][..], |c| c.reverse.get(i));
+            for (&q, row_side) in positives
+                .iter()
+                .map(|q| (q, true))
+                .chain(reverse.iter().map(|q| (q, false)))
+            {
+                let Some(k) = q.checked_sub(t.j0).filter(|&k| k < bj) else {
+                    continue;
+                };
+                match masked.iter_mut().find(|m| m.0 == k) {
+                    Some(m) => {
+                        m.2 |= row_side;
+                        m.3 |= !row_side;
+                    }
+                    None => {
+                        masked.push((k, l[k], row_side, !row_side));
+                        l[k] = f32::NEG_INFINITY;
+                    }
+                }
+            }
+            let mut sum = row_exp_sums::<FMA>(l, shift, e, col.is_some().then_some(&mut *colsum));
+            for &(k, x, row_side, col_side) in masked.iter() {
+                let ex = exp32::<FMA>(x - shift) as f64;
+                if !row_side {
+                    sum += ex;
+                }
+                if !col_side && col.is_some() {
+                    colsum[k] += ex;
+                }
+            }
+            if !row_recs.is_empty() {
+                *acc = acc.merge(Lse {
+                    max: shift as f64,
+                    sum,
+                });
+            }
+        }
+
+        let Some(col) = col else {
+            return Vec::new();
+        };
+        self.column_ranks(
+            t,
+            col,
+            |jj| colmax[jj] as f64,
+            |ii, jj| {
+                // The same expression as the row's logits, so the same bits.
+                let rs = self.row_scale[t.i0 + ii] as f32;
+                rows32::logit(g[ii * bj + jj], rs, cs[jj]) as f64
+            },
+            above,
+        );
+        colsum
+            .iter()
+            .map(|&sum| {
+                if sum == 0.0 {
+                    Lse::EMPTY
+                } else {
+                    Lse {
+                        max: shift as f64,
+                        sum,
+                    }
+                }
+            })
+            .collect()
+    }
+
+    /// The sum of `e` leaving out the entries at `skip` (indices of the
+    /// whole side, offset by `j0`), which are restored afterwards.
+    #[inline(always)]
+    fn sum_without(
+        &self,
+        e: &mut [f64],
+        skip: &[usize],
+        j0: usize,
+        saved: &mut Vec<(usize, f64)>,
+    ) -> f64 {
+        saved.clear();
+        for &q in skip {
+            if let Some(v) = q.checked_sub(j0).and_then(|k| e.get_mut(k)) {
+                saved.push((q - j0, *v));
+                *v = 0.0;
+            }
+        }
+        let sum = sum_lanes(e);
+        for &(k, v) in saved.iter() {
+            e[k] = v;
+        }
+        sum
+    }
+
+    /// Row ii of the tile's logits into `l`; the anchor itself is -inf.
+    #[inline(always)]
+    fn logit_row(&self, t: &Tile, ii: usize, g: &[S::Tile], col_scale: &[f64], l: &mut [f64]) {
+        let bj = l.len();
+        let rs = self.row_scale[t.i0 + ii];
+        let grow = &g[ii * bj..(ii + 1) * bj];
+        for ((l, &g), &cs) in l.iter_mut().zip(grow).zip(col_scale) {
+            *l = Into::<f64>::into(g) * rs * cs;
+        }
+        if t.diagonal {
+            l[ii] = f64::NEG_INFINITY;
+        }
+    }
+
+    /// Without a fixed shift, each column's shift is its maximum over the
+    /// tile, leaving out the entries the column fold masks.
+    #[inline(always)]
+    fn column_shifts(
+        &self,
+        t: &Tile,
+        col: &Anchors,
+        g: &[S::Tile],
+        l: &mut [f64],
+        colshift: &mut [f64],
+    ) {
+        colshift.fill(f64::NEG_INFINITY);
+        let col_scale = &self.col_scale[t.j0..t.j1];
+        for ii in 0..t.i1 - t.i0 {
+            self.logit_row(t, ii, g, col_scale, l);
+            mask(l, col.reverse.get(t.i0 + ii), t.j0, f64::NEG_INFINITY);
+            for (m, &x) in colshift.iter_mut().zip(l.iter()) {
+                *m = m.max(x);
+            }
+        }
+        // An all-masked column keeps -inf; shift it by 0 so exp gives 0.
+        for m in colshift.iter_mut() {
+            if *m == f64::NEG_INFINITY {
+                *m = 0.0;
+            }
+        }
+    }
+}
+
+/// The logits of one float32 row ([`rows32::logits`]); with `FMA`, the AVX2
+/// form.
+#[inline(always)]
+fn row_logits<const FMA: bool>(
+    g: &[f32],
+    rs: f32,
+    cs: &[f32],
+    l: &mut [f32],
+    colmax: Option<&mut [f32]>,
+) -> f32 {
+    #[cfg(target_arch = "x86_64")]
+    if FMA {
+        // SAFETY: `FMA` is true only in the fold compiled for AVX2 and FMA,
+        // which runs after checking that the CPU has both.
+        return unsafe { rows32::avx2::logits(g, rs, cs, l, colmax) };
+    }
+    rows32::logits(g, rs, cs, l, colmax)
+}
+
+/// The exponential sums of one float32 row ([`rows32::exp_sums`]); with
+/// `FMA`, the AVX2 form.
+#[inline(always)]
+fn row_exp_sums<const FMA: bool>(
+    l: &[f32],
+    shift: f32,
+    e: &mut [f32],
+    colsum: Option<&mut [f64]>,
+) -> f64 {
+    #[cfg(target_arch = "x86_64")]
+    if FMA {
+        // SAFETY: as in `row_logits`.
+        return unsafe { rows32::avx2::exp_sums(l, shift, colsum) };
+    }
+    rows32::exp_sums::<FMA>(l, shift, e, colsum)
+}
