@@ -34,6 +34,9 @@
 //! # Ok::<(), infonce::error::Error>(())
 //! ```
 
+// Every unsafe block says why it is sound (`// SAFETY: ...`).
+#![warn(clippy::undocumented_unsafe_blocks)]
+
 pub mod cli;
 pub mod compute;
 pub mod error;

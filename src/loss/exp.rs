@@ -7,19 +7,18 @@
 //! `exp32` is its float32 counterpart for float32 tiles (relative error
 //! below 2e-7), whose constants the AVX2 form in `rows32` shares.
 
+use super::cpu::Madd;
+
 /// Below this, `exp` is under 1e-307 and contributes nothing next to the term
 /// equal to 1 that every shifted sum holds; it is flushed to zero.
 const EXP_FLOOR: f64 = -708.0;
 
-/// e^x for x <= ~700, vectorizable; e^x of -inf and of x < -708 is 0. With
-/// `FMA`, fused multiply-adds (only for code compiled with the `fma` target
-/// feature, where they are single instructions).
+/// e^x for x <= ~700, vectorizable; e^x of -inf and of x < -708 is 0. `M`
+/// says how a * b + c is computed ([`Fused`](super::cpu::Fused) only for
+/// code compiled with the `fma` target feature, where it is one instruction).
 #[inline(always)]
-pub fn exp<const FMA: bool>(x: f64) -> f64 {
-    #[inline(always)]
-    fn madd<const FMA: bool>(a: f64, b: f64, c: f64) -> f64 {
-        if FMA { a.mul_add(b, c) } else { a * b + c }
-    }
+pub fn exp<M: Madd>(x: f64) -> f64 {
+    let madd = M::f64;
     const LOG2E: f64 = std::f64::consts::LOG2_E;
     // ln 2 split so that k * LN2_HI is exact for |k| < 2^11.
     const LN2_HI: f64 = f64::from_bits(0x3fe6_2e42_fee0_0000);
@@ -30,22 +29,22 @@ pub fn exp<const FMA: bool>(x: f64) -> f64 {
     let xc = if under { EXP_FLOOR } else { x };
     let t = xc * LOG2E + SHIFTER;
     let k = t - SHIFTER;
-    let r = madd::<FMA>(-k, LN2_LO, madd::<FMA>(-k, LN2_HI, xc));
+    let r = madd(-k, LN2_LO, madd(-k, LN2_HI, xc));
     // Taylor series of e^r on |r| <= ln2/2: the degree-13 remainder is < 5e-18.
     let mut p = 1.0 / 6_227_020_800.0;
-    p = madd::<FMA>(p, r, 1.0 / 479_001_600.0);
-    p = madd::<FMA>(p, r, 1.0 / 39_916_800.0);
-    p = madd::<FMA>(p, r, 1.0 / 3_628_800.0);
-    p = madd::<FMA>(p, r, 1.0 / 362_880.0);
-    p = madd::<FMA>(p, r, 1.0 / 40_320.0);
-    p = madd::<FMA>(p, r, 1.0 / 5_040.0);
-    p = madd::<FMA>(p, r, 1.0 / 720.0);
-    p = madd::<FMA>(p, r, 1.0 / 120.0);
-    p = madd::<FMA>(p, r, 1.0 / 24.0);
-    p = madd::<FMA>(p, r, 1.0 / 6.0);
-    p = madd::<FMA>(p, r, 0.5);
-    p = madd::<FMA>(p, r, 1.0);
-    p = madd::<FMA>(p, r, 1.0);
+    p = madd(p, r, 1.0 / 479_001_600.0);
+    p = madd(p, r, 1.0 / 39_916_800.0);
+    p = madd(p, r, 1.0 / 3_628_800.0);
+    p = madd(p, r, 1.0 / 362_880.0);
+    p = madd(p, r, 1.0 / 40_320.0);
+    p = madd(p, r, 1.0 / 5_040.0);
+    p = madd(p, r, 1.0 / 720.0);
+    p = madd(p, r, 1.0 / 120.0);
+    p = madd(p, r, 1.0 / 24.0);
+    p = madd(p, r, 1.0 / 6.0);
+    p = madd(p, r, 0.5);
+    p = madd(p, r, 1.0);
+    p = madd(p, r, 1.0);
     // 2^k from the integer in t's low bits: (k + 1023) << 52.
     let scale = f64::from_bits(t.to_bits().wrapping_add(1023) << 52);
     if under { 0.0 } else { p * scale }
@@ -76,28 +75,25 @@ pub(crate) const EXP32_TAYLOR: [f32; 8] = [
 /// (checked against the float64 exponential below): the pass uses it for
 /// float32 tiles, whose products carry errors hundreds of times larger.
 #[inline(always)]
-pub fn exp32<const FMA: bool>(x: f32) -> f32 {
-    #[inline(always)]
-    fn madd<const FMA: bool>(a: f32, b: f32, c: f32) -> f32 {
-        if FMA { a.mul_add(b, c) } else { a * b + c }
-    }
+pub fn exp32<M: Madd>(x: f32) -> f32 {
+    let madd = M::f32;
     const C: [f32; 8] = EXP32_TAYLOR;
     let under = x < EXP32_FLOOR;
     let xc = if under { EXP32_FLOOR } else { x };
-    let t = madd::<FMA>(xc, std::f32::consts::LOG2_E, EXP32_SHIFTER);
+    let t = madd(xc, std::f32::consts::LOG2_E, EXP32_SHIFTER);
     let k = t - EXP32_SHIFTER;
-    let r = madd::<FMA>(-k, EXP32_LN2_LO, madd::<FMA>(-k, EXP32_LN2_HI, xc));
+    let r = madd(-k, EXP32_LN2_LO, madd(-k, EXP32_LN2_HI, xc));
     // The polynomial by Estrin's scheme: a short chain of dependent
     // operations, so that several exponentials overlap in the pipeline.
     let r2 = r * r;
     let r4 = r2 * r2;
-    let p01 = madd::<FMA>(r, C[1], C[0]);
-    let p23 = madd::<FMA>(r, C[3], C[2]);
-    let p45 = madd::<FMA>(r, C[5], C[4]);
-    let p67 = madd::<FMA>(r, C[7], C[6]);
-    let p03 = madd::<FMA>(p23, r2, p01);
-    let p47 = madd::<FMA>(p67, r2, p45);
-    let p = madd::<FMA>(p47, r4, p03);
+    let p01 = madd(r, C[1], C[0]);
+    let p23 = madd(r, C[3], C[2]);
+    let p45 = madd(r, C[5], C[4]);
+    let p67 = madd(r, C[7], C[6]);
+    let p03 = madd(p23, r2, p01);
+    let p47 = madd(p67, r2, p45);
+    let p = madd(p47, r4, p03);
     // 2^k from the integer in t's low bits: (k + 127) << 23.
     let scale = f32::from_bits(t.to_bits().wrapping_add(127) << 23);
     if under { 0.0 } else { p * scale }
@@ -210,10 +206,11 @@ pub fn softplus(x: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::loss::cpu::{Fused, Portable};
 
     fn exp_nonpos(x: f64) -> f64 {
-        let plain = exp::<false>(x);
-        let fused = exp::<true>(x);
+        let plain = exp::<Portable>(x);
+        let fused = exp::<Fused>(x);
         assert!(
             plain == fused || ((plain - fused) / plain).abs() < 3e-16,
             "exp({x}) variants"
@@ -258,7 +255,7 @@ mod tests {
         let mut x: f32 = -86.99;
         while x <= 1.0 {
             let want = (x as f64).exp();
-            for got in [exp32::<false>(x), exp32::<true>(x)] {
+            for got in [exp32::<Portable>(x), exp32::<Fused>(x)] {
                 let rel = ((got as f64 - want) / want).abs();
                 worst = worst.max(rel);
                 assert!(rel < 2e-7, "exp32({x}): got {got}, want {want}, rel {rel}");
@@ -266,9 +263,9 @@ mod tests {
             x += 0.000_613;
         }
         assert!(worst > 1e-8, "the comparison must have run: {worst}");
-        assert_eq!(exp32::<false>(f32::NEG_INFINITY), 0.0);
-        assert_eq!(exp32::<true>(-87.5), 0.0);
-        assert_eq!(exp32::<false>(0.0), 1.0);
+        assert_eq!(exp32::<Portable>(f32::NEG_INFINITY), 0.0);
+        assert_eq!(exp32::<Fused>(-87.5), 0.0);
+        assert_eq!(exp32::<Portable>(0.0), 1.0);
     }
 
     #[test]

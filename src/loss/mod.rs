@@ -16,6 +16,7 @@
 //! softmax term of chosen records for `--terms` and `explain`. Both read the
 //! same prepared sides, so no caller does the math its own way.
 
+pub mod cpu;
 pub mod data;
 pub mod exp;
 pub mod kernel;

@@ -8,6 +8,7 @@
 use ndarray::{ArrayView2, s};
 use rayon::prelude::*;
 
+use super::cpu::Avx2Fma;
 use super::kernel::Element;
 
 /// Columns per packed panel of the column side: two AVX2 vectors of
@@ -83,18 +84,10 @@ impl Packed {
     }
 }
 
-/// Whether this CPU takes the packed float32 kernel.
-pub fn packed_kernel_applies() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        std::arch::is_x86_feature_detected!("avx2")
-            && std::arch::is_x86_feature_detected!("fma")
-            && !std::arch::is_x86_feature_detected!("avx512f")
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
-    }
+/// Whether this CPU takes the packed float32 kernel (given the AVX2 token):
+/// not where it has AVX-512, whose `gemm` kernels are faster.
+pub fn packed_kernel_applies(cpu: Avx2Fma) -> bool {
+    !cpu.has_avx512f()
 }
 
 /// `g` (row-major, bj columns) = rows i0..i1 of `a` times rows j0..j1 of
@@ -145,11 +138,24 @@ pub fn with_gemm<T: Element>(
 /// of `a` (packed by [`ROWS`]) times the `width` rows of column block `bj`
 /// of `b` (packed by [`COLS`]), transposed.
 ///
-/// # Safety
-/// The CPU must support AVX2 and FMA ([`packed_kernel_applies`]).
+/// The `cpu` token is the proof that the CPU has AVX2 and FMA.
+#[cfg(target_arch = "x86_64")]
+pub fn with_packed(
+    cpu: Avx2Fma,
+    a: &Packed,
+    b: &Packed,
+    rows: (usize, usize),
+    cols: (usize, usize),
+    g: &mut [f32],
+) {
+    let _ = cpu;
+    // SAFETY: the token exists only where the CPU has AVX2 and FMA.
+    unsafe { with_packed_avx2(a, b, rows, cols, g) }
+}
+
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-pub unsafe fn with_packed(
+fn with_packed_avx2(
     a: &Packed,
     b: &Packed,
     (bi, height): (usize, usize),
@@ -240,11 +246,8 @@ mod tests {
         ignore = "the packed kernel needs a CPU with AVX2 and FMA"
     )]
     fn packed_kernel_matches_float64_products() {
-        assert!(
-            std::arch::is_x86_feature_detected!("avx2")
-                && std::arch::is_x86_feature_detected!("fma"),
-            "built on a CPU with AVX2 and FMA, run on one without: rebuild here"
-        );
+        let cpu = Avx2Fma::detect()
+            .expect("built on a CPU with AVX2 and FMA, run on one without: rebuild here");
         let mut s = 7u64;
         let mut next = move || {
             s = s.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
@@ -270,8 +273,7 @@ mod tests {
                 {
                     let w = j1 - j0;
                     let mut g = vec![f32::NAN; (i1 - i0) * w];
-                    // SAFETY: the CPU has AVX2 and FMA (checked above).
-                    unsafe { with_packed(&rows, &cols, (bi, i1 - i0), (bj, w), &mut g) };
+                    with_packed(cpu, &rows, &cols, (bi, i1 - i0), (bj, w), &mut g);
                     for i in i0..i1 {
                         for j in j0..j1 {
                             let want: f64 =

@@ -1,9 +1,11 @@
 //! The two row loops of the float32 fold, in a portable form and, on
-//! x86-64, hand-vectorized with AVX2 and FMA. The AVX2 form performs the
+//! x86-64, hand-vectorized with AVX2 and FMA (behind an
+//! [`Avx2Fma`](super::cpu::Avx2Fma) token). The AVX2 form performs the
 //! same operations in the same order as the portable one with fused
 //! multiply-adds, so both give the same bits (tested below); it exists
 //! because the compiler does not vectorize the mixed float32/float64 sums.
 
+use super::cpu::Madd;
 use super::exp::exp32;
 
 /// Logits of one row, `l[j] = (g[j] * rs) * cs[j]`, folded into the column
@@ -53,14 +55,9 @@ fn max(a: f32, b: f32) -> f32 {
 /// combined pairwise (a fixed order); with `colsum`, each exponential is
 /// also added to its column's sum. `e` is scratch of `l`'s length.
 #[inline(always)]
-pub fn exp_sums<const FMA: bool>(
-    l: &[f32],
-    shift: f32,
-    e: &mut [f32],
-    colsum: Option<&mut [f64]>,
-) -> f64 {
+pub fn exp_sums<M: Madd>(l: &[f32], shift: f32, e: &mut [f32], colsum: Option<&mut [f64]>) -> f64 {
     for (e, &x) in e.iter_mut().zip(l) {
-        *e = exp32::<FMA>(x - shift);
+        *e = exp32::<M>(x - shift);
     }
     if let Some(colsum) = colsum {
         for (s, &e) in colsum.iter_mut().zip(e.iter()) {
@@ -85,23 +82,44 @@ fn combine(acc: &[f64; 8]) -> f64 {
 
 #[cfg(target_arch = "x86_64")]
 pub mod avx2 {
-    //! AVX2 + FMA forms of the loops above. Callers must have checked that
-    //! the CPU has both features.
+    //! AVX2 + FMA forms of the loops above: callable only with an
+    //! [`Avx2Fma`] token, the proof that the CPU has both features.
 
     use std::arch::x86_64::*;
 
     use super::{combine, logit, max};
+    use crate::loss::cpu::{Avx2Fma, Fused};
     use crate::loss::exp::{
         EXP32_FLOOR, EXP32_LN2_HI, EXP32_LN2_LO, EXP32_SHIFTER, EXP32_TAYLOR, exp32,
     };
 
-    /// [`super::logits`].
-    ///
-    /// # Safety
-    /// The CPU must support AVX2 and FMA; `g`, `cs` and `colmax` (when
-    /// given) are at least as long as `l`.
+    /// [`super::logits`] in AVX2; `g`, `cs` and `colmax` (when given) are
+    /// at least as long as `l` (checked).
+    #[inline]
+    pub fn logits(
+        cpu: Avx2Fma,
+        g: &[f32],
+        rs: f32,
+        cs: &[f32],
+        l: &mut [f32],
+        colmax: Option<&mut [f32]>,
+    ) -> f32 {
+        let _ = cpu;
+        // SAFETY: the token exists only where the CPU has AVX2 and FMA.
+        unsafe { logits_avx2(g, rs, cs, l, colmax) }
+    }
+
+    /// [`super::exp_sums`] with fused multiply-adds, in AVX2, without
+    /// scratch; `colsum` (when given) is at least as long as `l` (checked).
+    #[inline]
+    pub fn exp_sums(cpu: Avx2Fma, l: &[f32], shift: f32, colsum: Option<&mut [f64]>) -> f64 {
+        let _ = cpu;
+        // SAFETY: the token exists only where the CPU has AVX2 and FMA.
+        unsafe { exp_sums_avx2(l, shift, colsum) }
+    }
+
     #[target_feature(enable = "avx2,fma")]
-    pub unsafe fn logits(
+    fn logits_avx2(
         g: &[f32],
         rs: f32,
         cs: &[f32],
@@ -152,7 +170,7 @@ pub mod avx2 {
             .fold(f32::NEG_INFINITY, |m, &x| max(m, x))
     }
 
-    /// exp32::<true> on eight lanes, operation for operation.
+    /// exp32::<Fused> on eight lanes, operation for operation.
     #[inline]
     #[target_feature(enable = "avx2,fma")]
     fn exp8(x: __m256) -> __m256 {
@@ -184,13 +202,8 @@ pub mod avx2 {
         _mm256_andnot_ps(under, v)
     }
 
-    /// [`super::exp_sums`] with fused multiply-adds, without scratch.
-    ///
-    /// # Safety
-    /// The CPU must support AVX2 and FMA; `colsum` (when given) is at least
-    /// as long as `l`.
     #[target_feature(enable = "avx2,fma")]
-    pub unsafe fn exp_sums(l: &[f32], shift: f32, colsum: Option<&mut [f64]>) -> f64 {
+    fn exp_sums_avx2(l: &[f32], shift: f32, colsum: Option<&mut [f64]>) -> f64 {
         let n = l.len();
         let body = n - n % 8;
         let cs = colsum.map(|c| {
@@ -218,7 +231,7 @@ pub mod avx2 {
                 }
             }
         };
-        // SAFETY (loads): j + 8 <= body <= n, the length of l.
+        // SAFETY: (the loads) j + 8 <= body <= n, the length of l.
         let load = |j: usize| unsafe { _mm256_sub_ps(_mm256_loadu_ps(l.as_ptr().add(j)), vshift) };
         let mut j = 0;
         while j + 32 <= body {
@@ -244,7 +257,7 @@ pub mod avx2 {
         }
         let mut tail = 0.0;
         for (j, &x) in l.iter().enumerate().skip(body) {
-            let e = exp32::<true>(x - shift) as f64;
+            let e = exp32::<Fused>(x - shift) as f64;
             tail += e;
             if let Some(cs) = cs {
                 // SAFETY: j < n <= the column sums' length.
@@ -258,10 +271,7 @@ pub mod avx2 {
 #[cfg(all(test, target_arch = "x86_64"))]
 mod tests {
     use super::*;
-
-    fn has_avx2() -> bool {
-        std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
-    }
+    use crate::loss::cpu::{Avx2Fma, Fused};
 
     /// Deterministic values in [lo, hi), with a few -inf (masked entries).
     fn values(n: usize, seed: u32, lo: f32, hi: f32) -> Vec<f32> {
@@ -284,10 +294,8 @@ mod tests {
         ignore = "the AVX2 rows need a CPU with AVX2 and FMA"
     )]
     fn avx2_rows_give_the_portable_bits() {
-        assert!(
-            has_avx2(),
-            "built on a CPU with AVX2 and FMA, run on one without: rebuild here"
-        );
+        let cpu = Avx2Fma::detect()
+            .expect("built on a CPU with AVX2 and FMA, run on one without: rebuild here");
         for n in [0, 1, 7, 8, 9, 31, 256] {
             let g = values(n, 1, -300.0, 300.0);
             let g: Vec<f32> = g
@@ -302,8 +310,7 @@ mod tests {
             let (mut l1, mut l2) = (vec![0f32; n], vec![0f32; n]);
             let (mut m1, mut m2) = (values(n, 3, -3.0, 3.0), values(n, 3, -3.0, 3.0));
             let r1 = logits(&g, 10.0, &cs, &mut l1, Some(&mut m1));
-            // SAFETY: the CPU has AVX2 and FMA, checked above.
-            let r2 = unsafe { avx2::logits(&g, 10.0, &cs, &mut l2, Some(&mut m2)) };
+            let r2 = avx2::logits(cpu, &g, 10.0, &cs, &mut l2, Some(&mut m2));
             assert_eq!(r1.to_bits(), r2.to_bits(), "row max, n = {n}");
             assert_eq!(l1, l2, "logits, n = {n}");
             assert_eq!(m1, m2, "column maxima, n = {n}");
@@ -311,12 +318,11 @@ mod tests {
             let l = values(n, 4, -80.5, 0.01);
             let mut e = vec![0f32; n];
             let (mut c1, mut c2) = (vec![0.25f64; n], vec![0.25f64; n]);
-            let s1 = exp_sums::<true>(&l, 0.0, &mut e, Some(&mut c1));
-            // SAFETY: as above.
-            let s2 = unsafe { avx2::exp_sums(&l, 0.0, Some(&mut c2)) };
+            let s1 = exp_sums::<Fused>(&l, 0.0, &mut e, Some(&mut c1));
+            let s2 = avx2::exp_sums(cpu, &l, 0.0, Some(&mut c2));
             assert_eq!(s1.to_bits(), s2.to_bits(), "row sum, n = {n}");
             assert_eq!(c1, c2, "column sums, n = {n}");
-            let s3 = unsafe { avx2::exp_sums(&l, 0.0, None) };
+            let s3 = avx2::exp_sums(cpu, &l, 0.0, None);
             assert_eq!(s1.to_bits(), s3.to_bits(), "row sum alone, n = {n}");
             if n > 0 {
                 let direct: f64 = l.iter().map(|&x| (x as f64).exp()).sum();

@@ -7,6 +7,7 @@ use std::sync::atomic::AtomicU64;
 use super::element::{Element, Stored};
 use super::schedule::Tile;
 use super::{Anchors, Pass};
+use crate::loss::cpu::{Avx2Fma, Fused, Madd, Portable};
 use crate::loss::exp::{Lse, exp, exp32, max_of, sum_lanes};
 use crate::loss::rows32;
 
@@ -63,9 +64,9 @@ impl Buffers {
 }
 
 impl<S: Stored> Pass<'_, '_, S> {
-    /// Runs the fold compiled for AVX2 and FMA where the CPU has them (and
-    /// `avx2` allows it), and a portable build elsewhere. The choice does not
-    /// depend on the threads, so a run gives the same bits for any number.
+    /// Runs the fold compiled for AVX2 and FMA where the pass holds their
+    /// token, and the portable build elsewhere. The choice does not depend
+    /// on the threads, so a run gives the same bits for any number.
     pub(super) fn fold_dispatch(
         &self,
         t: &Tile,
@@ -74,35 +75,48 @@ impl<S: Stored> Pass<'_, '_, S> {
         rows: &mut [Lse],
         above: &[AtomicU64],
     ) -> Vec<Lse> {
-        #[cfg(target_arch = "x86_64")]
-        if self.avx2
-            && std::arch::is_x86_feature_detected!("avx2")
-            && std::arch::is_x86_feature_detected!("fma")
-        {
-            // SAFETY: the CPU supports AVX2 and FMA, checked just above (the
-            // checks are cached: two loads).
-            return unsafe { self.fold_avx2(t, g, buf, rows, above) };
+        match self.cpu {
+            Some(cpu) => self.fold_avx2(cpu, t, g, buf, rows, above),
+            None => self.fold_any(Portable, t, g, buf, rows, above),
         }
-        self.fold_any::<false>(t, g, buf, rows, above)
     }
 
-    #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2,fma")]
-    unsafe fn fold_avx2(
+    /// The fold compiled for AVX2 and FMA.
+    fn fold_avx2(
         &self,
+        cpu: Avx2Fma,
         t: &Tile,
         g: &[S::Tile],
         buf: &mut Buffers,
         rows: &mut [Lse],
         above: &[AtomicU64],
     ) -> Vec<Lse> {
-        self.fold_any::<true>(t, g, buf, rows, above)
+        #[cfg(target_arch = "x86_64")]
+        {
+            #[target_feature(enable = "avx2,fma")]
+            fn compiled<S: Stored>(
+                pass: &Pass<'_, '_, S>,
+                cpu: Avx2Fma,
+                t: &Tile,
+                g: &[S::Tile],
+                buf: &mut Buffers,
+                rows: &mut [Lse],
+                above: &[AtomicU64],
+            ) -> Vec<Lse> {
+                pass.fold_any(cpu, t, g, buf, rows, above)
+            }
+            // SAFETY: the token exists only where the CPU has AVX2 and FMA.
+            unsafe { compiled(self, cpu, t, g, buf, rows, above) }
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        match cpu.never {}
     }
 
     /// The float32 fold where it applies, the general one otherwise.
     #[inline(always)]
-    fn fold_any<const FMA: bool>(
+    fn fold_any<C: Cpu>(
         &self,
+        cpu: C,
         t: &Tile,
         g: &[S::Tile],
         buf: &mut Buffers,
@@ -112,16 +126,16 @@ impl<S: Stored> Pass<'_, '_, S> {
         if self.exp32
             && let (Some(shift), Some(g)) = (self.fixed_shift, <S::Tile>::as_f32(g))
         {
-            return self.fold32::<FMA>(t, g, shift as f32, buf, rows, above);
+            return self.fold32(cpu, t, g, shift as f32, buf, rows, above);
         }
-        self.fold::<FMA>(t, g, buf, rows, above)
+        self.fold::<C::Madd>(t, g, buf, rows, above)
     }
 
     /// Folds one tile, a row at a time: the row's logits, its rank counts
     /// and those of the columns, its exponentials into the row's partial sum
     /// and into the columns' sums. Everything a row needs stays in L1.
     #[inline(always)]
-    fn fold<const FMA: bool>(
+    fn fold<M: Madd>(
         &self,
         t: &Tile,
         g: &[S::Tile],
@@ -174,7 +188,7 @@ impl<S: Stored> Pass<'_, '_, S> {
             match self.fixed_shift {
                 Some(shift) => {
                     for (ex, &x) in e.iter_mut().zip(l.iter()) {
-                        *ex = exp::<FMA>(x - shift);
+                        *ex = exp::<M>(x - shift);
                     }
                     if !row_recs.is_empty() {
                         let sum = self.sum_without(e, self.fwd.positives.get(i), t.j0, saved);
@@ -199,7 +213,7 @@ impl<S: Stored> Pass<'_, '_, S> {
                         let shift = max_of(l);
                         if shift > f64::NEG_INFINITY {
                             for (ex, &x) in e.iter_mut().zip(l.iter()) {
-                                *ex = exp::<FMA>(x - shift);
+                                *ex = exp::<M>(x - shift);
                             }
                             *acc = acc.merge(Lse {
                                 max: shift,
@@ -213,7 +227,7 @@ impl<S: Stored> Pass<'_, '_, S> {
                     if let Some(col) = col {
                         mask(l, col.reverse.get(i), t.j0, f64::NEG_INFINITY);
                         for ((s, &x), &m) in colsum.iter_mut().zip(l.iter()).zip(colshift.iter()) {
-                            *s += exp::<FMA>(x - m);
+                            *s += exp::<M>(x - m);
                         }
                     }
                 }
@@ -257,8 +271,10 @@ impl<S: Stored> Pass<'_, '_, S> {
     /// 2/tau <= 80, so every shifted logit is above -80 (minus the product's
     /// rounding) and no term underflows the float32 floor of -87.
     #[inline(always)]
-    fn fold32<const FMA: bool>(
+    #[allow(clippy::too_many_arguments)]
+    fn fold32<C: Cpu>(
         &self,
+        cpu: C,
         t: &Tile,
         g: &[f32],
         shift: f32,
@@ -298,7 +314,7 @@ impl<S: Stored> Pass<'_, '_, S> {
             let rs = self.row_scale[i] as f32;
             let grow = &g[ii * bj..(ii + 1) * bj];
             let mut row_max =
-                row_logits::<FMA>(grow, rs, cs, l, col.is_some().then_some(&mut *colmax)) as f64;
+                cpu.row_logits(grow, rs, cs, l, col.is_some().then_some(&mut *colmax)) as f64;
             if t.diagonal {
                 // The row meets itself: masked, and the maximum taken again
                 // without it (diagonal tiles have no column fold).
@@ -339,9 +355,9 @@ impl<S: Stored> Pass<'_, '_, S> {
                     }
                 }
             }
-            let mut sum = row_exp_sums::<FMA>(l, shift, e, col.is_some().then_some(&mut *colsum));
+            let mut sum = cpu.row_exp_sums(l, shift, e, col.is_some().then_some(&mut *colsum));
             for &(k, x, row_side, col_side) in masked.iter() {
-                let ex = exp32::<FMA>(x - shift) as f64;
+                let ex = exp32::<C::Madd>(x - shift) as f64;
                 if !row_side {
                     sum += ex;
                 }
@@ -453,38 +469,67 @@ impl<S: Stored> Pass<'_, '_, S> {
     }
 }
 
-/// The logits of one float32 row ([`rows32::logits`]); with `FMA`, the AVX2
-/// form.
-#[inline(always)]
-fn row_logits<const FMA: bool>(
-    g: &[f32],
-    rs: f32,
-    cs: &[f32],
-    l: &mut [f32],
-    colmax: Option<&mut [f32]>,
-) -> f32 {
-    #[cfg(target_arch = "x86_64")]
-    if FMA {
-        // SAFETY: `FMA` is true only in the fold compiled for AVX2 and FMA,
-        // which runs after checking that the CPU has both.
-        return unsafe { rows32::avx2::logits(g, rs, cs, l, colmax) };
-    }
-    rows32::logits(g, rs, cs, l, colmax)
+/// The code a fold is built from: the portable form or, with the token that
+/// proves the CPU has them, the AVX2 + FMA one.
+trait Cpu: Copy {
+    /// How the fold's exponentials compute a * b + c.
+    type Madd: Madd;
+    /// The logits of one float32 row ([`rows32::logits`]).
+    fn row_logits(
+        self,
+        g: &[f32],
+        rs: f32,
+        cs: &[f32],
+        l: &mut [f32],
+        colmax: Option<&mut [f32]>,
+    ) -> f32;
+    /// The exponential sums of one float32 row ([`rows32::exp_sums`]).
+    fn row_exp_sums(self, l: &[f32], shift: f32, e: &mut [f32], colsum: Option<&mut [f64]>) -> f64;
 }
 
-/// The exponential sums of one float32 row ([`rows32::exp_sums`]); with
-/// `FMA`, the AVX2 form.
-#[inline(always)]
-fn row_exp_sums<const FMA: bool>(
-    l: &[f32],
-    shift: f32,
-    e: &mut [f32],
-    colsum: Option<&mut [f64]>,
-) -> f64 {
-    #[cfg(target_arch = "x86_64")]
-    if FMA {
-        // SAFETY: as in `row_logits`.
-        return unsafe { rows32::avx2::exp_sums(l, shift, colsum) };
+impl Cpu for Portable {
+    type Madd = Portable;
+    #[inline(always)]
+    fn row_logits(
+        self,
+        g: &[f32],
+        rs: f32,
+        cs: &[f32],
+        l: &mut [f32],
+        colmax: Option<&mut [f32]>,
+    ) -> f32 {
+        rows32::logits(g, rs, cs, l, colmax)
     }
-    rows32::exp_sums::<FMA>(l, shift, e, colsum)
+    #[inline(always)]
+    fn row_exp_sums(self, l: &[f32], shift: f32, e: &mut [f32], colsum: Option<&mut [f64]>) -> f64 {
+        rows32::exp_sums::<Portable>(l, shift, e, colsum)
+    }
+}
+
+impl Cpu for Avx2Fma {
+    type Madd = Fused;
+    #[inline(always)]
+    fn row_logits(
+        self,
+        g: &[f32],
+        rs: f32,
+        cs: &[f32],
+        l: &mut [f32],
+        colmax: Option<&mut [f32]>,
+    ) -> f32 {
+        #[cfg(target_arch = "x86_64")]
+        return rows32::avx2::logits(self, g, rs, cs, l, colmax);
+        #[cfg(not(target_arch = "x86_64"))]
+        match self.never {}
+    }
+    #[inline(always)]
+    fn row_exp_sums(self, l: &[f32], shift: f32, e: &mut [f32], colsum: Option<&mut [f64]>) -> f64 {
+        #[cfg(target_arch = "x86_64")]
+        {
+            let _ = e; // the AVX2 form keeps its exponentials in registers
+            rows32::avx2::exp_sums(self, l, shift, colsum)
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        match self.never {}
+    }
 }

@@ -32,6 +32,7 @@ use ndarray::ArrayView2;
 use rayon::prelude::*;
 
 use crate::layout::Layout;
+use crate::loss::cpu::Avx2Fma;
 use crate::loss::exp::Lse;
 use crate::loss::{EXP32_SPAN, FIXED_SHIFT_SPAN, Settings, Similarity};
 
@@ -147,9 +148,9 @@ pub struct Pass<'p, 'a, T> {
     /// fixed shift's span keeps every term a normal float32 (see
     /// [`fold32`](Pass::fold32)).
     exp32: bool,
-    /// The hand-vectorized AVX2 + FMA code may run: the CPU has both and
-    /// the caller did not ask for the portable code.
-    avx2: bool,
+    /// The token of AVX2 + FMA where the CPU has both and the caller did
+    /// not ask for the portable code: the hand-vectorized code runs with it.
+    cpu: Option<Avx2Fma>,
 }
 
 /// What the pass found: per row of each side, the log-sum-exp over the
@@ -291,7 +292,11 @@ impl<'p, 'a, S: Stored> Pass<'p, 'a, S> {
             positive_sim,
             fixed_shift,
             exp32: fixed_shift.is_some() && 2.0 / tau <= EXP32_SPAN,
-            avx2: !settings.portable && has_avx2_fma(),
+            cpu: if settings.portable {
+                None
+            } else {
+                Avx2Fma::detect()
+            },
         }
     }
 
@@ -319,16 +324,4 @@ fn precise_sim<S: Stored>(a: &Side<'_, S>, b: &Side<'_, S>, i: usize, j: usize) 
         .sum();
     // One product of the two scales, so that s(i, j) == s(j, i) exactly.
     dot * (a.scale[i] * b.scale[j])
-}
-
-/// Whether the CPU has AVX2 and FMA (the hand-vectorized code's needs).
-fn has_avx2_fma() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
-    }
 }

@@ -4,6 +4,7 @@
 use super::Pass;
 use super::element::{Converted, Element, Stored};
 use super::schedule::Tile;
+use crate::loss::cpu::Avx2Fma;
 use crate::loss::product::{self, Packed};
 
 /// Both sides packed for the float32 AVX2 kernel: the rows of the tiles by
@@ -11,17 +12,19 @@ use crate::loss::product::{self, Packed};
 pub(super) struct PackedSides {
     a: Packed,
     b: Packed,
+    /// The proof that the kernel's instructions exist on this CPU.
+    cpu: Avx2Fma,
 }
 
 impl<S: Stored> Pass<'_, '_, S> {
     /// Both sides packed for the float32 AVX2 kernel, where that kernel
     /// applies (see [`product`]).
     pub(super) fn packed(&self) -> Option<PackedSides> {
-        if !self.avx2
-            || !<S::Tile>::IS_F32
+        let cpu = self.cpu?;
+        if !<S::Tile>::IS_F32
             || self.a.mapped
             || self.b.mapped
-            || !product::packed_kernel_applies()
+            || !product::packed_kernel_applies(cpu)
         {
             return None;
         }
@@ -34,6 +37,7 @@ impl<S: Stored> Pass<'_, '_, S> {
         Some(PackedSides {
             a: Packed::new(self.a.m, self.block, product::ROWS)?,
             b: Packed::new(self.b.m, self.block, product::COLS)?,
+            cpu,
         })
     }
 
@@ -50,11 +54,10 @@ impl<S: Stored> Pass<'_, '_, S> {
         if let (Some(p), Some(g)) = (packed, <S::Tile>::as_f32_mut(g)) {
             let rows = (t.i0 / self.block, t.i1 - t.i0);
             let cols = (t.j0 / self.block, t.j1 - t.j0);
-            // SAFETY: `packed` exists only where the CPU has AVX2 and FMA.
-            unsafe { product::with_packed(&p.a, &p.b, rows, cols, g) };
+            product::with_packed(p.cpu, &p.a, &p.b, rows, cols, g);
             return;
         }
-        let _ = packed; // only x86-64 has a packed kernel
+        let _ = packed; // only x86-64 has a packed kernel (and a token)
         match (S::as_tile(self.a.m), S::as_tile(self.b.m)) {
             (Some(a), Some(b)) => product::with_gemm(a, b, (t.i0, t.i1), (t.j0, t.j1), g),
             _ => {
