@@ -31,7 +31,7 @@ use crate::error::{Error, Result};
 use crate::input::{Embeddings, Matrix, Values};
 use crate::layout::Layout;
 use exp::{log_add_exp, softplus};
-use kernel::{Pass, Purpose, Side, Stored};
+use kernel::{Pass, Purpose, Side, Stored, Visible};
 
 /// How two embeddings are compared.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -130,7 +130,8 @@ impl RecordStats {
 /// One term of a record's denominator.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct Term {
-    /// Row of the candidate in the candidates' file.
+    /// Row of the candidate in the candidates' file (extra negatives
+    /// follow, numbered on past its rows: see [`Core::with_negatives`]).
     pub index: usize,
     pub sim: f64,
     pub logit: f64,
@@ -173,6 +174,20 @@ macro_rules! with_prepared {
 struct Prepared<'a, T> {
     a: Side<'a, T>,
     b: Option<Side<'a, T>>,
+    /// Extra candidate sides of the forward anchors (negatives only).
+    extra: Vec<(Side<'a, T>, Visible)>,
+}
+
+/// Which extra negatives each anchor sees ([`Core::with_negatives`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Negatives {
+    /// Every row of the file, for every anchor: one shared set (a MoCo
+    /// queue, hard negatives stacked for the whole batch).
+    Shared,
+    /// Anchor a sees rows `a * m .. (a + 1) * m`: `m` negatives of its own
+    /// (an (A, m, d) array seen as (A m, d) rows, A the rows of the
+    /// anchors' file).
+    PerAnchor(usize),
 }
 
 fn side<'a, T: Stored>(
@@ -221,6 +236,7 @@ fn prepare<'a, S: Stored>(
         b: second
             .map(|((e, n), m)| side(e, n, m.view(), sim))
             .transpose()?,
+        extra: Vec::new(),
     })
 }
 
@@ -295,6 +311,66 @@ impl<'a> Core<'a> {
         })
     }
 
+    /// Adds a file of extra negatives: rows that are candidates of every
+    /// forward anchor (every anchor in the one-file layouts, the queries in
+    /// the keys layout) and never positives, seen as `negatives` says. The
+    /// file must hold the precision of the others.
+    pub fn with_negatives(
+        mut self,
+        file: &'a Embeddings,
+        negatives: Negatives,
+    ) -> Result<Core<'a>> {
+        let (n_a, d) = with_prepared!(&self.inner, p => (p.a.m.nrows(), p.a.m.ncols()));
+        if file.cols() != d {
+            return Err(Error::data(
+                &file.name,
+                format!(
+                    "has dimension {} but the anchors have dimension {d}",
+                    file.cols()
+                ),
+            ));
+        }
+        let visible = match negatives {
+            Negatives::Shared => Visible::All,
+            Negatives::PerAnchor(m) => {
+                if n_a.checked_mul(m) != Some(file.rows()) || m == 0 {
+                    return Err(Error::data(
+                        &file.name,
+                        format!(
+                            "has {} rows, but {n_a} anchors with {m} negatives each need {}",
+                            file.rows(),
+                            n_a.saturating_mul(m)
+                        ),
+                    ));
+                }
+                Visible::Block(m)
+            }
+        };
+        let sim = self.settings.similarity;
+        let norms = file.row_norms();
+        match (&mut self.inner, &file.values) {
+            (Inner::F16(p), Values::F16(m)) => {
+                p.extra.push((side(file, &norms, m.view(), sim)?, visible))
+            }
+            (Inner::F32(p), Values::F32(m)) => {
+                p.extra.push((side(file, &norms, m.view(), sim)?, visible))
+            }
+            (Inner::F64(p), Values::F64(m)) => {
+                p.extra.push((side(file, &norms, m.view(), sim)?, visible))
+            }
+            _ => {
+                return Err(Error::data(
+                    &file.name,
+                    format!(
+                        "holds {} values, another precision than the anchors' (convert it first)",
+                        file.source_dtype
+                    ),
+                ));
+            }
+        }
+        Ok(self)
+    }
+
     /// The precision products are computed in: "f32" or "f64".
     pub fn precision(&self) -> &'static str {
         match self.inner {
@@ -305,14 +381,14 @@ impl<'a> Core<'a> {
 
     /// Number of tiles the pass computes (for progress bars).
     pub fn tile_count(&self) -> u64 {
-        let (n_a, n_b) =
-            with_prepared!(&self.inner, p => (p.a.m.nrows(), p.b.as_ref().map(|b| b.m.nrows())));
-        kernel::tile_count(
-            n_a,
-            n_b.unwrap_or(n_a),
-            self.settings.block.max(1),
-            self.layout.one_file(),
-        )
+        let (n_a, n_b, extra) = with_prepared!(&self.inner, p => (
+            p.a.m.nrows(),
+            p.b.as_ref().map(|b| b.m.nrows()),
+            p.extra.iter().map(|(s, v)| (s.m.nrows(), *v)).collect::<Vec<_>>(),
+        ));
+        let block = self.settings.block.max(1);
+        kernel::tile_count(n_a, n_b.unwrap_or(n_a), block, self.layout.one_file())
+            + kernel::extra_tile_count(n_a, block, &extra)
     }
 
     /// Runs the fused pass and returns one finding per record, in record order.
@@ -334,7 +410,14 @@ impl<'a> Core<'a> {
     }
 
     fn pass<'s, T: Stored>(&'s self, p: &'s Prepared<'a, T>, purpose: Purpose) -> Pass<'s, 'a, T> {
-        Pass::new(&p.a, p.b.as_ref(), self.layout, &self.settings, purpose)
+        Pass::new(
+            &p.a,
+            p.b.as_ref(),
+            &p.extra,
+            self.layout,
+            &self.settings,
+            purpose,
+        )
     }
 }
 

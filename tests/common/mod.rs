@@ -7,7 +7,7 @@ mod reference;
 mod rng;
 
 #[allow(unused_imports)]
-pub use reference::{Expected, RefTerm, check_terms, record, reference, similarity};
+pub use reference::{Expected, RefTerm, check_terms, record, record_where, reference, similarity};
 #[allow(unused_imports)]
 pub use rng::{Rng, Rows};
 

@@ -87,6 +87,19 @@ pub fn record(
     s: Similarity,
     tau: f64,
 ) -> Expected {
+    record_where(anchor, cands, |k| Some(k) != skip, positive, s, tau)
+}
+
+/// One record: `anchor` against the rows of `cands` that `seen` keeps, with
+/// positive row `positive`.
+pub fn record_where(
+    anchor: &[f64],
+    cands: &[Vec<f64>],
+    seen: impl Fn(usize) -> bool,
+    positive: usize,
+    s: Similarity,
+    tau: f64,
+) -> Expected {
     let d = anchor.len() as f64;
     let size_of = |x: &[f64]| match s {
         Similarity::Cosine => 1.0,
@@ -95,7 +108,7 @@ pub fn record(
     let mut terms: Vec<RefTerm> = cands
         .iter()
         .enumerate()
-        .filter(|&(k, _)| Some(k) != skip)
+        .filter(|&(k, _)| seen(k))
         .map(|(k, c)| {
             let sim = similarity(anchor, c, s);
             RefTerm {

@@ -6,7 +6,7 @@ use std::sync::atomic::AtomicU64;
 
 use super::element::{Element, Stored};
 use super::schedule::Tile;
-use super::{Anchors, Pass};
+use super::{Anchors, MAIN, Pass};
 use crate::loss::cpu::{Avx2Fma, Fused, Madd, Portable};
 use crate::loss::exp::{Lse, exp, exp32, max_of, sum_lanes};
 use crate::loss::rows32;
@@ -145,7 +145,8 @@ impl<S: Stored> Pass<'_, '_, S> {
     ) -> Vec<Lse> {
         let bj = t.j1 - t.j0;
         let d = self.a.m.ncols() as f64;
-        let col_scale = &self.col_scale[t.j0..t.j1];
+        let (cand, col_scale) = self.cand(t.side);
+        let col_scale = &col_scale[t.j0..t.j1];
         let col = self.col.as_ref().filter(|_| t.cols);
         let Buffers {
             l,
@@ -167,7 +168,7 @@ impl<S: Stored> Pass<'_, '_, S> {
             colsum.fill(0.0);
             colmax.fill(f64::NEG_INFINITY);
         }
-        let size_j = max_of(&self.b.size[t.j0..t.j1]).max(0.0);
+        let size_j = max_of(&cand.size[t.j0..t.j1]).max(0.0);
         for (ii, acc) in rows.iter_mut().enumerate().take(t.i1 - t.i0) {
             let i = t.i0 + ii;
             self.logit_row(t, ii, g, col_scale, l);
@@ -191,7 +192,7 @@ impl<S: Stored> Pass<'_, '_, S> {
                         *ex = exp::<M>(x - shift);
                     }
                     if !row_recs.is_empty() {
-                        let sum = self.sum_without(e, self.fwd.positives.get(i), t.j0, saved);
+                        let sum = self.sum_without(e, self.row_positives(t, i), t.j0, saved);
                         *acc = acc.merge(Lse { max: shift, sum });
                     }
                     if let Some(col) = col {
@@ -204,7 +205,7 @@ impl<S: Stored> Pass<'_, '_, S> {
                 None => {
                     if !row_recs.is_empty() {
                         saved.clear();
-                        for &q in self.fwd.positives.get(i) {
+                        for &q in self.row_positives(t, i) {
                             if (t.j0..t.j1).contains(&q) {
                                 saved.push((q - t.j0, l[q - t.j0]));
                                 l[q - t.j0] = f64::NEG_INFINITY;
@@ -301,14 +302,15 @@ impl<S: Stored> Pass<'_, '_, S> {
             &mut colsum[..bj],
             &mut colmax32[..bj],
         );
-        for (c, &s) in cs.iter_mut().zip(&self.col_scale[t.j0..t.j1]) {
+        let (cand, col_scale) = self.cand(t.side);
+        for (c, &s) in cs.iter_mut().zip(&col_scale[t.j0..t.j1]) {
             *c = s as f32;
         }
         if col.is_some() {
             colsum.fill(0.0);
             colmax.fill(f32::NEG_INFINITY);
         }
-        let size_j = max_of(&self.b.size[t.j0..t.j1]).max(0.0);
+        let size_j = max_of(&cand.size[t.j0..t.j1]).max(0.0);
         for (ii, acc) in rows.iter_mut().enumerate().take(t.i1 - t.i0) {
             let i = t.i0 + ii;
             let rs = self.row_scale[i] as f32;
@@ -333,7 +335,7 @@ impl<S: Stored> Pass<'_, '_, S> {
             let positives = if row_recs.is_empty() {
                 &[][..]
             } else {
-                self.fwd.positives.get(i)
+                self.row_positives(t, i)
             };
             let reverse = col.map_or(&[][..], |c| c.reverse.get(i));
             for (&q, row_side) in positives
@@ -424,6 +426,17 @@ impl<S: Stored> Pass<'_, '_, S> {
             e[k] = v;
         }
         sum
+    }
+
+    /// The positives of row i's anchor that lie on the tile's candidate
+    /// side: those of the main side; none on an extra side.
+    #[inline(always)]
+    fn row_positives(&self, t: &Tile, i: usize) -> &[usize] {
+        if t.side == MAIN {
+            self.fwd.positives.get(i)
+        } else {
+            &[]
+        }
     }
 
     /// Row ii of the tile's logits into `l`; the anchor itself is -inf.

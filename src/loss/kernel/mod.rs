@@ -9,6 +9,25 @@
 //! per (anchor, tile) and merged in a fixed order, so the result is identical
 //! for any number of threads.
 //!
+//! The pass runs over anchors x candidate sides. A side is a matrix and the
+//! rows of it each anchor sees ([`Visible`]); the main side holds the
+//! positives, and an anchor may have several (its distinct positives are
+//! left out of its running sum and put back per record, so each record's
+//! denominator holds its own positive only). Every layout is an instance:
+//!
+//! | layout | anchors | main side | extra sides |
+//! |--------|---------|-----------|-------------|
+//! | two-view (one file or two view files stacked) | every row | the same file, all but self | none |
+//! | pairs (+ symmetric) | the rows named as anchors | the same file, all but self | none |
+//! | keys | the queries | the keys, all | none |
+//! | keys symmetric | also the keys (column fold) | the queries, all | none |
+//! | extra negatives ([`Core::with_negatives`](crate::loss::Core::with_negatives)) | as the layout | as the layout | a file, all (shared) or a block per anchor |
+//!
+//! What the pass keeps per anchor and record is a [`Partial`], which merges
+//! exactly with the part over other candidates: the extra sides' part is
+//! merged into the main side's, and a temperature sweep or a sharded run
+//! keeps one per temperature or per part.
+//!
 //! By concern: `element` (the stored and tile element types, float16 rows
 //! converted as tiles are formed), `schedule` (row blocks to workers, the
 //! ordered merge of column partials), `multiply` (which product fills a
@@ -26,7 +45,7 @@ mod schedule;
 
 pub use element::{Element, Stored};
 pub use rank::TIE_ULPS;
-pub use schedule::{tile_count, workers};
+pub use schedule::{extra_tile_count, tile_count, workers};
 
 use ndarray::ArrayView2;
 use rayon::prelude::*;
@@ -101,6 +120,34 @@ pub struct Side<'a, T> {
     pub mapped: bool,
 }
 
+/// Which rows of a candidate side each anchor sees.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Visible {
+    /// Every row (the keys of the keys layout; a shared set of extra
+    /// negatives such as a MoCo queue).
+    All,
+    /// Every row but the anchor's own (the one-file layouts: the side is
+    /// the anchors' own file).
+    AllButSelf,
+    /// Rows `a * m .. (a + 1) * m` for anchor a: a block of its own (extra
+    /// negatives given per anchor, an (A, m, d) array seen as (A m, d)).
+    Block(usize),
+}
+
+/// The candidate sides of the pass, indexed as tiles name them: the main
+/// side, that holds the positives, is [`MAIN`]; extra sides (negatives
+/// only) follow from 1.
+pub const MAIN: usize = 0;
+
+/// An extra candidate side: rows that are candidates of the forward
+/// anchors but never positives.
+struct Extra<'p, 'a, T> {
+    side: &'p Side<'a, T>,
+    visible: Visible,
+    /// Its part of the tile logits' scaling ([`Scaling`]).
+    col_scale: Vec<f64>,
+}
+
 /// Anchors whose candidates lie on the other side of the tile.
 pub struct Anchors {
     /// Record ids of each anchor row.
@@ -115,10 +162,17 @@ pub struct Anchors {
 pub struct Pass<'p, 'a, T> {
     /// Rows of the tiles: anchors of forward records.
     a: &'p Side<'a, T>,
-    /// Columns of the tiles: candidates of forward records. In one-file
-    /// layouts this is the same side as `a`.
+    /// Columns of the tiles: candidates of forward records, and the side
+    /// that holds their positives. In one-file layouts this is the same
+    /// side as `a`, each anchor seeing all of it but itself
+    /// ([`Visible::AllButSelf`]); in the keys layout every key
+    /// ([`Visible::All`]), and in the other direction the key anchors see
+    /// every query (the column fold).
     b: &'p Side<'a, T>,
     one_file: bool,
+    /// Further candidate sides of the forward anchors: negatives only,
+    /// folded after the main side ([`MAIN`] + 1 onwards).
+    extra: Vec<Extra<'p, 'a, T>>,
     /// 1 / tau (infinite for a tau below 1/f64::MAX: see [`Pass::per_tau`]).
     inv_tau: f64,
     tau: f64,
@@ -153,13 +207,51 @@ pub struct Pass<'p, 'a, T> {
     cpu: Option<Avx2Fma>,
 }
 
-/// What the pass found: per row of each side, the log-sum-exp over the
-/// candidates that are neither the row itself nor one of its positives, and
-/// per record the count of candidates scoring above its positive.
-pub struct PassOut {
+/// What a pass found over part or all of the anchors x candidates grid,
+/// per anchor and per record: the state a temperature sweep keeps per
+/// temperature and a sharded run stores per part.
+///
+/// Per anchor (a row of either side), the running log-sum-exp over the
+/// candidates seen that are neither the anchor itself nor one of its
+/// positives; per record, the count of those candidates scoring above its
+/// positive. The positives' own logits are fixed per record and kept by the
+/// pass. Two parts over disjoint candidates merge into the part over both
+/// with [`Partial::merge`]: counts add exactly, and log-sum-exps combine
+/// without approximation (as their sums of exponentials, to float64
+/// rounding); the merge order decides the last bits, so callers fix it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Partial {
+    /// Per row of `a`, the anchors of forward records.
     pub lse_a: Vec<Lse>,
+    /// Per row of `b` (keys layout: key-to-query anchors); empty where the
+    /// part has none.
     pub lse_b: Vec<Lse>,
+    /// Per record.
     pub above: Vec<u64>,
+}
+
+impl Partial {
+    /// The part over the candidates of both. `other` may leave `lse_b`
+    /// empty (a part that saw no candidates of those anchors).
+    pub fn merge(mut self, other: Partial) -> Partial {
+        fn both(mine: &mut Vec<Lse>, theirs: Vec<Lse>) {
+            if mine.is_empty() {
+                *mine = theirs;
+            } else if !theirs.is_empty() {
+                assert_eq!(mine.len(), theirs.len(), "parts of one pass");
+                for (m, t) in mine.iter_mut().zip(theirs) {
+                    *m = m.merge(t);
+                }
+            }
+        }
+        both(&mut self.lse_a, other.lse_a);
+        both(&mut self.lse_b, other.lse_b);
+        assert_eq!(self.above.len(), other.above.len(), "parts of one pass");
+        for (m, t) in self.above.iter_mut().zip(other.above) {
+            *m += t;
+        }
+        self
+    }
 }
 
 /// How a tile's dot product g of rows i (of `a`) and j (of `b`) becomes a
@@ -172,21 +264,27 @@ pub struct PassOut {
 pub struct Scaling {
     pub row: Vec<f64>,
     pub col: Vec<f64>,
+    /// The column factors of each extra candidate side.
+    pub extra: Vec<Vec<f64>>,
 }
 
 impl Scaling {
     /// Intermediates above this count as overflowing.
     const LIMIT: f64 = 1e300;
 
-    pub fn new<T>(a: &Side<'_, T>, b: &Side<'_, T>, tau: f64) -> Scaling {
+    pub fn new<'s, T>(
+        a: &Side<'s, T>,
+        b: &Side<'s, T>,
+        extra: &[&Side<'s, T>],
+        tau: f64,
+    ) -> Scaling {
         let inv_tau = 1.0 / tau;
         let max = |v: &[f64]| v.iter().fold(0.0f64, |m, &x| m.max(x));
         // |g * scale_i| <= |x_i| |y_j| scale_i = size_i |y_j|, and
         // |y_j| = size_j / scale_j.
-        let largest_y = b
-            .size
-            .iter()
-            .zip(&b.scale)
+        let largest_y = std::iter::once(b)
+            .chain(extra.iter().copied())
+            .flat_map(|c| c.size.iter().zip(&c.scale))
             .fold(0.0f64, |m, (&s, &c)| m.max(s / c));
         let row_max = max(&a.scale) * inv_tau;
         let g_row_max = max(&a.size) * largest_y * inv_tau;
@@ -199,6 +297,10 @@ impl Scaling {
         Scaling {
             row: a.scale.iter().map(|s| s * row_f).collect(),
             col: b.scale.iter().map(|s| s * col_f).collect(),
+            extra: extra
+                .iter()
+                .map(|c| c.scale.iter().map(|s| s * col_f).collect())
+                .collect(),
         }
     }
 }
@@ -213,12 +315,14 @@ pub enum Purpose {
 
 impl<'p, 'a, S: Stored> Pass<'p, 'a, S> {
     /// The pass over `a`'s anchors and `b`'s candidates (`a`'s own in the
-    /// one-file layouts), for the records of `layout`; with
+    /// one-file layouts), for the records of `layout`, with `extra`
+    /// candidate sides of the forward anchors (negatives only); with
     /// [`Purpose::Run`] it also computes every record's positive similarity
     /// (in parallel, on the caller's pool).
     pub fn new(
         a: &'p Side<'a, S>,
         b: Option<&'p Side<'a, S>>,
+        extra: &'p [(Side<'a, S>, Visible)],
         layout: &Layout,
         settings: &Settings,
         purpose: Purpose,
@@ -262,7 +366,8 @@ impl<'p, 'a, S: Stored> Pass<'p, 'a, S> {
         let fixed_shift = (settings.similarity == Similarity::Cosine
             && 2.0 / tau <= FIXED_SHIFT_SPAN)
             .then_some(1.0 / tau);
-        let scaling = Scaling::new(a, b, tau);
+        let extra_sides: Vec<&Side<'a, S>> = extra.iter().map(|(side, _)| side).collect();
+        let scaling = Scaling::new(a, b, &extra_sides, tau);
         let positive_sim: Vec<f64> = match purpose {
             Purpose::Run => records
                 .par_iter()
@@ -276,10 +381,20 @@ impl<'p, 'a, S: Stored> Pass<'p, 'a, S> {
                 .collect(),
             Purpose::Terms => Vec::new(),
         };
+        let extra = extra
+            .iter()
+            .zip(scaling.extra)
+            .map(|((side, visible), col_scale)| Extra {
+                side,
+                visible: *visible,
+                col_scale,
+            })
+            .collect();
         Pass {
             a,
             b,
             one_file,
+            extra,
             inv_tau: 1.0 / tau,
             tau,
             row_scale: scaling.row,
@@ -309,6 +424,18 @@ impl<'p, 'a, S: Stored> Pass<'p, 'a, S> {
 
     pub fn precise_logit(&self, i: usize, j: usize) -> f64 {
         self.precise_sim(i, j) / self.tau
+    }
+
+    /// Candidate side `side` ([`MAIN`] or an extra one) and its tile
+    /// logits' column factors.
+    #[inline(always)]
+    fn cand(&self, side: usize) -> (&Side<'a, S>, &[f64]) {
+        if side == MAIN {
+            (self.b, &self.col_scale)
+        } else {
+            let e = &self.extra[side - 1];
+            (e.side, &e.col_scale)
+        }
     }
 }
 

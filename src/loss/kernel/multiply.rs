@@ -42,7 +42,8 @@ impl<S: Stored> Pass<'_, '_, S> {
     }
 
     /// Fills `g` with the dot products of rows i0..i1 of `a` with rows
-    /// j0..j1 of `b`, row-major.
+    /// j0..j1 of the tile's candidate side, row-major. `packed` only for
+    /// the main side.
     pub(super) fn product(
         &self,
         t: &Tile,
@@ -58,12 +59,13 @@ impl<S: Stored> Pass<'_, '_, S> {
             return;
         }
         let _ = packed; // only x86-64 has a packed kernel (and a token)
-        match (S::as_tile(self.a.m), S::as_tile(self.b.m)) {
+        let cand = self.cand(t.side).0;
+        match (S::as_tile(self.a.m), S::as_tile(cand.m)) {
             (Some(a), Some(b)) => product::with_gemm(a, b, (t.i0, t.i1), (t.j0, t.j1), g),
             _ => {
                 // float16: the tile's rows converted (the row block's once),
                 // then multiplied.
-                let (a, b) = conv.tile(self.a.m, (t.i0, t.i1), self.b.m, (t.j0, t.j1));
+                let (a, b) = conv.tile(self.a.m, (t.i0, t.i1), cand.m, (t.j0, t.j1));
                 product::with_gemm(a, b, (0, t.i1 - t.i0), (0, t.j1 - t.j0), g);
             }
         }

@@ -6,19 +6,22 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::element::{Element, Stored};
 use super::schedule::Tile;
-use super::{Anchors, Pass};
+use super::{Anchors, MAIN, Pass, precise_sim};
 use crate::loss::exp::max_of;
 
 /// Width of the tie window in units of (d + 2) float64 epsilons.
 pub const TIE_ULPS: f64 = 2.0;
 
 impl<S: Stored> Pass<'_, '_, S> {
-    /// Whether candidate j (of `b`) scores above a positive whose logit is
-    /// `lp`, anchor i (of `a`). Logits closer than the float64 rounding bound
-    /// of the similarity count as a tie, and ties favour the positive: two
-    /// rows equal in exact arithmetic never outrank each other.
-    pub(super) fn scores_above(&self, i: usize, j: usize, lp: f64) -> bool {
-        self.precise_logit(i, j) > lp + self.tie_window(self.a.size[i] * self.b.size[j])
+    /// Whether candidate j (of candidate side `side`) scores above a
+    /// positive whose logit is `lp`, anchor i (of `a`). Logits closer than
+    /// the float64 rounding bound of the similarity count as a tie, and ties
+    /// favour the positive: two rows equal in exact arithmetic never outrank
+    /// each other.
+    pub(super) fn scores_above(&self, side: usize, i: usize, j: usize, lp: f64) -> bool {
+        let cand = self.cand(side).0;
+        precise_sim(self.a, cand, i, j) / self.tau
+            > lp + self.tie_window(self.a.size[i] * cand.size[j])
     }
 
     /// The float64 rounding bound of a logit whose rows have `size` |x||y|
@@ -57,7 +60,8 @@ impl<S: Stored> Pass<'_, '_, S> {
             if row_max >= lp - tol {
                 let n = self.count_above(l, lp, tol, |jj| {
                     // The positive never scores above itself.
-                    t.j0 + jj != self.positive[r] && self.scores_above(i, t.j0 + jj, lp)
+                    (t.side != MAIN || t.j0 + jj != self.positive[r])
+                        && self.scores_above(t.side, i, t.j0 + jj, lp)
                 });
                 if n > 0 {
                     above[r].fetch_add(n, Ordering::Relaxed);
@@ -94,7 +98,7 @@ impl<S: Stored> Pass<'_, '_, S> {
                     if x > lp + tol
                         || (x >= lp - tol
                             && t.i0 + ii != self.positive[r]
-                            && self.scores_above(t.i0 + ii, j, lp))
+                            && self.scores_above(MAIN, t.i0 + ii, j, lp))
                     {
                         n += 1;
                     }

@@ -1,7 +1,7 @@
 //! From the pass's sums to each record's findings, and each record's terms.
 
-use super::Pass;
 use super::element::Stored;
+use super::{Pass, Visible, precise_sim};
 use crate::layout::{Layout, Record};
 use crate::loss::exp::log_add_exp;
 use crate::loss::{RecordStats, Term, TermSink, exp_or_none, softmax};
@@ -45,7 +45,9 @@ impl<S: Stored> Pass<'_, '_, S> {
     }
 
     /// Streams the terms of the given records of `layout`, in the given
-    /// order (see [`Core::terms`](crate::loss::Core::terms)).
+    /// order (see [`Core::terms`](crate::loss::Core::terms)). The terms of
+    /// extra negatives follow those of the main side, numbered on past its
+    /// rows.
     pub fn terms<E>(
         &self,
         layout: &Layout,
@@ -75,6 +77,30 @@ impl<S: Stored> Pass<'_, '_, S> {
                     exp: exp_or_none(logit),
                     p: 0.0,
                 });
+            }
+            if !r.backward {
+                // Extra negatives after the main side's candidates, numbered
+                // on past its rows, side after side.
+                let mut offset = n_cand;
+                for extra in &self.extra {
+                    let n = extra.side.m.nrows();
+                    let rows = match extra.visible {
+                        Visible::All | Visible::AllButSelf => 0..n,
+                        Visible::Block(m) => r.anchor * m..(r.anchor + 1) * m,
+                    };
+                    for c in rows {
+                        let sim = precise_sim(self.a, extra.side, r.anchor, c);
+                        let logit = sim / self.tau;
+                        terms.push(Term {
+                            index: offset + c,
+                            sim,
+                            logit,
+                            exp: exp_or_none(logit),
+                            p: 0.0,
+                        });
+                    }
+                    offset += n;
+                }
             }
             softmax(&mut terms);
             each(k, &terms)?;

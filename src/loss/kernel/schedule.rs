@@ -9,7 +9,7 @@ use std::sync::{Mutex, OnceLock};
 use super::element::{Converted, Stored};
 use super::fold::Buffers;
 use super::multiply::PackedSides;
-use super::{Pass, PassOut};
+use super::{MAIN, Partial, Pass, Visible};
 use crate::loss::exp::Lse;
 
 /// The column partials of one column block, merged in row-block order as
@@ -61,6 +61,20 @@ pub fn tile_count(n_a: usize, n_b: usize, block: usize, one_file: bool) -> u64 {
     }
 }
 
+/// Number of tiles the extra candidate sides add to [`tile_count`]: each
+/// `(rows, visible)` side against `n_a` anchors.
+pub fn extra_tile_count(n_a: usize, block: usize, sides: &[(usize, Visible)]) -> u64 {
+    sides
+        .iter()
+        .map(|&(rows, visible)| match visible {
+            Visible::All | Visible::AllButSelf => {
+                (n_a.div_ceil(block) * rows.div_ceil(block)) as u64
+            }
+            Visible::Block(m) => (n_a * m.div_ceil(block)) as u64,
+        })
+        .sum()
+}
+
 /// How many workers the pass starts for `row_blocks` row blocks: one per
 /// thread of the current pool, but never more than there are row blocks
 /// (each worker takes whole row blocks).
@@ -78,6 +92,8 @@ pub(super) struct Tile {
     pub(super) diagonal: bool,
     pub(super) rows: bool,
     pub(super) cols: bool,
+    /// The candidate side of its columns: [`MAIN`] or an extra one.
+    pub(super) side: usize,
 }
 
 impl<S: Stored> Pass<'_, '_, S> {
@@ -86,7 +102,18 @@ impl<S: Stored> Pass<'_, '_, S> {
     }
 
     /// Runs the pass; `progress` is called with the number of tiles done.
-    pub fn run(&self, progress: &(dyn Fn(u64) + Sync)) -> PassOut {
+    /// The main side's part, then the extra sides' merged into it.
+    pub fn run(&self, progress: &(dyn Fn(u64) + Sync)) -> Partial {
+        let main = self.run_main(progress);
+        if self.extra.is_empty() {
+            return main;
+        }
+        main.merge(self.run_extra(progress))
+    }
+
+    /// The part of the main side: row folds and, over the symmetric half or
+    /// the key anchors, column folds.
+    fn run_main(&self, progress: &(dyn Fn(u64) + Sync)) -> Partial {
         let n_a = self.a.m.nrows();
         let n_b = self.b.m.nrows();
         let nbi = Self::blocks(n_a, self.block);
@@ -141,7 +168,7 @@ impl<S: Stored> Pass<'_, '_, S> {
         } else {
             merged.into_iter().flatten().collect()
         };
-        PassOut {
+        Partial {
             lse_a,
             lse_b,
             above: above.into_iter().map(AtomicU64::into_inner).collect(),
@@ -183,6 +210,7 @@ impl<S: Stored> Pass<'_, '_, S> {
                     diagonal,
                     rows: rows_have_anchors,
                     cols: cols_have_anchors,
+                    side: MAIN,
                 };
                 self.product(&t, packed, &mut conv, &mut g);
                 let cols = self.fold_dispatch(&t, &g, &mut buf, &mut rows, above);
@@ -197,6 +225,99 @@ impl<S: Stored> Pass<'_, '_, S> {
                 m.lock().expect("no worker panicked").deliver(bi, part);
             }
             progress(1);
+        }
+        rows
+    }
+
+    /// The part of the extra sides: row folds only, each row block's tiles
+    /// side by side and, within a side, left to right (a fixed order).
+    fn run_extra(&self, progress: &(dyn Fn(u64) + Sync)) -> Partial {
+        let n_a = self.a.m.nrows();
+        let nbi = Self::blocks(n_a, self.block);
+        let above: Vec<AtomicU64> = (0..self.positive_logit.len())
+            .map(|_| AtomicU64::new(0))
+            .collect();
+        let rows: Vec<OnceLock<Vec<Lse>>> = (0..nbi).map(|_| OnceLock::new()).collect();
+        let next = AtomicUsize::new(0);
+        rayon::scope(|s| {
+            for _ in 0..workers(nbi) {
+                s.spawn(|_| {
+                    loop {
+                        let bi = next.fetch_add(1, Ordering::Relaxed);
+                        if bi >= nbi {
+                            break;
+                        }
+                        let own = self.extra_row_block(bi, &above, progress);
+                        rows[bi].set(own).expect("each row block runs once");
+                    }
+                });
+            }
+        });
+        Partial {
+            lse_a: rows
+                .into_iter()
+                .flat_map(|r| r.into_inner().expect("every row block ran"))
+                .collect(),
+            lse_b: Vec::new(),
+            above: above.into_iter().map(AtomicU64::into_inner).collect(),
+        }
+    }
+
+    fn extra_row_block(
+        &self,
+        bi: usize,
+        above: &[AtomicU64],
+        progress: &(dyn Fn(u64) + Sync),
+    ) -> Vec<Lse> {
+        let b = self.block;
+        let i0 = bi * b;
+        let i1 = (i0 + b).min(self.a.m.nrows());
+        let mut rows = vec![Lse::EMPTY; i1 - i0];
+        let mut g = vec![<S::Tile>::default(); b * b];
+        let mut conv = Converted::new();
+        let mut buf = Buffers::new(b);
+        let has_anchors = self.fwd.records.any_in(i0, i1);
+        for (k, extra) in self.extra.iter().enumerate() {
+            let side = MAIN + 1 + k;
+            let mut tile =
+                |(i0, i1): (usize, usize), (j0, j1): (usize, usize), rows: &mut [Lse]| {
+                    if has_anchors && self.fwd.records.any_in(i0, i1) {
+                        let t = Tile {
+                            i0,
+                            i1,
+                            j0,
+                            j1,
+                            diagonal: false,
+                            rows: true,
+                            cols: false,
+                            side,
+                        };
+                        self.product(&t, None, &mut conv, &mut g);
+                        self.fold_dispatch(&t, &g, &mut buf, rows, above);
+                    }
+                    progress(1);
+                };
+            match extra.visible {
+                Visible::All | Visible::AllButSelf => {
+                    let n = extra.side.m.nrows();
+                    for j0 in (0..n).step_by(b) {
+                        tile((i0, i1), (j0, (j0 + b).min(n)), &mut rows);
+                    }
+                }
+                Visible::Block(m) => {
+                    // Each anchor against its own block: one row at a time.
+                    for i in i0..i1 {
+                        for c0 in (0..m).step_by(b) {
+                            let j = i * m;
+                            tile(
+                                (i, i + 1),
+                                (j + c0, j + (c0 + b).min(m)),
+                                &mut rows[i - i0..],
+                            );
+                        }
+                    }
+                }
+            }
         }
         rows
     }
