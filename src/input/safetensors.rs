@@ -350,6 +350,7 @@ mod tests {
                 member: None,
             };
             let file = std::fs::File::open(&path).unwrap();
+            // SAFETY: a read-only map of a fixture nothing writes meanwhile.
             let map = unsafe { Mmap::map(&file) }.unwrap();
             let mapped = embeddings(&src, Buffer::Mapped(map)).unwrap();
             let read = embeddings(&src, Buffer::Owned(std::fs::read(&path).unwrap())).unwrap();
@@ -380,6 +381,7 @@ mod tests {
             path: path.to_string_lossy().into_owned(),
             member: Some("b".into()),
         };
+        // SAFETY: a read-only map of the test's own file, written above.
         let map = unsafe { Mmap::map(&std::fs::File::open(&path).unwrap()) }.unwrap();
         let e = embeddings(&src, Buffer::Mapped(map)).unwrap();
         assert!(!e.is_mapped());
