@@ -205,6 +205,42 @@ fn smallest_tau_with_rows_far_from_unit_norm() {
     );
 }
 
+/// A huge tau with rows far below unit norm: scaling each row by
+/// 1/(|x| tau) took the tile's products below float64's smallest normal
+/// number, every tile logit became 0, and a positive of negative
+/// similarity ranked below all its candidates and itself (rank 8 of 7
+/// candidates) with exit 0.
+#[test]
+fn huge_tau_with_rows_far_below_unit_norm() {
+    let scaled = |s: f64| -> Vec<Vec<f64>> {
+        rows8()
+            .into_iter()
+            .map(|r| r.into_iter().map(|x| x * s).collect())
+            .collect()
+    };
+    check(
+        "cosine, norms ~1e-30, tau 1e300",
+        &scaled(1e-30),
+        None,
+        true,
+        1e300,
+    );
+    check(
+        "cosine, norms ~1e-30, tau 1e250",
+        &scaled(1e-30),
+        None,
+        true,
+        1e250,
+    );
+    check(
+        "cosine, norms ~1e-140, tau 1e120",
+        &scaled(1e-140),
+        None,
+        true,
+        1e120,
+    );
+}
+
 #[test]
 fn huge_tau() {
     check("tau 1e4, cosine", &rows8(), None, true, 1e4);

@@ -271,6 +271,8 @@ pub struct Scaling {
 impl Scaling {
     /// Intermediates above this count as overflowing.
     const LIMIT: f64 = 1e300;
+    /// 1/tau below this (tau above 1e100) is split between rows and columns.
+    const SMALL: f64 = 1e-100;
 
     pub fn new<'s, T>(
         a: &Side<'s, T>,
@@ -288,12 +290,17 @@ impl Scaling {
             .fold(0.0f64, |m, (&s, &c)| m.max(s / c));
         let row_max = max(&a.scale) * inv_tau;
         let g_row_max = max(&a.size) * largest_y * inv_tau;
-        let (row_f, col_f) = if row_max <= Self::LIMIT && g_row_max <= Self::LIMIT {
-            (inv_tau, 1.0)
-        } else {
-            let f = 1.0 / tau.sqrt();
-            (f, f)
-        };
+        // A huge tau splits too: row scales of 1/(|x| tau) would take the
+        // products of rows far below unit norm under float64's smallest
+        // normal number, and every tile logit to 0 (ranks then compare
+        // zeros with the positive's own logit).
+        let (row_f, col_f) =
+            if row_max <= Self::LIMIT && g_row_max <= Self::LIMIT && inv_tau >= Self::SMALL {
+                (inv_tau, 1.0)
+            } else {
+                let f = 1.0 / tau.sqrt();
+                (f, f)
+            };
         Scaling {
             row: a.scale.iter().map(|s| s * row_f).collect(),
             col: b.scale.iter().map(|s| s * col_f).collect(),
