@@ -456,6 +456,25 @@ fn max_terms_lists_the_strongest_and_sums_the_rest() {
     );
 }
 
+/// `--max-terms` at the largest number it takes lists every term: one more
+/// than it (the positive) once wrapped to 0 and the walkthrough panicked.
+#[test]
+fn max_terms_at_its_largest_lists_every_term() {
+    for data in [&[][..], &["fixtures/queries.npy", "--keys", "fixtures/keys.npy"][..]] {
+        let args = [
+            &["explain"][..],
+            data,
+            &["--max-terms", "18446744073709551615", "--format", "json"],
+        ]
+        .concat();
+        let ex = json_of(&args);
+        let listed = ex["terms"].as_array().expect("terms");
+        let n = ex["steps"][0]["inputs"]["n_candidates"].as_u64().unwrap();
+        assert_eq!(listed.len() as u64, n, "{}", args.join(" "));
+        assert!(ex["rest"].is_null(), "nothing left to sum: {}", ex["rest"]);
+    }
+}
+
 #[test]
 fn overflow_is_explained_in_log_form() {
     // Dot products near 100 over tau = 1e-3 give logits near 1e5: exp

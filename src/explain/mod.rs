@@ -742,7 +742,7 @@ fn select(
         above_terms.clone().count(),
         above_terms.map(|t| t.p).sum::<f64>(),
     );
-    if n <= max_neg + 1 {
+    if n <= max_neg.saturating_add(1) {
         return Breakdown {
             n,
             listed: terms.iter().map(&list).collect(),
