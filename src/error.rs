@@ -114,13 +114,15 @@ pub(crate) fn reason(e: &io::Error) -> String {
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // Messages quote file names and bytes from the files; control
-        // characters among them are escaped so that a message stays one line.
+        // characters among them are escaped so that a message stays one line;
+        // so are Unicode's line and paragraph separators, which editors,
+        // Python's splitlines and JavaScript break lines at.
         let text = match self {
             Error::Data(m) | Error::Usage(m) => m.clone(),
             Error::Output { what, source } => format!("{what}: cannot write: {}", reason(source)),
         };
         for c in text.chars() {
-            if c.is_control() {
+            if c.is_control() || matches!(c, '\u{2028}' | '\u{2029}') {
                 write!(f, "{}", c.escape_default())?;
             } else {
                 write!(f, "{c}")?;

@@ -342,6 +342,26 @@ fn regression_csv_cell_with_newline() {
     );
 }
 
+/// A cell holding Unicode's line separator (U+2028), as a file whose line
+/// ends were rewritten by a JavaScript tool holds: quoted into the message,
+/// it broke the line for editors and Python's `splitlines`. It is escaped
+/// now, as are U+2029 and the control characters.
+#[test]
+fn regression_line_separator_in_a_cell() {
+    for sep in ['\u{2028}', '\u{2029}', '\u{85}'] {
+        let text = format!("1.0{sep}3.0,2.0\n0.5,0.25\n");
+        let e = csv::read_embeddings("f.csv", Some(b','), text.as_bytes())
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(!e.contains(sep), "{e:?}");
+        assert!(
+            e.starts_with("f.csv: line 1, column 1: '1.0\\u{"),
+            "{e:?}"
+        );
+    }
+}
+
 /// A dtype whose second byte starts a multi-byte character: slicing the
 /// string at byte 2 panicked.
 #[test]
