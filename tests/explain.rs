@@ -398,6 +398,32 @@ fn out_of_range_anchor_is_a_data_error() {
     );
 }
 
+/// A tau too small for float64 logits is refused for the built-in example
+/// as for a file: the example once ran with it and printed NaN everywhere,
+/// with exit 0.
+#[test]
+fn built_in_example_refuses_a_tau_too_small() {
+    let file = infonce()
+        .args(["explain", "fixtures/seed.csv", "--tau", "5e-324"])
+        .output()
+        .unwrap();
+    for extra in [&[][..], &["--format", "json"][..]] {
+        let out = infonce()
+            .args([&["explain", "--tau", "5e-324"][..], extra].concat())
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{out:?}");
+        assert!(out.stdout.is_empty(), "{out:?}");
+        assert_eq!(out.stderr, file.stderr, "the same line as for the file");
+        let err = String::from_utf8(out.stderr).unwrap();
+        assert_eq!(err.lines().count(), 1, "one line: {err:?}");
+        assert!(err.contains("--tau 5e-324 is too small"), "{err:?}");
+    }
+    // The smallest tau it takes still gives finite figures.
+    let ex = json_of(&["explain", "--tau", "1e-300", "--format", "json"]);
+    assert!(ex["record"]["loss"].as_f64().is_some_and(f64::is_finite), "{}", ex["record"]);
+}
+
 #[test]
 fn without_anchor_record_0_is_explained_and_said_so() {
     let text = stdout_of(&["explain", "fixtures/seed.csv"]);

@@ -35,7 +35,7 @@ use crate::error::{Error, Result};
 use crate::input::{Embeddings, Matrix, Values};
 use crate::job::{DataJob, Loaded};
 use crate::layout::{Direction, Layout};
-use crate::loss::data::Data;
+use crate::loss::data::{Data, File, Policy};
 use crate::loss::{Settings, Similarity, Term};
 use crate::report::{AnchorRecord, Report};
 use crate::run::{Session, Silent};
@@ -297,8 +297,10 @@ fn color_wanted() -> bool {
     io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
 }
 
-/// The tutorial's example as loaded data: one float64 file, two views.
-fn example_data() -> Result<Loaded> {
+/// The tutorial's example as loaded data: one float64 file, two views,
+/// under the checks a file gets (a tau too small for its logits is refused,
+/// not explained in NaN).
+fn example_data(settings: Settings) -> Result<Loaded> {
     let name = "the built-in example";
     let values: Vec<f64> = EXAMPLE.iter().flatten().copied().collect();
     let first = Embeddings {
@@ -308,8 +310,13 @@ fn example_data() -> Result<Loaded> {
         first_line: None,
     };
     let layout = Layout::two_view(name, EXAMPLE.len())?;
+    let policy = Policy {
+        tau: settings.tau,
+        similarity: settings.similarity,
+        force_f64: false,
+    };
     Ok(Loaded {
-        data: Data::built(first, None, None),
+        data: Data::new(File::new(first), None, policy)?,
         layout,
         input_dtype: "float64".into(),
         dropped_columns: Vec::new(),
@@ -468,7 +475,10 @@ fn gather(args: &ExplainArgs) -> Result<Facts> {
             };
             (Session::open(job)?, origin)
         }
-        None => (Session::over(job, example_data()?)?, Origin::Example),
+        None => {
+            let example = example_data(job.settings)?;
+            (Session::over(job, example)?, Origin::Example)
+        }
     };
     let loaded = session.loaded();
     let (pick, picked) = pick_records(args, loaded)?;
