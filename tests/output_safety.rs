@@ -68,6 +68,7 @@ fn main() {
         needs!(fifos, a_fifo_is_written_in_place),
         needs!(fifos, a_fifo_reader_that_stops_early_ends_the_run_quietly),
         needs!(descriptor_links, descriptor_links_write_to_the_open_file),
+        needs!(descriptor_links, standard_input_as_the_output),
         always!(links_are_followed_from_their_own_folder_and_stay_links),
         always!(a_dangling_link_gets_its_target_created),
         always!(a_dangling_link_into_a_missing_folder_is_refused),
@@ -547,6 +548,67 @@ fn descriptor_links_write_to_the_open_file() {
         assert!(fs::symlink_metadata(d.join(link)).unwrap().is_symlink());
     }
     assert_eq!(names(d), ["e.npy", "log.csv", "se", "so"]);
+}
+
+/// `-o /dev/stdin` (or `/dev/fd/0`, `/proc/self/fd/0`): the file standard
+/// input is redirected from is refused when it is an input, as by any other
+/// name (it was written over, exit 0); our own standard input's pipe is
+/// refused (written, it filled and the run never ended); another file on
+/// standard input is written as `>` would, truncated first.
+fn standard_input_as_the_output() {
+    let dir = folder_with_emb();
+    let d = dir.path();
+    let emb = fs::read(d.join("e.npy")).unwrap();
+    let infonce = || {
+        let mut c = Process::new(assert_cmd::cargo::cargo_bin("infonce"));
+        c.current_dir(d);
+        c
+    };
+    for output in ["/dev/stdin", "/dev/fd/0", "/proc/self/fd/0"] {
+        let out = infonce()
+            .args(["compute", "-", "-o", output])
+            .stdin(fs::File::open(d.join("e.npy")).unwrap())
+            .output()
+            .unwrap();
+        let want =
+            format!("{output}: cannot write: it is the same file as the input <stdin> (EMB)");
+        assert_error(&out, &want, output);
+        assert_eq!(fs::read(d.join("e.npy")).unwrap(), emb, "{output}");
+
+        let mut child = infonce()
+            .args(["compute", "-", "--terms", "-o", output])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        let bytes = emb.clone();
+        let feeder = thread::spawn(move || {
+            let _ = std::io::Write::write_all(&mut stdin, &bytes);
+        });
+        let mut waited = Duration::ZERO;
+        while child.try_wait().unwrap().is_none() {
+            assert!(waited < Duration::from_secs(20), "{output}: still running");
+            thread::sleep(Duration::from_millis(20));
+            waited += Duration::from_millis(20);
+        }
+        let out = child.wait_with_output().unwrap();
+        feeder.join().unwrap();
+        let want =
+            format!("{output}: cannot write: it is standard input, a pipe that only infonce reads");
+        assert_error(&out, &want, output);
+    }
+    // Another file on standard input: written whole, and nothing of it left.
+    let want = run_ok(d, &["compute", "e.npy", "--format", "csv"]);
+    fs::write(d.join("old.txt"), "x".repeat(100_000)).unwrap();
+    let out = infonce()
+        .args(["compute", "e.npy", "--format", "csv", "-o", "/dev/stdin"])
+        .stdin(fs::File::open(d.join("old.txt")).unwrap())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(fs::read(d.join("old.txt")).unwrap(), want);
 }
 
 // ---- Pipes ---------------------------------------------------------------------

@@ -147,9 +147,12 @@ impl Destination {
         match route {
             Route::Stdout => self.stream(io::stdout().lock(), body),
             Route::Stderr => self.stream(io::stderr().lock(), body),
-            Route::InPlace { path, .. } => {
+            Route::InPlace { path, meta } => {
+                // A regular file open on a descriptor (`-o /dev/fd/3`) is
+                // truncated, as `>` would, so no tail of it is left behind.
                 let file = OpenOptions::new()
                     .write(true)
+                    .truncate(meta.is_some_and(|m| m.is_file()))
                     .open(&path)
                     .map_err(|e| self.cannot_write(e))?;
                 self.stream(file, body)
@@ -235,11 +238,24 @@ fn inspect(name: &str, given: &Path) -> Result<Route> {
     let mut links = 0;
     let meta = loop {
         if let Some(fd) = sys::descriptor_link(&path) {
-            return Ok(match fd {
-                1 => Route::Stdout,
-                2 => Route::Stderr,
-                _ => Route::InPlace { path, meta: None },
-            });
+            return match fd {
+                1 => Ok(Route::Stdout),
+                2 => Ok(Route::Stderr),
+                _ => {
+                    // The open file it names, so that an input reached this
+                    // way (`-o /dev/stdin < e.npy`) is refused as by any other
+                    // name. Our own standard input's pipe is read by nothing
+                    // but this process: written, it would fill and never drain.
+                    let meta = fs::metadata(&path).ok();
+                    if fd == 0 && meta.as_ref().is_some_and(sys::is_fifo) {
+                        Err(refuse(
+                            "it is standard input, a pipe that only infonce reads".into(),
+                        ))
+                    } else {
+                        Ok(Route::InPlace { path, meta })
+                    }
+                }
+            };
         }
         match fs::symlink_metadata(&path) {
             Ok(m) if m.file_type().is_symlink() => {
@@ -367,6 +383,10 @@ mod sys {
         t.is_char_device() || t.is_fifo()
     }
 
+    pub fn is_fifo(m: &Metadata) -> bool {
+        m.file_type().is_fifo()
+    }
+
     pub fn is_device_or_fifo(m: &Metadata) -> bool {
         let t = m.file_type();
         t.is_char_device() || t.is_block_device() || t.is_fifo()
@@ -428,6 +448,10 @@ mod sys {
     pub fn is_stream(_: &Metadata) -> bool {
         false
     }
+    pub fn is_fifo(_: &Metadata) -> bool {
+        false
+    }
+
     pub fn is_device_or_fifo(_: &Metadata) -> bool {
         false
     }
