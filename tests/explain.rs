@@ -421,7 +421,11 @@ fn built_in_example_refuses_a_tau_too_small() {
     }
     // The smallest tau it takes still gives finite figures.
     let ex = json_of(&["explain", "--tau", "1e-300", "--format", "json"]);
-    assert!(ex["record"]["loss"].as_f64().is_some_and(f64::is_finite), "{}", ex["record"]);
+    assert!(
+        ex["record"]["loss"].as_f64().is_some_and(f64::is_finite),
+        "{}",
+        ex["record"]
+    );
 }
 
 #[test]
@@ -486,7 +490,10 @@ fn max_terms_lists_the_strongest_and_sums_the_rest() {
 /// than it (the positive) once wrapped to 0 and the walkthrough panicked.
 #[test]
 fn max_terms_at_its_largest_lists_every_term() {
-    for data in [&[][..], &["fixtures/queries.npy", "--keys", "fixtures/keys.npy"][..]] {
+    for data in [
+        &[][..],
+        &["fixtures/queries.npy", "--keys", "fixtures/keys.npy"][..],
+    ] {
         let args = [
             &["explain"][..],
             data,

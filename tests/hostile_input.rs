@@ -355,10 +355,7 @@ fn regression_line_separator_in_a_cell() {
             .unwrap()
             .to_string();
         assert!(!e.contains(sep), "{e:?}");
-        assert!(
-            e.starts_with("f.csv: line 1, column 1: '1.0\\u{"),
-            "{e:?}"
-        );
+        assert!(e.starts_with("f.csv: line 1, column 1: '1.0\\u{"), "{e:?}");
     }
 }
 
