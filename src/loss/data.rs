@@ -293,8 +293,8 @@ fn check_magnitudes(files: &[(&Embeddings, &[f64])], p: Policy, stacked: bool) -
     };
     if limit / p.tau > MAX_LOGIT {
         return Err(match p.similarity {
-            // The one check on a flag alone that needs the data: the
-            // built-in example of `explain` takes any tau.
+            // The one check on a flag alone that needs the data (explain's
+            // built-in example included).
             Similarity::Cosine => Error::Usage(format!(
                 "--tau {:e} is too small: logits of up to 1/tau overflow float64",
                 p.tau
