@@ -276,6 +276,12 @@ fn cases() -> Vec<Case> {
         c("explain: --positive not the anchor's", &["explain", "e.npy", "--pairs", "p.csv", "--anchor", "0", "--positive", "3"], "p.csv: --positive 3: the positives of row 0 are rows 1, 2")
             .emb()
             .file("p.csv", "0,1\n0,2\n"),
+        c("explain: --positive not the anchor's, one positive (keys, both directions)", &["explain", "e.npy", "--keys", "k.npy", "--symmetric", "--anchor", "2", "--positive", "3"], "e.npy: --positive 3: the positive of row 2 is row 2")
+            .emb()
+            .file("k.npy", f64_npy(&four_rows())),
+        c("explain: --positive not the anchor's, a pair listed twice", &["explain", "e.npy", "--pairs", "p.csv", "--anchor", "0", "--positive", "3"], "p.csv: --positive 3: the positives of row 0 are rows 1, 2")
+            .emb()
+            .file("p.csv", "0,2\n0,1\n0,2\n"),
         c("explain: --record past the last record", &["explain", "e.npy", "--record", "9"], "e.npy: --record 9 is out of range: the two-view layout has 4 records, 0 to 3")
             .emb(),
         usage("explain: --direction without --keys", &["explain", "e.npy", "--direction", "key-to-query"]),

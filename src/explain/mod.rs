@@ -413,18 +413,26 @@ fn pick_records(args: &ExplainArgs, loaded: &Loaded) -> Result<(Pick, Vec<usize>
     if found.is_empty() {
         let what = match (args.anchor, args.positive) {
             (Some(i), Some(j)) => {
-                let of_row: Vec<String> = records
+                // Each row once: both directions of --symmetric, or a pair
+                // listed twice, give the same positive again.
+                let mut of_row: Vec<usize> = records
                     .iter()
                     .filter(|r| r.anchor == i && backward.is_none_or(|b| r.backward == b))
-                    .map(|r| r.positive.to_string())
+                    .map(|r| r.positive)
                     .collect();
-                if of_row.is_empty() {
-                    format!("--anchor {i}: no pair has row {i} as its anchor")
-                } else {
-                    format!(
+                of_row.sort_unstable();
+                of_row.dedup();
+                match of_row[..] {
+                    [] => format!("--anchor {i}: no pair has row {i} as its anchor"),
+                    [p] => format!("--positive {j}: the positive of row {i} is row {p}"),
+                    _ => format!(
                         "--positive {j}: the positives of row {i} are rows {}",
-                        of_row.join(", ")
-                    )
+                        of_row
+                            .iter()
+                            .map(usize::to_string)
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
                 }
             }
             (Some(i), None) => format!("--anchor {i}: no pair has row {i} as its anchor"),
