@@ -1305,7 +1305,7 @@ def main():
             shutil.rmtree(d, ignore_errors=True)
     runs = sum(ctx.counts.values())
     per = ", ".join("%s %d (%s)" % (c, ctx.counts.get(c, 0), " ".join("rc%s:%d" % kv for kv in sorted(ctx.outcomes.get(c, {}).items(), key=str))) for c in cats)
-    print("hostile: %d cases, %d runs of the binary in %.0f s: %s; %d findings, %d script errors" % (a.runs, runs, time.time() - t0, per, len(ctx.findings), ctx.errors))
+    print("hostile: %d cases, %d runs of the binary in %.0f s: %s; %d findings, %d script errors" % (len(cases), runs, time.time() - t0, per, len(ctx.findings), ctx.errors))
     sys.exit(1 if ctx.findings else 0)
 
 

@@ -359,6 +359,38 @@ fn regression_line_separator_in_a_cell() {
     }
 }
 
+/// A Parquet file whose footer gives a column chunk a negative offset (made
+/// by `scripts/hostile.py --only container --case 442 --seed 41`: pyarrow's
+/// file with bytes flipped): the parquet crate asserts on it, and the run
+/// ended in a panic (exit 101). The metadata is checked first now.
+#[test]
+fn regression_parquet_negative_column_offset() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/inputs");
+    for args in [
+        &["compute", "damaged_offset.parquet:emb"][..],
+        &["compute", "damaged_offset.parquet"][..],
+        &["compute", "-"][..],
+    ] {
+        let mut cmd = Process::new(assert_cmd::cargo::cargo_bin("infonce"));
+        cmd.args(args).current_dir(&dir);
+        if args[1] == "-" {
+            cmd.stdin(fs::File::open(dir.join("damaged_offset.parquet")).unwrap());
+        }
+        let out = cmd.output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
+        assert!(out.stdout.is_empty(), "{args:?}");
+        assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
+        assert!(
+            err.contains(
+                "is not a readable Parquet file: row group 3, column 'emb.list.element' has a \
+                 negative offset or size (damaged metadata)"
+            ),
+            "{args:?}: {err}"
+        );
+    }
+}
+
 /// A dtype whose second byte starts a multi-byte character: slicing the
 /// string at byte 2 panicked.
 #[test]

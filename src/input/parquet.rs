@@ -105,6 +105,24 @@ fn open<T: ChunkReader + 'static>(src: &Source, reader: T) -> Result<File<T>> {
             format!("is not a readable Parquet file: {}", reason(&e)),
         )
     })?;
+    // The reader asserts (panics) on a column chunk whose start or size is
+    // negative, as damaged metadata can say: refused here first.
+    for (g, rg) in builder.metadata().row_groups().iter().enumerate() {
+        for chunk in rg.columns() {
+            let start = chunk
+                .dictionary_page_offset()
+                .unwrap_or(chunk.data_page_offset());
+            if start < 0 || chunk.compressed_size() < 0 {
+                return Err(Error::data(
+                    &name,
+                    format!(
+                        "is not a readable Parquet file: row group {g}, column '{}' has a negative offset or size (damaged metadata)",
+                        crate::input::csv::truncate(&chunk.column_path().string())
+                    ),
+                ));
+            }
+        }
+    }
     let schema = builder.schema().clone();
     Ok(File {
         name,
