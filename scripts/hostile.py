@@ -1251,6 +1251,53 @@ def cat_big(ctx, rng, d):
     json_run(ctx, "big", d, args, ref, tol)
 
 
+_BASES = []
+
+
+def cat_damaged(ctx, rng, d):
+    """Container files from the real writers with 1 to 4 bytes flipped."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    from safetensors.numpy import save as st_save
+
+    if not _BASES:
+        g = np.random.default_rng(0)
+        for comp in ["snappy", "zstd", "gzip", "none"]:
+            for kind in ["list", "fixed"]:
+                for rows in (2, 6):
+                    z = g.standard_normal((6, 4)).astype(np.float32)
+                    flat = pa.array(z.reshape(-1))
+                    if kind == "fixed":
+                        col = pa.FixedSizeListArray.from_arrays(flat, 4)
+                    else:
+                        col = pa.ListArray.from_arrays(pa.array(np.arange(0, 25, 4), pa.int32()), flat)
+                    b = io.BytesIO()
+                    t = pa.table({"emb": col, "a": pa.array(np.arange(6)), "b": pa.array((np.arange(6) + 1) % 6)})
+                    pq.write_table(t, b, compression=comp, row_group_size=rows)
+                    _BASES.append(("e.parquet", b.getvalue()))
+        b = io.BytesIO()
+        np.savez_compressed(b, emb=g.standard_normal((6, 4)))
+        _BASES.append(("e.npz", b.getvalue()))
+        b = io.BytesIO()
+        np.savez(b, emb=g.standard_normal((6, 4)), x=np.zeros(3))
+        _BASES.append(("e.npz", b.getvalue()))
+        _BASES.append(("e.safetensors", st_save({"emb": g.standard_normal((6, 4)).astype(np.float32)})))
+    name, raw = rng.choice(_BASES)
+    raw = bytearray(raw)
+    for _ in range(rng.randrange(1, 5)):
+        raw[rng.randrange(len(raw))] = rng.randrange(256)
+    open(os.path.join(d, name), "wb").write(bytes(raw))
+    open(os.path.join(d, "g.npy"), "wb").write(npy_bytes(np.random.default_rng(1).standard_normal((6, 4))))
+    if name.endswith("parquet"):
+        args = rng.choice([[name + ":emb"], [name], ["g.npy", "--pairs", name + ":a,b"], ["-"]])
+    else:
+        args = rng.choice([[name], [name + ":emb"], ["-"]])
+    if args == ["-"]:
+        json_run(ctx, "damaged", d, ["compute", "-", "--terms"], stdin_bytes=bytes(raw))
+    else:
+        json_run(ctx, "damaged", d, ["compute", *args, "--terms"], invariance=False)
+
+
 CATEGORIES = {
     "npy": cat_npy,
     "text": cat_text,
@@ -1260,6 +1307,7 @@ CATEGORIES = {
     "output": cat_output,
     "explain": cat_explain,
     "big": cat_big,
+    "damaged": cat_damaged,
 }
 
 

@@ -391,6 +391,37 @@ fn regression_parquet_negative_column_offset() {
     }
 }
 
+/// A Parquet file whose data page says dictionary encoding where the reader
+/// has no dictionary (made by `scripts/hostile.py --only damaged --case 5372
+/// --seed 62`: pyarrow's file with bytes flipped): the parquet crate panics
+/// while decoding it, and the run ended in a panic (exit 101). A panic of
+/// the Parquet reader is the file's error now, one line, and prints nothing
+/// else.
+#[test]
+fn regression_parquet_dictionary_page_missing() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/inputs");
+    for args in [
+        &["compute", "damaged_dictionary.parquet:emb"][..],
+        &["compute", "damaged_dictionary.parquet", "--terms"][..],
+        &["compute", "-"][..],
+    ] {
+        let mut cmd = Process::new(assert_cmd::cargo::cargo_bin("infonce"));
+        cmd.args(args).current_dir(&dir);
+        if args[1] == "-" {
+            cmd.stdin(fs::File::open(dir.join("damaged_dictionary.parquet")).unwrap());
+        }
+        let out = cmd.output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
+        assert!(out.stdout.is_empty(), "{args:?}");
+        assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
+        assert!(
+            err.contains("is not a readable Parquet file: its data is damaged (the reader stopped: 'Decoder for dict should ...')"),
+            "{args:?}: {err}"
+        );
+    }
+}
+
 /// A dtype whose second byte starts a multi-byte character: slicing the
 /// string at byte 2 panicked.
 #[test]

@@ -90,6 +90,45 @@ fn reason(e: &dyn std::fmt::Display) -> String {
     s.strip_prefix("Parquet error: ").unwrap_or(&s).to_string()
 }
 
+/// Runs `read` (one step of the Parquet reader), turning a panic into the
+/// file's error: the parquet crate asserts on some damaged files (a data
+/// page in dictionary encoding without a dictionary, say), and a damaged
+/// file is bad input, not a bug. Such a panic prints nothing; any other
+/// keeps the usual message.
+fn guarded<R>(name: &str, read: impl FnOnce() -> Result<R>) -> Result<R> {
+    use std::cell::Cell;
+    use std::panic::{AssertUnwindSafe, catch_unwind, set_hook, take_hook};
+    thread_local! {
+        static READING: Cell<bool> = const { Cell::new(false) };
+    }
+    static HOOK: std::sync::Once = std::sync::Once::new();
+    HOOK.call_once(|| {
+        let usual = take_hook();
+        set_hook(Box::new(move |info| {
+            if !READING.with(Cell::get) {
+                usual(info);
+            }
+        }));
+    });
+    READING.with(|r| r.set(true));
+    let result = catch_unwind(AssertUnwindSafe(read));
+    READING.with(|r| r.set(false));
+    result.unwrap_or_else(|panic| {
+        let why = panic
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        Err(Error::data(
+            name,
+            format!(
+                "is not a readable Parquet file: its data is damaged (the reader stopped: '{}')",
+                crate::input::csv::truncate(&why)
+            ),
+        ))
+    })
+}
+
 /// An open Parquet file: its reader builder and Arrow schema.
 struct File<T: ChunkReader + 'static> {
     name: String,
@@ -194,8 +233,15 @@ impl<T: ChunkReader + 'static> File<T> {
             .with_projection(mask)
             .build()
             .map_err(|e| Error::data(&name, format!("cannot read: {}", reason(&e))))?;
-        Ok(reader.map(move |b| {
-            b.map_err(|e| Error::data(&name, format!("cannot read: {}", reason(&e))))
+        let mut reader = reader;
+        Ok(std::iter::from_fn(move || {
+            guarded(&name, || {
+                reader
+                    .next()
+                    .transpose()
+                    .map_err(|e| Error::data(&name, format!("cannot read: {}", reason(&e))))
+            })
+            .transpose()
         }))
     }
 
