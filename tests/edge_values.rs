@@ -241,6 +241,58 @@ fn huge_tau_with_rows_far_below_unit_norm() {
     );
 }
 
+/// float32 input at a huge tau: its float32 tile logits (|s| / tau) fell
+/// below float32's range, every one became 0, and a positive of negative
+/// similarity ranked below all its candidates and itself (rank 6 of 5
+/// candidates) with exit 0. Above tau 1e6 float32 input is multiplied in
+/// float64, and the report says why.
+#[test]
+fn huge_tau_with_float32_input() {
+    let rows: Vec<Vec<f64>> = [1.0, -3.0, -3.0, 3.0, 3.0, 2.0]
+        .iter()
+        .map(|&x| vec![x])
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    let rows32: Vec<Vec<f32>> = rows
+        .iter()
+        .map(|r| r.iter().map(|&x| x as f32).collect())
+        .collect();
+    fs::write(dir.path().join("e.npy"), f32_npy(&rows32)).unwrap();
+    for tau in [1e7, 1e50, 1e300] {
+        let tau_s = format!("{tau:e}");
+        let report = run_json(
+            dir.path(),
+            &["compute", "e.npy", "--tau", &tau_s, "--quiet"],
+        );
+        assert_eq!(report["precision"], "f64", "tau {tau_s}");
+        let note = report["precision_note"].as_str().unwrap_or_default();
+        assert!(
+            note.contains("below float32's range"),
+            "tau {tau_s}: {note}"
+        );
+        compare(
+            &format!("float32, tau {tau_s}"),
+            &report,
+            &reference(&rows, &two_view(rows.len()), true, tau),
+            1,
+        );
+    }
+    // At tau 1e6 float32 products are still used (their figures carry
+    // float32 rounding), with the reference's ranks.
+    let report = run_json(dir.path(), &["compute", "e.npy", "--tau", "1e6", "--quiet"]);
+    assert_eq!(report["precision"], "f32");
+    let want = reference(&rows, &two_view(rows.len()), true, 1e6);
+    for (g, w) in report["anchors"].as_array().unwrap().iter().zip(&want) {
+        let rank = g["rank"].as_u64().unwrap();
+        assert!(
+            (w.rank.0..=w.rank.1).contains(&rank),
+            "tau 1e6, anchor {}: rank {rank}, reference {:?}",
+            w.anchor,
+            w.rank
+        );
+    }
+}
+
 #[test]
 fn huge_tau() {
     check("tau 1e4, cosine", &rows8(), None, true, 1e4);

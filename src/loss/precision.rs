@@ -11,7 +11,8 @@
 //! ```
 //!
 //! When that bound exceeds [`F32_LOGIT_BOUND`], or a row's norm lies outside
-//! [`F32_NORMS`] (its float32 products could overflow or underflow), the
+//! [`F32_NORMS`] (its float32 products could overflow or underflow), or tau
+//! is above [`F32_TAU_MAX`] (its logits would underflow float32), the
 //! products are computed in float64 instead, and the report says why.
 
 use super::Similarity;
@@ -27,6 +28,12 @@ pub const F32_LOGIT_BOUND: f64 = 0.01;
 /// Row norms whose products float32 holds without overflow or underflow
 /// beyond the rounding the core allows for.
 pub const F32_NORMS: (f64, f64) = (1e-18, 1e18);
+
+/// The largest tau at which float32 products are used: above it, logits of
+/// |s| / tau, and the products of rows near the ends of [`F32_NORMS`] scaled
+/// by 1/tau, fall below float32's smallest normal number (1.2e-38) and lose
+/// their order (a positive then ranked below itself).
+pub const F32_TAU_MAX: f64 = 1e6;
 
 /// What the input and the flags ask for.
 #[derive(Debug, Clone, Copy)]
@@ -80,6 +87,15 @@ pub fn choose(req: &Request) -> Choice {
             note: Some(format!(
                 "rows with norms outside [{:e}, {:e}] overflow float32 products",
                 F32_NORMS.0, F32_NORMS.1
+            )),
+        };
+    }
+    if req.tau > F32_TAU_MAX {
+        return Choice {
+            f64_products: true,
+            note: Some(format!(
+                "float32 logits at tau {} (above {F32_TAU_MAX:e}) would fall below float32's range",
+                short(req.tau)
             )),
         };
     }
