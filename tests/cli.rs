@@ -746,3 +746,22 @@ fn manual_pages_in_docs_are_current() {
         assert!(compute.contains(flag), "the compute page lacks {flag}");
     }
 }
+
+#[test]
+fn table_footer_counts_one_anchor_in_the_singular() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(dir.path().join("q.npy"), f64_npy(&[vec![1.0, 0.5]])).unwrap();
+    fs::write(dir.path().join("k.npy"), f64_npy(&[vec![0.3, 1.0]])).unwrap();
+    let one = run_ok(dir.path(), &["compute", "q.npy", "--keys", "k.npy"]);
+    assert!(
+        one.contains(" over 1 anchor (1 candidate each)"),
+        "footer: {one}"
+    );
+    let rows = eight_rows();
+    fs::write(dir.path().join("e.npy"), f64_npy(&rows)).unwrap();
+    let many = run_ok(dir.path(), &["compute", "e.npy", "--format", "markdown"]);
+    assert!(
+        many.contains("- mean loss ") && many.contains(" over 8 anchors (7 candidates each)"),
+        "footer: {many}"
+    );
+}

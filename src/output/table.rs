@@ -60,6 +60,15 @@ fn render(
     Ok(())
 }
 
+/// `word` with an `s` unless `n` is 1 ("1 anchor", "2 anchors").
+fn plural(n: usize, word: &str) -> String {
+    if n == 1 {
+        word.to_string()
+    } else {
+        format!("{word}s")
+    }
+}
+
 /// A cell as the tables show it: figures to 6 significant digits.
 fn text(cell: Cell) -> String {
     match cell {
@@ -174,10 +183,12 @@ pub fn write(
     let bullet = if style == Style::Markdown { "- " } else { "" };
     writeln!(
         out,
-        "{bullet}mean loss {} over {} anchors ({} candidates each)",
+        "{bullet}mean loss {} over {} {} ({} {} each)",
         rounded(s.loss, 6),
         s.n_anchors,
-        s.n_candidates
+        plural(s.n_anchors, "anchor"),
+        s.n_candidates,
+        plural(s.n_candidates, "candidate")
     )?;
     writeln!(
         out,
