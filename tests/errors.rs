@@ -217,6 +217,9 @@ fn cases() -> Vec<Case> {
         c("non-integer index", &["compute", "e.npy", "--pairs", "p.csv"], "p.csv: line 2, column 2: '1.5' is not an integer (pairs are row numbers: write them from an integer array, e.g. p.astype(int))")
             .emb()
             .file("p.csv", "0,1\n2,1.5\n"),
+        c("whole but too large text index", &["compute", "e.npy", "--pairs", "p.csv"], "p.csv: line 2, column 1: '1e300' is out of range (too large for any file)")
+            .emb()
+            .file("p.csv", "0,1\n1e300,0\n"),
         c("non-numeric index", &["compute", "e.npy", "--pairs", "p.csv"], "p.csv: line 2, column 1: 'two' is not a number")
             .emb()
             .file("p.csv", "0,1\ntwo,3\n"),

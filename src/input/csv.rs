@@ -763,6 +763,17 @@ where
                     }
                     let what = if cell.is_empty() {
                         "empty cell".to_string()
+                    } else if is_number(cell)
+                        && cell
+                            .parse::<f64>()
+                            .is_ok_and(|x| x.is_finite() && x.fract() == 0.0)
+                    {
+                        // A whole number an index file could not take: beyond
+                        // i64, so beyond any file's rows.
+                        format!(
+                            "'{}' is out of range (too large for any file)",
+                            truncate(cell)
+                        )
                     } else if is_number(cell) {
                         // Only index files parse cells as something narrower.
                         format!(

@@ -276,6 +276,21 @@ mod tests {
             e.to_string(),
             "p.csv: line 2, column 2: '1.5' is not an integer (pairs are row numbers: write them from an integer array, e.g. p.astype(int))"
         );
+        // Whole numbers beyond any file's rows are out of range, not "not an
+        // integer".
+        for (text, cell) in [
+            (&b"0,1\n1e300,0\n"[..], "1e300"),
+            (b"0,1\n0,99999999999999999999\n", "99999999999999999999"),
+        ] {
+            let e = parse_pairs("p.csv", "p.csv", text).unwrap_err();
+            let col = if cell == "1e300" { 1 } else { 2 };
+            assert_eq!(
+                e.to_string(),
+                format!(
+                    "p.csv: line 2, column {col}: '{cell}' is out of range (too large for any file)"
+                )
+            );
+        }
         // Whole numbers written as floats are row numbers; a first line of
         // numbers is data, not a header to skip.
         let p = parse_pairs("p.csv", "p.csv", b"0.0,1.0\n2,3e0\n").unwrap();
