@@ -111,14 +111,36 @@ fn names(path: &str, ext: &str) -> (String, String) {
     (path.to_string(), out.to_string_lossy().into_owned())
 }
 
+/// `s` as a Python string literal: in single quotes, with `\\`, `'` and
+/// control characters escaped, so a hint pastes into Python whatever the
+/// path holds.
+fn py_str(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('\'');
+    for c in s.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\'' => out.push_str("\\'"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if c.is_control() => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('\'');
+    out
+}
+
 /// The message for a format infonce does not read, if `format` is one.
 /// `path` is the file as given (`-` for standard input).
 pub fn unreadable(format: Format, path: &str) -> Option<String> {
     let (file, npy) = names(path, "npy");
     let (_, parquet) = names(path, "parquet");
+    let (file_py, npy_py, parquet_py) = (py_str(&file), py_str(&npy), py_str(&parquet));
     let torch = format!(
         "which infonce does not read (it holds pickled objects, and infonce never unpickles); \
-         convert it in Python: np.save('{npy}', torch.load('{file}').float().numpy())"
+         convert it in Python: np.save({npy_py}, torch.load({file_py}).float().numpy())"
     );
     let compressed = |what: &str, tool: &str| {
         format!(
@@ -129,23 +151,23 @@ pub fn unreadable(format: Format, path: &str) -> Option<String> {
         Format::Empty => "is empty (0 bytes)".into(),
         Format::Hdf5 => format!(
             "is an HDF5 file (h5py, Keras, MATLAB v7.3), which infonce does not read; convert a \
-             dataset in Python: np.save('{npy}', h5py.File('{file}')['NAME'][:])"
+             dataset in Python: np.save({npy_py}, h5py.File({file_py})['NAME'][:])"
         ),
         Format::TorchLegacy => format!("is a PyTorch file (torch.save, legacy format), {torch}"),
         Format::Pickle => format!(
             "is a Python pickle, which infonce does not read (unpickling can run code); save the \
-             array with np.save('{npy}', array) instead"
+             array with np.save({npy_py}, array) instead"
         ),
         Format::ArrowFile => format!(
             "is an Arrow IPC file (Feather), which infonce does not read; convert it to Parquet \
-             in Python: pyarrow.parquet.write_table(pyarrow.feather.read_table('{file}'), \
-             '{parquet}')"
+             in Python: pyarrow.parquet.write_table(pyarrow.feather.read_table({file_py}), \
+             {parquet_py})"
         ),
         Format::ArrowStream => format!(
             "is an Arrow IPC stream (as in a Hugging Face datasets cache), which infonce does not \
              read; convert it to Parquet in Python: \
-             pyarrow.parquet.write_table(pyarrow.ipc.open_stream('{file}').read_all(), \
-             '{parquet}')"
+             pyarrow.parquet.write_table(pyarrow.ipc.open_stream({file_py}).read_all(), \
+             {parquet_py})"
         ),
         Format::Gzip => compressed("gzip", "gunzip -k"),
         Format::Zstd => compressed("zstd", "zstd -d"),
@@ -157,10 +179,11 @@ pub fn unreadable(format: Format, path: &str) -> Option<String> {
 /// The message for a zip archive that holds `torch.save`'s `data.pkl`.
 pub fn torch_zip(path: &str) -> String {
     let (file, npy) = names(path, "npy");
+    let (file_py, npy_py) = (py_str(&file), py_str(&npy));
     format!(
         "is a PyTorch file (torch.save), which infonce does not read (it holds pickled objects, \
          and infonce never unpickles); convert it in Python: \
-         np.save('{npy}', torch.load('{file}').float().numpy())"
+         np.save({npy_py}, torch.load({file_py}).float().numpy())"
     )
 }
 
@@ -183,9 +206,10 @@ pub fn directory(path: &str) -> String {
             .into();
     }
     if has("dataset_info.json") && names.iter().any(|n| n.ends_with(".arrow")) {
+        let (path_py, parquet_py) = (py_str(path), py_str(&format!("{path}.parquet")));
         return format!(
             "is a directory, not a file: a Hugging Face dataset saved with save_to_disk; write \
-             it as Parquet in Python: datasets.load_from_disk('{path}').to_parquet('{path}.parquet')"
+             it as Parquet in Python: datasets.load_from_disk({path_py}).to_parquet({parquet_py})"
         );
     }
     let readable: Vec<&String> = names
@@ -265,5 +289,22 @@ mod tests {
         assert!(m.contains("np.save('FILE.npy', torch.load('FILE')"), "{m}");
         assert!(unreadable(Format::Text, "e.csv").is_none());
         assert!(unreadable(Format::Zip, "e.npz").is_none());
+    }
+
+    #[test]
+    fn hints_quote_paths_as_python_strings() {
+        // A quote or backslash in the path is escaped, so the hint pastes
+        // into Python as written.
+        let m = torch_zip(r"it's\emb.pt");
+        assert!(
+            m.contains(r"np.save('it\'s\\emb.npy', torch.load('it\'s\\emb.pt').float().numpy())"),
+            "{m}"
+        );
+        let m = unreadable(Format::ArrowFile, "a'b.feather").unwrap();
+        assert!(
+            m.contains(r"read_table('a\'b.feather'), 'a\'b.parquet')"),
+            "{m}"
+        );
+        assert_eq!(py_str("a\tb\u{1}"), r"'a\tb\u0001'");
     }
 }
