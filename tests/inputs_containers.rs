@@ -611,6 +611,10 @@ const REFUSALS: &[Refusal] = &[
         "fixtures/inputs/null_value.parquet:emb: row 3, element 1 is null",
     ),
     r(
+        &["fixtures/inputs/pairs.npz:pairs"],
+        "fixtures/inputs/pairs.npz:pairs: embeddings must be float16, float32 or float64, not int32 (convert them: np.save('pairs.npy', np.load(path)['pairs'].astype(np.float32)))",
+    ),
+    r(
         &["fixtures/inputs/int_list.parquet"],
         "fixtures/inputs/int_list.parquet: embeddings must be lists of float16, float32 or float64, not list<int64> (convert: astype(np.float32))",
     ),

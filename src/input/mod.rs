@@ -448,7 +448,7 @@ pub fn load_embeddings_with(
 /// nothing by itself), and then the end of the stream.
 fn npy_stream<R: Read>(name: &str, r: &mut R) -> Result<Embeddings> {
     let header = npy::read_header(name, r)?;
-    check_embedding_header(name, &header)?;
+    check_embedding_header(name, &header, NPY_CONVERT)?;
     let data = npy::read_data(name, &header, r, None)?;
     npy_data(name, &header, &mut &data[..])
 }
@@ -461,7 +461,7 @@ fn load_npy_file(path: &str, mmap_threshold: u64) -> Result<Embeddings> {
         .len();
     let mut r = BufReader::new(&file);
     let header = npy::read_header(path, &mut r)?;
-    check_embedding_header(path, &header)?;
+    check_embedding_header(path, &header, NPY_CONVERT)?;
     header.check_len(path, len)?;
     let native_float = header.dtype.kind == npy::Kind::Float
         && !header.dtype.big_endian
@@ -491,12 +491,17 @@ fn load_npy_file(path: &str, mmap_threshold: u64) -> Result<Embeddings> {
     npy_data(path, &header, &mut r)
 }
 
-fn check_embedding_header(file: &str, h: &npy::Header) -> Result<()> {
+/// How to convert an `.npy` file of integers, for hints.
+const NPY_CONVERT: &str = "np.save(path, z.astype(np.float32))";
+
+/// Checks an `.npy` header for embeddings; `convert` says how to save
+/// integers as floats, for the hint.
+fn check_embedding_header(file: &str, h: &npy::Header, convert: &str) -> Result<()> {
     if h.dtype.kind != npy::Kind::Float {
         return Err(Error::data(
             file,
             format!(
-                "embeddings must be float16, float32 or float64, not {} (convert them: np.save(path, z.astype(np.float32)))",
+                "embeddings must be float16, float32 or float64, not {} (convert them: {convert})",
                 h.dtype.name()
             ),
         ));
@@ -519,10 +524,16 @@ fn check_embedding_header(file: &str, h: &npy::Header) -> Result<()> {
     Ok(())
 }
 
-/// Parses `.npy` embeddings from a reader holding the whole file (`len` bytes).
-pub fn npy_embeddings<R: Read>(name: &str, r: &mut R, len: u64) -> Result<Embeddings> {
+/// Parses `.npy` embeddings from a reader holding the whole file (`len`
+/// bytes); `convert` says how to save integers as floats, for the hint.
+pub fn npy_embeddings<R: Read>(
+    name: &str,
+    r: &mut R,
+    len: u64,
+    convert: &str,
+) -> Result<Embeddings> {
     let header = npy::read_header(name, r)?;
-    check_embedding_header(name, &header)?;
+    check_embedding_header(name, &header, convert)?;
     header.check_len(name, len)?;
     npy_data(name, &header, r)
 }

@@ -155,7 +155,11 @@ impl<R: Read + Seek> Npz<R> {
             .by_index(i)
             .map_err(|e| Error::data(&name, zip_reason(&e)))?;
         let len = member.size();
-        let e = npy_embeddings(&name, &mut member, len)?;
+        // An integer member is converted to its own .npy file.
+        let array = sniff::py_str(&self.arrays[i].0);
+        let out = sniff::py_str(&format!("{}.npy", self.arrays[i].0));
+        let convert = format!("np.save({out}, np.load(path)[{array}].astype(np.float32))");
+        let e = npy_embeddings(&name, &mut member, len, &convert)?;
         // Reading to the end makes the zip reader check the member's CRC-32,
         // so damaged data is an error rather than different numbers.
         std::io::copy(&mut member, &mut std::io::sink()).map_err(|e| {

@@ -114,7 +114,7 @@ fn names(path: &str, ext: &str) -> (String, String) {
 /// `s` as a Python string literal: in single quotes, with `\\`, `'` and
 /// control characters escaped, so a hint pastes into Python whatever the
 /// path holds.
-fn py_str(s: &str) -> String {
+pub(crate) fn py_str(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);
     out.push('\'');
     for c in s.chars() {
