@@ -66,7 +66,7 @@ where
     T: Into<OsString> + Clone,
 {
     let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
-    let cli = match Cli::try_parse_from(&args) {
+    let cli = match Cli::try_parse_from(stdin_members(&args)) {
         Ok(c) => c,
         Err(mut e) => {
             command_hint(&mut e, &args);
@@ -107,6 +107,104 @@ where
             e.exit_code()
         }
     }
+}
+
+/// The arguments with every `-:NAME` (a named array on standard input) put
+/// where clap takes it as a value, not as an unknown flag: after an option
+/// that takes a value it becomes that option's `=VALUE` (`--keys -:k` is
+/// `--keys=-:k`); in place of a file it moves, with the other files in
+/// their order, after a `--`. Arguments without such a word are unchanged.
+fn stdin_members(args: &[OsString]) -> Vec<OsString> {
+    use clap::CommandFactory;
+    let is_member = |a: &OsString| a.to_str().is_some_and(|a| a.starts_with("-:"));
+    let cmd = Cli::command();
+    let sub = args
+        .get(1)
+        .and_then(|a| a.to_str())
+        .and_then(|a| cmd.find_subcommand(a));
+    let Some(sub) = sub else {
+        return args.to_vec();
+    };
+    let end = args.iter().position(|a| a == "--").unwrap_or(args.len());
+    if !args[..end].iter().skip(2).any(is_member) {
+        return args.to_vec();
+    }
+    // Does `flag` (as written, without `=`) take a value from the next word?
+    let takes_value = |flag: &str| {
+        let arg = if let Some(long) = flag.strip_prefix("--") {
+            sub.get_arguments().find(|a| a.get_long() == Some(long))
+        } else {
+            let short = flag.chars().last();
+            sub.get_arguments()
+                .find(|a| a.get_short().is_some() && a.get_short() == short)
+        };
+        arg.is_some_and(|a| a.get_action().takes_values())
+    };
+    let mut flags: Vec<OsString> = args[..2].to_vec();
+    let mut files: Vec<OsString> = Vec::new();
+    let mut value_of: Option<usize> = None;
+    for a in &args[2..end] {
+        if let Some(i) = value_of.take() {
+            if is_member(a) {
+                let mut joined = flags[i].clone();
+                joined.push("=");
+                joined.push(a);
+                flags[i] = joined;
+            } else {
+                flags.push(a.clone());
+            }
+            continue;
+        }
+        match a.to_str() {
+            Some(t) if t.starts_with("-:") => files.push(a.clone()),
+            Some(t) if t.starts_with('-') && t != "-" => {
+                if !t.contains('=') && takes_value(t) {
+                    value_of = Some(flags.len());
+                }
+                flags.push(a.clone());
+            }
+            _ => files.push(a.clone()),
+        }
+    }
+    let has_member_file = files.iter().any(is_member);
+    if has_member_file {
+        flags.push("--".into());
+        flags.extend(files);
+        flags.extend(args[end..].iter().skip(1).cloned());
+    } else {
+        // Only option values moved: the files stay where they were.
+        return merge_values_only(args, end, &takes_value, &is_member);
+    }
+    flags
+}
+
+/// `args` with each `-:NAME` after an option that takes a value joined to
+/// it as `=-:NAME`, every other word in place.
+fn merge_values_only(
+    args: &[OsString],
+    end: usize,
+    takes_value: &dyn Fn(&str) -> bool,
+    is_member: &dyn Fn(&OsString) -> bool,
+) -> Vec<OsString> {
+    let mut out: Vec<OsString> = Vec::new();
+    let mut value_of: Option<usize> = None;
+    for (k, a) in args.iter().enumerate() {
+        if let Some(i) = value_of.take() {
+            if is_member(a) {
+                out[i].push("=");
+                out[i].push(a);
+                continue;
+            }
+        } else if k >= 2 && k < end {
+            if let Some(t) = a.to_str() {
+                if t.starts_with('-') && t != "-" && !t.contains('=') && takes_value(t) {
+                    value_of = Some(out.len());
+                }
+            }
+        }
+        out.push(a.clone());
+    }
+    out
 }
 
 /// Runs `f` on a buffered standard output and flushes it.

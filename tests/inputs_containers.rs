@@ -417,6 +417,97 @@ fn containers_through_a_fifo_read_as_files() {
 }
 
 #[test]
+fn a_named_array_of_standard_input_needs_no_double_dash() {
+    let npz = || fs::read(root().join("fixtures/inputs/queries_keys.npz")).unwrap();
+    let want = report(&["fixtures/queries.npy", "--keys", "fixtures/keys.npy"]);
+    let forms: [&[&str]; 4] = [
+        // `-:NAME` as EMB, before and after the flags.
+        &[
+            "compute",
+            "-:queries",
+            "--keys",
+            "fixtures/keys.npy",
+            "--format",
+            "json",
+        ],
+        &[
+            "compute",
+            "--format",
+            "json",
+            "--keys",
+            "fixtures/keys.npy",
+            "-:queries",
+        ],
+        // As an option's value, with a space.
+        &[
+            "compute",
+            "fixtures/queries.npy",
+            "--keys",
+            "-:keys",
+            "--format",
+            "json",
+        ],
+        // After `--`, as before.
+        &[
+            "compute",
+            "--keys",
+            "fixtures/keys.npy",
+            "--format",
+            "json",
+            "--",
+            "-:queries",
+        ],
+    ];
+    for args in forms {
+        let out = run_stdin(args, npz());
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(out.stdout, want, "{args:?}");
+    }
+    // The order of files is kept: `-:NAME` as VIEW2 is the second views.
+    let want = report(&["fixtures/queries.npy", "fixtures/keys.npy"]);
+    let out = run_stdin(
+        &[
+            "compute",
+            "fixtures/queries.npy",
+            "-:keys",
+            "--format",
+            "json",
+        ],
+        npz(),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.stdout, want);
+    let out = run_stdin(
+        &[
+            "compute",
+            "-:queries",
+            "fixtures/keys.npy",
+            "--format",
+            "json",
+        ],
+        npz(),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.stdout, want);
+    // A flag clap does not know is still refused as one.
+    let out = run_stdin(&["compute", "-:queries", "--no-such-flag"], npz());
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("'--no-such-flag'"));
+}
+
+#[test]
 fn standard_input_is_sniffed_for_every_container() {
     for (file, npy) in [
         ("seed.npz", "fixtures/seed.npy"),
