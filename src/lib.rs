@@ -195,12 +195,12 @@ fn merge_values_only(
                 out[i].push(a);
                 continue;
             }
-        } else if k >= 2 && k < end {
-            if let Some(t) = a.to_str() {
-                if t.starts_with('-') && t != "-" && !t.contains('=') && takes_value(t) {
-                    value_of = Some(out.len());
-                }
-            }
+        } else if (2..end).contains(&k)
+            && a.to_str().is_some_and(|t| {
+                t.starts_with('-') && t != "-" && !t.contains('=') && takes_value(t)
+            })
+        {
+            value_of = Some(out.len());
         }
         out.push(a.clone());
     }

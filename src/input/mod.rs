@@ -524,9 +524,14 @@ fn check_embedding_header(file: &str, h: &npy::Header, convert: &str) -> Result<
     Ok(())
 }
 
-/// Parses `.npy` embeddings from a reader holding the whole file (`len`
-/// bytes); `convert` says how to save integers as floats, for the hint.
-pub fn npy_embeddings<R: Read>(
+/// Parses `.npy` embeddings from a reader holding the whole file (`len` bytes).
+pub fn npy_embeddings<R: Read>(name: &str, r: &mut R, len: u64) -> Result<Embeddings> {
+    npy_embeddings_hinted(name, r, len, NPY_CONVERT)
+}
+
+/// [`npy_embeddings`], with `convert` saying how to save integers as
+/// floats, for the hint (an `.npz` member converts differently).
+pub(crate) fn npy_embeddings_hinted<R: Read>(
     name: &str,
     r: &mut R,
     len: u64,

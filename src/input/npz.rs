@@ -17,7 +17,7 @@ use zip::result::ZipError;
 use crate::error::{Error, Result};
 use crate::input::index::{self, Pairs};
 use crate::input::source::Source;
-use crate::input::{Embeddings, npy, npy_embeddings, sniff};
+use crate::input::{Embeddings, npy, npy_embeddings_hinted, sniff};
 
 /// Arrays listed by name in messages before the rest are counted.
 const LISTED: usize = 8;
@@ -159,7 +159,7 @@ impl<R: Read + Seek> Npz<R> {
         let array = sniff::py_str(&self.arrays[i].0);
         let out = sniff::py_str(&format!("{}.npy", self.arrays[i].0));
         let convert = format!("np.save({out}, np.load(path)[{array}].astype(np.float32))");
-        let e = npy_embeddings(&name, &mut member, len, &convert)?;
+        let e = npy_embeddings_hinted(&name, &mut member, len, &convert)?;
         // Reading to the end makes the zip reader check the member's CRC-32,
         // so damaged data is an error rather than different numbers.
         std::io::copy(&mut member, &mut std::io::sink()).map_err(|e| {
