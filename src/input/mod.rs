@@ -648,7 +648,9 @@ mod tests {
         format!("{}/fixtures/{name}", env!("CARGO_MANIFEST_DIR"))
     }
 
-    fn values_f64(e: &Embeddings) -> Vec<f64> {
+    /// Every value of `e`, row by row, widened to f64 (shared by the input
+    /// modules' tests).
+    pub(crate) fn values_f64(e: &Embeddings) -> Vec<f64> {
         match &e.values {
             Values::F16(m) => m.view().iter().map(|&x| f64::from(x)).collect(),
             Values::F32(m) => m.view().iter().map(|&x| x as f64).collect(),

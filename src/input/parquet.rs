@@ -16,7 +16,7 @@ use arrow_array::types::{
     ArrowPrimitiveType, Float16Type, Float32Type, Float64Type, Int8Type, Int16Type, Int32Type,
     Int64Type, UInt8Type, UInt16Type, UInt32Type, UInt64Type,
 };
-use arrow_array::{Array, ArrayRef};
+use arrow_array::{Array, ArrayRef, GenericListArray, OffsetSizeTrait};
 use arrow_schema::{DataType, Field, Schema};
 use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
@@ -354,36 +354,22 @@ fn read_lists<P: ArrowPrimitiveType>(
         let batch = batch?;
         let col = batch.column(0);
         match col.data_type() {
-            DataType::List(_) => {
-                let l = col.as_list::<i32>();
-                let o = l.value_offsets();
-                let range = |i: usize| (o[i] as usize, o[i + 1] as usize);
-                append::<P>(
-                    name,
-                    row,
-                    l,
-                    range,
-                    l.values(),
-                    &mut dim,
-                    total_rows,
-                    &mut out,
-                )?;
-            }
-            DataType::LargeList(_) => {
-                let l = col.as_list::<i64>();
-                let o = l.value_offsets();
-                let range = |i: usize| (o[i] as usize, o[i + 1] as usize);
-                append::<P>(
-                    name,
-                    row,
-                    l,
-                    range,
-                    l.values(),
-                    &mut dim,
-                    total_rows,
-                    &mut out,
-                )?;
-            }
+            DataType::List(_) => append_variable::<i32, P>(
+                name,
+                row,
+                col.as_list::<i32>(),
+                &mut dim,
+                total_rows,
+                &mut out,
+            )?,
+            DataType::LargeList(_) => append_variable::<i64, P>(
+                name,
+                row,
+                col.as_list::<i64>(),
+                &mut dim,
+                total_rows,
+                &mut out,
+            )?,
             _ => {
                 let l = col.as_fixed_size_list();
                 let n = l.value_length() as usize;
@@ -406,6 +392,30 @@ fn read_lists<P: ArrowPrimitiveType>(
         Some(d) => Ok((row, d, out)),
         None => Err(Error::data(name, "holds no rows")),
     }
+}
+
+/// Appends the rows of one batch of a `list` or `large_list` column (32- or
+/// 64-bit offsets), checking each.
+fn append_variable<O: OffsetSizeTrait, P: ArrowPrimitiveType>(
+    name: &str,
+    first_row: usize,
+    lists: &GenericListArray<O>,
+    dim: &mut Option<usize>,
+    total_rows: usize,
+    out: &mut Vec<P::Native>,
+) -> Result<()> {
+    let o = lists.value_offsets();
+    let range = |i: usize| (o[i].as_usize(), o[i + 1].as_usize());
+    append::<P>(
+        name,
+        first_row,
+        lists,
+        range,
+        lists.values(),
+        dim,
+        total_rows,
+        out,
+    )
 }
 
 /// Appends the rows of one batch of a list column, checking each.

@@ -322,17 +322,10 @@ pub fn pairs(src: &Source, buf: &[u8]) -> Result<Pairs> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::input::tests::values_f64;
 
     fn fixture(name: &str) -> String {
         format!("{}/fixtures/inputs/{name}", env!("CARGO_MANIFEST_DIR"))
-    }
-
-    fn values_f64(e: &Embeddings) -> Vec<f64> {
-        match &e.values {
-            Values::F16(m) => m.view().iter().map(|&x| f64::from(x)).collect(),
-            Values::F32(m) => m.view().iter().map(|&x| x as f64).collect(),
-            Values::F64(m) => m.view().iter().copied().collect(),
-        }
     }
 
     #[test]
