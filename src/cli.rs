@@ -199,9 +199,36 @@ pub struct ComputeArgs {
     pub output: Option<PathBuf>,
 
     /// No progress bar (drawn on a terminal once the pass has run for a
-    /// second), no warnings, no notice that standard input is awaited.
+    /// second), no warnings, no notice that standard input is awaited, no
+    /// line about --fail-above (its exit code still says it).
     #[arg(long, short = 'q')]
     pub quiet: bool,
+
+    /// The k of the top-k accuracies in the totals (`metrics.top_k`): the
+    /// share of records whose positive ranks k-th or better. Whole numbers
+    /// of at least 1, comma-separated, each once; written in increasing
+    /// order.
+    #[arg(
+        long,
+        value_name = "K[,K...]",
+        value_delimiter = ',',
+        default_value = "1,5,10",
+        value_parser = parse_top_k
+    )]
+    pub top_k: Vec<u64>,
+
+    /// Exit with code 3 when the mean loss is above X, after the whole
+    /// result has been written (a gate for CI jobs and shell pipelines);
+    /// a line on standard error says the loss and X, unless --quiet.
+    #[arg(long, value_name = "X", value_parser = parse_fail_above, allow_negative_numbers = true)]
+    pub fail_above: Option<f64>,
+
+    /// Also draw a histogram of the per-anchor losses, with the mean and
+    /// ln |C| (the loss of a model that scores every candidate alike)
+    /// marked, as an SVG file. Written as -o writes a file (replaced
+    /// atomically, never one of the inputs), after the result.
+    #[arg(long, value_name = "FILE.svg")]
+    pub plot: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -401,6 +428,28 @@ fn parse_tau(s: &str) -> Result<f64, String> {
     Ok(t)
 }
 
+/// A k of `--top-k`: a whole number of at least 1.
+fn parse_top_k(s: &str) -> Result<u64, String> {
+    match s.trim().parse::<u64>() {
+        Ok(0) => Err("k must be at least 1 (top-1 is the share ranked first)".into()),
+        Ok(k) => Ok(k),
+        Err(_) => Err(format!("'{s}' is not a whole number of at least 1")),
+    }
+}
+
+/// The threshold of `--fail-above`: any number but NaN (infinity never
+/// fails, minus infinity always does).
+fn parse_fail_above(s: &str) -> Result<f64, String> {
+    let x: f64 = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("'{s}' is not a number"))?;
+    if x.is_nan() {
+        return Err("the threshold must be a number, got NaN".into());
+    }
+    Ok(x)
+}
+
 /// A number to 4 significant digits without trailing zeros (0.05, 0.06993).
 fn short(x: f64) -> String {
     let s = crate::output::rounded(x, 4);
@@ -469,6 +518,41 @@ mod tests {
         let w = tau_warning(&data(&["--logit-scale", "0.07"])).unwrap();
         assert!(w.contains("use --tau 0.07"), "{w}");
         assert_eq!(tau_warning(&data(&["--logit-scale", "14.3"])), None);
+    }
+
+    fn compute(args: &[&str]) -> Result<ComputeArgs, clap::Error> {
+        let mut all = vec!["infonce", "compute", "e.npy"];
+        all.extend(args);
+        Cli::try_parse_from(all).map(|c| match c.command {
+            Command::Compute(c) => c,
+            _ => unreachable!(),
+        })
+    }
+
+    #[test]
+    fn top_k_defaults_to_1_5_10_and_takes_whole_numbers_of_at_least_1() {
+        assert_eq!(compute(&[]).unwrap().top_k, [1, 5, 10]);
+        assert_eq!(compute(&["--top-k", "3,1"]).unwrap().top_k, [3, 1]);
+        for bad in ["0", "1,0", "-1", "x", "1.5", "1,,2"] {
+            let e = compute(&["--top-k", bad]).unwrap_err();
+            assert_eq!(e.kind(), clap::error::ErrorKind::ValueValidation, "{bad}");
+        }
+    }
+
+    #[test]
+    fn fail_above_takes_any_number_but_nan() {
+        assert_eq!(
+            compute(&["--fail-above", "1.5"]).unwrap().fail_above,
+            Some(1.5)
+        );
+        assert_eq!(
+            compute(&["--fail-above", "-2"]).unwrap().fail_above,
+            Some(-2.0)
+        );
+        assert_eq!(compute(&[]).unwrap().fail_above, None);
+        for bad in ["nan", "NaN", "x", ""] {
+            assert!(compute(&["--fail-above", bad]).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -136,6 +136,8 @@ pub fn run(args: &ComputeArgs) -> Result<()> {
     let job = DataJob::for_compute(args)?;
     // The output is checked before any work: an input is never overwritten.
     let dest = Destination::resolve(args.output.as_deref(), &job.inputs())?;
+    let plot = plot_destination(args, &dest, &job)?;
+    let top_k = crate::job::top_k(args)?;
     let paths = [
         Some(job.input.as_str()),
         job.second_view.as_deref(),
@@ -153,7 +155,19 @@ pub fn run(args: &ComputeArgs) -> Result<()> {
     let wanted = !args.quiet && io::stderr().is_terminal();
     let done = with_progress(&bar, wanted, || session.run(session.settings(), &bar))?;
     bar.finish_and_clear();
-    let report = done.report;
+    let mut report = done.report;
+    report.set_top_k(&top_k);
+    // Drawn before anything is written: a picture that cannot be drawn
+    // leaves no output behind. Every record is drawn, whatever --anchor
+    // chooses to write.
+    let picture = match &plot {
+        Some(_) => Some(
+            output::plot::loss_histogram(&report, &session.loaded().first().name)
+                .map_err(|e| Error::Data(format!("--plot: cannot draw the picture: {e}")))?,
+        ),
+        None => None,
+    };
+    let loss = report.summary.loss;
     let (report, origin) = match &args.anchor {
         Some(anchors) => {
             let (r, o) = select(report, anchors, session.loaded(), session.job())?;
@@ -176,7 +190,51 @@ pub fn run(args: &ComputeArgs) -> Result<()> {
         origin,
     };
     let terms = args.terms.then_some(&source as &dyn Terms);
-    dest.write(|w| output::write(format, &report, terms, opts, w))
+    dest.write(|w| output::write(format, &report, terms, opts, w))?;
+    if let (Some(plot), Some(svg)) = (&plot, &picture) {
+        plot.write(|w| w.write_all(svg.as_bytes()))?;
+    }
+    match args.fail_above {
+        Some(x) if loss > x => Err(Error::Above(format!(
+            "mean loss {} is above --fail-above {x}",
+            crate::output::float(loss)
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// The destination of `--plot`, checked as `-o`'s is: never an input, and
+/// neither the result's file nor, with the result there, standard output.
+fn plot_destination(
+    args: &ComputeArgs,
+    dest: &Destination,
+    job: &DataJob,
+) -> Result<Option<Destination>> {
+    let Some(path) = args.plot.as_deref() else {
+        return Ok(None);
+    };
+    let plot = Destination::resolve(Some(path), &job.inputs())?;
+    if plot.is_stdout() && dest.is_stdout() {
+        return Err(Error::Usage(
+            "--plot - would write the picture to standard output, where the result goes: \
+             give the result -o FILE, or the picture a file"
+                .into(),
+        ));
+    }
+    // The same name, or two names of one existing file.
+    let same = |o: &std::path::Path| {
+        o == path
+            || std::fs::canonicalize(o)
+                .ok()
+                .is_some_and(|c| std::fs::canonicalize(path).ok() == Some(c))
+    };
+    if !plot.is_stdout() && !dest.is_stdout() && args.output.as_deref().is_some_and(same) {
+        return Err(Error::Usage(format!(
+            "--plot {} names the file -o writes the result to: give them two files",
+            plot.name()
+        )));
+    }
+    Ok(Some(plot))
 }
 
 #[cfg(test)]

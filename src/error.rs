@@ -12,6 +12,9 @@ pub const EXIT_OK: u8 = 0;
 pub const EXIT_DATA: u8 = 1;
 /// Exit status for a usage error (bad flag, bad value, conflicting flags).
 pub const EXIT_USAGE: u8 = 2;
+/// Exit status of a run whose mean loss is above `--fail-above`: the result
+/// was written in full.
+pub const EXIT_ABOVE: u8 = 3;
 
 /// What went wrong, already phrased for the user.
 #[derive(Debug)]
@@ -23,6 +26,10 @@ pub enum Error {
     /// Writing the result failed (`what` names the destination); shown as
     /// `what: cannot write: reason`.
     Output { what: String, source: io::Error },
+    /// The run succeeded and wrote its result, but the mean loss is above
+    /// `--fail-above`: not a failure of the tool, so it is said after
+    /// `infonce: ` rather than `error: `, and not under `--quiet`.
+    Above(String),
 }
 
 impl Error {
@@ -36,6 +43,7 @@ impl Error {
         match self {
             Error::Data(_) | Error::Output { .. } => EXIT_DATA,
             Error::Usage(_) => EXIT_USAGE,
+            Error::Above(_) => EXIT_ABOVE,
         }
     }
 
@@ -118,7 +126,7 @@ impl fmt::Display for Error {
         // so are Unicode's line and paragraph separators, which editors,
         // Python's splitlines and JavaScript break lines at.
         let text = match self {
-            Error::Data(m) | Error::Usage(m) => m.clone(),
+            Error::Data(m) | Error::Usage(m) | Error::Above(m) => m.clone(),
             Error::Output { what, source } => format!("{what}: cannot write: {}", reason(source)),
         };
         for c in text.chars() {

@@ -70,6 +70,7 @@ impl DataJob {
                  'EMB --pairs PAIRS'"
             )));
         }
+        top_k(args)?;
         let mut job = DataJob::from_args(args.input.clone(), &args.data);
         job.second_view = args.second.clone();
         job.check()?;
@@ -278,6 +279,19 @@ impl DataJob {
         let rows = usize::try_from(bytes / 2).unwrap_or(usize::MAX);
         Some(rows.div_ceil(self.settings.block.max(1)).max(1))
     }
+}
+
+/// `--top-k`'s values in increasing order; each k may be given once.
+pub fn top_k(args: &ComputeArgs) -> Result<Vec<u64>> {
+    let mut ks = args.top_k.clone();
+    ks.sort_unstable();
+    if let Some(k) = ks.windows(2).find(|w| w[0] == w[1]) {
+        return Err(Error::Usage(format!(
+            "--top-k lists {} twice: give each k once",
+            k[0]
+        )));
+    }
+    Ok(ks)
 }
 
 /// A layout error about a matrix with fewer rows than columns says that the

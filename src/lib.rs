@@ -288,6 +288,11 @@ fn shell_word(a: &std::ffi::OsStr) -> String {
 /// Prints `e` as one line after `error: ` (messages carry no prefix of
 /// their own).
 fn report_error(e: &Error) {
+    let prefix = match e {
+        Error::Above(_) if warning::is_quiet() => return,
+        Error::Above(_) => "infonce",
+        _ => "error",
+    };
     // Not eprintln!, which panics when standard error is a closed pipe.
-    let _ = writeln!(std::io::stderr().lock(), "error: {e}");
+    let _ = writeln!(std::io::stderr().lock(), "{prefix}: {e}");
 }

@@ -56,6 +56,10 @@ pub struct Summary {
     pub top1_accuracy: f64,
     /// Mean rank of the positive.
     pub mean_rank: f64,
+    /// Retrieval and representation metrics of every record. In CSV, the
+    /// columns [`metric_columns`] names, after the other totals.
+    #[serde(serialize_with = "not_in_csv")]
+    pub metrics: Metrics,
     /// Per-direction totals, in the keys layout only.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub directions: Option<Vec<DirectionSummary>>,
@@ -90,6 +94,128 @@ pub struct DirectionSummary {
     pub top1_accuracy: f64,
     /// Mean rank of their positives.
     pub mean_rank: f64,
+    /// This direction's metrics; in CSV, the columns [`metric_columns`]
+    /// names with the direction as suffix (`mrr_query_to_key`).
+    #[serde(serialize_with = "not_in_csv")]
+    pub metrics: Metrics,
+}
+
+/// The `--top-k` default.
+pub const DEFAULT_TOP_K: &[u64] = &[1, 5, 10];
+
+/// The share of records whose positive ranks k-th or better.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct TopK {
+    pub k: u64,
+    /// Share of records of rank at most `k`.
+    pub accuracy: f64,
+}
+
+/// Retrieval and representation metrics over a set of records, each from
+/// what the core found for them: ranks, losses and positive similarities.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Metrics {
+    /// Top-k accuracy for each k of `--top-k`, in increasing order.
+    pub top_k: Vec<TopK>,
+    /// Mean reciprocal rank: the mean of 1 / rank.
+    pub mrr: f64,
+    /// Mean rank of the positive.
+    pub mean_rank: f64,
+    /// The mean of ln |C(a)| less the mean loss: CPC's lower bound on the
+    /// mutual information of anchor and positive, in nats (meaningful only
+    /// where the negatives are drawn independently of the anchor).
+    pub cpc_bound_nats: f64,
+    /// Wang & Isola's alignment: the mean of |x_a - x_p|^2 over the records,
+    /// on L2-normalised rows (2 - 2 cos(a, p)).
+    pub alignment: f64,
+}
+
+/// What [`Metrics`] needs of one record besides the record itself.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct MetricInputs {
+    /// |C(a)|: the record's candidates.
+    pub n_candidates: usize,
+    /// |x_a - x_p|^2 of the L2-normalised rows: 2 - 2 cos(a, p).
+    pub distance2: f64,
+}
+
+impl MetricInputs {
+    /// The inputs of a record of similarity `sim` between rows of norms
+    /// `norm_a` and `norm_p`. Under dot similarity cos(a, p) is `sim` over
+    /// the norms; under cosine `sim` is cos(a, p) already. A zero row
+    /// normalises to zero, as torch's `F.normalize` leaves it (dot only:
+    /// cosine refuses zero rows): |x_a - x_p|^2 is then the squared norm of
+    /// the other row, 1 or 0.
+    pub fn new(
+        n_candidates: usize,
+        sim: f64,
+        similarity: Similarity,
+        norm_a: f64,
+        norm_p: f64,
+    ) -> MetricInputs {
+        let distance2 = match similarity {
+            Similarity::Cosine => 2.0 - 2.0 * sim,
+            Similarity::Dot if norm_a == 0.0 || norm_p == 0.0 => {
+                f64::from(u8::from(norm_a > 0.0)) + f64::from(u8::from(norm_p > 0.0))
+            }
+            Similarity::Dot => 2.0 - 2.0 * (sim / norm_a / norm_p),
+        };
+        MetricInputs {
+            n_candidates,
+            // Rounding may take a cosine a little past +-1.
+            distance2: distance2.clamp(0.0, 4.0),
+        }
+    }
+}
+
+/// Top-k accuracy of `records` for each k of `ks`.
+fn top_k<'a>(records: impl Iterator<Item = &'a AnchorRecord> + Clone, ks: &[u64]) -> Vec<TopK> {
+    ks.iter()
+        .map(|&k| TopK {
+            k,
+            accuracy: mean(records.clone().map(|r| f64::from(u8::from(r.rank <= k)))),
+        })
+        .collect()
+}
+
+impl Metrics {
+    /// The metrics of `records` (with their [`MetricInputs`]) for the top-k
+    /// accuracies `ks` (sorted, each at least 1). A set without records has metrics of 0.
+    pub fn of<'a>(
+        records: impl Iterator<Item = (&'a AnchorRecord, MetricInputs)> + Clone,
+        ks: &[u64],
+    ) -> Metrics {
+        let top_k = top_k(records.clone().map(|(r, _)| r), ks);
+        let ln_c = mean(records.clone().map(|(_, m)| (m.n_candidates as f64).ln()));
+        let loss = mean(records.clone().map(|(r, _)| r.loss));
+        Metrics {
+            top_k,
+            mrr: mean(records.clone().map(|(r, _)| 1.0 / r.rank as f64)),
+            mean_rank: mean(records.clone().map(|(r, _)| r.rank as f64)),
+            cpc_bound_nats: ln_c - loss,
+            alignment: mean(records.map(|(_, m)| m.distance2)),
+        }
+    }
+}
+
+/// The columns CSV and TSV give the metrics of `m`, after the other totals:
+/// `top1`, `top5`, ... (one per k), `mrr`, `cpc_bound_nats`, `alignment`,
+/// each name followed by `_` and `suffix` when there is one (a direction).
+/// (`mean_rank` is a column of the totals already.)
+pub fn metric_columns(m: &Metrics, suffix: Option<&str>) -> Vec<(String, f64)> {
+    let name = |n: String| match suffix {
+        Some(s) => format!("{n}_{s}"),
+        None => n,
+    };
+    let mut cols: Vec<(String, f64)> = m
+        .top_k
+        .iter()
+        .map(|t| (name(format!("top{}", t.k)), t.accuracy))
+        .collect();
+    cols.push((name("mrr".into()), m.mrr));
+    cols.push((name("cpc_bound_nats".into()), m.cpc_bound_nats));
+    cols.push((name("alignment".into()), m.alignment));
+    cols
 }
 
 /// Every figure of one record.
@@ -240,6 +366,9 @@ pub struct Context<'a> {
     pub input_dtype: String,
     pub dimension: usize,
     pub dropped_columns: Vec<DroppedColumn>,
+    /// The row norms of the first file and of the keys (for the cosine of
+    /// each record under dot similarity).
+    pub norms: (&'a [f64], Option<&'a [f64]>),
 }
 
 /// Neumaier's compensated mean: the mean of many losses to the last digit.
@@ -270,12 +399,28 @@ impl Report {
     /// Builds the report from the core's findings, one per layout record.
     pub fn new(ctx: Context<'_>, stats: &[RecordStats]) -> Report {
         let layout = ctx.layout;
+        let (first_norms, second_norms) = ctx.norms;
+        let mut inputs = Vec::with_capacity(stats.len());
         let records: Vec<AnchorRecord> = layout
             .records
             .iter()
             .zip(stats)
             .map(|(r, s)| {
                 let f = s.finish();
+                // The anchor's file and the candidates' file.
+                let (of_anchor, of_candidates) = match (second_norms, r.backward) {
+                    (Some(keys), true) => (keys, first_norms),
+                    (Some(keys), false) => (first_norms, keys),
+                    (None, _) => (first_norms, first_norms),
+                };
+                let norm = |n: &[f64], row: usize| n.get(row).copied().unwrap_or(f64::NAN);
+                inputs.push(MetricInputs::new(
+                    layout.n_candidates(r.backward),
+                    s.sim,
+                    ctx.similarity,
+                    norm(of_anchor, r.anchor),
+                    norm(of_candidates, r.positive),
+                ));
                 AnchorRecord {
                     anchor: r.anchor,
                     positive: r.positive,
@@ -292,6 +437,7 @@ impl Report {
                 }
             })
             .collect();
+        let with_inputs = || records.iter().zip(inputs.iter().copied());
         let (mut loss, n, top1, rank) = totals(records.iter());
         let directions = (layout.kind == LayoutKind::Keys).then(|| {
             [Direction::QueryToKey, Direction::KeyToQuery]
@@ -299,12 +445,17 @@ impl Report {
                 .filter_map(|d| {
                     let of_d = records.iter().filter(move |r| r.direction == Some(d));
                     let (loss, n, top1, rank) = totals(of_d);
+                    let metrics = Metrics::of(
+                        with_inputs().filter(move |(r, _)| r.direction == Some(d)),
+                        DEFAULT_TOP_K,
+                    );
                     (n > 0).then_some(DirectionSummary {
                         direction: d,
                         loss,
                         n_anchors: n,
                         top1_accuracy: top1,
                         mean_rank: rank,
+                        metrics,
                     })
                 })
                 .collect::<Vec<_>>()
@@ -312,6 +463,7 @@ impl Report {
         if let Some(ds) = &directions {
             loss = mean(ds.iter().map(|d| d.loss));
         }
+        let metrics = Metrics::of(with_inputs(), DEFAULT_TOP_K);
         Report {
             summary: Summary {
                 loss,
@@ -328,10 +480,23 @@ impl Report {
                 dropped_columns: ctx.dropped_columns,
                 top1_accuracy: top1,
                 mean_rank: rank,
+                metrics,
                 directions,
                 selected_anchors: None,
             },
             records,
+        }
+    }
+
+    /// Sets the top-k accuracies of the totals to those of `ks` (sorted,
+    /// each at least 1), over every record of the report: call it before
+    /// the report is cut down to some records.
+    pub fn set_top_k(&mut self, ks: &[u64]) {
+        let s = &mut self.summary;
+        s.metrics.top_k = top_k(self.records.iter(), ks);
+        for d in s.directions.iter_mut().flatten() {
+            let dir = Some(d.direction);
+            d.metrics.top_k = top_k(self.records.iter().filter(|r| r.direction == dir), ks);
         }
     }
 }

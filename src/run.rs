@@ -104,6 +104,7 @@ impl Session {
                 input_dtype: loaded.input_dtype.clone(),
                 dimension: loaded.first().cols(),
                 dropped_columns: loaded.dropped_columns.clone(),
+                norms: loaded.data.norms(),
             },
             &stats,
         );

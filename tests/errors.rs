@@ -314,6 +314,19 @@ fn cases() -> Vec<Case> {
         usage("--anchor not a number", &["compute", "e.npy", "--anchor", "x"]),
         usage("--anchor with --summary", &["compute", "e.npy", "--anchor", "1", "--summary"]),
         usage("unknown shell", &["completions", "tcsh"]),
+        usage("--top-k 0", &["compute", "e.npy", "--top-k", "1,0"]),
+        usage("--top-k not a whole number", &["compute", "e.npy", "--top-k", "1.5"]),
+        usage("--fail-above nan", &["compute", "e.npy", "--fail-above", "nan"]),
+        usage("--fail-above not a number", &["compute", "e.npy", "--fail-above", "low"]),
+        case("--top-k lists a k twice", &["compute", "missing.npy", "--top-k", "5,1,5"], 2, Some("--top-k lists 5 twice: give each k once")),
+        case("--plot - with the result on standard output", &["compute", "e.npy", "--plot", "-"], 2, Some("--plot - would write the picture to standard output, where the result goes: give the result -o FILE, or the picture a file"))
+            .emb(),
+        case("--plot names -o's file", &["compute", "e.npy", "-o", "out.svg", "--plot", "out.svg"], 2, Some("--plot out.svg names the file -o writes the result to: give them two files"))
+            .emb(),
+        c("--plot is an input", &["compute", "e.npy", "--plot", "./e.npy"], "./e.npy: cannot write: it is the same file as the input e.npy (EMB)")
+            .emb(),
+        c("--plot in a missing folder", &["compute", "e.npy", "--plot", "missing/loss.svg"], "missing/loss.svg: cannot write: folder 'missing' does not exist")
+            .emb(),
         // Flags refused once the job is resolved: also one line, exit 2.
         case("EMB and --keys both stdin", &["compute", "-", "--keys", "-"], 2, Some("only one of EMB and --keys can be standard input"))
             .stdin(f64_npy(&four_rows())),

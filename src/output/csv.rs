@@ -34,7 +34,7 @@ pub fn write(
 ) -> io::Result<()> {
     let mut rows = Rows::new(out, delimiter);
     if opts.summary_only {
-        return rows.write(&report.summary);
+        return rows.write_with(&report.summary, &summary_columns(&report.summary));
     }
     match terms {
         None => report.records.iter().try_for_each(|r| rows.write(r)),
@@ -43,6 +43,20 @@ pub fn write(
             ts.iter().try_for_each(|t| rows.write(&TermRow::new(r, t)))
         }),
     }
+}
+
+/// The columns of the totals that are not serde fields: the metrics, the
+/// whole batch's and then each direction's ([`report::metric_columns`]).
+fn summary_columns(s: &report::Summary) -> Vec<(String, f64)> {
+    let mut cols = report::metric_columns(&s.metrics, None);
+    for d in s.directions.iter().flatten() {
+        let suffix = match d.direction {
+            crate::layout::Direction::QueryToKey => "query_to_key",
+            crate::layout::Direction::KeyToQuery => "key_to_query",
+        };
+        cols.extend(report::metric_columns(&d.metrics, Some(suffix)));
+    }
+    cols
 }
 
 /// The rows of one output, the header first.
@@ -68,11 +82,22 @@ impl<'w> Rows<'w> {
     /// Writes `value` as one row, after the header its columns make if it
     /// is the first.
     fn write<T: Serialize>(&mut self, value: &T) -> io::Result<()> {
+        self.write_with(value, &[])
+    }
+
+    /// Writes `value` as one row, then the named figures `more` as columns
+    /// after its own.
+    fn write_with<T: Serialize>(&mut self, value: &T, more: &[(String, f64)]) -> io::Result<()> {
         let row = &mut self.row;
         row.line.clear();
         row.cells = 0;
         row.names = (!self.header_written).then(String::new);
         value.serialize(Flat::Row(row)).map_err(io::Error::other)?;
+        for (name, x) in more {
+            row.scratch.clear();
+            write_float(&mut row.scratch, *x);
+            row.push(name, None);
+        }
         if let Some(mut names) = row.names.take() {
             names.push('\n');
             self.out.write_all(names.as_bytes())?;

@@ -12,6 +12,7 @@
 mod csv;
 pub mod destination;
 mod json;
+pub mod plot;
 mod table;
 #[cfg(test)]
 mod tests;

@@ -5,7 +5,7 @@
 use std::io::{self, Write};
 
 use super::{Options, Terms, linear, rounded};
-use crate::report::{Cell, Column, RECORD_COLUMNS, Report, TERM_COLUMNS, TermRow};
+use crate::report::{Cell, Column, Metrics, RECORD_COLUMNS, Report, TERM_COLUMNS, TermRow};
 
 /// Up to this many records, a table lists them all; past it, the worst ones.
 pub const FULL_TABLE_LIMIT: usize = 32;
@@ -67,6 +67,16 @@ fn plural(n: usize, word: &str) -> String {
     } else {
         format!("{word}s")
     }
+}
+
+/// The top-k accuracies of `m` but top-1 (which the tables give first), as
+/// `, top-5 90.00%, top-10 100.0%`.
+fn other_top_k(m: &Metrics) -> String {
+    m.top_k
+        .iter()
+        .filter(|t| t.k != 1)
+        .map(|t| format!(", top-{} {}%", t.k, rounded(100.0 * t.accuracy, 4)))
+        .collect()
 }
 
 /// A cell as the tables show it: figures to 6 significant digits.
@@ -192,9 +202,17 @@ pub fn write(
     )?;
     writeln!(
         out,
-        "{bullet}top-1 accuracy {}%, mean rank {}",
+        "{bullet}top-1 accuracy {}%{}, MRR {}, mean rank {}",
         rounded(100.0 * s.top1_accuracy, 4),
+        other_top_k(&s.metrics),
+        rounded(s.metrics.mrr, 4),
         rounded(s.mean_rank, 4)
+    )?;
+    writeln!(
+        out,
+        "{bullet}CPC bound {} nats (mean ln |C| less the mean loss), alignment {}",
+        rounded(s.metrics.cpc_bound_nats, 4),
+        rounded(s.metrics.alignment, 4)
     )?;
     if let Some(ds) = &s.directions {
         for d in ds {
@@ -204,9 +222,11 @@ pub fn write(
             };
             writeln!(
                 out,
-                "{bullet}{name}: loss {}, top-1 accuracy {}%",
+                "{bullet}{name}: loss {}, top-1 accuracy {}%{}, MRR {}",
                 rounded(d.loss, 6),
-                rounded(100.0 * d.top1_accuracy, 4)
+                rounded(100.0 * d.top1_accuracy, 4),
+                other_top_k(&d.metrics),
+                rounded(d.metrics.mrr, 4)
             )?;
         }
     }

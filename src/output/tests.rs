@@ -17,7 +17,7 @@ use super::*;
 use crate::input::csv::DroppedColumn;
 use crate::layout::{Direction, LayoutKind};
 use crate::loss::Similarity;
-use crate::report::{AnchorRecord, DirectionSummary, Summary, TermRow};
+use crate::report::{AnchorRecord, DirectionSummary, Metrics, Summary, TermRow, TopK};
 
 /// Hand-built terms, by record.
 struct HandTerms(Vec<Vec<Term>>);
@@ -44,6 +44,25 @@ fn log_sum_exp(xs: &[f64]) -> f64 {
 fn mean(xs: impl Iterator<Item = f64>) -> f64 {
     let v: Vec<f64> = xs.collect();
     v.iter().sum::<f64>() / v.len() as f64
+}
+
+/// The metrics of some records by their plain formulas, with `ln_c` the log
+/// of the candidates' count; the alignment as if each `sim` were a cosine.
+fn metrics(rs: &[&AnchorRecord], ln_c: f64) -> Metrics {
+    let share = |k: u64| mean(rs.iter().map(|r| if r.rank <= k { 1.0 } else { 0.0 }));
+    Metrics {
+        top_k: [1, 5, 10]
+            .into_iter()
+            .map(|k| TopK {
+                k,
+                accuracy: share(k),
+            })
+            .collect(),
+        mrr: mean(rs.iter().map(|r| 1.0 / r.rank as f64)),
+        mean_rank: mean(rs.iter().map(|r| r.rank as f64)),
+        cpc_bound_nats: ln_c - mean(rs.iter().map(|r| r.loss)),
+        alignment: mean(rs.iter().map(|r| (2.0 - 2.0 * r.sim).clamp(0.0, 4.0))),
+    }
 }
 
 /// Totals of some records: loss, count, top-1 accuracy, mean rank.
@@ -93,6 +112,7 @@ fn build(tau: f64, layout: LayoutKind, symmetric: bool, specs: Vec<Spec>) -> (Re
                 .collect(),
         );
     }
+    let ln_c = (terms[0].len() as f64).ln();
     let all: Vec<&AnchorRecord> = records.iter().collect();
     let (mut loss, n_anchors, top1_accuracy, mean_rank) = totals(&all);
     let directions = (layout == LayoutKind::Keys).then(|| {
@@ -108,6 +128,7 @@ fn build(tau: f64, layout: LayoutKind, symmetric: bool, specs: Vec<Spec>) -> (Re
                     n_anchors,
                     top1_accuracy,
                     mean_rank,
+                    metrics: metrics(&of_d, ln_c),
                 })
             })
             .collect::<Vec<_>>()
@@ -135,6 +156,7 @@ fn build(tau: f64, layout: LayoutKind, symmetric: bool, specs: Vec<Spec>) -> (Re
         dropped_columns: Vec::new(),
         top1_accuracy,
         mean_rank,
+        metrics: metrics(&all, ln_c),
         directions,
         selected_anchors: None,
     };
@@ -395,10 +417,29 @@ fn csv_totals_are_the_json_totals_with_one_column_per_direction_figure() {
         assert_eq!(rows.len(), 1);
         let json = serde_json::to_value(&r.summary).unwrap();
         let mut expected = Vec::new();
+        // The metrics' columns come last, the whole batch's and then each
+        // direction's, their names flattened (`top5`, `mrr_key_to_query`).
+        let mut metrics = Vec::new();
+        let mut flatten = |m: &Value, suffix: &str| {
+            for t in m["top_k"].as_array().unwrap() {
+                let name = format!("top{}{suffix}", t["k"]);
+                metrics.push((name, t["accuracy"].clone()));
+            }
+            for field in ["mrr", "cpc_bound_nats", "alignment"] {
+                metrics.push((format!("{field}{suffix}"), m[field].clone()));
+            }
+        };
+        flatten(&json["metrics"], "");
+        for d in json["directions"].as_array().into_iter().flatten() {
+            flatten(
+                &d["metrics"],
+                &format!("_{}", d["direction"].as_str().unwrap()),
+            );
+        }
         for key in keys_of(&r.summary) {
             match &json[&key] {
-                // In JSON only, by design.
-                _ if key == "dropped_columns" => {}
+                // In JSON only, by design; the metrics are flattened above.
+                _ if key == "dropped_columns" || key == "metrics" => {}
                 Value::Array(ds) => {
                     for d in ds {
                         let name = d["direction"].as_str().unwrap();
@@ -410,6 +451,7 @@ fn csv_totals_are_the_json_totals_with_one_column_per_direction_figure() {
                 v => expected.push((key, v.clone())),
             }
         }
+        expected.extend(metrics);
         let names: Vec<&String> = expected.iter().map(|e| &e.0).collect();
         assert_eq!(head.iter().collect::<Vec<_>>(), names);
         for ((name, v), cell) in expected.iter().zip(&rows[0]) {

@@ -1,0 +1,196 @@
+//! `--plot FILE.svg`: pictures of a run, drawn with plotters' SVG backend.
+//!
+//! The picture is made in memory from the report (never from figures of its
+//! own) before anything is written, so a failure to draw it leaves no file
+//! behind; [`super::destination`] then writes it as it writes `-o`.
+
+use plotters::prelude::*;
+
+use crate::report::Report;
+
+/// Width and height of a picture, in SVG pixels.
+const SIZE: (u32, u32) = (900, 600);
+
+/// Fewest and most bars of a histogram.
+const BINS: (usize, usize) = (10, 60);
+
+/// The histogram's bars: `n` bins of equal width over `lo..hi`, and the
+/// count of `xs` in each (the last bin holds `hi`).
+pub fn bins(xs: &[f64], lo: f64, hi: f64, n: usize) -> Vec<u64> {
+    let mut counts = vec![0u64; n];
+    let width = (hi - lo) / n as f64;
+    for &x in xs {
+        let k = if width > 0.0 {
+            ((x - lo) / width).floor()
+        } else {
+            0.0
+        };
+        // Saturating casts: NaN and negatives go to bin 0, and x == hi is
+        // the last bin's.
+        let k = (k.max(0.0) as usize).min(n - 1);
+        counts[k] += 1;
+    }
+    counts
+}
+
+/// How many bars `n` values get: about sqrt(n), within [`BINS`].
+fn bin_count(n: usize) -> usize {
+    ((n as f64).sqrt().ceil() as usize).clamp(BINS.0, BINS.1)
+}
+
+/// `text` fit for an SVG title: control characters escaped (XML allows
+/// none of them).
+fn printable(text: &str) -> String {
+    text.chars()
+        .flat_map(|c| {
+            let escaped: Vec<char> = if c.is_control() {
+                c.escape_default().collect()
+            } else {
+                vec![c]
+            };
+            escaped
+        })
+        .collect()
+}
+
+/// A figure for a label: 4 significant digits.
+fn short(x: f64) -> String {
+    super::rounded(x, 4)
+}
+
+/// The histogram of the records' losses, with the mean loss and ln |C| (the
+/// loss of a model that scores every candidate alike) marked, as SVG text.
+/// `file` names the input in the title.
+pub fn loss_histogram(report: &Report, file: &str) -> Result<String, String> {
+    let s = &report.summary;
+    let losses: Vec<f64> = report.records.iter().map(|r| r.loss).collect();
+    let chance = (s.n_candidates as f64).ln();
+    let (min, max) = losses
+        .iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &x| {
+            (a.min(x), b.max(x))
+        });
+    // From 0 (or the lowest loss, when one is negative) to past both the
+    // highest loss and chance, so both marks are on the picture.
+    let lo = min.min(0.0);
+    let top = max.max(chance).max(s.loss);
+    let hi = if top > lo {
+        top + 0.05 * (top - lo)
+    } else {
+        lo + 1.0
+    };
+    // The bars span the losses only (the axis may run on to chance).
+    let n = bin_count(losses.len());
+    let end = if max > lo { max } else { hi };
+    let counts = bins(&losses, lo, end, n);
+    let width = (end - lo) / n as f64;
+    let tallest = counts.iter().copied().max().unwrap_or(0).max(1) as f64;
+    let title = printable(&format!(
+        "Loss per anchor: {file}, tau {}",
+        crate::output::float(s.tau)
+    ));
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
+        let err = |e: DrawingAreaErrorKind<_>| e.to_string();
+        root.fill(&WHITE).map_err(err)?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(&title, ("sans-serif", 22))
+            .margin(20)
+            .x_label_area_size(50)
+            .y_label_area_size(60)
+            .build_cartesian_2d(lo..hi, 0.0..tallest * 1.1)
+            .map_err(err)?;
+        chart
+            .configure_mesh()
+            .disable_x_mesh()
+            .x_desc("loss of the anchor (nats)")
+            .y_desc("anchors")
+            .label_style(("sans-serif", 14))
+            .axis_desc_style(("sans-serif", 16))
+            .y_label_formatter(&|y| format!("{y:.0}"))
+            .draw()
+            .map_err(err)?;
+        let bar = RGBColor(70, 110, 180);
+        chart
+            .draw_series(
+                counts
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, c)| **c > 0)
+                    .map(|(k, &c)| {
+                        let x0 = lo + k as f64 * width;
+                        Rectangle::new([(x0, 0.0), (x0 + width, c as f64)], bar.filled())
+                    }),
+            )
+            .map_err(err)?;
+        // A white edge between neighbouring bars.
+        chart
+            .draw_series(
+                counts
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, c)| **c > 0)
+                    .map(|(k, &c)| {
+                        let x0 = lo + k as f64 * width;
+                        Rectangle::new([(x0, 0.0), (x0 + width, c as f64)], WHITE.stroke_width(1))
+                    }),
+            )
+            .map_err(err)?
+            .label(format!("{} anchors", losses.len()))
+            .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 16, y + 5)], bar.filled()));
+        let marks = [
+            (s.loss, RED, format!("mean loss {}", short(s.loss))),
+            (
+                chance,
+                BLACK,
+                format!("chance: ln |C| = ln {} = {}", s.n_candidates, short(chance)),
+            ),
+        ];
+        for (x, color, label) in marks {
+            let style = color.stroke_width(2);
+            chart
+                .draw_series(LineSeries::new([(x, 0.0), (x, tallest * 1.1)], style))
+                .map_err(err)?
+                .label(label)
+                .legend(move |(x, y)| PathElement::new([(x, y), (x + 16, y)], style));
+        }
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::UpperRight)
+            .label_font(("sans-serif", 14))
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK)
+            .draw()
+            .map_err(err)?;
+        root.present().map_err(err)?;
+    }
+    Ok(svg)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_value_falls_in_one_bin_the_top_one_in_the_last() {
+        let xs = [0.0, 0.1, 0.5, 0.99, 1.0, -3.0, f64::NAN];
+        let c = bins(&xs, 0.0, 1.0, 4);
+        assert_eq!(c, [4, 0, 1, 2]);
+        assert_eq!(c.iter().sum::<u64>(), xs.len() as u64);
+        // A range of zero width puts everything in the first bin.
+        assert_eq!(bins(&[2.0, 2.0], 2.0, 2.0, 3), [2, 0, 0]);
+    }
+
+    #[test]
+    fn bars_grow_with_the_square_root_within_bounds() {
+        assert_eq!(bin_count(4), BINS.0);
+        assert_eq!(bin_count(900), 30);
+        assert_eq!(bin_count(1_000_000), BINS.1);
+    }
+
+    #[test]
+    fn titles_keep_to_one_printable_line() {
+        assert_eq!(printable("a\nb\u{7}.npy"), "a\\nb\\u{7}.npy");
+    }
+}
