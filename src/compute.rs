@@ -190,7 +190,12 @@ pub fn run(args: &ComputeArgs) -> Result<()> {
         origin,
     };
     let terms = args.terms.then_some(&source as &dyn Terms);
-    dest.write(|w| output::write(format, &report, terms, opts, w))?;
+    // A reader that closed the pipe early stopped the pipeline, which is no
+    // failure (exit 0): the picture and the gate still follow.
+    match dest.write(|w| output::write(format, &report, terms, opts, w)) {
+        Err(e) if !e.is_broken_pipe() => return Err(e),
+        _ => {}
+    }
     if let (Some(plot), Some(svg)) = (&plot, &picture) {
         plot.write(|w| w.write_all(svg.as_bytes()))?;
     }

@@ -417,3 +417,37 @@ fn a_failed_run_leaves_the_plot_file_as_it_was() {
             .starts_with("<svg")
     );
 }
+
+#[test]
+fn the_gate_holds_when_the_reader_closes_the_pipe_early() {
+    use std::process::{Command, Stdio};
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    fs::write(d.join("v.npy"), f64_npy(&Rng(9).two_view(200, 4, 1.0))).unwrap();
+    // Far more terms than a pipe holds, to a reader that is already gone.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_infonce"))
+        .current_dir(d)
+        .args([
+            "compute",
+            "v.npy",
+            "--terms",
+            "--fail-above",
+            "0",
+            "--plot",
+            "l.svg",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(stderr.starts_with("infonce: mean loss "), "{stderr}");
+    assert!(
+        fs::read_to_string(d.join("l.svg"))
+            .unwrap()
+            .starts_with("<svg")
+    );
+}
