@@ -79,12 +79,25 @@ pub fn loss_histogram(report: &Report, file: &str) -> Result<String, String> {
     } else {
         lo + 1.0
     };
-    // The bars span the losses only (the axis may run on to chance).
+    // The bars span the losses only (the axis runs from 0 and on to chance).
     let n = bin_count(losses.len());
-    let end = if max > lo { max } else { hi };
-    let counts = bins(&losses, lo, end, n);
-    let width = (end - lo) / n as f64;
+    let (start, end) = if max > min { (min, max) } else { (lo, hi) };
+    let counts = bins(&losses, start, end, n);
+    let width = (end - start) / n as f64;
     let tallest = counts.iter().copied().max().unwrap_or(0).max(1) as f64;
+    // The legend goes in the upper corner away from the tallest bar.
+    let peak = counts
+        .iter()
+        .enumerate()
+        .max_by_key(|&(k, c)| (*c, usize::MAX - k));
+    let peak_x = peak.map_or(lo, |(k, _)| start + (k as f64 + 0.5) * width);
+    let corner = if peak_x > (lo + hi) / 2.0 {
+        SeriesLabelPosition::UpperLeft
+    } else {
+        SeriesLabelPosition::UpperRight
+    };
+    // Room above the bars for the legend.
+    let y_top = tallest * 1.3;
     let title = printable(&format!(
         "Loss per anchor: {file}, tau {}",
         crate::output::float(s.tau)
@@ -99,7 +112,7 @@ pub fn loss_histogram(report: &Report, file: &str) -> Result<String, String> {
             .margin(20)
             .x_label_area_size(50)
             .y_label_area_size(60)
-            .build_cartesian_2d(lo..hi, 0.0..tallest * 1.1)
+            .build_cartesian_2d(lo..hi, 0.0..y_top)
             .map_err(err)?;
         chart
             .configure_mesh()
@@ -119,7 +132,7 @@ pub fn loss_histogram(report: &Report, file: &str) -> Result<String, String> {
                     .enumerate()
                     .filter(|(_, c)| **c > 0)
                     .map(|(k, &c)| {
-                        let x0 = lo + k as f64 * width;
+                        let x0 = start + k as f64 * width;
                         Rectangle::new([(x0, 0.0), (x0 + width, c as f64)], bar.filled())
                     }),
             )
@@ -132,7 +145,7 @@ pub fn loss_histogram(report: &Report, file: &str) -> Result<String, String> {
                     .enumerate()
                     .filter(|(_, c)| **c > 0)
                     .map(|(k, &c)| {
-                        let x0 = lo + k as f64 * width;
+                        let x0 = start + k as f64 * width;
                         Rectangle::new([(x0, 0.0), (x0 + width, c as f64)], WHITE.stroke_width(1))
                     }),
             )
@@ -150,14 +163,14 @@ pub fn loss_histogram(report: &Report, file: &str) -> Result<String, String> {
         for (x, color, label) in marks {
             let style = color.stroke_width(2);
             chart
-                .draw_series(LineSeries::new([(x, 0.0), (x, tallest * 1.1)], style))
+                .draw_series(LineSeries::new([(x, 0.0), (x, y_top)], style))
                 .map_err(err)?
                 .label(label)
                 .legend(move |(x, y)| PathElement::new([(x, y), (x + 16, y)], style));
         }
         chart
             .configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
+            .position(corner)
             .label_font(("sans-serif", 14))
             .background_style(WHITE.mix(0.85))
             .border_style(BLACK)
