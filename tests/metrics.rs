@@ -19,16 +19,17 @@ use infonce::loss::Similarity;
 use serde_json::Value;
 use support::{f64_npy, run, run_json};
 
-/// The metrics of some records, by their definitions: `records` are the
-/// reference's, `rows` gives each record's anchor and positive rows.
-fn expected_metrics(records: &[(&Expected, &[f64], &[f64])], ks: &[u64]) -> Value {
+/// A record as the reference found it, with its anchor's and positive's rows.
+type Found<'a> = (&'a Expected, &'a [f64], &'a [f64]);
+
+/// The metrics of some records, by their definitions.
+fn expected_metrics(records: &[Found], ks: &[u64]) -> Value {
     let n = records.len() as f64;
     let rank = |e: &Expected| {
         assert_eq!(e.rank.0, e.rank.1, "a tie within rounding: pick other data");
         e.rank.0
     };
-    let mean =
-        |f: &dyn Fn(&(&Expected, &[f64], &[f64])) -> f64| records.iter().map(f).sum::<f64>() / n;
+    let mean = |f: &dyn Fn(&Found) -> f64| records.iter().map(f).sum::<f64>() / n;
     let top_k: Vec<Value> = ks
         .iter()
         .map(|&k| {
@@ -111,7 +112,7 @@ fn check(
             (Some(keys), true) => (&keys[r.anchor][..], &first[r.positive][..]),
         }
     };
-    let all: Vec<(&Expected, &[f64], &[f64])> = want
+    let all: Vec<Found> = want
         .iter()
         .enumerate()
         .map(|(k, e)| {
