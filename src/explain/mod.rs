@@ -12,11 +12,11 @@
 //!
 //! Here the flags are resolved ([`DataJob::for_explain`]), the core is run
 //! and its findings gathered into [`Facts`];
-//! `steps.rs` selects once what to say (the layout and origin as a
-//! `words::Scene`, the formula's `words::Shape`) and turns the facts into a
-//! document and the JSON steps, with every sentence taken from the sentence
-//! table of a language (`lang_en.rs`, `lang_zh.rs`), which only fills in
-//! what was selected; `text.rs`, `markdown.rs` and `json.rs` render them.
+//! `steps.rs` selects once what to say for the layout, the origin and the
+//! figures, and turns the facts into a document and the JSON steps, each
+//! sentence a template of the language's sentence table (`lang_en.rs`,
+//! `lang_zh.rs`) filled in by the one renderer of `words.rs`; `text.rs`,
+//! `markdown.rs` and `json.rs` render them.
 
 mod json;
 mod lang_en;
@@ -275,12 +275,12 @@ impl Facts {
 /// Runs `explain` and writes the walkthrough.
 pub fn run(args: &ExplainArgs) -> Result<()> {
     let facts = gather(args)?;
-    let words = words::of(args.lang, args.glossary);
-    let walk = steps::build(&facts, words.as_ref());
+    let voice = words::of(args.lang, args.glossary);
+    let walk = steps::build(&facts, &voice);
     let out = match args.format {
         ExplainFormat::Text => text::render(&walk, color_wanted()),
         ExplainFormat::Markdown => markdown::render(&walk),
-        ExplainFormat::Json => json::render(&facts, &walk, words.code()),
+        ExplainFormat::Json => json::render(&facts, &walk, voice.code()),
     };
     let mut stdout = io::stdout().lock();
     stdout

@@ -13,8 +13,8 @@
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
-use super::words::{Arrangement, Named, Other, Scene, Shape, SweepFacts, Words};
-use super::{FLAT_TAU, Facts, HARD_MARGIN, Names, Origin, SweepRow, Vector};
+use super::words::{Arg, Voice, say};
+use super::{FLAT_TAU, Facts, HARD_MARGIN, Names, Origin, Pick, SweepRow, Vector};
 use crate::layout::{Direction, LayoutKind};
 use crate::loss::Similarity;
 use crate::output::rounded;
@@ -81,63 +81,95 @@ pub fn spans(s: &str) -> Vec<Span<'_>> {
     out
 }
 
-/// Formulas that the sentences of every language quote, written once.
-pub mod quoted {
-    use super::{Math, im};
+/// Formulas that the sentences quote and the steps name, each written once
+/// in both spellings.
+mod formula {
+    use super::Math;
+
+    /// ∂L/∂sim.
+    pub fn gradient() -> Math {
+        Math::new("∂L/∂sim", "\\partial L / \\partial\\, \\mathrm{sim}")
+    }
 
     /// The gradient of a negative's similarity: p_k/τ.
-    pub fn grad_negative() -> String {
-        im(&Math::new("p_k/τ", "p_k/\\tau"))
+    pub fn grad_negative() -> Math {
+        Math::new("p_k/τ", "p_k/\\tau")
     }
 
     /// The gradient of the positive's similarity: (p − 1)/τ.
-    pub fn grad_positive() -> String {
-        im(&Math::new("(p − 1)/τ", "(p - 1)/\\tau"))
+    pub fn grad_positive() -> Math {
+        Math::new("(p − 1)/τ", "(p - 1)/\\tau")
     }
 
-    /// L ≈ (s_neg − s_pos)/τ, or only its right side.
-    pub fn margin_over_tau(with_loss: bool) -> String {
-        let (plain, tex) = (
+    /// (s_neg − s_pos)/τ.
+    pub fn margin_over_tau() -> Math {
+        Math::new(
             "(s_neg − s_pos)/τ",
             "(s_{\\text{neg}} - s_{\\text{pos}})/\\tau",
-        );
-        if with_loss {
-            im(&Math::new(
-                format!("L ≈ {plain}"),
-                format!("L \\approx {tex}"),
-            ))
-        } else {
-            im(&Math::new(plain, tex))
-        }
+        )
     }
 
     /// I(x; y) ≥ log(K+1) − L.
-    pub fn cpc_bound() -> String {
-        im(&Math::new(
-            "I(x; y) ≥ log(K+1) − L",
-            "I(x; y) \\ge \\log(K+1) - L",
-        ))
+    pub fn cpc_bound() -> Math {
+        Math::new("I(x; y) ≥ log(K+1) − L", "I(x; y) \\ge \\log(K+1) - L")
     }
 
     /// log(K+1).
-    pub fn log_k1() -> String {
-        im(&Math::new("log(K+1)", "\\log(K+1)"))
+    pub fn log_k1() -> Math {
+        Math::new("log(K+1)", "\\log(K+1)")
     }
 
     /// `log n = value`, with n a count or the letter n.
-    pub fn log_n(n: &str, value: &str) -> String {
-        im(&Math::new(
-            format!("log {n} = {value}"),
-            format!("\\log {n} = {value}"),
-        ))
+    pub fn log_n(n: &str, value: &str) -> Math {
+        Math::new(format!("log {n} = {value}"), format!("\\log {n} = {value}"))
     }
 
     /// `log n − L = a − b = c`.
-    pub fn cpc_figure(n: usize, log_n: &str, mean: &str, bound: &str) -> String {
-        im(&Math::new(
+    pub fn cpc_figure(n: usize, log_n: &str, mean: &str, bound: &str) -> Math {
+        Math::new(
             format!("log {n} − L = {log_n} − {mean} = {bound}"),
             format!("\\log {n} - L = {log_n} - {mean} = {bound}"),
-        ))
+        )
+    }
+
+    /// The cosine similarity of `a` and `b`: `a·b / (‖a‖ ‖b‖)`.
+    pub fn cosine(a: &Math, b: &Math) -> Math {
+        let norms = Math::join(&[Math::norm(a), Math::norm(b)], " ", " \\, ");
+        Math::frac(&Math::dot(a, b), &norms, true)
+    }
+
+    /// The definition of a similarity: `sim(a, b) = a·b`, or the cosine.
+    pub fn similarity(cosine: bool, a: &Math, b: &Math) -> Math {
+        let value = if cosine {
+            self::cosine(a, b)
+        } else {
+            Math::dot(a, b)
+        };
+        Math::eq(&[Math::sim(a, b), value])
+    }
+
+    /// `L = −log p`.
+    pub fn loss() -> Math {
+        Math::eq(&[Math::same("L"), Math::new("−log p", "-\\log p")])
+    }
+
+    /// `L = log(denominator) − log(numerator)`, in the given words.
+    pub fn loss_from_logs(numerator: &str, denominator: &str) -> Math {
+        Math::eq(&[
+            Math::same("L"),
+            Math::minus(
+                &Math::log(&Math::text(denominator)),
+                &Math::log(&Math::text(numerator)),
+            ),
+        ])
+    }
+
+    /// The log-sum-exp: `m + log Σ_k exp(logit_k − m)`.
+    pub fn log_sum_exp() -> Math {
+        Math::new(
+            "m + log Σ_k exp(logit_k − m)",
+            "m + \\log \\sum_k e^{\\text{logit}_k - m}",
+        )
     }
 }
 
@@ -587,63 +619,22 @@ fn obj(v: Value) -> Map<String, Value> {
     }
 }
 
-/// What the opening paragraphs tell, selected once from the facts.
-fn scene(f: &Facts) -> Scene<'_> {
-    let s = &f.report.summary;
-    let arrangement = match (&f.origin, s.layout) {
-        (Origin::Example, _) => Arrangement::Example,
-        (_, LayoutKind::TwoView) => Arrangement::TwoView { half: f.rows.0 / 2 },
-        (Origin::Data { pairs, .. }, LayoutKind::Pairs) => Arrangement::Pairs {
-            file: pairs.as_deref().unwrap_or("the pairs file"),
-            symmetric: s.symmetric,
-        },
-        (Origin::Data { keys, .. }, LayoutKind::Keys) => Arrangement::Keys {
-            file: keys.as_deref().unwrap_or("the keys file"),
-            rows: f.rows.1,
-            symmetric: s.symmetric,
-        },
-    };
-    let recs = &f.report.records;
-    Scene {
-        arrangement,
-        name: match &f.origin {
-            Origin::Data { name, .. } => name,
-            Origin::Example => "",
-        },
-        rows: f.rows.0,
-        dimension: s.dimension,
-        tau: num(s.tau),
-        similarity: s.similarity,
-        precision: s.precision,
-        anchor: &f.anchor.label.plain,
-        positive: &f.breakdown.positive().vector.label.plain,
-        record: f.record,
-        n_terms: f.breakdown.n,
-        n_records: recs.len(),
-        one_based: f.names == Names::Example,
-        pick: f.pick,
-        others: f
-            .others
-            .iter()
-            .map(|&k| {
-                let r = &recs[k];
-                Other {
-                    record: k,
-                    anchor: f.names.anchor(r).plain,
-                    positive: f.names.candidate(r, r.positive).plain,
-                    direction: r.direction,
-                }
-            })
-            .collect(),
-    }
+/// The arrangement a formula is written for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Shape {
+    /// One file, rows i and i+N are the two views of item i.
+    TwoView,
+    /// One file, positives from a pairs file.
+    Pairs,
+    /// Queries and keys; `backward` for a key-to-query record.
+    Keys { backward: bool },
 }
 
 /// Builds the walkthrough.
-pub fn build(facts: &Facts, words: &dyn Words) -> Walkthrough {
+pub fn build(facts: &Facts, voice: &Voice) -> Walkthrough {
     let mut b = Builder {
         f: facts,
-        scene: scene(facts),
-        w: words,
+        w: voice,
         doc: Vec::new(),
         steps: Vec::new(),
         section: 0,
@@ -668,8 +659,7 @@ pub fn build(facts: &Facts, words: &dyn Words) -> Walkthrough {
 
 struct Builder<'a> {
     f: &'a Facts,
-    scene: Scene<'a>,
-    w: &'a dyn Words,
+    w: &'a Voice,
     doc: Vec<Block>,
     steps: Vec<Step>,
     section: usize,
@@ -744,10 +734,10 @@ impl Builder<'_> {
         let (f, w) = (self.f, self.w);
         let mut marks = Vec::new();
         if f.breakdown.ties.contains(&index) && !f.duplicates.contains(&index) {
-            marks.push(w.mark_tie());
+            marks.push(say!(w, mark_tie));
         }
         if f.duplicates.contains(&index) {
-            marks.push(w.mark_duplicate());
+            marks.push(say!(w, mark_duplicate));
         }
         if marks.is_empty() {
             label.clone()
@@ -760,16 +750,132 @@ impl Builder<'_> {
         }
     }
 
+    /// The similarity's name.
+    fn similarity_name(&self) -> String {
+        match self.similarity() {
+            Similarity::Cosine => say!(self.w, sim_cosine),
+            Similarity::Dot => say!(self.w, sim_dot),
+        }
+    }
+
+    /// The title and the opening paragraphs: the data, the settings and
+    /// the record.
     fn intro(&mut self) {
-        let w = self.w;
-        self.doc.push(Block::Title(w.title(&self.scene)));
-        for p in w.intro(&self.scene) {
+        let (f, w) = (self.f, self.w);
+        let s = &f.report.summary;
+        let anchor = &f.anchor.label.plain;
+        let positive = &f.breakdown.positive().vector.label.plain;
+        let (tau, similarity) = (self.tau(), self.similarity_name());
+        match &f.origin {
+            Origin::Example => {
+                self.doc
+                    .push(Block::Title(say!(w, title_example, anchor = anchor)));
+                self.para(say!(w, intro_example, tau = &tau, similarity = similarity));
+                self.para(say!(
+                    w,
+                    intro_example_anchor,
+                    anchor = anchor,
+                    positive = positive
+                ));
+            }
+            Origin::Data { name, pairs, keys } => {
+                self.doc.push(Block::Title(say!(
+                    w,
+                    title_data,
+                    anchor = anchor,
+                    name = name
+                )));
+                let both = |text: String| if s.symmetric { text } else { String::new() };
+                let layout = match s.layout {
+                    LayoutKind::TwoView => say!(w, layout_two_view, half = f.rows.0 / 2),
+                    LayoutKind::Pairs => say!(
+                        w,
+                        layout_pairs,
+                        file = pairs.as_deref().unwrap_or("the pairs file"),
+                        both = both(say!(w, pairs_both)),
+                    ),
+                    LayoutKind::Keys => say!(
+                        w,
+                        layout_keys,
+                        file = keys.as_deref().unwrap_or("the keys file"),
+                        rows = f.rows.1,
+                        both = both(say!(w, keys_both)),
+                    ),
+                };
+                let precision = match s.precision {
+                    "f32" => say!(w, precision_f32),
+                    _ => say!(w, precision_f64),
+                };
+                self.para(say!(
+                    w,
+                    intro_data,
+                    name = name,
+                    rows = f.rows.0,
+                    dimension = s.dimension,
+                    layout = layout,
+                    tau = &tau,
+                    similarity = similarity,
+                    precision = precision,
+                ));
+                let naming = match s.layout {
+                    LayoutKind::Keys => say!(w, naming_keys),
+                    _ => say!(w, naming_rows),
+                };
+                self.para(say!(
+                    w,
+                    intro_record,
+                    anchor = anchor,
+                    record = f.record,
+                    positive = positive,
+                    terms = f.breakdown.n,
+                    negatives = f.breakdown.n - 1,
+                    naming = naming,
+                ));
+            }
+        }
+        if let Some(p) = self.picked() {
             self.para(p);
         }
-        if let Some(p) = w.picked(&self.scene) {
-            self.para(p);
+        self.doc.push(Block::Note(say!(w, rounding, sig = SIG)));
+    }
+
+    /// Which record was taken, and which others the same row anchors.
+    fn picked(&self) -> Option<String> {
+        let (f, w) = (self.f, self.w);
+        let recs = &f.report.records;
+        let others: Vec<String> = f
+            .others
+            .iter()
+            .map(|&k| {
+                let r = &recs[k];
+                let way = match r.direction {
+                    Some(Direction::KeyToQuery) => say!(w, way_key_to_query),
+                    Some(Direction::QueryToKey) => say!(w, way_query_to_key),
+                    None => String::new(),
+                };
+                say!(
+                    w,
+                    other_record,
+                    record = k,
+                    anchor = f.names.anchor(r).plain,
+                    positive = f.names.candidate(r, r.positive).plain,
+                    way = way,
+                )
+            })
+            .collect();
+        let has_others = !others.is_empty();
+        let tail = if has_others {
+            say!(w, also_anchors, others = Arg::List(others))
+        } else {
+            String::new()
+        };
+        match f.pick {
+            Pick::Default => Some(w.sentences(&[say!(w, picked_default), tail])),
+            Pick::Anchor if has_others => {
+                Some(w.sentences(&[say!(w, picked_first, record = f.record), tail]))
+            }
+            _ => None,
         }
-        self.doc.push(Block::Note(w.rounding(SIG)));
     }
 
     /// The range of an index in the formulas: `k=1..2N` or `k=0..2N−1`.
@@ -785,7 +891,7 @@ impl Builder<'_> {
     fn formula(&mut self) {
         let w = self.w;
         let shape = self.shape();
-        self.heading(w.h_formula());
+        self.heading(say!(w, h_formula));
         let (a, p, k, bound) = match shape {
             Shape::TwoView => ("z", "z", "z", "2N"),
             Shape::Pairs => ("z", "z", "z", "R"),
@@ -815,24 +921,48 @@ impl Builder<'_> {
         );
         self.math(vec![formula.clone()]);
         let mut legend = vec![
-            (Math::same("L_i"), w.sym_loss()),
-            (numerator, w.sym_numerator()),
-            (sum, w.sym_denominator(shape)),
-            (Math::tau(), w.sym_tau()),
+            (Math::same("L_i"), say!(w, sym_loss)),
+            (numerator, say!(w, sym_numerator)),
+            (
+                sum,
+                if one_file {
+                    say!(w, sym_denominator_rows)
+                } else {
+                    say!(w, sym_denominator_keys)
+                },
+            ),
+            (Math::tau(), say!(w, sym_tau)),
         ];
         if let Some(ind) = indicator {
-            legend.push((ind, w.sym_indicator()));
+            legend.push((ind, say!(w, sym_indicator)));
         }
-        legend.push((
-            Math::new("sim", "\\mathrm{sim}"),
-            w.sym_sim(self.similarity()),
-        ));
+        let (u, v) = (Math::same("u"), Math::same("v"));
+        let sim = match self.similarity() {
+            Similarity::Cosine => say!(
+                w,
+                sym_cosine,
+                formula = im(&formula::similarity(true, &u, &v))
+            ),
+            Similarity::Dot => say!(
+                w,
+                sym_dot,
+                formula = im(&formula::similarity(false, &u, &v))
+            ),
+        };
+        legend.push((Math::new("sim", "\\mathrm{sim}"), sim));
         let positive = if one_file {
             Math::same(format!("{p}_{pi}"))
         } else {
             Math::same(format!("{a}_i, {p}_i"))
         };
-        legend.push((positive, w.sym_positive(shape)));
+        let zi = im(&Math::same("z_i"));
+        let positive_text = match shape {
+            Shape::TwoView => say!(w, sym_positive_two_view, zi = &zi),
+            Shape::Pairs => say!(w, sym_positive_pairs, zi = &zi),
+            Shape::Keys { backward: false } => say!(w, sym_positive_query),
+            Shape::Keys { backward: true } => say!(w, sym_positive_key),
+        };
+        legend.push((positive, positive_text));
         let negatives = if one_file {
             Math::new(
                 format!("{k}_{ki}, {ki} ≠ i, {pi}"),
@@ -844,10 +974,25 @@ impl Builder<'_> {
                 format!("{k}_{ki}, {ki} \\neq i"),
             )
         };
-        legend.push((negatives, w.sym_negatives()));
-        legend.push((Math::same(bound), w.sym_batch(shape)));
+        legend.push((negatives, say!(w, sym_negatives)));
+        let batch = match shape {
+            Shape::TwoView => say!(w, sym_batch_two_view),
+            Shape::Pairs => say!(w, sym_batch_pairs),
+            Shape::Keys { .. } => say!(w, sym_batch_keys),
+        };
+        legend.push((Math::same(bound), batch));
         self.doc.push(Block::Legend(legend));
-        self.para(w.numbering(&self.scene));
+        let numbering = if self.f.names == Names::Example {
+            say!(w, numbering_one_based)
+        } else {
+            say!(w, numbering_zero_based)
+        };
+        let simclr = if shape == Shape::TwoView {
+            say!(w, numbering_simclr)
+        } else {
+            String::new()
+        };
+        self.para(w.sentences(&[numbering, simclr]));
         let s = &self.f.report.summary;
         self.step(
             "formula",
@@ -861,7 +1006,7 @@ impl Builder<'_> {
             }),
             Value::Null,
             None,
-            w.formula_text(),
+            say!(w, formula_text),
         );
     }
 
@@ -940,10 +1085,19 @@ impl Builder<'_> {
 
     fn similarities(&mut self) {
         let (f, w) = (self.f, self.w);
-        self.heading(w.h_similarities());
+        self.heading(say!(w, h_similarities));
         let d = f.anchor.values.len();
         let long = d > WRITE_OUT_DIM;
-        self.para(w.vectors_intro(d, !long, f.breakdown.rest.is_some()));
+        let which = if f.breakdown.rest.is_some() {
+            say!(w, which_some)
+        } else {
+            say!(w, which_all)
+        };
+        self.para(if long {
+            say!(w, vectors_long, which = which, dim = d)
+        } else {
+            say!(w, vectors_full, which = which)
+        });
         let vectors: Vec<&Vector> = std::iter::once(&f.anchor)
             .chain(f.breakdown.listed.iter().map(|l| &l.vector))
             .collect();
@@ -963,7 +1117,15 @@ impl Builder<'_> {
         let a = &f.anchor;
         let pos = f.breakdown.positive();
         let written = Math::sim(&a.label, &pos.vector.label);
-        self.para(w.sim_intro(sim, &written.plain, long));
+        let how = if long {
+            say!(w, sim_long, written = &written.plain)
+        } else {
+            say!(w, sim_written, written = &written.plain)
+        };
+        self.para(match sim {
+            Similarity::Cosine => say!(w, sim_cosine_intro, how = how),
+            Similarity::Dot => say!(w, sim_dot_intro, how = how),
+        });
         let norm = |v: &Vector| v.values.iter().map(|x| x * x).sum::<f64>().sqrt();
         let dot_of = |c: &Vector| -> f64 {
             // The dot product in index order in float64, as written out.
@@ -995,7 +1157,7 @@ impl Builder<'_> {
             self.math(lines);
         }
         // The rest as results.
-        let mut head = vec![Math::same(w.col_candidate())];
+        let mut head = vec![Math::same(say!(w, col_candidate))];
         if sim == Similarity::Cosine {
             let c = Math::same("c");
             head.push(Math::dot(&a.label, &c));
@@ -1008,31 +1170,21 @@ impl Builder<'_> {
             let (dot, norm_c) = (dot_of(c), norm(c));
             let lhs = Math::sim(&a.label, &c.label);
             let mut cells = vec![self.marked_label(c.row, &c.label)];
-            let (formula, inputs) = match sim {
-                Similarity::Cosine => {
-                    cells.push(Math::number(dot));
-                    cells.push(Math::number(norm_c));
-                    (
-                        format!(
-                            "{} = {a}·{c} / (‖{a}‖ ‖{c}‖)",
-                            lhs.plain,
-                            a = a.label.plain,
-                            c = c.label.plain
-                        ),
-                        json!({
-                            "candidate": c.row,
-                            "label": c.label.plain,
-                            "dot": dot,
-                            "norm_anchor": norm_a,
-                            "norm_candidate": norm_c,
-                        }),
-                    )
-                }
-                Similarity::Dot => (
-                    format!("{} = {}·{}", lhs.plain, a.label.plain, c.label.plain),
-                    json!({ "candidate": c.row, "label": c.label.plain, "dot": dot }),
-                ),
+            let cosine = sim == Similarity::Cosine;
+            let inputs = if cosine {
+                cells.push(Math::number(dot));
+                cells.push(Math::number(norm_c));
+                json!({
+                    "candidate": c.row,
+                    "label": c.label.plain,
+                    "dot": dot,
+                    "norm_anchor": norm_a,
+                    "norm_candidate": norm_c,
+                })
+            } else {
+                json!({ "candidate": c.row, "label": c.label.plain, "dot": dot })
             };
+            let formula = formula::similarity(cosine, &a.label, &c.label).plain;
             cells.push(Math::number(l.term.sim));
             rows.push(Row {
                 cells,
@@ -1041,7 +1193,7 @@ impl Builder<'_> {
             let text = format!("{} = {}", lhs.plain, num(l.term.sim));
             self.step("similarity", formula, inputs, json!(l.term.sim), None, text);
         }
-        self.para(w.sim_rest());
+        self.para(say!(w, sim_rest));
         self.doc.push(Block::Table(Table { head, rows }));
     }
 
@@ -1052,13 +1204,24 @@ impl Builder<'_> {
         let r = f.record();
         let tau = f.report.summary.tau;
         let m = bd.max_logit;
-        self.heading(w.h_terms());
-        self.para(w.terms_intro(&self.tau()));
+        self.heading(say!(w, h_terms));
+        self.para(say!(w, terms_intro, tau = self.tau()));
         if let Some(rest) = &bd.rest {
-            self.para(w.terms_listed(bd.listed.len() - 1, bd.n - 1, rest.count));
+            let listed = bd.listed.len() - 1;
+            self.para(if listed == 0 {
+                say!(w, terms_positive_only, negatives = bd.n - 1)
+            } else {
+                say!(
+                    w,
+                    terms_listed,
+                    listed = listed,
+                    negatives = bd.n - 1,
+                    rest = rest.count,
+                )
+            });
         }
         let mut head = vec![
-            Math::same(w.col_candidate()),
+            Math::same(say!(w, col_candidate)),
             Math::new("sim", "\\mathrm{sim}"),
             Math::new("logit = sim/τ", "\\text{logit} = \\mathrm{sim}/\\tau"),
             Math::new("exp(logit)", "e^{\\text{logit}}"),
@@ -1066,11 +1229,8 @@ impl Builder<'_> {
         if log_form {
             head.push(Math::new("exp(logit − m)", "e^{\\text{logit} - m}"));
         }
-        head.push(Math::same(w.col_share()));
-        head.push(Math::new(
-            w.col_gradient(),
-            "\\partial L / \\partial\\, \\mathrm{sim}",
-        ));
+        head.push(Math::same(say!(w, col_share)));
+        head.push(formula::gradient());
         let mut rows = Vec::new();
         for l in &bd.listed {
             let t = &l.term;
@@ -1096,10 +1256,10 @@ impl Builder<'_> {
                 marked: l.positive,
             });
             let c = &l.vector.label.plain;
-            let sim = format!("sim({}, {c})", f.anchor.label.plain);
+            let sim = Math::sim(&f.anchor.label, &l.vector.label).plain;
             self.step(
                 "logit",
-                format!("{sim}/τ"),
+                Math::over_tau(&Math::sim(&f.anchor.label, &l.vector.label)).plain,
                 json!({ "candidate": t.index, "label": c, "positive": l.positive, "sim": t.sim, "tau": tau }),
                 json!(t.logit),
                 None,
@@ -1107,7 +1267,7 @@ impl Builder<'_> {
             );
             self.step(
                 "exp",
-                format!("exp({sim}/τ)"),
+                Math::term(&f.anchor.label, &l.vector.label).plain,
                 json!({ "candidate": t.index, "label": c, "positive": l.positive, "logit": t.logit, "p": t.p }),
                 json!(t.exp),
                 Some(t.logit),
@@ -1115,11 +1275,15 @@ impl Builder<'_> {
             );
             self.step(
                 "gradient",
-                if l.positive {
-                    "∂L/∂sim = (p − 1)/τ".into()
-                } else {
-                    "∂L/∂sim = p_k/τ".into()
-                },
+                Math::eq(&[
+                    formula::gradient(),
+                    if l.positive {
+                        formula::grad_positive()
+                    } else {
+                        formula::grad_negative()
+                    },
+                ])
+                .plain,
                 json!({ "candidate": t.index, "label": c, "positive": l.positive, "p": t.p, "tau": tau }),
                 json!(grad),
                 None,
@@ -1129,9 +1293,15 @@ impl Builder<'_> {
         if let Some(rest) = &bd.rest {
             let rest_sum = lin(rest.exp_sum, rest.log_sum);
             let rest_share = share(rest.share, rest.log_sum - r.log_denominator);
-            let line = w.rest_line(rest.count, &rest_sum, &rest_share);
+            let line = say!(
+                w,
+                rest_line,
+                count = rest.count,
+                sum = &rest_sum,
+                share = &rest_share,
+            );
             let mut cells = vec![
-                Math::same(w.rest_label(rest.count)),
+                Math::same(say!(w, rest_label, count = rest.count)),
                 Math::same(""),
                 Math::same(""),
                 Math::figure(rest_sum.clone()),
@@ -1157,11 +1327,18 @@ impl Builder<'_> {
         }
         self.doc.push(Block::Table(Table { head, rows }));
         let pos = bd.positive();
-        self.doc.push(Block::Note(w.positive_mark(
-            &f.anchor.label.plain,
-            &pos.vector.label.plain,
-            log_form,
-        )));
+        let mark = say!(
+            w,
+            positive_mark,
+            anchor = &f.anchor.label.plain,
+            positive = &pos.vector.label.plain,
+        );
+        let m = if log_form {
+            say!(w, max_logit_mark)
+        } else {
+            String::new()
+        };
+        self.doc.push(Block::Note(w.sentences(&[mark, m])));
     }
 
     fn ratio(&mut self) {
@@ -1171,7 +1348,7 @@ impl Builder<'_> {
         let pos = bd.positive();
         let pl = &pos.vector.label;
         let al = &f.anchor.label;
-        self.heading(w.h_ratio());
+        self.heading(say!(w, h_ratio));
         let numerator = Math::term(al, pl);
         // The candidates' index and symbol, as in the formula; a sum over one
         // file leaves the anchor out.
@@ -1190,7 +1367,12 @@ impl Builder<'_> {
             );
             let (nm, dm, pm) = (Math::number(n), Math::number(d), Math::number(r.p_positive));
             let logit = Math::number(r.logit);
-            self.para(w.numerator_text(&al.plain, &pl.plain));
+            self.para(say!(
+                w,
+                numerator_text,
+                anchor = &al.plain,
+                positive = &pl.plain
+            ));
             let line = Math::eq(&[numerator.clone(), Math::exp_figure(&logit), nm.clone()]);
             self.math(vec![line.clone()]);
             self.step(
@@ -1209,7 +1391,11 @@ impl Builder<'_> {
             if let Some(rest) = &bd.rest {
                 parts.push(Math::figure(lin(rest.exp_sum, rest.log_sum)));
             }
-            self.para(w.denominator_text(bd.rest.is_some()));
+            self.para(if bd.rest.is_some() {
+                say!(w, denominator_text_rest)
+            } else {
+                say!(w, denominator_text)
+            });
             let line = Math::eq(&[denominator, Math::sum_of(&parts), dm.clone()]);
             self.math(vec![line.clone()]);
             let mut terms: Vec<Value> = bd.listed.iter().map(|l| json!(l.term.exp)).collect();
@@ -1224,13 +1410,17 @@ impl Builder<'_> {
                 Some(r.log_denominator),
                 self.told(&line.plain),
             );
-            self.doc.push(Block::Note(w.denominator_note()));
-            self.para(w.ratio_text());
+            self.doc.push(Block::Note(say!(w, denominator_note)));
+            self.para(say!(w, ratio_text));
             let line = Math::eq(&[Math::same("p"), Math::frac(&nm, &dm, false), pm]);
             self.math(vec![line.clone()]);
             self.step(
                 "p_positive",
-                "p = numerator / denominator".into(),
+                Math::eq(&[
+                    Math::same("p"),
+                    Math::frac(&Math::text("numerator"), &Math::text("denominator"), false),
+                ])
+                .plain,
                 json!({ "numerator": n, "denominator": d }),
                 json!(r.p_positive),
                 None,
@@ -1239,13 +1429,16 @@ impl Builder<'_> {
         } else {
             let m = bd.max_logit;
             let mm = Math::number(m);
-            let (wn, wd) = (w.word_numerator(), w.word_denominator());
+            let (wn, wd) = (say!(w, word_numerator), say!(w, word_denominator));
             if r.denominator.is_none() {
-                self.para(
-                    w.overflow_text(&fig(e_pow(r.log_numerator)), &fig(e_pow(r.log_denominator))),
-                );
+                self.para(say!(
+                    w,
+                    overflow_text,
+                    numerator = fig(e_pow(r.log_numerator)),
+                    denominator = fig(e_pow(r.log_denominator)),
+                ));
             } else {
-                self.para(w.underflow_text());
+                self.para(say!(w, underflow_text));
             }
             let logit = Math::number(r.logit);
             let ln_line = Math::eq(&[
@@ -1262,7 +1455,7 @@ impl Builder<'_> {
                 Some(r.log_numerator),
                 self.told(&ln_line.plain),
             );
-            self.para(w.lse_text(&mm.plain));
+            self.para(say!(w, lse_text, max_logit = &mm.plain));
             // exp(logit − m) of each listed term and of the rest: written
             // out for reading; the largest is exactly 1.
             let mut shifted: Vec<f64> = bd.listed.iter().map(|l| l.term.logit - m).collect();
@@ -1277,13 +1470,7 @@ impl Builder<'_> {
             let (tm, ld) = (Math::number(total), Math::number(r.log_denominator));
             let plus_log = |x: &Math| Math::sum_of(&[mm.clone(), Math::log(x)]);
             let lines = vec![
-                Math::eq(&[
-                    Math::log(&Math::text(&wd)),
-                    Math::new(
-                        "m + log Σ_k exp(logit_k − m)",
-                        "m + \\log \\sum_k e^{\\text{logit}_k - m}",
-                    ),
-                ]),
+                Math::eq(&[Math::log(&Math::text(&wd)), formula::log_sum_exp()]),
                 Math::cont(&[plus_log(&Math::sum_of(&parts))]),
                 Math::cont(&[plus_log(&tm), ld]),
             ];
@@ -1291,7 +1478,11 @@ impl Builder<'_> {
             let shifted_exp: Vec<f64> = shifted.iter().map(|x| x.exp()).collect();
             self.step(
                 "log_sum_exp",
-                "log(denominator) = m + log Σ_k exp(logit_k − m)".into(),
+                Math::eq(&[
+                    Math::log(&Math::text("denominator")),
+                    formula::log_sum_exp(),
+                ])
+                .plain,
                 json!({ "max_logit": m, "shifted_logits": shifted, "shifted_terms": shifted_exp, "shifted_sum": total }),
                 json!(r.log_denominator),
                 None,
@@ -1305,8 +1496,8 @@ impl Builder<'_> {
                 Some(r.log_denominator),
                 format!("{wd} = {}", e_pow(r.log_denominator)),
             );
-            self.doc.push(Block::Note(w.denominator_note()));
-            self.para(w.ratio_text_log());
+            self.doc.push(Block::Note(say!(w, denominator_note)));
+            self.para(say!(w, ratio_text_log));
             let (lp, pm) = (Math::number(-r.loss), p_figure(r.p_positive, r.loss));
             let (sd, sn, exact) = logs_for_loss(r.log_denominator, r.log_numerator, r.loss);
             let p = Math::same("p");
@@ -1355,12 +1546,35 @@ impl Builder<'_> {
                         .ln()
                     - r.log_denominator
             };
-            let sentence = w.heaviest(
-                &named,
-                heaviest.len(),
-                &fig(share(listed_share, listed_log)),
-                rest_share,
-            );
+            let items: Vec<String> = named
+                .iter()
+                .map(|(label, share)| say!(w, heaviest_item, label = label, share = share))
+                .collect();
+            let mut parts = vec![if items.len() == 1 {
+                say!(w, heaviest_one, negative = &items[0])
+            } else {
+                say!(w, heaviest_many, negatives = Arg::Series(items))
+            }];
+            let listed = heaviest.len();
+            let together = fig(share(listed_share, listed_log));
+            match rest_share {
+                Some((count, rest)) if listed > 1 => parts.push(say!(
+                    w,
+                    listed_together_rest,
+                    listed = listed,
+                    share = together,
+                    count = count,
+                    rest = rest,
+                )),
+                None if listed > 1 => {
+                    parts.push(say!(w, listed_together, listed = listed, share = together))
+                }
+                Some((count, rest)) => {
+                    parts.push(say!(w, others_make, count = count, share = rest))
+                }
+                None => {}
+            }
+            let sentence = w.sentences(&parts);
             self.para(sentence.clone());
             self.step(
                 "heaviest_negative",
@@ -1371,24 +1585,45 @@ impl Builder<'_> {
                 sentence,
             );
         } else if let Some((count, share)) = rest_share {
-            self.para(w.rest_only(count, &share));
+            self.para(say!(w, rest_only, count = count, share = share));
         } else {
-            self.para(w.no_negatives());
+            self.para(say!(w, no_negatives));
         }
         // Where the positive ranks, and why it fails when it does.
-        let mut why = vec![w.rank(&pl.plain, r.rank, bd.n)];
+        let mut why = vec![if r.rank == 1 {
+            say!(w, rank_first, positive = &pl.plain, n = bd.n)
+        } else {
+            say!(
+                w,
+                rank_below,
+                positive = &pl.plain,
+                rank = r.rank,
+                n = bd.n,
+                above = r.rank - 1,
+            )
+        }];
         if bd.above.0 > 0 {
-            let named: Vec<Named> = heaviest
+            let named: Vec<String> = heaviest
                 .iter()
                 .filter(|l| l.term.logit > pos.term.logit)
                 .take(HEAVIEST_NAMED)
-                .map(|l| Named {
-                    label: l.vector.label.plain.clone(),
-                    share: share_of(l),
-                    margin: num(l.term.sim - pos.term.sim),
+                .map(|l| {
+                    say!(
+                        w,
+                        outscored_item,
+                        label = &l.vector.label.plain,
+                        share = share_of(l),
+                        margin = num(l.term.sim - pos.term.sim),
+                    )
                 })
                 .collect();
-            why.push(w.outscored(&named, bd.above.0, &fig(pct(bd.above.1))));
+            why.push(say!(
+                w,
+                outscored,
+                negatives = Arg::List(named),
+                count = bd.above.0,
+                share = fig(pct(bd.above.1)),
+            ));
         }
         let label_of = |k: usize| f.names.candidate(r, k).plain;
         let ties: Vec<String> = bd
@@ -1398,11 +1633,16 @@ impl Builder<'_> {
             .map(|&k| label_of(k))
             .collect();
         if !ties.is_empty() {
-            why.push(w.ties(&ties, &pl.plain));
+            why.push(say!(w, ties, ties = Arg::List(ties), positive = &pl.plain));
         }
         if !f.duplicates.is_empty() {
             let dups: Vec<String> = f.duplicates.iter().map(|&k| label_of(k)).collect();
-            why.push(w.duplicates(&dups, &pl.plain));
+            why.push(say!(
+                w,
+                duplicates,
+                copies = Arg::List(dups),
+                positive = &pl.plain
+            ));
         }
         let text = why.join(" ");
         self.step(
@@ -1425,8 +1665,8 @@ impl Builder<'_> {
     fn loss(&mut self) {
         let (f, w) = (self.f, self.w);
         let r = f.record();
-        self.heading(w.h_loss());
-        self.para(w.loss_text());
+        self.heading(say!(w, h_loss));
+        self.para(say!(w, loss_text));
         let loss = Math::number(r.loss);
         let neg = |m: &Math| Math::new(format!("−{}", m.plain), format!("-{}", m.tex));
         let minus_log_p = if r.p_positive == 1.0 {
@@ -1436,28 +1676,22 @@ impl Builder<'_> {
         } else {
             neg(&Math::factor(-r.loss))
         };
-        let line = Math::eq(&[
-            Math::same("L"),
-            neg(&Math::new("log p", "\\log p")),
-            minus_log_p,
-            loss.clone(),
-        ]);
+        let line = Math::eq(&[formula::loss(), minus_log_p, loss.clone()]);
         self.math(vec![line.clone()]);
         self.step(
             "loss",
-            "L = −log p".into(),
+            formula::loss().plain,
             json!({ "p_positive": r.p_positive }),
             json!(r.loss),
             None,
             self.told(&line.plain),
         );
-        self.para(w.loss_logs_text());
+        self.para(say!(w, loss_logs_text));
         let (ld, ln, exact) = logs_for_loss(r.log_denominator, r.log_numerator, r.loss);
-        let (wn, wd) = (w.word_numerator(), w.word_denominator());
+        let (wn, wd) = (say!(w, word_numerator), say!(w, word_denominator));
         let line = Math::equal(
             &Math::eq(&[
-                Math::same("L"),
-                Math::minus(&Math::log(&Math::text(&wd)), &Math::log(&Math::text(&wn))),
+                formula::loss_from_logs(&wn, &wd),
                 Math::minus(&Math::figure(ld), &Math::figure(ln)),
             ]),
             &loss,
@@ -1466,14 +1700,14 @@ impl Builder<'_> {
         self.math(vec![line.clone()]);
         self.step(
             "loss_from_logs",
-            "L = log(denominator) − log(numerator)".into(),
+            formula::loss_from_logs("numerator", "denominator").plain,
             json!({ "log_denominator": r.log_denominator, "log_numerator": r.log_numerator }),
             json!(r.loss),
             None,
             self.told(&line.plain),
         );
         if !exact {
-            self.doc.push(Block::Note(w.loss_digits()));
+            self.doc.push(Block::Note(say!(w, loss_digits)));
         }
     }
 
@@ -1481,8 +1715,9 @@ impl Builder<'_> {
         let (f, w) = (self.f, self.w);
         let bd = &f.breakdown;
         let r = f.record();
-        self.heading(w.h_classification());
-        self.para(w.classification_text(bd.n, bd.target));
+        self.heading(say!(w, h_classification));
+        let text = say!(w, classification_text, n = bd.n, target = bd.target);
+        self.para(text.clone());
         if bd.rest.is_none() {
             // Every logit, in candidate order: the input of cross_entropy.
             let logits: Vec<Math> = bd
@@ -1502,14 +1737,25 @@ impl Builder<'_> {
             json!({ "n_candidates": bd.n, "target": bd.target }),
             json!(r.loss),
             None,
-            w.classification_text(bd.n, bd.target),
+            text,
         );
         let log_n = (bd.n as f64).ln();
         let (flat_loss, flat_mean) = f.flat.unwrap_or((f64::NAN, f64::NAN));
         let leads = r.rank == 1 && bd.ties.is_empty() && f.duplicates.is_empty();
-        let first = w.bounds_text(bd.n, &num(log_n), &num(FLAT_TAU), &num(flat_loss));
-        let gap = if first.ends_with('。') { "" } else { " " };
-        let text = format!("{first}{gap}{}", w.bound_low(leads));
+        let first = say!(
+            w,
+            bounds_text,
+            n = bd.n,
+            limit = im(&formula::log_n(&bd.n.to_string(), &num(log_n))),
+            flat_tau = num(FLAT_TAU),
+            flat_loss = num(flat_loss),
+        );
+        let low = if leads {
+            say!(w, bound_low_leads)
+        } else {
+            say!(w, bound_low_fails, margin = im(&formula::margin_over_tau()))
+        };
+        let text = w.sentences(&[first, low]);
         self.para(text.clone());
         self.step(
             "limits",
@@ -1532,42 +1778,55 @@ impl Builder<'_> {
         let (f, w) = (self.f, self.w);
         let bd = &f.breakdown;
         let tau = f.report.summary.tau;
-        self.heading(w.h_gradient());
+        self.heading(say!(w, h_gradient));
         let pos = bd.positive();
         let g_pos = num(-bd.negatives_share / tau);
         let heaviest = bd.heaviest();
-        let top = heaviest
-            .first()
-            .map(|l| (l.vector.label.plain.clone(), num(l.term.p / tau)));
-        self.para(w.gradient_text(
-            &pos.vector.label.plain,
-            &g_pos,
-            top.as_ref().map(|(a, b)| (a.as_str(), b.as_str())),
-        ));
+        let top = heaviest.first().map_or(String::new(), |l| {
+            say!(
+                w,
+                gradient_top,
+                label = &l.vector.label.plain,
+                g = num(l.term.p / tau)
+            )
+        });
+        let text = say!(
+            w,
+            gradient_text,
+            grad_negative = im(&formula::grad_negative()),
+            grad_positive = im(&formula::grad_positive()),
+            positive = &pos.vector.label.plain,
+            g_pos = g_pos,
+        );
+        self.para(w.sentences(&[text, top]));
     }
 
     fn hard_negative(&mut self) {
         let (f, w) = (self.f, self.w);
         let r = f.record();
         let pos = f.breakdown.positive();
-        self.heading(w.h_hard());
+        self.heading(say!(w, h_hard));
         let Some(v) = &f.variant else {
             match f.breakdown.heaviest().first() {
-                Some(top) => self.para(w.hard_already(
-                    &top.vector.label.plain,
-                    &num(top.term.sim),
-                    &num(pos.term.sim),
+                Some(top) => self.para(say!(
+                    w,
+                    hard_already,
+                    label = &top.vector.label.plain,
+                    sim = num(top.term.sim),
+                    positive_sim = num(pos.term.sim),
                 )),
-                None => self.para(w.no_negatives()),
+                None => self.para(say!(w, no_negatives)),
             }
             return;
         };
         let vr = &v.record;
-        self.para(w.hard_text(
-            &v.label.plain,
-            &num(v.before.sim),
-            &num(v.after.sim),
-            &num(HARD_MARGIN),
+        self.para(say!(
+            w,
+            hard_text,
+            label = &v.label.plain,
+            before = num(v.before.sim),
+            after = num(v.after.sim),
+            margin = num(HARD_MARGIN),
         ));
         let sim = Math::sim(&f.anchor.label, &v.label);
         let exp_of = Math::exp(&Math::over_tau(&sim));
@@ -1577,8 +1836,8 @@ impl Builder<'_> {
         };
         let head = vec![
             Math::same(""),
-            Math::same(w.col_before()),
-            Math::same(w.col_after()),
+            Math::same(say!(w, col_before)),
+            Math::same(say!(w, col_after)),
         ];
         let rows = vec![
             row(
@@ -1592,12 +1851,12 @@ impl Builder<'_> {
                 Math::figure(lin(v.after.exp, v.after.logit)),
             ),
             row(
-                Math::same(w.col_denominator()),
+                Math::same(say!(w, col_denominator)),
                 Math::figure(lin(r.denominator, r.log_denominator)),
                 Math::figure(lin(vr.denominator, vr.log_denominator)),
             ),
             row(
-                Math::same(w.col_hardest(&v.label.plain)),
+                Math::same(say!(w, col_hardest, label = &v.label.plain)),
                 Math::figure(share(v.before.p, v.before.logit - r.log_denominator)),
                 Math::figure(share(v.after.p, v.after.logit - vr.log_denominator)),
             ),
@@ -1607,7 +1866,7 @@ impl Builder<'_> {
                 p_figure(vr.p_positive, vr.loss),
             ),
             row(
-                Math::same(w.col_loss()),
+                Math::same(say!(w, col_loss)),
                 Math::number(r.loss),
                 Math::number(vr.loss),
             ),
@@ -1631,11 +1890,13 @@ impl Builder<'_> {
                 ]),
             ]);
         }
-        let lesson = w.hard_lesson(
-            &v.label.plain,
-            &share(v.after.p, v.after.logit - vr.log_denominator),
-            &num(r.loss),
-            &num(vr.loss),
+        let lesson = say!(
+            w,
+            hard_lesson,
+            label = &v.label.plain,
+            share = share(v.after.p, v.after.logit - vr.log_denominator),
+            loss_before = num(r.loss),
+            loss_after = num(vr.loss),
         );
         self.para(lesson.clone());
         self.step(
@@ -1667,8 +1928,12 @@ impl Builder<'_> {
         let (f, w) = (self.f, self.w);
         let s = &f.report.summary;
         let recs = &f.report.records;
-        self.heading(w.h_batch());
-        self.para(w.batch_intro(&self.scene));
+        self.heading(say!(w, h_batch));
+        self.para(if f.is_example() {
+            say!(w, batch_intro_example)
+        } else {
+            say!(w, batch_intro_data)
+        });
         let shown: Vec<usize> = if recs.len() <= BATCH_LISTED {
             (0..recs.len()).collect()
         } else {
@@ -1679,14 +1944,14 @@ impl Builder<'_> {
             shown
         };
         let head = vec![
-            Math::same(w.col_record()),
-            Math::same(w.col_anchor()),
-            Math::same(w.col_positive()),
-            Math::same(w.col_numerator()),
-            Math::same(w.col_denominator()),
+            Math::same(say!(w, col_record)),
+            Math::same(say!(w, col_anchor)),
+            Math::same(say!(w, col_positive)),
+            Math::same(say!(w, col_numerator)),
+            Math::same(say!(w, col_denominator)),
             Math::same("p"),
-            Math::same(w.col_loss()),
-            Math::same(w.col_rank()),
+            Math::same(say!(w, col_loss)),
+            Math::same(say!(w, col_rank)),
         ];
         let rows = shown
             .iter()
@@ -1709,13 +1974,18 @@ impl Builder<'_> {
             .collect();
         self.doc.push(Block::Table(Table { head, rows }));
         if shown.len() < recs.len() {
-            self.para(w.batch_more(shown.len() - 1, recs.len() - shown.len()));
+            self.para(say!(
+                w,
+                batch_more,
+                shown_others = shown.len() - 1,
+                more = recs.len() - shown.len(),
+            ));
         }
         for &k in &shown {
             let r: &AnchorRecord = &recs[k];
             self.step(
                 "record_loss",
-                "L = log(denominator) − log(numerator)".into(),
+                formula::loss_from_logs("numerator", "denominator").plain,
                 json!({
                     "record": k,
                     "anchor": f.names.anchor(r).plain,
@@ -1757,7 +2027,7 @@ impl Builder<'_> {
         ]);
         let line = match &s.directions {
             Some(ds) if ds.len() == 2 => {
-                self.para(w.mean_directions(n));
+                self.para(say!(w, mean_directions, n = n));
                 let (a, b) = (Math::number(ds[0].loss), Math::number(ds[1].loss));
                 let two = Math::same("2");
                 Math::eq(&[
@@ -1771,7 +2041,11 @@ impl Builder<'_> {
                 ])
             }
             _ => {
-                self.para(w.mean_text(&self.scene));
+                self.para(if s.layout == LayoutKind::TwoView {
+                    say!(w, mean_two_view, n = n)
+                } else {
+                    say!(w, mean_records, n = n)
+                });
                 if n <= MEAN_WRITTEN {
                     let parts: Vec<Math> = recs.iter().map(|r| Math::number(r.loss)).collect();
                     Math::eq(&[
@@ -1797,9 +2071,9 @@ impl Builder<'_> {
 
     fn temperature(&mut self) {
         let (f, w) = (self.f, self.w);
-        self.heading(w.h_temperature());
+        self.heading(say!(w, h_temperature));
         let al = &f.anchor.label.plain;
-        self.para(w.sweep_intro(&self.tau(), al));
+        self.para(say!(w, sweep_intro, tau = self.tau(), anchor = al));
         let hardest = f
             .breakdown
             .heaviest()
@@ -1807,13 +2081,13 @@ impl Builder<'_> {
             .map(|l| l.vector.label.plain.clone());
         let mut head = vec![
             Math::tau(),
-            Math::same(format!("{} ({al})", w.col_loss())),
+            Math::same(format!("{} ({al})", say!(w, col_loss))),
             Math::same(format!("p ({al})")),
         ];
         if let Some(h) = &hardest {
-            head.push(Math::same(w.col_hardest(h)));
+            head.push(Math::same(say!(w, col_hardest, label = h)));
         }
-        head.push(Math::same(w.col_batch_loss()));
+        head.push(Math::same(say!(w, col_batch_loss)));
         let rows = f
             .sweep
             .iter()
@@ -1861,46 +2135,103 @@ impl Builder<'_> {
         };
         let pos = f.breakdown.positive();
         let top = f.breakdown.heaviest().first().map(|l| l.term);
-        let facts = SweepFacts {
-            tau_lo: num(lo.tau),
-            tau_hi: num(hi.tau),
-            p_lo: p_figure(lo.p_positive, lo.loss).plain,
-            p_hi: p_figure(hi.p_positive, hi.loss).plain,
-            loss_lo: num(lo.loss),
-            loss_hi: num(hi.loss),
-            hardest: match (&hardest, lo.hardest_p, hi.hardest_p) {
-                (Some(h), Some(a), Some(b)) => Some((h.clone(), pct(a), pct(b))),
-                _ => None,
-            },
-            concentrates: match (lo.hardest_of_negatives, hi.hardest_of_negatives) {
-                (Some(a), Some(b)) if a > b && pct(a) != pct(b) => Some((pct(a), pct(b))),
-                _ => None,
-            },
-            outscored: top
-                .filter(|t| t.sim > pos.term.sim)
-                .map(|t| (num((t.sim - pos.term.sim) / lo.tau), num(lo.loss))),
-            zero_at_hi: p_figure(hi.p_positive, hi.loss).plain == "1",
-            log_n: num((f.breakdown.n as f64).ln()),
+        let (tau_lo, tau_hi) = (num(lo.tau), num(hi.tau));
+        let (p_lo, p_hi) = (
+            p_figure(lo.p_positive, lo.loss).plain,
+            p_figure(hi.p_positive, hi.loss).plain,
+        );
+        let (loss_lo, loss_hi) = (num(lo.loss), num(hi.loss));
+        let limit = im(&formula::log_n("n", &num((f.breakdown.n as f64).ln())));
+        let mut args = vec![
+            ("tau_lo", Arg::from(&tau_lo)),
+            ("tau_hi", Arg::from(&tau_hi)),
+            ("p_lo", Arg::from(p_lo)),
+            ("p_hi", Arg::from(&p_hi)),
+            ("loss_lo", Arg::from(&loss_lo)),
+            ("loss_hi", Arg::from(&loss_hi)),
+        ];
+        let range = match (&hardest, lo.hardest_p, hi.hardest_p) {
+            (Some(h), Some(a), Some(b)) => {
+                args.extend([
+                    ("label", Arg::from(h)),
+                    ("lo", Arg::from(pct(a))),
+                    ("hi", Arg::from(pct(b))),
+                ]);
+                w.text().sweep_range_hardest
+            }
+            _ => w.text().sweep_range,
         };
-        let lesson = w.sweep_lesson(&facts);
-        for p in lesson {
-            self.para(p);
+        self.para(w.fill(range, &args));
+        // The weight concentrates on the hardest negative as tau shrinks.
+        match (lo.hardest_of_negatives, hi.hardest_of_negatives) {
+            (Some(a), Some(b)) if a > b && pct(a) != pct(b) => self.para(say!(
+                w,
+                sweep_concentrates,
+                lo = pct(a),
+                hi = pct(b),
+                tau_lo = &tau_lo,
+                tau_hi = &tau_hi,
+            )),
+            _ => {}
         }
+        // A negative above the positive: the loss grows like the margin over tau.
+        if let Some(t) = top.filter(|t| t.sim > pos.term.sim) {
+            self.para(say!(
+                w,
+                sweep_outscored,
+                margin = im(&Math::equal(
+                    &Math::same("L"),
+                    &formula::margin_over_tau(),
+                    false
+                )),
+                approx = num((t.sim - pos.term.sim) / lo.tau),
+                tau_lo = &tau_lo,
+                loss = &loss_lo,
+            ));
+        }
+        self.para(if p_hi == "1" {
+            say!(
+                w,
+                sweep_zero_at_hi,
+                tau_hi = &tau_hi,
+                loss_hi = &loss_hi,
+                limit = &limit
+            )
+        } else {
+            say!(w, sweep_limit, limit = &limit)
+        });
     }
 
     fn name(&mut self) {
         let (f, w) = (self.f, self.w);
-        self.heading(w.h_name());
-        self.para(w.name_text(self.shape()));
+        self.heading(say!(w, h_name));
+        let form = if self.shape() == Shape::TwoView {
+            say!(w, name_two_view)
+        } else {
+            say!(w, name_other)
+        };
+        let cpc = say!(w, name_cpc, bound = im(&formula::cpc_bound()));
+        self.para(w.sentences(&[form, cpc]));
         let n = f.breakdown.n;
         let log_n = (n as f64).ln();
         let mean = f.report.summary.loss;
         let bound = log_n - mean;
-        let text = w.cpc_text(n, &num(log_n), &num(mean), &num(bound));
+        let text = say!(
+            w,
+            cpc_text,
+            n = n,
+            figure = im(&formula::cpc_figure(
+                n,
+                &num(log_n),
+                &num(mean),
+                &num(bound)
+            )),
+            limit = im(&formula::log_k1()),
+        );
         self.para(text.clone());
         self.step(
             "mutual_information_bound",
-            "I(x; y) ≥ log(K+1) − L".into(),
+            formula::cpc_bound().plain,
             json!({ "k_plus_1": n, "log_k_plus_1": log_n, "mean_loss": mean }),
             json!(bound),
             None,

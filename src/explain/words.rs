@@ -1,259 +1,685 @@
-//! What the walkthrough says, as one method per sentence or label. Each
-//! language implements it in one file (`lang_en.rs`, `lang_zh.rs`) holding
-//! every sentence of that language, with the tutorial's Chinese terms.
+//! What the walkthrough says: one sentence table per language, filled in by
+//! one renderer.
 //!
-//! Arguments are figures already rounded for reading and names already
-//! formatted (`z1`, `z[5]`, `q[3]`); a sentence never computes. A sentence
-//! may hold inline math made by [`im`](super::steps::im) (plain on a
-//! terminal, TeX in Markdown) and command names and flags in backticks.
+//! `steps.rs` decides once which sentences to say (for the layout, the
+//! origin, the figures) and names each by its field of [`Sentences`];
+//! `lang_en.rs` and `lang_zh.rs` hold the templates, nothing else. A
+//! template is text with named arguments, filled in by [`Voice::fill`]:
+//!
+//! - `{name}`: the argument as text; a list argument joined the language's
+//!   way (`a, b and c` in English, `a、b、c` in Chinese).
+//! - `{name|one|many}`: the form for a count of 1 or any other count, chosen
+//!   by the argument `name` (a number, or a list by its length). The forms
+//!   may hold arguments themselves: `{count|takes|the {count} of them take}`.
+//! - `{name:ordinal}`: a count as an ordinal, the language's way (`3rd`).
+//! - `{+term}`: the other language's term, in brackets, with the glossary
+//!   (`--glossary`, `--lang en+zh`); nothing without it.
+//!
+//! Arguments are figures already rounded and names already formatted
+//! (`z1`, `z[5]`, `q[3]`); a template never computes. An argument may hold
+//! inline math made by [`im`](super::steps::im) (plain on a terminal, TeX in
+//! Markdown), and a template may hold command names and flags in backticks.
+//!
+//! To add a sentence: add a field with a doc line (naming its arguments) to
+//! the `table!` list below, give its template in `ENGLISH` (lang_en.rs) and
+//! `CHINESE` (lang_zh.rs) (a table without it does not compile), and say it
+//! where it belongs in `steps.rs` with `say!(w, field, name = value, ...)`.
+//! The tests below check that every template is non-empty, well formed and
+//! takes the same arguments in both languages.
 
-use super::Pick;
 use crate::cli::Lang;
-use crate::layout::Direction;
-use crate::loss::Similarity;
 
-/// The arrangement a formula is written for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Shape {
-    /// One file, rows i and i+N are the two views of item i.
-    TwoView,
-    /// One file, positives from a pairs file.
-    Pairs,
-    /// Queries and keys; `backward` for a key-to-query record.
-    Keys { backward: bool },
+/// Declares the sentence table: the struct, one `&'static str` template a
+/// field, and the list of its fields for the tests.
+macro_rules! table {
+    ($($(#[$doc:meta])* $name:ident,)*) => {
+        /// Every sentence and label of the walkthrough in one language: the
+        /// templates, one a field.
+        pub struct Sentences {
+            $($(#[$doc])* pub $name: &'static str,)*
+        }
+
+        impl Sentences {
+            /// Every template with its field's name.
+            #[cfg(test)]
+            pub fn all(&self) -> Vec<(&'static str, &'static str)> {
+                vec![$((stringify!($name), self.$name)),*]
+            }
+        }
+    };
 }
 
-/// How the data is laid out, selected once from the facts so that each
-/// language only fills in its sentences.
-pub enum Arrangement<'a> {
-    /// The tutorial's four embeddings, built in.
-    Example,
-    /// One file, rows i and i+half the two views of item i.
-    TwoView { half: usize },
-    /// One file, positives from a pairs file.
-    Pairs { file: &'a str, symmetric: bool },
-    /// Queries, and keys from another file.
-    Keys {
-        file: &'a str,
-        rows: usize,
-        symmetric: bool,
-    },
-}
+table! {
+    // The language itself.
+    /// Its code, as `--lang` takes it.
+    code,
+    /// Its code with the glossary.
+    code_glossary,
+    /// Two sentences of one paragraph: `first`, `next`.
+    join_sentences,
+    /// Between the items of a list.
+    list_between,
+    /// Before the last item of a list with a conjunction.
+    list_last,
+    /// A glossary term, the other language's: `term`.
+    gloss,
 
-/// What the opening paragraphs tell: the data, the settings and the record.
-pub struct Scene<'a> {
-    pub arrangement: Arrangement<'a>,
-    /// The embeddings file (the user's data only).
-    pub name: &'a str,
-    pub rows: usize,
-    pub dimension: usize,
-    pub tau: String,
-    pub similarity: Similarity,
-    pub precision: &'a str,
-    pub anchor: &'a str,
-    pub positive: &'a str,
-    /// The explained record's index and its number of terms.
-    pub record: usize,
-    pub n_terms: usize,
-    pub n_records: usize,
-    /// True when the formulas count from 1, as the tutorial does.
-    pub one_based: bool,
-    /// How the record was picked, and the other records of its anchor row.
-    pub pick: Pick,
-    pub others: Vec<Other>,
-}
-
-impl Scene<'_> {
-    /// True for the two-view layout, the example's included.
-    pub fn two_view(&self) -> bool {
-        matches!(
-            self.arrangement,
-            Arrangement::Example | Arrangement::TwoView { .. }
-        )
-    }
-
-    pub fn is_example(&self) -> bool {
-        matches!(self.arrangement, Arrangement::Example)
-    }
-}
-
-/// Another record of the explained anchor's row.
-pub struct Other {
-    pub record: usize,
-    pub anchor: String,
-    pub positive: String,
-    pub direction: Option<Direction>,
-}
-
-/// A negative named in a sentence: its name, its share of the denominator
-/// and how far its similarity is above the positive's.
-pub struct Named {
-    pub label: String,
-    pub share: String,
-    pub margin: String,
-}
-
-/// What the temperature table shows, for the sentences after it.
-pub struct SweepFacts {
-    /// Lowest and highest tau of the table.
-    pub tau_lo: String,
-    pub tau_hi: String,
-    pub p_lo: String,
-    pub p_hi: String,
-    pub loss_lo: String,
-    pub loss_hi: String,
-    /// The hardest negative and its share at the two ends.
-    pub hardest: Option<(String, String, String)>,
-    /// Its part of the negatives' share at the two ends, when it grows as
-    /// tau shrinks (the weight concentrates on it).
-    pub concentrates: Option<(String, String)>,
-    /// When the hardest negative outscores the positive: (s_neg − s_pos)/τ
-    /// at the lowest tau and the loss there.
-    pub outscored: Option<(String, String)>,
-    /// True when p rounds to 1 at the highest tau.
-    pub zero_at_hi: bool,
-    /// log of the number of candidates, the limit as tau grows.
-    pub log_n: String,
-}
-
-/// Every sentence and label of the walkthrough in one language.
-pub trait Words {
-    /// The language's code, as `--lang` takes it.
-    fn code(&self) -> &'static str;
+    // Words used inside other sentences.
+    /// The similarities' names: cosine.
+    sim_cosine,
+    /// Dot product.
+    sim_dot,
+    /// The products' precision: float32.
+    precision_f32,
+    /// float64.
+    precision_f64,
 
     // The title and the opening paragraphs.
-    fn title(&self, s: &Scene) -> String;
-    fn intro(&self, s: &Scene) -> Vec<String>;
-    /// Which record was taken and which others the same row anchors.
-    fn picked(&self, s: &Scene) -> Option<String>;
-    fn rounding(&self, sig: usize) -> String;
+    /// `anchor`.
+    title_example,
+    /// `anchor`, `name` (the file).
+    title_data,
+    /// `tau`, `similarity`.
+    intro_example,
+    /// `anchor`, `positive`.
+    intro_example_anchor,
+    /// `name`, `rows`, `dimension`, `layout` (one of the `layout_*`), `tau`,
+    /// `similarity`, `precision`.
+    intro_data,
+    /// The two-view layout: `half`.
+    layout_two_view,
+    /// Pairs: `file`, `both` (`pairs_both` or empty).
+    layout_pairs,
+    /// With `--symmetric`.
+    pairs_both,
+    /// Keys: `rows`, `file`, `both` (`keys_both` or empty).
+    layout_keys,
+    /// With `--symmetric`.
+    keys_both,
+    /// How rows are named in one file.
+    naming_rows,
+    /// How queries and keys are named.
+    naming_keys,
+    /// `anchor`, `record`, `positive`, `terms`, `negatives` (counts),
+    /// `naming` (one of the `naming_*`).
+    intro_record,
+    /// No `--anchor` was given.
+    picked_default,
+    /// `--anchor` picked the first of its row's records: `record`.
+    picked_first,
+    /// The row's other records: `others` (a list of `other_record`).
+    also_anchors,
+    /// `record`, `anchor`, `positive`, `way` (a `way_*` or empty).
+    other_record,
+    /// A key-to-query record.
+    way_key_to_query,
+    /// A query-to-key record.
+    way_query_to_key,
+    /// `sig`.
+    rounding,
 
     // Section headings.
-    fn h_formula(&self) -> String;
-    fn h_similarities(&self) -> String;
-    fn h_terms(&self) -> String;
-    fn h_ratio(&self) -> String;
-    fn h_loss(&self) -> String;
-    fn h_classification(&self) -> String;
-    fn h_gradient(&self) -> String;
-    fn h_hard(&self) -> String;
-    fn h_batch(&self) -> String;
-    fn h_temperature(&self) -> String;
-    fn h_name(&self) -> String;
+    /// 1.
+    h_formula,
+    /// 2.
+    h_similarities,
+    /// 3.
+    h_terms,
+    /// 4.
+    h_ratio,
+    /// 5.
+    h_loss,
+    /// 6.
+    h_classification,
+    /// 7.
+    h_gradient,
+    /// 8.
+    h_hard,
+    /// 9.
+    h_batch,
+    /// 10.
+    h_temperature,
+    /// 11.
+    h_name,
 
     // 1. The formula and its symbols.
-    fn formula_text(&self) -> String;
-    /// Which numbering the indices follow.
-    fn numbering(&self, s: &Scene) -> String;
-    fn sym_loss(&self) -> String;
-    fn sym_numerator(&self) -> String;
-    fn sym_denominator(&self, shape: Shape) -> String;
-    fn sym_tau(&self) -> String;
-    fn sym_indicator(&self) -> String;
-    fn sym_sim(&self, sim: Similarity) -> String;
-    fn sym_positive(&self, shape: Shape) -> String;
-    fn sym_negatives(&self) -> String;
-    fn sym_batch(&self, shape: Shape) -> String;
+    /// What the formula says.
+    formula_text,
+    /// Indices of the example.
+    numbering_one_based,
+    /// Indices of a file.
+    numbering_zero_based,
+    /// After the numbering, in the two-view layout.
+    numbering_simclr,
+    /// L_i.
+    sym_loss,
+    /// The numerator.
+    sym_numerator,
+    /// The denominator over one file.
+    sym_denominator_rows,
+    /// The denominator over the keys.
+    sym_denominator_keys,
+    /// τ.
+    sym_tau,
+    /// The indicator function.
+    sym_indicator,
+    /// sim, cosine: `formula`.
+    sym_cosine,
+    /// sim, dot product: `formula`.
+    sym_dot,
+    /// The positive, two views: `zi`.
+    sym_positive_two_view,
+    /// The positive, from a pairs file: `zi`.
+    sym_positive_pairs,
+    /// A query and its key.
+    sym_positive_query,
+    /// A key and its query.
+    sym_positive_key,
+    /// The negatives.
+    sym_negatives,
+    /// 2N.
+    sym_batch_two_view,
+    /// R.
+    sym_batch_pairs,
+    /// N.
+    sym_batch_keys,
 
     // 2. Vectors and similarities.
-    /// `full`: every component is shown; `some`: only some candidates are.
-    fn vectors_intro(&self, dim: usize, full: bool, some: bool) -> String;
-    /// `written`: the candidate whose product is written out in full.
-    fn sim_intro(&self, sim: Similarity, written: &str, long: bool) -> String;
-    fn sim_rest(&self) -> String;
+    /// Every candidate is shown.
+    which_all,
+    /// Only some candidates are.
+    which_some,
+    /// `which`, every component shown.
+    vectors_full,
+    /// `which`, `dim`: only some components shown.
+    vectors_long,
+    /// `written` (the positive's similarity), written out.
+    sim_written,
+    /// `written`, too long to write out.
+    sim_long,
+    /// Cosine: `how` (a `sim_written` or `sim_long`).
+    sim_cosine_intro,
+    /// Dot product: `how`.
+    sim_dot_intro,
+    /// Before the table of the other candidates.
+    sim_rest,
 
     // 3. Logits and exp terms.
-    fn terms_intro(&self, tau: &str) -> String;
-    fn terms_listed(&self, listed: usize, negatives: usize, rest: usize) -> String;
-    fn col_candidate(&self) -> String;
-    fn col_share(&self) -> String;
-    fn rest_label(&self, count: usize) -> String;
-    fn rest_line(&self, count: usize, sum: &str, share: &str) -> String;
-    fn mark_tie(&self) -> String;
-    fn mark_duplicate(&self) -> String;
-    fn positive_mark(&self, anchor: &str, positive: &str, log_form: bool) -> String;
+    /// `tau`.
+    terms_intro,
+    /// `--max-terms 0`: `negatives`.
+    terms_positive_only,
+    /// `listed`, `negatives`, `rest`.
+    terms_listed,
+    /// Column heads.
+    col_candidate,
+    col_share,
+    /// The first cell of the rest's line: `count`.
+    rest_label,
+    /// The rest: `count`, `sum`, `share`.
+    rest_line,
+    /// Marks after a candidate's name.
+    mark_tie,
+    mark_duplicate,
+    /// Below the table: `anchor`, `positive`.
+    positive_mark,
+    /// After it, in log form.
+    max_logit_mark,
 
     // 4. Numerator, denominator, ratio.
-    fn word_numerator(&self) -> String;
-    fn word_denominator(&self) -> String;
-    fn numerator_text(&self, anchor: &str, positive: &str) -> String;
-    fn denominator_text(&self, has_rest: bool) -> String;
+    /// Words inside math.
+    word_numerator,
+    word_denominator,
+    /// `anchor`, `positive`.
+    numerator_text,
+    /// Every term listed.
+    denominator_text,
+    /// Some terms summed as the rest.
+    denominator_text_rest,
     /// The tutorial's heading calls the denominator a sum over negatives.
-    fn denominator_note(&self) -> String;
-    fn ratio_text(&self) -> String;
-    fn overflow_text(&self, numerator: &str, denominator: &str) -> String;
-    fn underflow_text(&self) -> String;
-    fn lse_text(&self, max_logit: &str) -> String;
-    fn ratio_text_log(&self) -> String;
-    /// `named`: the heaviest negatives and their shares; `listed`: how many
-    /// negatives are listed, `listed_share` their share together; `rest`:
-    /// the count and share of the terms not listed.
-    fn heaviest(
-        &self,
-        named: &[(String, String)],
-        listed: usize,
-        listed_share: &str,
-        rest: Option<(usize, String)>,
-    ) -> String;
-    fn rest_only(&self, count: usize, share: &str) -> String;
-    fn no_negatives(&self) -> String;
-    /// The positive's rank among the candidates (1 is the top).
-    fn rank(&self, positive: &str, rank: u64, n: usize) -> String;
-    /// The negatives that outscore the positive, and their share together.
-    fn outscored(&self, named: &[Named], count: usize, share: &str) -> String;
-    fn ties(&self, labels: &[String], positive: &str) -> String;
-    fn duplicates(&self, labels: &[String], positive: &str) -> String;
+    denominator_note,
+    /// p.
+    ratio_text,
+    /// exp overflows: `numerator`, `denominator` (powers of e).
+    overflow_text,
+    /// A term underflows.
+    underflow_text,
+    /// `max_logit`.
+    lse_text,
+    /// p in log form.
+    ratio_text_log,
+    /// A negative and its share: `label`, `share`.
+    heaviest_item,
+    /// The one heaviest negative: `negative` (a `heaviest_item`).
+    heaviest_one,
+    /// The heaviest negatives: `negatives` (a list of `heaviest_item`).
+    heaviest_many,
+    /// `listed`, `share`.
+    listed_together,
+    /// `listed`, `share`, `count`, `rest` (the rest's share).
+    listed_together_rest,
+    /// One negative listed, the others not: `count`, `share`.
+    others_make,
+    /// No negative listed: `count`, `share`.
+    rest_only,
+    /// The positive is the only candidate.
+    no_negatives,
+    /// `positive`, `n`.
+    rank_first,
+    /// `positive`, `rank`, `n`, `above`.
+    rank_below,
+    /// A negative above the positive: `label`, `share`, `margin`.
+    outscored_item,
+    /// `negatives` (a list of `outscored_item`), `count`, `share`.
+    outscored,
+    /// `ties` (a list), `positive`.
+    ties,
+    /// `copies` (a list), `positive`.
+    duplicates,
 
     // 5. The loss.
-    fn loss_text(&self) -> String;
-    fn loss_logs_text(&self) -> String;
-    fn loss_digits(&self) -> String;
+    loss_text,
+    loss_logs_text,
+    /// The difference of the logs loses digits.
+    loss_digits,
 
     // 6. A classification.
-    fn classification_text(&self, n: usize, target: usize) -> String;
-    fn bounds_text(&self, n: usize, log_n: &str, flat_tau: &str, flat_loss: &str) -> String;
-    fn bound_low(&self, leads: bool) -> String;
+    /// `n`, `target`.
+    classification_text,
+    /// `n`, `limit` (log n), `flat_tau`, `flat_loss`.
+    bounds_text,
+    /// The positive leads every negative.
+    bound_low_leads,
+    /// It does not: `margin` (the formula).
+    bound_low_fails,
 
     // 7. Gradients.
-    fn gradient_text(&self, positive: &str, g_pos: &str, top: Option<(&str, &str)>) -> String;
-    fn col_gradient(&self) -> String;
+    /// `grad_negative`, `grad_positive` (formulas), `positive`, `g_pos`.
+    gradient_text,
+    /// After it: `label`, `g`.
+    gradient_top,
 
     // 8. A hard negative.
-    fn hard_text(&self, label: &str, before: &str, after: &str, margin: &str) -> String;
-    fn hard_lesson(&self, label: &str, share: &str, loss_before: &str, loss_after: &str) -> String;
-    fn hard_already(&self, label: &str, sim: &str, positive_sim: &str) -> String;
-    fn col_before(&self) -> String;
-    fn col_after(&self) -> String;
+    /// `label`, `before`, `after`, `margin`.
+    hard_text,
+    /// `label`, `share`, `loss_before`, `loss_after`.
+    hard_lesson,
+    /// `label`, `sim`, `positive_sim`.
+    hard_already,
+    /// Column heads.
+    col_before,
+    col_after,
 
     // 9. The batch.
-    fn batch_intro(&self, s: &Scene) -> String;
-    fn col_record(&self) -> String;
-    fn col_anchor(&self) -> String;
-    fn col_positive(&self) -> String;
-    fn col_numerator(&self) -> String;
-    fn col_denominator(&self) -> String;
-    fn col_loss(&self) -> String;
-    fn col_rank(&self) -> String;
-    fn col_batch_loss(&self) -> String;
-    fn batch_more(&self, shown_others: usize, more: usize) -> String;
-    fn mean_text(&self, s: &Scene) -> String;
-    fn mean_directions(&self, n_records: usize) -> String;
+    batch_intro_example,
+    batch_intro_data,
+    /// Column heads.
+    col_record,
+    col_anchor,
+    col_positive,
+    col_numerator,
+    col_denominator,
+    col_loss,
+    col_rank,
+    col_batch_loss,
+    /// `shown_others`, `more`.
+    batch_more,
+    /// Two views: `n`.
+    mean_two_view,
+    /// Other layouts: `n`.
+    mean_records,
+    /// Both directions: `n`.
+    mean_directions,
 
     // 10. The temperature.
-    fn sweep_intro(&self, tau: &str, anchor: &str) -> String;
-    fn col_hardest(&self, label: &str) -> String;
-    fn sweep_lesson(&self, s: &SweepFacts) -> Vec<String>;
+    /// `tau`, `anchor`.
+    sweep_intro,
+    /// A column head: `label`.
+    col_hardest,
+    /// `tau_lo`, `tau_hi`, `p_lo`, `p_hi`, `loss_lo`, `loss_hi`.
+    sweep_range,
+    /// The same with the hardest negative: and `label`, `lo`, `hi`.
+    sweep_range_hardest,
+    /// `lo`, `hi`, `tau_lo`, `tau_hi`.
+    sweep_concentrates,
+    /// `margin` (the formula), `approx`, `tau_lo`, `loss`.
+    sweep_outscored,
+    /// `tau_hi`, `loss_hi`, `limit` (the formula).
+    sweep_zero_at_hi,
+    /// `limit` (the formula).
+    sweep_limit,
 
     // 11. The name.
-    fn name_text(&self, shape: Shape) -> String;
-    fn cpc_text(&self, n: usize, log_n: &str, mean: &str, bound: &str) -> String;
+    /// With the two-view layout.
+    name_two_view,
+    /// Other layouts.
+    name_other,
+    /// `bound` (the formula).
+    name_cpc,
+    /// `n`, `figure`, `limit` (formulas).
+    cpc_text,
 }
 
-/// The sentences of a language; `glossary` adds the other language's terms.
-pub fn of(lang: Lang, glossary: bool) -> Box<dyn Words> {
-    match lang {
-        Lang::En => Box::new(super::lang_en::English { glossary }),
-        Lang::EnZh => Box::new(super::lang_en::English { glossary: true }),
-        Lang::Zh => Box::new(super::lang_zh::Chinese { glossary }),
+/// An argument of a template.
+#[derive(Debug, Clone)]
+pub enum Arg {
+    Text(String),
+    Count(u64),
+    /// Items joined with a conjunction: `a, b and c`.
+    List(Vec<String>),
+    /// Items joined without one: `a, b, c`.
+    Series(Vec<String>),
+}
+
+impl From<&str> for Arg {
+    fn from(s: &str) -> Arg {
+        Arg::Text(s.to_string())
+    }
+}
+
+impl From<String> for Arg {
+    fn from(s: String) -> Arg {
+        Arg::Text(s)
+    }
+}
+
+impl From<&String> for Arg {
+    fn from(s: &String) -> Arg {
+        Arg::Text(s.clone())
+    }
+}
+
+impl From<usize> for Arg {
+    fn from(n: usize) -> Arg {
+        Arg::Count(n as u64)
+    }
+}
+
+impl From<u64> for Arg {
+    fn from(n: u64) -> Arg {
+        Arg::Count(n)
+    }
+}
+
+/// Says a sentence of the table: `say!(w, field, name = value, ...)`.
+macro_rules! say {
+    ($w:expr, $key:ident $(, $name:ident = $value:expr)* $(,)?) => {
+        $w.fill(
+            $w.text().$key,
+            &[$((stringify!($name), $crate::explain::words::Arg::from($value))),*],
+        )
+    };
+}
+pub(crate) use say;
+
+/// A language as spoken: its table, with or without the glossary.
+pub struct Voice {
+    text: &'static Sentences,
+    glossary: bool,
+}
+
+/// The voice of `--lang`; `glossary` adds the other language's terms.
+pub fn of(lang: Lang, glossary: bool) -> Voice {
+    let (text, glossary) = match lang {
+        Lang::En => (&super::lang_en::ENGLISH, glossary),
+        Lang::EnZh => (&super::lang_en::ENGLISH, true),
+        Lang::Zh => (&super::lang_zh::CHINESE, glossary),
+    };
+    Voice { text, glossary }
+}
+
+impl Voice {
+    /// The language's code, as `--lang` takes it.
+    pub fn code(&self) -> &'static str {
+        if self.glossary {
+            self.text.code_glossary
+        } else {
+            self.text.code
+        }
+    }
+
+    pub fn text(&self) -> &'static Sentences {
+        self.text
+    }
+
+    /// Sentences of one paragraph, joined the language's way; empty ones
+    /// are left out.
+    pub fn sentences(&self, parts: &[String]) -> String {
+        let mut parts = parts.iter().filter(|p| !p.is_empty());
+        let first = parts.next().cloned().unwrap_or_default();
+        parts.fold(first, |first, next| {
+            say!(self, join_sentences, first = first, next = next)
+        })
+    }
+
+    /// A template filled in with its arguments.
+    pub fn fill(&self, template: &str, args: &[(&str, Arg)]) -> String {
+        let mut out = String::with_capacity(template.len() + 32);
+        let mut rest = template;
+        while let Some(open) = rest.find('{') {
+            out.push_str(&rest[..open]);
+            let body = &rest[open + 1..];
+            let close = closing(body);
+            self.directive(&body[..close], args, &mut out);
+            rest = body.get(close + 1..).unwrap_or("");
+        }
+        out.push_str(rest);
+        out
+    }
+
+    /// One `{...}` of a template, its braces taken off.
+    fn directive(&self, d: &str, args: &[(&str, Arg)], out: &mut String) {
+        if let Some(term) = d.strip_prefix('+') {
+            if self.glossary {
+                out.push_str(&say!(self, gloss, term = term));
+            }
+            return;
+        }
+        let forms = split_forms(d);
+        let (name, format) = match forms[0].split_once(':') {
+            Some((name, format)) => (name, Some(format)),
+            None => (forms[0], None),
+        };
+        let Some(arg) = args.iter().find(|(n, _)| *n == name).map(|(_, a)| a) else {
+            debug_assert!(false, "no argument {name} for the template");
+            out.push('{');
+            out.push_str(d);
+            out.push('}');
+            return;
+        };
+        if let [_, one, many] = forms[..] {
+            let n = match arg {
+                Arg::Count(n) => *n,
+                Arg::List(items) | Arg::Series(items) => items.len() as u64,
+                Arg::Text(_) => {
+                    debug_assert!(false, "{name} chooses a form but is no count");
+                    0
+                }
+            };
+            out.push_str(&self.fill(if n == 1 { one } else { many }, args));
+            return;
+        }
+        match (arg, format) {
+            (Arg::Count(n), Some("ordinal")) => out.push_str(&english_ordinal(*n)),
+            (Arg::Text(s), _) => out.push_str(s),
+            (Arg::Count(n), _) => out.push_str(&n.to_string()),
+            (Arg::List(items), _) => out.push_str(&self.list(items)),
+            (Arg::Series(items), _) => out.push_str(&items.join(self.text.list_between)),
+        }
+    }
+
+    /// Items joined with the language's conjunction.
+    fn list(&self, items: &[String]) -> String {
+        match items {
+            [] => String::new(),
+            [a] => a.clone(),
+            [init @ .., z] => format!(
+                "{}{}{z}",
+                init.join(self.text.list_between),
+                self.text.list_last
+            ),
+        }
+    }
+}
+
+/// Where the `{...}` that starts before `s` closes: the index of its `}`
+/// (braces inside it nest), or the end of `s`.
+fn closing(s: &str) -> usize {
+    let mut depth = 0usize;
+    for (i, c) in s.char_indices() {
+        match c {
+            '{' => depth += 1,
+            '}' if depth == 0 => return i,
+            '}' => depth -= 1,
+            _ => {}
+        }
+    }
+    s.len()
+}
+
+/// The `|`-separated parts of a directive, outside nested braces.
+fn split_forms(d: &str) -> Vec<&str> {
+    let mut parts = Vec::new();
+    let (mut depth, mut start) = (0usize, 0);
+    for (i, c) in d.char_indices() {
+        match c {
+            '{' => depth += 1,
+            '}' => depth = depth.saturating_sub(1),
+            '|' if depth == 0 => {
+                parts.push(&d[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    parts.push(&d[start..]);
+    parts
+}
+
+/// Ordinals, for `{name:ordinal}`, as English writes them: 1st, 2nd,
+/// 3rd, 4th, 11th, 21st. (A language that does not inflect them uses
+/// `{name}`; one that inflects them otherwise adds its rule here.)
+fn english_ordinal(n: u64) -> String {
+    let suffix = match (n % 10, n % 100) {
+        (_, 11..=13) => "th",
+        (1, _) => "st",
+        (2, _) => "nd",
+        (3, _) => "rd",
+        _ => "th",
+    };
+    format!("{n}{suffix}")
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use super::*;
+
+    /// The argument names a template uses, and whether it is well formed
+    /// (every brace closed, every form choice with two forms).
+    fn names(template: &str) -> Result<BTreeSet<String>, String> {
+        let mut out = BTreeSet::new();
+        let mut rest = template;
+        while let Some(open) = rest.find(['{', '}']) {
+            if rest[open..].starts_with('}') {
+                return Err(format!("a stray }} in {template:?}"));
+            }
+            let body = &rest[open + 1..];
+            let close = closing(body);
+            if close == body.len() {
+                return Err(format!("an unclosed {{ in {template:?}"));
+            }
+            let d = &body[..close];
+            if !d.starts_with('+') {
+                let forms = split_forms(d);
+                if forms.len() != 1 && forms.len() != 3 {
+                    return Err(format!("{{{d}}} needs a name and two forms"));
+                }
+                let name = forms[0].split(':').next().unwrap_or("");
+                if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                    return Err(format!("{{{d}}} has no argument name"));
+                }
+                out.insert(name.to_string());
+                for form in &forms[1..] {
+                    out.extend(names(form)?);
+                }
+            }
+            rest = &body[close + 1..];
+        }
+        Ok(out)
+    }
+
+    #[test]
+    fn every_sentence_is_said_in_every_language_with_the_same_arguments() {
+        let en = super::super::lang_en::ENGLISH.all();
+        let zh = super::super::lang_zh::CHINESE.all();
+        assert_eq!(en.len(), zh.len());
+        for ((key, e), (_, z)) in en.iter().zip(&zh) {
+            assert!(!e.trim().is_empty(), "{key} has no English text");
+            assert!(!z.trim().is_empty(), "{key} has no Chinese text");
+            let (ne, nz) = (names(e), names(z));
+            assert!(ne.is_ok(), "{key} in English: {ne:?}");
+            assert!(nz.is_ok(), "{key} in Chinese: {nz:?}");
+            assert_eq!(ne, nz, "{key} takes other arguments in the two languages");
+        }
+    }
+
+    #[test]
+    fn templates_fill_in_counts_lists_and_the_glossary() {
+        let w = of(Lang::En, false);
+        let t = "{n} {n|term|terms}, the {k:ordinal}; {items} and {s}{+术语}.";
+        let args = |n: usize| {
+            [
+                ("n", Arg::from(n)),
+                ("k", Arg::from(22usize)),
+                ("items", Arg::List(vec!["a".into(), "b".into(), "c".into()])),
+                ("s", Arg::Series(vec!["x".into(), "y".into()])),
+            ]
+        };
+        assert_eq!(
+            w.fill(t, &args(1)),
+            "1 term, the 22nd; a, b and c and x, y."
+        );
+        assert_eq!(
+            of(Lang::EnZh, false).fill(t, &args(2)),
+            "2 terms, the 22nd; a, b and c and x, y (术语)."
+        );
+        let zh = of(Lang::Zh, true);
+        assert_eq!(
+            zh.fill("{items}{s}{+term}", &args(2)),
+            "a、b、cx、y（term）"
+        );
+        // A form may hold arguments of its own.
+        let nested = "{n|takes|the {n} of them take}";
+        assert_eq!(w.fill(nested, &[("n", Arg::from(1usize))]), "takes");
+        assert_eq!(
+            w.fill(nested, &[("n", Arg::from(3usize))]),
+            "the 3 of them take"
+        );
+        // A list chooses its form by its length.
+        let one = [("l", Arg::List(vec!["z1".into()]))];
+        assert_eq!(w.fill("{l} {l|ties|tie}", &one), "z1 ties");
+    }
+
+    #[test]
+    fn english_ordinals() {
+        let got: Vec<String> = [1, 2, 3, 4, 11, 12, 13, 21, 102, 111]
+            .iter()
+            .map(|&n| english_ordinal(n))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                "1st", "2nd", "3rd", "4th", "11th", "12th", "13th", "21st", "102nd", "111th"
+            ]
+        );
+    }
+
+    #[test]
+    fn sentences_join_the_language_way() {
+        let parts = ["A.".to_string(), String::new(), "B.".to_string()];
+        assert_eq!(of(Lang::En, false).sentences(&parts), "A. B.");
+        assert_eq!(of(Lang::Zh, false).sentences(&parts), "A.B.");
     }
 }
