@@ -189,49 +189,23 @@ fn assert_same_figures(ex: &Value, compute: &Value, k: usize) {
             .find(|s| s["name"] == name)
             .unwrap_or_else(|| panic!("{}: no step {name}", at("steps")))
     };
-    assert_eq!(
-        step("numerator")["value"],
-        rec["numerator"],
-        "{}",
-        at("numerator")
-    );
-    assert_eq!(
-        step("numerator")["log_value"],
-        rec["log_numerator"],
-        "{}",
-        at("log numerator")
-    );
-    assert_eq!(
-        step("denominator")["value"],
-        rec["denominator"],
-        "{}",
-        at("denominator")
-    );
-    assert_eq!(
-        step("denominator")["log_value"],
-        rec["log_denominator"],
-        "{}",
-        at("log denominator")
-    );
-    assert_eq!(
-        step("p_positive")["value"],
-        rec["p_positive"],
-        "{}",
-        at("p_positive")
-    );
-    assert_eq!(step("loss")["value"], rec["loss"], "{}", at("loss"));
-    assert_eq!(
-        step("loss_from_logs")["value"],
-        rec["loss"],
-        "{}",
-        at("loss from logs")
-    );
-    assert_eq!(
-        step("mean_loss")["value"],
-        compute["loss"],
-        "{}",
-        at("mean step")
-    );
+    for (name, field, want) in [
+        ("numerator", "value", &rec["numerator"]),
+        ("numerator", "log_value", &rec["log_numerator"]),
+        ("denominator", "value", &rec["denominator"]),
+        ("denominator", "log_value", &rec["log_denominator"]),
+        ("p_positive", "value", &rec["p_positive"]),
+        ("loss", "value", &rec["loss"]),
+        ("loss_from_logs", "value", &rec["loss"]),
+        ("mean_loss", "value", &compute["loss"]),
+    ] {
+        assert_eq!(
+            &step(name)[field],
+            want,
+            "{}",
+            at(&format!("{name} {field}"))
+        );
+    }
     for s in steps {
         let name = s["name"].as_str().unwrap();
         let field = match name {
@@ -250,24 +224,18 @@ fn assert_same_figures(ex: &Value, compute: &Value, k: usize) {
         .iter()
         .find(|s| s["name"] == "temperature" && s["inputs"]["tau"] == ex["tau"])
         .expect("the temperature table has the walkthrough's own tau");
-    assert_eq!(
-        current["value"]["loss"],
-        rec["loss"],
-        "{}",
-        at("sweep loss")
-    );
-    assert_eq!(
-        current["value"]["p_positive"],
-        rec["p_positive"],
-        "{}",
-        at("sweep p")
-    );
-    assert_eq!(
-        current["value"]["mean_loss"],
-        compute["loss"],
-        "{}",
-        at("sweep mean")
-    );
+    for (field, want) in [
+        ("loss", &rec["loss"]),
+        ("p_positive", &rec["p_positive"]),
+        ("mean_loss", &compute["loss"]),
+    ] {
+        assert_eq!(
+            &current["value"][field],
+            want,
+            "{}",
+            at(&format!("sweep {field}"))
+        );
+    }
 }
 
 /// Runs explain for `records` and compute once, with the same data flags.

@@ -760,47 +760,39 @@ fn select(
         above_terms.clone().count(),
         above_terms.map(|t| t.p).sum::<f64>(),
     );
-    if n <= max_neg.saturating_add(1) {
-        return Breakdown {
-            n,
-            listed: terms.iter().map(&list).collect(),
-            rest: None,
-            max_logit,
-            negatives_share,
-            ties,
-            out_of_range,
-            target,
-            above,
+    let (listed, rest) = if n <= max_neg.saturating_add(1) {
+        (terms.iter().map(&list).collect(), None)
+    } else {
+        let mut neg: Vec<&Term> = terms.iter().filter(|t| t.index != positive).collect();
+        // Strongest first; equal logits in candidate order.
+        neg.sort_by(|a, b| b.logit.total_cmp(&a.logit).then(a.index.cmp(&b.index)));
+        let mut listed = vec![list(pos)];
+        listed.extend(neg[..max_neg].iter().map(|t| list(t)));
+        let others = &neg[max_neg..];
+        let exp_sum = others
+            .iter()
+            .map(|t| t.exp)
+            .sum::<Option<f64>>()
+            .filter(|s| s.is_finite());
+        // The largest of them is subtracted first, so the sum is at least 1.
+        let top = others[0].logit;
+        let rest = Rest {
+            count: others.len(),
+            exp_sum,
+            log_sum: top
+                + others
+                    .iter()
+                    .map(|t| (t.logit - top).exp())
+                    .sum::<f64>()
+                    .ln(),
+            share: others.iter().map(|t| t.p).sum(),
         };
-    }
-    let mut neg: Vec<&Term> = terms.iter().filter(|t| t.index != positive).collect();
-    // Strongest first; equal logits in candidate order.
-    neg.sort_by(|a, b| b.logit.total_cmp(&a.logit).then(a.index.cmp(&b.index)));
-    let mut listed = vec![list(pos)];
-    listed.extend(neg[..max_neg].iter().map(|t| list(t)));
-    let others = &neg[max_neg..];
-    let exp_sum = others
-        .iter()
-        .map(|t| t.exp)
-        .sum::<Option<f64>>()
-        .filter(|s| s.is_finite());
-    // The largest of them is subtracted first, so the sum is at least 1.
-    let top = others[0].logit;
-    let rest = Rest {
-        count: others.len(),
-        exp_sum,
-        log_sum: top
-            + others
-                .iter()
-                .map(|t| (t.logit - top).exp())
-                .sum::<f64>()
-                .ln(),
-        share: others.iter().map(|t| t.p).sum(),
+        (listed, Some(rest))
     };
     Breakdown {
         n,
         listed,
-        rest: Some(rest),
+        rest,
         max_logit,
         negatives_share,
         ties,

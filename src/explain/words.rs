@@ -11,9 +11,14 @@
 //! - `{name|one|many}`: the form for a count of 1 or any other count, chosen
 //!   by the argument `name` (a number, or a list by its length). The forms
 //!   may hold arguments themselves: `{count|takes|the {count} of them take}`.
-//! - `{name:ordinal}`: a count as an ordinal, the language's way (`3rd`).
-//! - `{+term}`: the other language's term, in brackets, with the glossary
-//!   (`--glossary`, `--lang en+zh`); nothing without it.
+//! - `{name:ordinal}`: a count as an English ordinal (`3rd`); a language
+//!   whose ordinals do not inflect writes `{name}`.
+//! - `{+term}`: the other language's term, put in the language's `gloss`
+//!   template, with the glossary (`--glossary`, `--lang en+zh`); nothing
+//!   without it.
+//!
+//! How a language joins sentences, lists and glossary terms is in its
+//! table too (`join_sentences`, `list_between`, `list_last`, `gloss`).
 //!
 //! Arguments are figures already rounded and names already formatted
 //! (`z1`, `z[5]`, `q[3]`); a template never computes. An argument may hold
