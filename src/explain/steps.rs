@@ -6,9 +6,16 @@
 //! dot products and norms written out from the vectors, the rounding, and
 //! the sums of rounded terms that lead up to a figure of the core.
 //!
+//! Here is also decided, once for every language, which sentences are said:
+//! for the layout, the origin and the figures, a field of the sentence
+//! table is picked and said with `say!` (see `words.rs`); a language only
+//! gives the templates.
+//!
 //! A formula is written once, from the pieces of [`Math`] (`Math::sim`,
 //! `Math::term`, `Math::frac`, `Math::sum`, `Math::eq`, ...), each of which
-//! knows its plain spelling for terminals and JSON and its TeX for Markdown.
+//! knows its plain spelling for terminals and JSON and its TeX for Markdown;
+//! the ones that sentences quote and steps name are in `formula`, and a
+//! sentence gets one as an argument, as inline math ([`im`]).
 
 use serde::Serialize;
 use serde_json::{Map, Value, json};
