@@ -32,6 +32,20 @@ pub struct DataJob {
     pub threads: Option<usize>,
     /// `--columns`: the embedding columns of text input.
     pub columns: Option<ColumnSpec>,
+    /// Extra negatives and the loss over them (`compute` only).
+    pub objective: Objective,
+}
+
+/// What a record's denominator holds beyond the layout's candidates, and
+/// whether its positive is one of its terms.
+#[derive(Debug, Clone, Default)]
+pub struct Objective {
+    /// `--negatives FILE`: extra negatives, shared (2-D) or per anchor (3-D).
+    pub negatives: Option<String>,
+    /// `--no-in-batch`: the layout's candidates leave, but each positive.
+    pub no_in_batch: bool,
+    /// `--decoupled`: the positive leaves the denominator.
+    pub decoupled: bool,
 }
 
 fn path_str(p: &Path) -> String {
@@ -58,6 +72,7 @@ impl DataJob {
             force_f64: a.precision == PrecisionArg::F64,
             threads: a.threads.map(|t| t as usize),
             columns: a.columns.clone(),
+            objective: Objective::default(),
         }
     }
 
@@ -73,6 +88,18 @@ impl DataJob {
         top_k(args)?;
         let mut job = DataJob::from_args(args.input.clone(), &args.data);
         job.second_view = args.second.clone();
+        job.objective = Objective {
+            negatives: args.negatives.as_deref().map(path_str),
+            no_in_batch: args.no_in_batch,
+            decoupled: args.decoupled,
+        };
+        if args.no_in_batch && args.data.symmetric && args.data.keys.is_some() {
+            return Err(Error::Usage(
+                "--no-in-batch cannot be used with --keys --symmetric: the key-to-query \
+                 records see no extra negatives, so each would keep its positive alone"
+                    .into(),
+            ));
+        }
         job.check()?;
         Ok(job)
     }
@@ -111,6 +138,7 @@ impl DataJob {
             ("VIEW2", &self.second_view),
             ("--keys", &self.keys),
             ("--pairs", &self.pairs),
+            ("--negatives", &self.objective.negatives),
         ] {
             if stdin(&self.input) && path.as_deref().is_some_and(stdin) {
                 return Err(Error::Usage(format!(
@@ -137,6 +165,12 @@ impl DataJob {
         all.extend(self.second_view.as_deref().map(|v| ("VIEW2", v)));
         all.extend(self.pairs.as_deref().map(|p| ("--pairs", p)));
         all.extend(self.keys.as_deref().map(|k| ("--keys", k)));
+        all.extend(
+            self.objective
+                .negatives
+                .as_deref()
+                .map(|n| ("--negatives", n)),
+        );
         all
     }
 
@@ -161,7 +195,8 @@ impl DataJob {
             let (view1, view2) = (File::new(first), File::new(view2));
             warn(&view1);
             warn(&view2);
-            return self.stack_views(view1, view2, dropped_columns);
+            let negatives = self.load_negatives(view1.embeddings(), 2, &mut dropped_columns)?;
+            return self.stack_views(view1, view2, negatives, dropped_columns);
         }
         let second = match &self.keys {
             Some(k) => {
@@ -187,12 +222,69 @@ impl DataJob {
         let (first, second) = (File::new(first), second.map(File::new));
         warn(&first);
         second.iter().for_each(warn);
+        let negatives = self.load_negatives(first.embeddings(), 1, &mut dropped_columns)?;
         Ok(Loaded {
-            data: Data::new(first, second, self.policy())?,
+            data: Data::with_negatives(first, second, negatives, self.policy())?,
             layout,
             input_dtype,
             dropped_columns,
         })
+    }
+
+    /// The `--negatives` file, checked against the anchors' file `anchors`
+    /// (`views` of it stacked, with two view files): its dimension, and for
+    /// a 3-D file one block of negatives per anchor row.
+    fn load_negatives(
+        &self,
+        anchors: &Embeddings,
+        views: usize,
+        dropped_columns: &mut Vec<DroppedColumn>,
+    ) -> Result<Option<File>> {
+        let Some(spec) = &self.objective.negatives else {
+            return Ok(None);
+        };
+        let (e, block, dropped) = input::load_negatives(spec, self.columns.as_ref())?;
+        dropped_columns.extend(dropped);
+        let d = anchors.cols();
+        let a = anchors.rows() * views;
+        let shape = match block {
+            Some(m) => format!("({}, {m}, {})", e.rows() / m, e.cols()),
+            None => format!("({}, {})", e.rows(), e.cols()),
+        };
+        let whose = match (views, &self.keys) {
+            (2, _) => format!(
+                "the rows of both view files ({} + {})",
+                anchors.rows(),
+                anchors.rows()
+            ),
+            (_, Some(_)) => format!("the queries, the rows of {}", anchors.name),
+            _ => format!("the rows of {}", anchors.name),
+        };
+        if e.cols() != d {
+            return Err(Error::data(
+                &e.name,
+                format!(
+                    "has shape {shape}, negatives of dimension {} but {} has dimension {d}",
+                    e.cols(),
+                    anchors.name
+                ),
+            ));
+        }
+        if let Some(m) = block {
+            if e.rows() / m != a {
+                return Err(Error::data(
+                    &e.name,
+                    format!(
+                        "has shape {shape}, but per-anchor negatives need shape ({a}, M, {d}): \
+                         its first dimension counts the anchors, {whose}"
+                    ),
+                ));
+            }
+            check_finite_blocks(&e, m)?;
+            return Ok(Some(File::blocks(e, m)));
+        }
+        e.check_finite()?;
+        Ok(Some(File::new(e)))
     }
 
     /// The two-view layout over two files stacked: row i of `view1` and row
@@ -201,6 +293,7 @@ impl DataJob {
         &self,
         view1: File,
         view2: File,
+        negatives: Option<File>,
         dropped_columns: Vec<DroppedColumn>,
     ) -> Result<Loaded> {
         let (a, b) = (view1.embeddings(), view2.embeddings());
@@ -227,7 +320,7 @@ impl DataJob {
                 ),
             ));
         }
-        let data = Data::stacked(view1, view2, self.policy())?;
+        let data = Data::stacked_with_negatives(view1, view2, negatives, self.policy())?;
         let stacked = data.first();
         let layout = Layout::two_view(&stacked.name, stacked.rows())?;
         Ok(Loaded {
@@ -292,6 +385,23 @@ pub fn top_k(args: &ComputeArgs) -> Result<Vec<u64>> {
         )));
     }
     Ok(ks)
+}
+
+/// Refuses NaN and infinite values of a 3-D file (A, m, d) read as A m
+/// rows, naming the first one by its index `[a, j, c]`.
+fn check_finite_blocks(e: &Embeddings, m: usize) -> Result<()> {
+    let Some((r, c, x)) = e.first_non_finite() else {
+        return Ok(());
+    };
+    let what = if x.is_nan() {
+        "NaN (not a number)".to_string()
+    } else {
+        x.to_string()
+    };
+    Err(Error::data(
+        &e.name,
+        format!("{what} at [{}, {}, {c}]", r / m, r % m),
+    ))
 }
 
 /// A layout error about a matrix with fewer rows than columns says that the

@@ -25,6 +25,7 @@
 //!     force_f64: false,
 //!     threads: Some(1),
 //!     columns: None,
+//!     objective: Default::default(),
 //! };
 //! let report = compute_report(&job)?;
 //! // The tutorial's numerator: exp(sim(z1, z3) / tau) = exp(0.9 / 0.1) = exp(9).

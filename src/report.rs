@@ -17,7 +17,7 @@ use serde::{Serialize, Serializer};
 
 use crate::input::csv::DroppedColumn;
 use crate::layout::{Direction, Layout, LayoutKind};
-use crate::loss::{RecordStats, Similarity, Term};
+use crate::loss::{RecordStats, Similarity, Term, TermFrom};
 
 /// The totals of one run.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -43,8 +43,25 @@ pub struct Summary {
     pub input_dtype: String,
     /// Number of records (anchor, positive).
     pub n_anchors: usize,
-    /// Candidates per anchor (the terms of each denominator).
+    /// Candidates per anchor (the terms of each denominator); with
+    /// `--negatives`, those of the forward records, extra negatives
+    /// included.
     pub n_candidates: usize,
+    /// `shared` or `per-anchor`: the extra negatives (`--negatives`);
+    /// absent without them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub negatives: Option<NegativesKind>,
+    /// Extra negatives each forward anchor sees; absent without them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub n_negatives: Option<usize>,
+    /// Whether the layout's own candidates stay beside the extra negatives
+    /// (false under `--no-in-batch`); absent without them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub in_batch: Option<bool>,
+    /// The decoupled loss (`--decoupled`): each denominator leaves its
+    /// positive out; absent otherwise.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub decoupled: bool,
     /// Embedding dimension.
     pub dimension: usize,
     /// Columns of text input left out (pandas' index); absent when none.
@@ -67,6 +84,25 @@ pub struct Summary {
     /// written are theirs only; the totals above are still every record's.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub selected_anchors: Option<Vec<usize>>,
+}
+
+/// How the extra negatives are given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum NegativesKind {
+    /// A 2-D file: one set seen by every forward anchor.
+    Shared,
+    /// A 3-D file (A, M, d): anchor a sees its own M.
+    PerAnchor,
+}
+
+/// The extra negatives and the loss of a run, as the core has them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Objective {
+    /// The extra negatives: their kind and how many each forward anchor sees.
+    pub negatives: Option<(NegativesKind, usize)>,
+    pub in_batch: bool,
+    pub decoupled: bool,
 }
 
 /// For `#[serde(serialize_with = "not_in_csv")]`: a field that CSV and TSV
@@ -260,8 +296,13 @@ pub struct TermRow {
     /// The record's direction, in the keys layout only.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub direction: Option<Direction>,
-    /// Row of the candidate in the candidates' file.
+    /// Row of the candidate in the candidates' file, or with `from` in
+    /// the file it names.
     pub index: usize,
+    /// `candidates` or `negatives`: the file `index` counts in; only in
+    /// runs with `--negatives`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub from: Option<TermFrom>,
     /// Whether the candidate is the record's positive.
     pub is_positive: bool,
     /// s(anchor, candidate).
@@ -281,7 +322,9 @@ impl TermRow {
             positive: r.positive,
             direction: r.direction,
             index: t.index,
-            is_positive: t.index == r.positive,
+            from: t.from,
+            // A negative is never the positive, whatever its index.
+            is_positive: t.index == r.positive && t.from != Some(TermFrom::Negatives),
             sim: t.sim,
             logit: t.logit,
             exp: t.exp,
@@ -342,6 +385,11 @@ pub const RECORD_COLUMNS: &[Column<AnchorRecord>] = &[
 
 /// The columns of a record's table of terms, in order.
 pub const TERM_COLUMNS: &[Column<TermRow>] = &[
+    col("from", |t| match t.from {
+        None => Cell::Absent,
+        Some(TermFrom::Candidates) => Cell::Text("candidates"),
+        Some(TermFrom::Negatives) => Cell::Text("negatives"),
+    }),
     col("index", |t| Cell::Marked(t.index as u64, t.is_positive)),
     col("sim", |t| Cell::Figure(t.sim)),
     col("logit", |t| Cell::Figure(t.logit)),
@@ -369,6 +417,10 @@ pub struct Context<'a> {
     /// The row norms of the first file and of the keys (for the cosine of
     /// each record under dot similarity).
     pub norms: (&'a [f64], Option<&'a [f64]>),
+    /// Candidates of a forward and of a backward record (extra negatives
+    /// and `--no-in-batch` included).
+    pub n_candidates: (usize, usize),
+    pub objective: Objective,
 }
 
 /// Neumaier's compensated mean: the mean of many losses to the last digit.
@@ -415,7 +467,11 @@ impl Report {
                 };
                 let norm = |n: &[f64], row: usize| n.get(row).copied().unwrap_or(f64::NAN);
                 inputs.push(MetricInputs::new(
-                    layout.n_candidates(r.backward),
+                    if r.backward {
+                        ctx.n_candidates.1
+                    } else {
+                        ctx.n_candidates.0
+                    },
                     s.sim,
                     ctx.similarity,
                     norm(of_anchor, r.anchor),
@@ -475,7 +531,11 @@ impl Report {
                 precision_note: ctx.precision_note,
                 input_dtype: ctx.input_dtype,
                 n_anchors: n,
-                n_candidates: layout.n_candidates(false),
+                n_candidates: ctx.n_candidates.0,
+                negatives: ctx.objective.negatives.map(|(k, _)| k),
+                n_negatives: ctx.objective.negatives.map(|(_, m)| m),
+                in_batch: ctx.objective.negatives.map(|_| ctx.objective.in_batch),
+                decoupled: ctx.objective.decoupled,
                 dimension: ctx.dimension,
                 dropped_columns: ctx.dropped_columns,
                 top1_accuracy: top1,

@@ -10,7 +10,7 @@
 use crate::error::{Error, Result};
 use crate::job::{DataJob, Loaded};
 use crate::loss::{Core, Settings, Term};
-use crate::report::{Context, Report};
+use crate::report::{Context, NegativesKind, Objective, Report};
 
 /// Told how far the pass has got, in similarity tiles.
 pub trait Progress: Sync {
@@ -92,6 +92,7 @@ impl Session {
         let core = self
             .pool
             .install(|| Core::prepare(&loaded.layout, &loaded.data, settings))?;
+        let (core, objective) = self.objective(core, loaded)?;
         progress.start(core.tile_count());
         let stats = self.pool.install(|| core.run(&|n| progress.advance(n)));
         let report = Report::new(
@@ -105,10 +106,63 @@ impl Session {
                 dimension: loaded.first().cols(),
                 dropped_columns: loaded.dropped_columns.clone(),
                 norms: loaded.data.norms(),
+                n_candidates: (core.n_candidates(false), core.n_candidates(true)),
+                objective,
             },
             &stats,
         );
         Ok(Finished { core, report })
+    }
+
+    /// The core with the job's objective (`--no-in-batch`, `--decoupled`;
+    /// the negatives came with the data), and the objective as the report
+    /// describes it.
+    fn objective<'l>(&self, core: Core<'l>, loaded: &'l Loaded) -> Result<(Core<'l>, Objective)> {
+        let job = &self.job.objective;
+        let mut core = core;
+        if job.no_in_batch {
+            core = core.without_in_batch()?;
+        }
+        if job.decoupled {
+            let layout = &loaded.layout;
+            let lonely = layout
+                .records
+                .iter()
+                .find(|r| core.n_candidates(r.backward) < 2);
+            if let Some(r) = lonely {
+                return Err(Error::data(
+                    &loaded.first().name,
+                    format!(
+                        "--decoupled needs a negative beside every positive, but in the {} \
+                         layout of {} rows anchor {} has its positive as its only candidate \
+                         (its loss would be log 0); add --negatives",
+                        layout.kind.name(),
+                        if r.backward {
+                            layout.n_second
+                        } else {
+                            layout.n_first
+                        },
+                        r.anchor
+                    ),
+                ));
+            }
+            core = core.decoupled();
+        }
+        let negatives = loaded.data.negatives().map(|(_, block)| {
+            let kind = match block {
+                Some(_) => NegativesKind::PerAnchor,
+                None => NegativesKind::Shared,
+            };
+            (kind, core.n_negatives())
+        });
+        Ok((
+            core,
+            Objective {
+                negatives,
+                in_batch: !job.no_in_batch,
+                decoupled: job.decoupled,
+            },
+        ))
     }
 
     /// Every term of one record of a finished run, as the core streams them.
@@ -182,6 +236,7 @@ mod tests {
             force_f64: false,
             threads: Some(1),
             columns: None,
+            objective: Default::default(),
         };
         let loaded = Loaded {
             layout: Layout::two_view("e.npy", rows).unwrap(),

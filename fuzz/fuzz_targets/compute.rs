@@ -55,6 +55,7 @@ fuzz_target!(|data: &[u8]| {
         force_f64: true,
         threads: Some(1),
         columns: None,
+        objective: Default::default(),
     };
     let report = match compute_report(&job) {
         Ok(r) => r,

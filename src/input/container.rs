@@ -92,11 +92,23 @@ fn read_bounded(
 /// Loads embeddings from a container file, given its first bytes `head` and
 /// a reader positioned after them. `Ok(None)` for `.npy` and text, which the
 /// caller reads.
+#[allow(dead_code)]
 pub(crate) fn embeddings(
     src: &Source,
     head: &[u8],
     rest: &mut dyn Read,
 ) -> Result<Option<Embeddings>> {
+    Ok(array(src, head, rest, false)?.map(|(e, _)| e))
+}
+
+/// [`embeddings`]; with `blocks`, a 3-D `.npz` or `.safetensors` array
+/// (A, M, d) too, as its A M rows (and M).
+pub(crate) fn array(
+    src: &Source,
+    head: &[u8],
+    rest: &mut dyn Read,
+    blocks: bool,
+) -> Result<Option<(Embeddings, Option<usize>)>> {
     let format = sniff::detect(head);
     if !check(src, format)? {
         return Ok(None);
@@ -106,17 +118,17 @@ pub(crate) fn embeddings(
     let stdin = is_stream(src);
     let e = match format {
         Format::Zip if stdin => {
-            npz::Npz::open(src, Cursor::new(read_all(src, head, rest)?))?.embeddings(src)?
+            npz::Npz::open(src, Cursor::new(read_all(src, head, rest)?))?.array(src, blocks)?
         }
-        Format::Zip => npz::Npz::open(src, open_file(src)?)?.embeddings(src)?,
+        Format::Zip => npz::Npz::open(src, open_file(src)?)?.array(src, blocks)?,
         Format::Parquet if stdin => {
             let bytes = bytes::Bytes::from(read_all(src, head, rest)?);
-            parquet::embeddings(src, bytes)?
+            (parquet::embeddings(src, bytes)?, None)
         }
-        Format::Parquet => parquet::embeddings(src, open_file(src)?)?,
+        Format::Parquet => (parquet::embeddings(src, open_file(src)?)?, None),
         _ if stdin => {
             let all = read_all(src, head, rest)?;
-            safetensors::embeddings(src, safetensors::Buffer::Owned(all))?
+            safetensors::array(src, safetensors::Buffer::Owned(all), blocks)?
         }
         _ => {
             let f = open_file(src)?;
@@ -136,7 +148,7 @@ pub(crate) fn embeddings(
                     .map_err(|e| Error::data(&src.file_name(), io_reason(&e)))?;
                 safetensors::Buffer::Owned(v)
             };
-            safetensors::embeddings(src, buf)?
+            safetensors::array(src, buf, blocks)?
         }
     };
     Ok(Some(e))

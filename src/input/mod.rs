@@ -229,6 +229,18 @@ impl Embeddings {
 
     /// Refuses NaN and infinite values, naming the first one found.
     pub fn check_finite(&self) -> Result<()> {
+        match self.first_non_finite() {
+            None => Ok(()),
+            Some((r, c, x)) => Err(Error::data(
+                &self.name,
+                format!("{} at {}", x, self.place(r, c)).replace("NaN at", "NaN (not a number) at"),
+            )),
+        }
+    }
+
+    /// The first value that is NaN or infinite, in row-major order: its
+    /// row, column and value.
+    pub fn first_non_finite(&self) -> Option<(usize, usize, f64)> {
         fn first_bad<T: Copy + Into<f64> + Sync>(
             v: ArrayView2<'_, T>,
         ) -> Option<(usize, usize, f64)> {
@@ -240,14 +252,7 @@ impl Embeddings {
             let (c, &x) = v.row(r).iter().enumerate().find(|(_, x)| !finite(x))?;
             Some((r, c, x.into()))
         }
-        let bad = with_matrix!(&self.values, m => first_bad(m.view()));
-        match bad {
-            None => Ok(()),
-            Some((r, c, x)) => Err(Error::data(
-                &self.name,
-                format!("{} at {}", x, self.place(r, c)).replace("NaN at", "NaN (not a number) at"),
-            )),
-        }
+        with_matrix!(&self.values, m => first_bad(m.view()))
     }
 
     /// The Euclidean norm of every row, computed without overflow or
@@ -398,6 +403,27 @@ pub fn load_embeddings_with(
     spec: &str,
     columns: Option<&csv::ColumnSpec>,
 ) -> Result<(Embeddings, Vec<csv::DroppedColumn>)> {
+    load_array(spec, columns, false).map(|(e, _, dropped)| (e, dropped))
+}
+
+/// Loads a file of extra negatives (`--negatives`): embeddings as
+/// [`load_embeddings_with`] reads them, (M, d), or a 3-D array (A, M, d) of
+/// an `.npy` file or an `.npz`/`.safetensors` member, returned as its A M
+/// rows (row `a M + m` is entry `[a, m]`) with M.
+pub fn load_negatives(
+    spec: &str,
+    columns: Option<&csv::ColumnSpec>,
+) -> Result<(Embeddings, Option<usize>, Vec<csv::DroppedColumn>)> {
+    load_array(spec, columns, true)
+}
+
+/// Loads an array; with `blocks`, a 3-D one (A, M, d) too, as its A M rows
+/// (and M).
+fn load_array(
+    spec: &str,
+    columns: Option<&csv::ColumnSpec>,
+    blocks: bool,
+) -> Result<(Embeddings, Option<usize>, Vec<csv::DroppedColumn>)> {
     let src = source::Source::resolve(spec)?;
     let path = src.path.as_str();
     let name = display_name(path);
@@ -414,8 +440,8 @@ pub fn load_embeddings_with(
              name the array or column after ':' instead"
         )));
     }
-    if let Some(e) = container::embeddings(&src, &head, &mut reader)? {
-        return Ok((e, Vec::new()));
+    if let Some((e, m)) = container::array(&src, &head, &mut reader, blocks)? {
+        return Ok((e, m, Vec::new()));
     }
     if head.starts_with(npy::MAGIC) {
         if let Some(spec) = columns {
@@ -426,11 +452,11 @@ pub fn load_embeddings_with(
         let regular = path != "-" && std::fs::metadata(path).is_ok_and(|m| m.is_file());
         if regular {
             drop(reader);
-            return load_npy_file(path, MMAP_THRESHOLD).map(|e| (e, Vec::new()));
+            return load_npy_blocks(path, MMAP_THRESHOLD, blocks).map(|(e, m)| (e, m, Vec::new()));
         }
         // Standard input or a pipe: read what the header promises, no more.
         let mut full = std::io::Cursor::new(head).chain(reader);
-        return npy_stream(&name, &mut full).map(|e| (e, Vec::new()));
+        return npy_stream(&name, &mut full, blocks).map(|(e, m)| (e, m, Vec::new()));
     }
     if path.to_ascii_lowercase().ends_with(".npy") {
         return Err(Error::data(
@@ -440,27 +466,107 @@ pub fn load_embeddings_with(
     }
     csv::check_size(&name, path)?;
     let full = std::io::Cursor::new(head).chain(reader);
-    csv::read_text(&name, csv::delimiter_for(path), full, columns)
+    csv::read_text(&name, csv::delimiter_for(path), full, columns).map(|(e, d)| (e, None, d))
 }
 
 /// `.npy` embeddings from a stream: the header, exactly the data it
 /// promises (memory grows as the bytes arrive, so a header's claim costs
 /// nothing by itself), and then the end of the stream.
-fn npy_stream<R: Read>(name: &str, r: &mut R) -> Result<Embeddings> {
-    let header = npy::read_header(name, r)?;
+fn npy_stream<R: Read>(name: &str, r: &mut R, blocks: bool) -> Result<(Embeddings, Option<usize>)> {
+    let mut header = npy::read_header(name, r)?;
+    let fold = fold_blocks(name, &mut header, blocks)?;
     check_embedding_header(name, &header, NPY_CONVERT)?;
     let data = npy::read_data(name, &header, r, None)?;
-    npy_data(name, &header, &mut &data[..])
+    unfold(npy_data(name, &header, &mut &data[..])?, fold)
 }
 
+#[cfg(test)]
 fn load_npy_file(path: &str, mmap_threshold: u64) -> Result<Embeddings> {
+    load_npy_blocks(path, mmap_threshold, false).map(|(e, _)| e)
+}
+
+/// A 3-D array's shape, when [`fold_blocks`] folded it: (A, M, Fortran order).
+type Folded = Option<(usize, usize, bool)>;
+
+/// With `blocks`, a 3-D header (A, M, d) becomes the 2-D one of its A M
+/// rows; any other rank but 2 is refused as negatives. Returns A, M and the
+/// order of a folded header.
+fn fold_blocks(name: &str, h: &mut npy::Header, blocks: bool) -> Result<Folded> {
+    if !blocks || h.shape.len() == 2 {
+        return Ok(None);
+    }
+    let [a, m, d] = h.shape[..] else {
+        return Err(Error::data(
+            name,
+            format!(
+                "negatives must be a 2-D array (M, dimension) shared by every anchor, or a \
+                 3-D array (A, M, dimension) of M per anchor, not shape {:?}",
+                h.shape
+            ),
+        ));
+    };
+    if a == 0 || m == 0 || d == 0 {
+        return Err(Error::data(
+            name,
+            format!("negatives have shape {:?}: no values", h.shape),
+        ));
+    }
+    h.data_len(name)?;
+    h.shape = vec![a * m, d];
+    Ok(Some((a, m, h.fortran_order)))
+}
+
+/// The rows of a folded 3-D array in the order `a M + m`, and M. A
+/// Fortran-order array read as 2-D holds its rows in the order `a + A m`,
+/// so they are copied into place.
+fn unfold(e: Embeddings, fold: Folded) -> Result<(Embeddings, Option<usize>)> {
+    let Some((a, m, fortran)) = fold else {
+        return Ok((e, None));
+    };
+    if !fortran {
+        return Ok((e, Some(m)));
+    }
+    fn reorder<T: bytemuck::Pod>(
+        name: &str,
+        x: &Matrix<T>,
+        a: usize,
+        m: usize,
+    ) -> Result<Matrix<T>> {
+        let v = x.view();
+        let n = v.len();
+        let mut out: Vec<T> = Vec::new();
+        out.try_reserve_exact(n).map_err(|_| {
+            Error::data(
+                name,
+                format!("holds {n} values; a copy of them cannot be allocated"),
+            )
+        })?;
+        for r in 0..a * m {
+            out.extend(v.row(r / m + a * (r % m)).iter().copied());
+        }
+        Ok(Matrix::from_rows(x.rows(), x.cols(), out))
+    }
+    let values = match &e.values {
+        Values::F16(x) => Values::F16(reorder(&e.name, x, a, m)?),
+        Values::F32(x) => Values::F32(reorder(&e.name, x, a, m)?),
+        Values::F64(x) => Values::F64(reorder(&e.name, x, a, m)?),
+    };
+    Ok((Embeddings { values, ..e }, Some(m)))
+}
+
+fn load_npy_blocks(
+    path: &str,
+    mmap_threshold: u64,
+    blocks: bool,
+) -> Result<(Embeddings, Option<usize>)> {
     let file = File::open(path).map_err(|e| Error::data(path, io_reason(&e)))?;
     let len = file
         .metadata()
         .map_err(|e| Error::data(path, io_reason(&e)))?
         .len();
     let mut r = BufReader::new(&file);
-    let header = npy::read_header(path, &mut r)?;
+    let mut header = npy::read_header(path, &mut r)?;
+    let fold = fold_blocks(path, &mut header, blocks)?;
     check_embedding_header(path, &header, NPY_CONVERT)?;
     header.check_len(path, len)?;
     let native_float = header.dtype.kind == npy::Kind::Float
@@ -481,14 +587,17 @@ fn load_npy_file(path: &str, mmap_threshold: u64) -> Result<Embeddings> {
             4 => Values::F32(Matrix::mapped(map, offset, (rows, cols), fortran)),
             _ => Values::F64(Matrix::mapped(map, offset, (rows, cols), fortran)),
         };
-        return Ok(Embeddings {
-            name: path.to_string(),
-            source_dtype: header.dtype.name(),
-            values,
-            first_line: None,
-        });
+        return unfold(
+            Embeddings {
+                name: path.to_string(),
+                source_dtype: header.dtype.name(),
+                values,
+                first_line: None,
+            },
+            fold,
+        );
     }
-    npy_data(path, &header, &mut r)
+    unfold(npy_data(path, &header, &mut r)?, fold)
 }
 
 /// How to convert an `.npy` file of integers, for hints.
@@ -537,10 +646,23 @@ pub(crate) fn npy_embeddings_hinted<R: Read>(
     len: u64,
     convert: &str,
 ) -> Result<Embeddings> {
-    let header = npy::read_header(name, r)?;
+    npy_blocks_hinted(name, r, len, convert, false).map(|(e, _)| e)
+}
+
+/// [`npy_embeddings_hinted`]; with `blocks`, a 3-D array (A, M, d) too, as
+/// its A M rows (and M).
+pub(crate) fn npy_blocks_hinted<R: Read>(
+    name: &str,
+    r: &mut R,
+    len: u64,
+    convert: &str,
+    blocks: bool,
+) -> Result<(Embeddings, Option<usize>)> {
+    let mut header = npy::read_header(name, r)?;
+    let fold = fold_blocks(name, &mut header, blocks)?;
     check_embedding_header(name, &header, convert)?;
     header.check_len(name, len)?;
-    npy_data(name, &header, r)
+    unfold(npy_data(name, &header, r)?, fold)
 }
 
 /// Elements decoded per read: the only buffer besides the result.

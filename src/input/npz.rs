@@ -17,7 +17,7 @@ use zip::result::ZipError;
 use crate::error::{Error, Result};
 use crate::input::index::{self, Pairs};
 use crate::input::source::Source;
-use crate::input::{Embeddings, npy, npy_embeddings_hinted, sniff};
+use crate::input::{Embeddings, npy, npy_blocks_hinted, sniff};
 
 /// Arrays listed by name in messages before the rest are counted.
 const LISTED: usize = 8;
@@ -148,6 +148,12 @@ impl<R: Read + Seek> Npz<R> {
 
     /// Reads the embeddings `src` names.
     pub fn embeddings(&mut self, src: &Source) -> Result<Embeddings> {
+        self.array(src, false).map(|(e, _)| e)
+    }
+
+    /// Reads the array `src` names; with `blocks`, a 3-D one (A, M, d) too,
+    /// as its A M rows (and M).
+    pub fn array(&mut self, src: &Source, blocks: bool) -> Result<(Embeddings, Option<usize>)> {
         let i = self.pick(src)?;
         let name = src.data_name();
         let mut member = self
@@ -159,7 +165,7 @@ impl<R: Read + Seek> Npz<R> {
         let array = sniff::py_str(&self.arrays[i].0);
         let out = sniff::py_str(&format!("{}.npy", self.arrays[i].0));
         let convert = format!("np.save({out}, np.load(path)[{array}].astype(np.float32))");
-        let e = npy_embeddings_hinted(&name, &mut member, len, &convert)?;
+        let e = npy_blocks_hinted(&name, &mut member, len, &convert, blocks)?;
         // Reading to the end makes the zip reader check the member's CRC-32,
         // so damaged data is an error rather than different numbers.
         std::io::copy(&mut member, &mut std::io::sink()).map_err(|e| {

@@ -135,6 +135,12 @@ impl Header {
 
 /// Reads the embeddings `src` names from the whole file in `buf`.
 pub fn embeddings(src: &Source, buf: Buffer) -> Result<Embeddings> {
+    array(src, buf, false).map(|(e, _)| e)
+}
+
+/// [`embeddings`]; with `blocks`, a 3-D tensor (A, M, d) too, as its A M
+/// rows (and M).
+pub fn array(src: &Source, buf: Buffer, blocks: bool) -> Result<(Embeddings, Option<usize>)> {
     let h = header(src, &buf)?;
     let (_, dtype, shape, start, end) = h.pick(src)?;
     let name = src.data_name();
@@ -152,8 +158,24 @@ pub fn embeddings(src: &Source, buf: Buffer) -> Result<Embeddings> {
             ));
         }
     };
-    let (rows, cols) = match shape[..] {
-        [r, c] if r > 0 && c > 0 => (r, c),
+    let (rows, cols, block) = match shape[..] {
+        [r, c] if r > 0 && c > 0 => (r, c, None),
+        [a, m, d] if blocks && a > 0 && m > 0 && d > 0 => (a * m, d, Some(m)),
+        [_, _, _] if blocks => {
+            return Err(Error::data(
+                &name,
+                format!("negatives have shape {shape:?}: no values"),
+            ));
+        }
+        _ if blocks => {
+            return Err(Error::data(
+                &name,
+                format!(
+                    "negatives must be a 2-D tensor (M, dimension) shared by every anchor, \
+                     or a 3-D tensor (A, M, dimension) of M per anchor, not shape {shape:?}"
+                ),
+            ));
+        }
         [_, _] => {
             return Err(Error::data(
                 &name,
@@ -216,12 +238,15 @@ pub fn embeddings(src: &Source, buf: Buffer) -> Result<Embeddings> {
             }
         }
     };
-    Ok(Embeddings {
-        name,
-        source_dtype: source_dtype.into(),
-        values,
-        first_line: None,
-    })
+    Ok((
+        Embeddings {
+            name,
+            source_dtype: source_dtype.into(),
+            values,
+            first_line: None,
+        },
+        block,
+    ))
 }
 
 /// Reads the pairs tensor `src` names: shape (P, 2), an integer dtype.

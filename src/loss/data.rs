@@ -33,12 +33,36 @@ pub struct Policy {
 pub struct File {
     embeddings: Embeddings,
     norms: Vec<f64>,
+    /// Rows per block of a 3-D file (A, M, d) seen as A M rows: row r is
+    /// entry `[r / M, r % M]` ([`File::blocks`]).
+    block: Option<usize>,
 }
 
 impl File {
     pub fn new(embeddings: Embeddings) -> File {
         let norms = embeddings.row_norms();
-        File { embeddings, norms }
+        File {
+            embeddings,
+            norms,
+            block: None,
+        }
+    }
+
+    /// A 3-D file (A, `m`, d) whose rows `a m .. (a + 1) m` are anchor a's
+    /// own negatives; messages name its entries `[a, m]`.
+    pub fn blocks(embeddings: Embeddings, m: usize) -> File {
+        File {
+            block: Some(m),
+            ..File::new(embeddings)
+        }
+    }
+
+    /// How row r is named in messages: `row r`, or `[a, m]` in a 3-D file.
+    pub fn row_place(&self, r: usize) -> String {
+        match self.block {
+            Some(m) => format!("[{}, {}]", r / m, r % m),
+            None => self.embeddings.row_place(r),
+        }
     }
 
     pub fn embeddings(&self) -> &Embeddings {
@@ -59,6 +83,9 @@ pub struct Data {
     norms: Vec<f64>,
     second_norms: Option<Vec<f64>>,
     precision_note: Option<String>,
+    /// Extra negatives (`--negatives`), in the same precision, and their
+    /// rows per anchor when each anchor has its own.
+    negatives: Option<(Embeddings, Option<usize>)>,
 }
 
 impl Data {
@@ -66,30 +93,45 @@ impl Data {
     /// whose similarities float64 cannot hold and logits that would
     /// overflow; then both files get the policy's precision.
     pub fn new(first: File, second: Option<File>, policy: Policy) -> Result<Data> {
+        Data::with_negatives(first, second, None, policy)
+    }
+
+    /// [`Data::new`] with a file of extra negatives, which counts among
+    /// the candidates in the checks and the precision policy and gets the
+    /// precision of the others.
+    pub fn with_negatives(
+        first: File,
+        second: Option<File>,
+        negatives: Option<File>,
+        policy: Policy,
+    ) -> Result<Data> {
         let files: Vec<(&Embeddings, &[f64])> = std::iter::once(&first)
             .chain(&second)
             .map(|f| (&f.embeddings, &f.norms[..]))
             .collect();
-        let fit = check_magnitudes(&files, policy, false)?;
-        let any_f64 = files.iter().any(|(e, _)| is_f64(e));
+        let fit = check_magnitudes(&files, policy, false, negatives.as_ref())?;
+        let any_f64 = files.iter().any(|(e, _)| is_f64(e))
+            || negatives.as_ref().is_some_and(|n| is_f64(&n.embeddings));
         let choice = choose(policy, first.embeddings.cols(), any_f64, &fit);
         let File {
             embeddings: first,
             norms,
+            ..
         } = first;
         let (second, second_norms) = match second {
             Some(f) => (Some(f.embeddings), Some(f.norms)),
             None => (None, None),
         };
+        let mixed_f16 = second
+            .iter()
+            .chain(negatives.as_ref().map(|n| &n.embeddings))
+            .any(|s| s.is_f16() != first.is_f16());
         let (first, second) = if choice.f64_products {
             (
                 first.try_into_f64()?,
                 second.map(Embeddings::try_into_f64).transpose()?,
             )
-        } else if second
-            .as_ref()
-            .is_some_and(|s| s.is_f16() != first.is_f16())
-        {
+        } else if mixed_f16 {
             // float16 beside float32: both float32 (float16 alone stays as
             // it is and is converted tile by tile).
             (
@@ -100,6 +142,9 @@ impl Data {
             (first, second)
         };
         Ok(Data {
+            negatives: negatives
+                .map(|n| converted(n, choice.f64_products, mixed_f16))
+                .transpose()?,
             first,
             second,
             norms,
@@ -113,16 +158,29 @@ impl Data {
     /// check that names a row runs on each file before stacking, so
     /// messages name the file and its own row.
     pub fn stacked(view1: File, view2: File, policy: Policy) -> Result<Data> {
+        Data::stacked_with_negatives(view1, view2, None, policy)
+    }
+
+    /// [`Data::stacked`] with a file of extra negatives (see
+    /// [`Data::with_negatives`]).
+    pub fn stacked_with_negatives(
+        view1: File,
+        view2: File,
+        negatives: Option<File>,
+        policy: Policy,
+    ) -> Result<Data> {
         let File {
             embeddings: view1,
             norms: norms1,
+            ..
         } = view1;
         let File {
             embeddings: view2,
             norms: norms2,
+            ..
         } = view2;
         let files = [(&view1, &norms1[..]), (&view2, &norms2[..])];
-        let fit = check_magnitudes(&files, policy, true)?;
+        let fit = check_magnitudes(&files, policy, true, negatives.as_ref())?;
         if policy.similarity == Similarity::Cosine {
             for (e, norms) in files {
                 if let Some(r) = norms.iter().position(|&n| n == 0.0) {
@@ -130,10 +188,20 @@ impl Data {
                 }
             }
         }
-        let choice = choose(policy, view1.cols(), is_f64(&view1) || is_f64(&view2), &fit);
+        let any_f64 = is_f64(&view1)
+            || is_f64(&view2)
+            || negatives.as_ref().is_some_and(|n| is_f64(&n.embeddings));
+        let choice = choose(policy, view1.cols(), any_f64, &fit);
+        let mixed_f16 = view1.is_f16() != view2.is_f16()
+            || negatives
+                .as_ref()
+                .is_some_and(|n| n.embeddings.is_f16() != view1.is_f16());
+        let negatives = negatives
+            .map(|n| converted(n, choice.f64_products, mixed_f16))
+            .transpose()?;
         let (view1, view2) = if choice.f64_products {
             (view1.try_into_f64()?, view2.try_into_f64()?)
-        } else if view1.is_f16() != view2.is_f16() {
+        } else if mixed_f16 {
             (view1.try_into_f32()?, view2.try_into_f32()?)
         } else {
             (view1, view2)
@@ -161,6 +229,7 @@ impl Data {
             norms: [norms1, norms2].concat(),
             second_norms: None,
             precision_note: choice.note,
+            negatives,
         })
     }
 
@@ -180,6 +249,7 @@ impl Data {
             norms,
             second_norms,
             precision_note,
+            negatives: None,
         }
     }
 
@@ -203,6 +273,26 @@ impl Data {
     pub fn precision_note(&self) -> Option<&str> {
         self.precision_note.as_deref()
     }
+
+    /// The extra negatives (`--negatives`) in the precision of the others,
+    /// with their rows per anchor when each anchor has its own block.
+    pub fn negatives(&self) -> Option<(&Embeddings, Option<usize>)> {
+        self.negatives.as_ref().map(|(e, m)| (e, *m))
+    }
+}
+
+/// A file of negatives in the precision the policy chose for the others:
+/// float64, float32 beside float32 (or float16 beside float32), or as it is.
+fn converted(n: File, f64_products: bool, mixed_f16: bool) -> Result<(Embeddings, Option<usize>)> {
+    let block = n.block;
+    let e = if f64_products {
+        n.embeddings.try_into_f64()?
+    } else if mixed_f16 {
+        n.embeddings.try_into_f32()?
+    } else {
+        n.embeddings
+    };
+    Ok((e, block))
 }
 
 fn is_f64(e: &Embeddings) -> bool {
@@ -248,13 +338,37 @@ struct Fit {
 /// that would overflow; returns what the precision policy needs.
 /// `stacked`: the two files are one set of rows (two view files), so any
 /// two rows meet, not only a row of each.
-fn check_magnitudes(files: &[(&Embeddings, &[f64])], p: Policy, stacked: bool) -> Result<Fit> {
+/// `negatives`: extra candidates of the anchors of the first file.
+fn check_magnitudes(
+    files: &[(&Embeddings, &[f64])],
+    p: Policy,
+    stacked: bool,
+    negatives: Option<&File>,
+) -> Result<Fit> {
     let mut fits_f32 = true;
     // The largest norm of each file and the row that has it.
     let mut largest = Vec::new();
-    for &(e, norms) in files {
+    let place = |k: usize, r: usize| match negatives {
+        Some(n) if k == files.len() => n.row_place(r),
+        _ => files[k].0.row_place(r),
+    };
+    let all = files
+        .iter()
+        .copied()
+        .chain(negatives.map(|n| (&n.embeddings, &n.norms[..])));
+    for (k, (e, norms)) in all.enumerate() {
         for (r, &n) in norms.iter().enumerate() {
             if n == 0.0 {
+                if k == files.len() && p.similarity == Similarity::Cosine {
+                    return Err(Error::data(
+                        &e.name,
+                        format!(
+                            "{} is a zero vector; its cosine similarity is undefined \
+                             (drop the row or use --sim dot)",
+                            place(k, r)
+                        ),
+                    ));
+                }
                 continue; // a zero row is exact; cosine refuses it in the core
             }
             if n < F64_NORMS.0 || n > F64_NORMS.1 {
@@ -268,7 +382,7 @@ fn check_magnitudes(files: &[(&Embeddings, &[f64])], p: Policy, stacked: bool) -
                     format!(
                         "{} has norm {n:e}; similarities of rows with norms {way} {:e} \
                          cannot be computed in float64 (scale the embeddings {fix})",
-                        e.row_place(r),
+                        place(k, r),
                         if n < F64_NORMS.0 {
                             F64_NORMS.0
                         } else {
@@ -286,11 +400,33 @@ fn check_magnitudes(files: &[(&Embeddings, &[f64])], p: Policy, stacked: bool) -
             );
         largest.push(top);
     }
+    // The negatives' largest norm, apart: they are candidates only.
+    let neg_top = negatives.map(|_| largest.pop().expect("the negatives' entry"));
+    let anchors_top = if stacked {
+        largest.iter().map(|l| l.1).fold(0.0, f64::max)
+    } else {
+        largest[0].1
+    };
     let limit = match p.similarity {
         Similarity::Cosine => 1.0,
         Similarity::Dot if stacked => largest.iter().map(|l| l.1).fold(0.0, f64::max).powi(2),
         Similarity::Dot => largest[0].1 * largest.last().expect("one file at least").1,
     };
+    if let (Some((r, n)), Some(neg)) = (neg_top, negatives)
+        && p.similarity == Similarity::Dot
+        && anchors_top * n / p.tau > MAX_LOGIT
+    {
+        return Err(Error::data(
+            &neg.embeddings.name,
+            format!(
+                "{} has norm {n:e}; dot products of up to {:e} divided by \
+                 tau {:e} overflow float64 (raise --tau or scale the embeddings down)",
+                neg.row_place(r),
+                anchors_top * n,
+                p.tau
+            ),
+        ));
+    }
     if limit / p.tau > MAX_LOGIT {
         return Err(match p.similarity {
             // The one check on a flag alone that needs the data (explain's
@@ -322,6 +458,8 @@ fn check_magnitudes(files: &[(&Embeddings, &[f64])], p: Policy, stacked: bool) -
     } else {
         (largest[0].1, largest.last().expect("one file at least").1)
     };
+    // The negatives are candidates of the anchors: they count on that side.
+    let largest = (largest.0, largest.1.max(neg_top.map_or(0.0, |t| t.1)));
     Ok(Fit {
         largest,
         fit_f32: fits_f32,

@@ -92,6 +92,9 @@ pub struct RecordStats {
     pub log_others: f64,
     /// 1 + the number of candidates whose logit is strictly above p's.
     pub rank: u64,
+    /// The decoupled loss (`--decoupled`): the positive leaves the
+    /// denominator ([`RecordStats::finish`]).
+    pub decoupled: bool,
 }
 
 /// Every figure reported for a record.
@@ -113,26 +116,54 @@ pub fn exp_or_none(x: f64) -> Option<f64> {
 
 impl RecordStats {
     /// Derives the reported figures from the log-space findings.
+    ///
+    /// InfoNCE: the denominator holds the positive and the others, and
+    /// `loss = log(1 + sum_others / numerator)`. Decoupled (Yeh et al.
+    /// 2022): the denominator is the others' sum alone and
+    /// `loss = log(sum_others) - logit`, which is negative where the
+    /// positive outweighs them all. `p_positive` is
+    /// `numerator / (numerator + sum_others)` in both, a probability.
     pub fn finish(&self) -> Figures {
-        let log_denominator = log_add_exp(self.log_others, self.logit);
-        let loss = softplus(self.log_others - self.logit);
+        let coupled = softplus(self.log_others - self.logit);
+        let (log_denominator, loss) = if self.decoupled {
+            (self.log_others, self.log_others - self.logit)
+        } else {
+            (log_add_exp(self.log_others, self.logit), coupled)
+        };
         Figures {
             numerator: exp_or_none(self.logit),
             log_numerator: self.logit,
             denominator: exp_or_none(log_denominator),
             log_denominator,
             loss,
-            p_positive: (-loss).exp(),
+            p_positive: (-coupled).exp(),
         }
     }
+}
+
+/// Which candidates a term belongs to, when a run has extra negatives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TermFrom {
+    /// The layout's own candidates (the in-batch ones): `index` is a row of
+    /// the candidates' file.
+    Candidates,
+    /// The `--negatives` file: `index` is its row (shared negatives), or
+    /// the negative's place `m` among the anchor's own (entry `[a, m]` of
+    /// an (A, M, d) file).
+    Negatives,
 }
 
 /// One term of a record's denominator.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct Term {
-    /// Row of the candidate in the candidates' file (extra negatives
-    /// follow, numbered on past its rows: see [`Core::with_negatives`]).
+    /// Row of the candidate in its file: the candidates' file, or with
+    /// `from` the negatives' (see [`TermFrom`]).
     pub index: usize,
+    /// Which file `index` counts in; present only in runs with extra
+    /// negatives ([`Core::with_negatives`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub from: Option<TermFrom>,
     pub sim: f64,
     pub logit: f64,
     /// exp(logit); `null` when it overflows float64.
@@ -151,6 +182,11 @@ pub struct Core<'a> {
     layout: &'a Layout,
     settings: Settings,
     inner: Inner<'a>,
+    /// The layout's own candidates stay beside the extra negatives
+    /// (cleared by [`Core::without_in_batch`]).
+    in_batch: bool,
+    /// The decoupled loss ([`Core::decoupled`]).
+    decoupled: bool,
 }
 
 enum Inner<'a> {
@@ -250,7 +286,12 @@ impl<'a> Core<'a> {
     ) -> Result<Core<'a>> {
         let (norms, second_norms) = data.norms();
         let second = data.second().zip(second_norms);
-        Core::build(layout, (data.first(), norms), second, settings)
+        let core = Core::build(layout, (data.first(), norms), second, settings)?;
+        match data.negatives() {
+            None => Ok(core),
+            Some((file, None)) => core.with_negatives(file, Negatives::Shared),
+            Some((file, Some(m))) => core.with_negatives(file, Negatives::PerAnchor(m)),
+        }
     }
 
     /// Prepares the core. `second` is the keys file of the keys layout. Both
@@ -308,6 +349,8 @@ impl<'a> Core<'a> {
             layout,
             settings,
             inner,
+            in_batch: true,
+            decoupled: false,
         })
     }
 
@@ -371,6 +414,63 @@ impl<'a> Core<'a> {
         Ok(self)
     }
 
+    /// Leaves out the layout's own candidates of the forward anchors but
+    /// each record's positive (`--no-in-batch`): a record's candidates are
+    /// its positive and the extra negatives its anchor sees (MoCo,
+    /// info-nce-pytorch). The pass then computes no tile of the main side.
+    /// Needs extra negatives; the key-to-query records of `--keys
+    /// --symmetric` see none, so they are refused too (each would have its
+    /// positive alone).
+    pub fn without_in_batch(mut self) -> Result<Core<'a>> {
+        let extra = with_prepared!(&self.inner, p => p.extra.len());
+        if extra == 0 {
+            return Err(Error::Usage(
+                "--no-in-batch needs --negatives: without in-batch candidates and extra \
+                 negatives a record's positive is its only candidate"
+                    .into(),
+            ));
+        }
+        if self.layout.records.iter().any(|r| r.backward) {
+            return Err(Error::Usage(
+                "--no-in-batch cannot be used with --keys --symmetric: the key-to-query \
+                 records see no extra negatives, so each would keep its positive alone"
+                    .into(),
+            ));
+        }
+        self.in_batch = false;
+        Ok(self)
+    }
+
+    /// The decoupled loss (`--decoupled`; Yeh et al. 2022): each record's
+    /// denominator leaves its positive out ([`RecordStats::finish`]).
+    pub fn decoupled(mut self) -> Core<'a> {
+        self.decoupled = true;
+        self
+    }
+
+    /// The number of candidates of a record of the given direction: the
+    /// layout's (or, without the in-batch ones, the positive alone) plus
+    /// the extra negatives its anchor sees (forward records only).
+    pub fn n_candidates(&self, backward: bool) -> usize {
+        let layout = if self.in_batch || backward {
+            self.layout.n_candidates(backward)
+        } else {
+            1
+        };
+        if backward {
+            return layout;
+        }
+        layout + self.n_negatives()
+    }
+
+    /// The extra negatives each forward anchor sees (0 without any).
+    pub fn n_negatives(&self) -> usize {
+        with_prepared!(&self.inner, p => p.extra.iter().map(|(s, v)| match v {
+            Visible::Block(m) => *m,
+            _ => s.m.nrows(),
+        }).sum())
+    }
+
     /// The precision products are computed in: "f32" or "f64".
     pub fn precision(&self) -> &'static str {
         match self.inner {
@@ -387,8 +487,12 @@ impl<'a> Core<'a> {
             p.extra.iter().map(|(s, v)| (s.m.nrows(), *v)).collect::<Vec<_>>(),
         ));
         let block = self.settings.block.max(1);
-        kernel::tile_count(n_a, n_b.unwrap_or(n_a), block, self.layout.one_file())
-            + kernel::extra_tile_count(n_a, block, &extra)
+        let main = if self.in_batch {
+            kernel::tile_count(n_a, n_b.unwrap_or(n_a), block, self.layout.one_file())
+        } else {
+            0
+        };
+        main + kernel::extra_tile_count(n_a, block, &extra)
     }
 
     /// Runs the fused pass and returns one finding per record, in record order.
@@ -418,6 +522,7 @@ impl<'a> Core<'a> {
             &self.settings,
             purpose,
         )
+        .with_objective(self.in_batch, self.decoupled)
     }
 }
 

@@ -250,5 +250,27 @@ pub fn write(
     if let Some(note) = &s.precision_note {
         writeln!(out, "{bullet}f64 products chosen because {note}")?;
     }
+    if let (Some(kind), Some(m)) = (s.negatives, s.n_negatives) {
+        let whose = match kind {
+            crate::report::NegativesKind::Shared => "shared by every anchor",
+            crate::report::NegativesKind::PerAnchor => "of each anchor's own",
+        };
+        let batch = if s.in_batch == Some(false) {
+            "no in-batch candidates but the positive (--no-in-batch)"
+        } else {
+            "beside the in-batch candidates"
+        };
+        writeln!(
+            out,
+            "{bullet}{m} extra {} {whose} (--negatives), {batch}",
+            plural(m, "negative")
+        )?;
+    }
+    if s.decoupled {
+        writeln!(
+            out,
+            "{bullet}decoupled loss: each denominator leaves out its positive, so a loss can be negative"
+        )?;
+    }
     Ok(())
 }

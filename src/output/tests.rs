@@ -104,6 +104,7 @@ fn build(tau: f64, layout: LayoutKind, symmetric: bool, specs: Vec<Spec>) -> (Re
                 .zip(&logits)
                 .map(|(&(index, sim), &logit)| Term {
                     index,
+                    from: None,
                     sim,
                     logit,
                     exp: finite(logit.exp()),
@@ -152,6 +153,10 @@ fn build(tau: f64, layout: LayoutKind, symmetric: bool, specs: Vec<Spec>) -> (Re
         input_dtype: "float64 (text)".into(),
         n_anchors,
         n_candidates,
+        negatives: None,
+        n_negatives: None,
+        in_batch: None,
+        decoupled: false,
         dimension: 4,
         dropped_columns: Vec::new(),
         top1_accuracy,

@@ -22,6 +22,7 @@
 //! | keys | the queries | the keys, all | none |
 //! | keys symmetric | also the keys (column fold) | the queries, all | none |
 //! | extra negatives ([`Core::with_negatives`](crate::loss::Core::with_negatives)) | as the layout | as the layout | a file, all (shared) or a block per anchor |
+//! | no in-batch candidates ([`Core::without_in_batch`](crate::loss::Core::without_in_batch)) | as the layout | each record's positive only ([`Visible::Positive`]) | as above |
 //!
 //! What the pass keeps per anchor and record is a [`Partial`], which merges
 //! exactly with the part over other candidates: the extra sides' part is
@@ -132,6 +133,10 @@ pub enum Visible {
     /// Rows `a * m .. (a + 1) * m` for anchor a: a block of its own (extra
     /// negatives given per anchor, an (A, m, d) array seen as (A m, d)).
     Block(usize),
+    /// Each record's own positive, and nothing else (the main side under
+    /// `--no-in-batch`: a record's other candidates are the extra
+    /// negatives). The pass computes no tile of such a side.
+    Positive,
 }
 
 /// The candidate sides of the pass, indexed as tiles name them: the main
@@ -170,6 +175,12 @@ pub struct Pass<'p, 'a, T> {
     /// every query (the column fold).
     b: &'p Side<'a, T>,
     one_file: bool,
+    /// What the forward anchors see of the main side: all of it
+    /// ([`Visible::All`], [`Visible::AllButSelf`] in the one-file layouts)
+    /// or their records' positives alone ([`Visible::Positive`]).
+    main: Visible,
+    /// Records' findings are of the decoupled loss ([`RecordStats::decoupled`](crate::loss::RecordStats::decoupled)).
+    decoupled: bool,
     /// Further candidate sides of the forward anchors: negatives only,
     /// folded after the main side ([`MAIN`] + 1 onwards).
     extra: Vec<Extra<'p, 'a, T>>,
@@ -401,6 +412,12 @@ impl<'p, 'a, S: Stored> Pass<'p, 'a, S> {
             a,
             b,
             one_file,
+            main: if one_file {
+                Visible::AllButSelf
+            } else {
+                Visible::All
+            },
+            decoupled: false,
             extra,
             inv_tau: 1.0 / tau,
             tau,
@@ -420,6 +437,17 @@ impl<'p, 'a, S: Stored> Pass<'p, 'a, S> {
                 Avx2Fma::detect()
             },
         }
+    }
+
+    /// The same pass without the main side's candidates but each record's
+    /// positive (`in_batch` false: [`Visible::Positive`]), and with the
+    /// decoupled loss's findings (`decoupled`).
+    pub fn with_objective(mut self, in_batch: bool, decoupled: bool) -> Self {
+        if !in_batch {
+            self.main = Visible::Positive;
+        }
+        self.decoupled = decoupled;
+        self
     }
 
     /// The similarity of row `i` of `a` and row `j` of `b`, summed in float64

@@ -4,7 +4,7 @@ use super::element::Stored;
 use super::{Pass, Visible, precise_sim};
 use crate::layout::{Layout, Record};
 use crate::loss::exp::log_add_exp;
-use crate::loss::{RecordStats, Term, TermSink, exp_or_none, softmax};
+use crate::loss::{RecordStats, Term, TermFrom, TermSink, exp_or_none, softmax};
 
 impl<S: Stored> Pass<'_, '_, S> {
     /// Runs the fused pass and returns one finding per record of `layout`
@@ -25,9 +25,15 @@ impl<S: Stored> Pass<'_, '_, S> {
                     (out.lse_a[r.anchor], &self.fwd)
                 };
                 // The pass left all of the anchor's positives out of its sum;
-                // put back every positive but this record's own.
+                // put back every positive but this record's own (none when
+                // the main side shows each record its own positive alone).
                 let mut log_others = lse.ln();
-                for &q in anchors.positives.get(r.anchor) {
+                let put_back = if r.backward || self.main != Visible::Positive {
+                    anchors.positives.get(r.anchor)
+                } else {
+                    &[]
+                };
+                for &q in put_back {
                     if q != r.positive {
                         let other = Record { positive: q, ..*r };
                         log_others = log_add_exp(log_others, self.record_logit(&other));
@@ -39,6 +45,7 @@ impl<S: Stored> Pass<'_, '_, S> {
                     logit,
                     log_others,
                     rank: 1 + out.above[k],
+                    decoupled: self.decoupled,
                 }
             })
             .collect()
@@ -46,8 +53,9 @@ impl<S: Stored> Pass<'_, '_, S> {
 
     /// Streams the terms of the given records of `layout`, in the given
     /// order (see [`Core::terms`](crate::loss::Core::terms)). The terms of
-    /// extra negatives follow those of the main side, numbered on past its
-    /// rows.
+    /// extra negatives follow those of the main side, each marked with the
+    /// file it comes from ([`TermFrom`]) and indexed within it: a row of a
+    /// shared file, a place among the anchor's own negatives.
     pub fn terms<E>(
         &self,
         layout: &Layout,
@@ -63,7 +71,13 @@ impl<S: Stored> Pass<'_, '_, S> {
             } else {
                 self.b.m.nrows()
             };
-            for c in 0..n_cand {
+            let marked = (!self.extra.is_empty()).then_some(TermFrom::Candidates);
+            let main = if r.backward || self.main != Visible::Positive {
+                0..n_cand
+            } else {
+                r.positive..r.positive + 1
+            };
+            for c in main {
                 if self.one_file && c == r.anchor {
                     continue;
                 }
@@ -72,6 +86,7 @@ impl<S: Stored> Pass<'_, '_, S> {
                 let logit = sim / self.tau;
                 terms.push(Term {
                     index: c,
+                    from: marked,
                     sim,
                     logit,
                     exp: exp_or_none(logit),
@@ -79,27 +94,27 @@ impl<S: Stored> Pass<'_, '_, S> {
                 });
             }
             if !r.backward {
-                // Extra negatives after the main side's candidates, numbered
-                // on past its rows, side after side.
-                let mut offset = n_cand;
+                // Extra negatives after the main side's candidates, side
+                // after side, each indexed within its own file (a block's
+                // negatives from 0).
                 for extra in &self.extra {
                     let n = extra.side.m.nrows();
-                    let rows = match extra.visible {
-                        Visible::All | Visible::AllButSelf => 0..n,
-                        Visible::Block(m) => r.anchor * m..(r.anchor + 1) * m,
+                    let (rows, first) = match extra.visible {
+                        Visible::Block(m) => (r.anchor * m..(r.anchor + 1) * m, r.anchor * m),
+                        _ => (0..n, 0),
                     };
                     for c in rows {
                         let sim = precise_sim(self.a, extra.side, r.anchor, c);
                         let logit = sim / self.tau;
                         terms.push(Term {
-                            index: offset + c,
+                            index: c - first,
+                            from: Some(TermFrom::Negatives),
                             sim,
                             logit,
                             exp: exp_or_none(logit),
                             p: 0.0,
                         });
                     }
-                    offset += n;
                 }
             }
             softmax(&mut terms);

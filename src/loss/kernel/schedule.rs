@@ -71,6 +71,7 @@ pub fn extra_tile_count(n_a: usize, block: usize, sides: &[(usize, Visible)]) ->
                 (n_a.div_ceil(block) * rows.div_ceil(block)) as u64
             }
             Visible::Block(m) => (n_a * m.div_ceil(block)) as u64,
+            Visible::Positive => 0,
         })
         .sum()
 }
@@ -104,6 +105,11 @@ impl<S: Stored> Pass<'_, '_, S> {
     /// Runs the pass; `progress` is called with the number of tiles done.
     /// The main side's part, then the extra sides' merged into it.
     pub fn run(&self, progress: &(dyn Fn(u64) + Sync)) -> Partial {
+        if self.main == Visible::Positive {
+            // No tile of the main side: each record's positive is put back
+            // on its own ([`Pass::stats`]).
+            return self.run_extra(progress);
+        }
         let main = self.run_main(progress);
         if self.extra.is_empty() {
             return main;
@@ -304,6 +310,7 @@ impl<S: Stored> Pass<'_, '_, S> {
                         tile((i0, i1), (j0, (j0 + b).min(n)), &mut rows);
                     }
                 }
+                Visible::Positive => unreachable!("extra sides are files of negatives"),
                 Visible::Block(m) => {
                     // Each anchor against its own block: one row at a time.
                     for i in i0..i1 {
