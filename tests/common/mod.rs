@@ -7,7 +7,10 @@ mod reference;
 mod rng;
 
 #[allow(unused_imports)]
-pub use reference::{Expected, RefTerm, check_terms, record, record_where, reference, similarity};
+pub use reference::{
+    Expected, RefNegatives, RefTerm, check_terms, record, record_where, reference, reference_with,
+    similarity,
+};
 #[allow(unused_imports)]
 pub use rng::{Rng, Rows};
 

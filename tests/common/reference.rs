@@ -304,3 +304,77 @@ pub fn check_terms(
     }
     Ok(())
 }
+
+/// Extra negatives of a run, as the reference sees them: `rows`, shared by
+/// every forward anchor or (`per_anchor` = Some(m)) rows `a m .. (a + 1) m`
+/// for anchor a.
+pub struct RefNegatives<'r> {
+    pub rows: &'r [Vec<f64>],
+    pub per_anchor: Option<usize>,
+}
+
+/// Every record of `layout` with extra negatives after its layout's
+/// candidates (forward records only; the key-to-query records of the keys
+/// layout see none), without the in-batch candidates but the positive when
+/// `in_batch` is false, and of the decoupled loss when `decoupled`:
+/// `log_denominator = ln sum_{k != p} e^(l_k)` and `loss = log_denominator -
+/// l_p`. A term's index is that of the candidates followed by the negatives
+/// (`n + j` for negative j of the anchor's set, n the main side's rows).
+#[allow(clippy::too_many_arguments)]
+pub fn reference_with(
+    layout: &Layout,
+    first: &[Vec<f64>],
+    second: Option<&[Vec<f64>]>,
+    negatives: Option<&RefNegatives<'_>>,
+    in_batch: bool,
+    decoupled: bool,
+    s: Similarity,
+    tau: f64,
+) -> Vec<Expected> {
+    layout
+        .records
+        .iter()
+        .map(|r| {
+            let (anchor, main, skip) = match (second, r.backward) {
+                (None, _) => (&first[r.anchor], first, Some(r.anchor)),
+                (Some(k), false) => (&first[r.anchor], k, None),
+                (Some(k), true) => (&k[r.anchor], first, None),
+            };
+            let n = main.len();
+            let mut cands: Vec<Vec<f64>> = main.to_vec();
+            let mut seen_neg = 0..0;
+            if let (Some(neg), false) = (negatives, r.backward) {
+                cands.extend(neg.rows.iter().cloned());
+                seen_neg = match neg.per_anchor {
+                    None => n..n + neg.rows.len(),
+                    Some(m) => n + r.anchor * m..n + (r.anchor + 1) * m,
+                };
+            }
+            let main_seen =
+                |k: usize| Some(k) != skip && (in_batch || r.backward || k == r.positive);
+            let seen = |k: usize| {
+                if k < n {
+                    main_seen(k)
+                } else {
+                    seen_neg.contains(&k)
+                }
+            };
+            let mut e = record_where(anchor, &cands, seen, r.positive, s, tau);
+            if decoupled {
+                let lp = e.logit;
+                let others = log_sum_exp(
+                    e.terms
+                        .iter()
+                        .filter(|t| t.index != r.positive)
+                        .map(|t| t.logit),
+                );
+                e.log_denominator = others;
+                e.loss = others - lp;
+            }
+            Expected {
+                anchor: r.anchor,
+                ..e
+            }
+        })
+        .collect()
+}
