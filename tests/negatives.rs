@@ -26,7 +26,6 @@ struct Case {
     decoupled: bool,
     sim: Similarity,
     block: usize,
-    f32: bool,
 }
 
 /// Runs the core; returns the findings and every record's terms, indexed
@@ -190,7 +189,6 @@ fn every_layout_and_objective_matches_the_reference() {
                         decoupled,
                         sim,
                         block,
-                        f32,
                     };
                     // float32 runs take the values as float32 stores them.
                     let round = |r: &Rows| -> Rows {
@@ -226,7 +224,7 @@ fn every_layout_and_objective_matches_the_reference() {
                         tau,
                     );
                     let (stats, terms) = run(&layout, &a, b.as_ref(), &nf, c, tau);
-                    let what = format!("layout {layout_kind}, {c:?}");
+                    let what = format!("layout {layout_kind}, float32 {f32}, {c:?}");
                     let (tol, unit) = if f32 {
                         (1e-4, 2f64.powi(-24))
                     } else {
