@@ -14,7 +14,7 @@ use common::{
 use infonce::input::Embeddings;
 use infonce::input::index::{IndexPair, Pairs};
 use infonce::layout::Layout;
-use infonce::loss::{Core, Negatives, RecordStats, Settings, Similarity, Term};
+use infonce::loss::{Core, Negatives, RecordStats, Settings, Similarity, Term, TermFrom};
 
 /// Which negatives a case adds.
 #[derive(Clone, Copy, Debug)]
@@ -113,8 +113,26 @@ fn run(
     );
     let all: Vec<usize> = (0..layout.records.len()).collect();
     let mut terms = Vec::new();
-    core.terms::<()>(&all, &mut |_, t| {
-        terms.push(t.to_vec());
+    // The reference numbers the negatives on past the main side's rows; the
+    // core indexes them within their own file (the anchor's block, per
+    // anchor) and marks them.
+    let n_main = b.map_or(a.rows(), Embeddings::rows);
+    core.terms::<()>(&all, &mut |k, t| {
+        let first = match extra {
+            Extra::Shared => 0,
+            Extra::PerAnchor(m) => layout.records[k].anchor * m,
+        };
+        terms.push(
+            t.iter()
+                .map(|t| match t.from {
+                    Some(TermFrom::Negatives) => Term {
+                        index: n_main + first + t.index,
+                        ..*t
+                    },
+                    _ => *t,
+                })
+                .collect(),
+        );
         Ok(())
     })
     .unwrap();
