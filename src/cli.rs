@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 
 use crate::input::csv::ColumnSpec;
+use crate::layout::MultiPositive;
 use crate::output::Format;
 
 /// InfoNCE contrastive loss over embedding files, with every number shown.
@@ -69,6 +70,29 @@ pub struct DataArgs {
     /// (`--keys clip.parquet:text` with `clip.parquet:image` as EMB).
     #[arg(long, value_name = "FILE")]
     pub keys: Option<PathBuf>,
+
+    /// Labels file: one label per row of EMB, integers or strings; the
+    /// positives of a row are all other rows with its label, its candidates
+    /// every other row (SupCon; rows whose label no other row has are
+    /// skipped and listed). `.npy` (integers, or numpy strings `<U..`), a
+    /// text file of one label per line with no header (if every line is an
+    /// integer they are integers, so `7` and `07` are one label; otherwise
+    /// all are strings), or a column: `FILE.csv:NAME` (by its header
+    /// name), a Parquet column, an integer array of an `.npz` or
+    /// `.safetensors` file. At most 2^23 positive pairs.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["pairs", "keys", "symmetric"])]
+    pub labels: Option<PathBuf>,
+
+    /// With --labels, how an anchor's several positives make its loss.
+    /// `supcon`: SupCon's L_out, the mean over its positives p of
+    /// log(denominator) - s(a,p)/tau, one denominator over every candidate;
+    /// the loss is the mean over anchors (pytorch-metric-learning's
+    /// SupConLoss). `pairwise`: each positive scored on its own, the other
+    /// positives left out of its denominator; the loss is the mean over
+    /// positive pairs (NTXentLoss with labels), and the totals also give
+    /// the mean over anchors.
+    #[arg(long, value_enum, value_name = "HOW", default_value_t = MultiPositive::Supcon, requires = "labels")]
+    pub multi_positive: MultiPositive,
 
     /// Also score each pair the other way (j -> i; with --keys, every key
     /// against every query, as in CLIP's loss).
@@ -148,7 +172,7 @@ pub struct ComputeArgs {
     /// files is a candidate (the two-view layout over the files stacked; in
     /// the output, row i of VIEW2 is row N+i). Not for queries and keys:
     /// those take --keys.
-    #[arg(value_name = "VIEW2", conflicts_with_all = ["pairs", "keys"])]
+    #[arg(value_name = "VIEW2", conflicts_with_all = ["pairs", "keys", "labels"])]
     pub second: Option<String>,
 
     /// Files past the second, refused with a pointer to --keys and --pairs.

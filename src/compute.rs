@@ -75,15 +75,9 @@ pub fn stdin_notice(inputs: &[Option<&str>], stdin_is_terminal: bool) -> Option<
     })
 }
 
-/// The records of `report` whose anchors are in `anchors`, in record order,
-/// and the index of each in the full report; errors for an anchor out of
-/// range or one that anchors no record.
-fn select(
-    report: Report,
-    anchors: &[usize],
-    loaded: &Loaded,
-    job: &DataJob,
-) -> Result<(Report, Vec<usize>)> {
+/// The records of `report` whose anchors are in `anchors`, in record order;
+/// errors for an anchor out of range or one that anchors no record.
+fn select(report: Report, anchors: &[usize], loaded: &Loaded, job: &DataJob) -> Result<Report> {
     let rows = loaded.layout.n_first;
     let file = &loaded.first().name;
     for &a in anchors {
@@ -104,6 +98,17 @@ fn select(
                 ),
             ));
         }
+        if !report.records.iter().any(|r| r.anchor == a)
+            && let Some(labels) = &job.labels
+        {
+            return Err(Error::data(
+                &crate::input::display_name(labels),
+                format!(
+                    "--anchor {a}: row {a} has no positive (no other row has its label), \
+                     so it is skipped"
+                ),
+            ));
+        }
         if !report.records.iter().any(|r| r.anchor == a) {
             let pairs = job
                 .pairs
@@ -119,15 +124,17 @@ fn select(
     for &a in anchors {
         chosen[a] = true;
     }
-    let origin: Vec<usize> = (0..report.records.len())
-        .filter(|&k| chosen[report.records[k].anchor])
+    let records = report
+        .records
+        .iter()
+        .filter(|r| chosen[r.anchor])
+        .cloned()
         .collect();
-    let records = origin.iter().map(|&k| report.records[k].clone()).collect();
     let summary = Summary {
         selected_anchors: Some((0..rows).filter(|&a| chosen[a]).collect()),
         ..report.summary
     };
-    Ok((Report { summary, records }, origin))
+    Ok(Report { summary, records })
 }
 
 /// Runs `compute` and writes its output.
@@ -168,12 +175,9 @@ pub fn run(args: &ComputeArgs) -> Result<()> {
         None => None,
     };
     let loss = report.summary.loss;
-    let (report, origin) = match &args.anchor {
-        Some(anchors) => {
-            let (r, o) = select(report, anchors, session.loaded(), session.job())?;
-            (r, Some(o))
-        }
-        None => (report, None),
+    let report = match &args.anchor {
+        Some(anchors) => select(report, anchors, session.loaded(), session.job())?,
+        None => report,
     };
 
     // An explicit --format wins; then the extension of -o FILE; then table.
@@ -185,10 +189,7 @@ pub fn run(args: &ComputeArgs) -> Result<()> {
         summary_only: args.summary,
         all_rows: args.all,
     };
-    let source = TermSource {
-        core: &done.core,
-        origin,
-    };
+    let source = TermSource { core: &done.core };
     let terms = args.terms.then_some(&source as &dyn Terms);
     // A reader that closed the pipe early stopped the pipeline, which is no
     // failure (exit 0): the picture and the gate still follow.

@@ -13,7 +13,7 @@ use crate::cli::{ComputeArgs, DataArgs, DirectionArg, ExplainArgs, PrecisionArg,
 use crate::error::{Error, Result};
 use crate::input::csv::{ColumnSpec, DroppedColumn};
 use crate::input::{self, Embeddings, index};
-use crate::layout::Layout;
+use crate::layout::{Layout, MultiPositive};
 use crate::loss::data::{Data, File, Policy};
 use crate::loss::{DEFAULT_BLOCK, Settings, Similarity};
 
@@ -32,6 +32,10 @@ pub struct DataJob {
     pub threads: Option<usize>,
     /// `--columns`: the embedding columns of text input.
     pub columns: Option<ColumnSpec>,
+    /// `--labels`: one label per row; rows with equal labels are positives.
+    pub labels: Option<String>,
+    /// `--multi-positive`: the reduction of an anchor's positives.
+    pub multi_positive: MultiPositive,
     /// Extra negatives and the loss over them (`compute` only).
     pub objective: Objective,
 }
@@ -73,6 +77,8 @@ impl DataJob {
             threads: a.threads.map(|t| t as usize),
             columns: a.columns.clone(),
             objective: Objective::default(),
+            labels: a.labels.as_deref().map(path_str),
+            multi_positive: a.multi_positive,
         }
     }
 
@@ -100,6 +106,24 @@ impl DataJob {
                     .into(),
             ));
         }
+        if args.data.labels.is_some() {
+            // Several positives per anchor: which of them would stay as the
+            // only in-batch candidate, or leave the denominator, is no one
+            // loss; SupCon and NT-Xent define neither.
+            for (flag, given) in [
+                ("--no-in-batch", args.no_in_batch),
+                ("--decoupled", args.decoupled),
+            ] {
+                if given {
+                    return Err(Error::Usage(format!(
+                        "{flag} cannot be used with --labels: an anchor of the labels \
+                         layout has several positives, and the loss that flag names is \
+                         defined for one positive per anchor (--negatives can be used \
+                         with --labels)"
+                    )));
+                }
+            }
+        }
         job.check()?;
         Ok(job)
     }
@@ -125,6 +149,13 @@ impl DataJob {
                 ));
             }
         }
+        if data.labels.is_some() {
+            return Err(Error::Usage(
+                "explain does not take --labels yet; use compute --labels (and --anchor I --terms \
+                 for one anchor's candidates)"
+                    .into(),
+            ));
+        }
         let job = DataJob::from_args(args.input.clone().unwrap_or_default(), data);
         job.check()?;
         Ok(job)
@@ -139,6 +170,7 @@ impl DataJob {
             ("--keys", &self.keys),
             ("--pairs", &self.pairs),
             ("--negatives", &self.objective.negatives),
+            ("--labels", &self.labels),
         ] {
             if stdin(&self.input) && path.as_deref().is_some_and(stdin) {
                 return Err(Error::Usage(format!(
@@ -171,6 +203,7 @@ impl DataJob {
                 .as_deref()
                 .map(|n| ("--negatives", n)),
         );
+        all.extend(self.labels.as_deref().map(|l| ("--labels", l)));
         all
     }
 
@@ -208,6 +241,11 @@ impl DataJob {
             None => None,
         };
         let layout = (|| match (&self.pairs, &second) {
+            _ if self.labels.is_some() => {
+                let spec = self.labels.as_deref().unwrap_or_default();
+                let labels = crate::input::labels::load_labels(spec)?;
+                Layout::labels(&first.name, first.rows(), &labels, self.multi_positive)
+            }
             (Some(p), _) => {
                 let pairs = index::load_pairs(p)?;
                 Layout::pairs(&first.name, first.rows(), &pairs, self.symmetric)

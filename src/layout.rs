@@ -13,6 +13,7 @@ use serde::Serialize;
 
 use crate::error::{Error, Result};
 use crate::input::index::Pairs;
+use crate::input::labels::Labels;
 
 /// The arrangement of anchors and positives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -24,6 +25,9 @@ pub enum LayoutKind {
     Pairs,
     /// Queries in one file, keys in another, row i of each a pair.
     Keys,
+    /// One label per row: the positives of a row are the other rows with
+    /// its label (several per anchor; SupCon).
+    Labels,
 }
 
 impl LayoutKind {
@@ -32,6 +36,7 @@ impl LayoutKind {
             LayoutKind::TwoView => "two-view",
             LayoutKind::Pairs => "pairs",
             LayoutKind::Keys => "keys",
+            LayoutKind::Labels => "labels",
         }
     }
 }
@@ -55,6 +60,35 @@ pub struct Record {
     pub backward: bool,
 }
 
+/// How the losses of an anchor's several positives are reduced
+/// (`--multi-positive`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum MultiPositive {
+    /// SupCon's L_out: per anchor, the mean over its positives p of
+    /// log_denominator - s(a,p)/tau, one denominator over every candidate;
+    /// the batch loss is the mean over anchors.
+    Supcon,
+    /// Each positive scored on its own, the other positives left out of its
+    /// denominator; the batch loss is the mean over all positive pairs.
+    Pairwise,
+}
+
+/// The most positive pairs (anchor, positive) a labels layout may hold: the
+/// pass keeps about 200 bytes per pair (its record, its figures and its
+/// place in the output), so this bounds it near 1.7 GB.
+pub const MAX_LABEL_PAIRS: usize = 1 << 23;
+
+/// What the labels layout adds to its records.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LabelInfo {
+    /// The reduction of each anchor's positives.
+    pub reduction: MultiPositive,
+    /// Rows whose label no other row has: anchors without a positive, left
+    /// out of every mean.
+    pub skipped: Vec<usize>,
+}
+
 /// The records of a job and what their candidates are.
 #[derive(Debug, Clone)]
 pub struct Layout {
@@ -65,6 +99,10 @@ pub struct Layout {
     pub n_first: usize,
     /// Rows of the second file (keys); equal to `n_first` in one-file layouts.
     pub n_second: usize,
+    /// In the labels layout, the reduction and the skipped anchors. Its
+    /// records are grouped by anchor, in row order, each anchor's positives
+    /// in row order.
+    pub labels: Option<LabelInfo>,
 }
 
 impl Layout {
@@ -116,6 +154,81 @@ impl Layout {
             records,
             n_first: rows,
             n_second: rows,
+            labels: None,
+        })
+    }
+
+    /// One label per row of `emb_file`: the positives of each row are the
+    /// other rows with its label, its candidates every other row.
+    pub fn labels(
+        emb_file: &str,
+        rows: usize,
+        labels: &Labels,
+        reduction: MultiPositive,
+    ) -> Result<Layout> {
+        let n = labels.classes.len();
+        if n != rows {
+            return Err(Error::data(
+                &labels.name,
+                format!("holds {n} labels but {emb_file} has {rows} rows; give one label per row"),
+            ));
+        }
+        let classes = labels.classes.iter().max().map_or(0, |&m| m + 1);
+        let mut members: Vec<Vec<usize>> = vec![Vec::new(); classes];
+        for (row, &c) in labels.classes.iter().enumerate() {
+            members[c].push(row);
+        }
+        let pairs: u128 = members
+            .iter()
+            .map(|m| (m.len() as u128) * (m.len().saturating_sub(1) as u128))
+            .sum();
+        if pairs > MAX_LABEL_PAIRS as u128 {
+            return Err(Error::data(
+                &labels.name,
+                format!(
+                    "makes {pairs} positive pairs (each row with every other row of its label), \
+                     more than the {MAX_LABEL_PAIRS} one pass holds; use fewer rows or finer labels"
+                ),
+            ));
+        }
+        if pairs == 0 {
+            return Err(Error::data(
+                &labels.name,
+                format!(
+                    "gives every one of its {n} labels to a single row: no anchor has a positive \
+                     (rows with equal labels are positives of each other)"
+                ),
+            ));
+        }
+        if classes == 1 {
+            return Err(Error::data(
+                &labels.name,
+                format!(
+                    "gives all {n} rows one label: no anchor has a negative (every other row \
+                     is a positive), so the loss is not defined"
+                ),
+            ));
+        }
+        let mut records = Vec::with_capacity(pairs as usize);
+        let mut skipped = Vec::new();
+        for (a, &c) in labels.classes.iter().enumerate() {
+            let same = &members[c];
+            if same.len() == 1 {
+                skipped.push(a);
+            }
+            records.extend(same.iter().filter(|&&p| p != a).map(|&p| Record {
+                anchor: a,
+                positive: p,
+                backward: false,
+            }));
+        }
+        Ok(Layout {
+            kind: LayoutKind::Labels,
+            symmetric: false,
+            records,
+            n_first: rows,
+            n_second: rows,
+            labels: Some(LabelInfo { reduction, skipped }),
         })
     }
 
@@ -175,6 +288,7 @@ impl Layout {
             records,
             n_first: rows,
             n_second: rows,
+            labels: None,
         })
     }
 
@@ -214,6 +328,7 @@ impl Layout {
             records,
             n_first: queries,
             n_second: keys,
+            labels: None,
         })
     }
 }
@@ -255,6 +370,29 @@ mod tests {
         let l = Layout::pairs("e.npy", 4, &p, true).unwrap();
         assert_eq!(l.records.len(), 4);
         assert_eq!((l.records[2].anchor, l.records[2].positive), (1, 0));
+    }
+
+    #[test]
+    fn labels_make_every_same_label_pair_and_skip_lone_rows() {
+        use crate::input::labels::text_labels;
+        let l = text_labels("l.txt", "a\nb\na\nc\na\n").unwrap();
+        let lay = Layout::labels("e.npy", 5, &l, MultiPositive::Supcon).unwrap();
+        let pairs: Vec<(usize, usize)> =
+            lay.records.iter().map(|r| (r.anchor, r.positive)).collect();
+        assert_eq!(pairs, vec![(0, 2), (0, 4), (2, 0), (2, 4), (4, 0), (4, 2)]);
+        assert_eq!(lay.labels.unwrap().skipped, vec![1, 3]);
+        assert_eq!(
+            Layout::labels("e.npy", 4, &l, MultiPositive::Supcon)
+                .unwrap_err()
+                .to_string(),
+            "l.txt: holds 5 labels but e.npy has 4 rows; give one label per row"
+        );
+        let lone = text_labels("l.txt", "1\n2\n3\n").unwrap();
+        let e = Layout::labels("e.npy", 3, &lone, MultiPositive::Supcon).unwrap_err();
+        assert!(e.to_string().contains("no anchor has a positive"), "{e}");
+        let one = text_labels("l.txt", "1\n01\n1\n").unwrap();
+        let e = Layout::labels("e.npy", 3, &one, MultiPositive::Pairwise).unwrap_err();
+        assert!(e.to_string().contains("no anchor has a negative"), "{e}");
     }
 
     #[test]

@@ -26,6 +26,8 @@
 //!     threads: Some(1),
 //!     columns: None,
 //!     objective: Default::default(),
+//!     labels: None,
+//!     multi_positive: infonce::layout::MultiPositive::Supcon,
 //! };
 //! let report = compute_report(&job)?;
 //! // The tutorial's numerator: exp(sim(z1, z3) / tau) = exp(0.9 / 0.1) = exp(9).

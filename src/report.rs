@@ -16,8 +16,9 @@
 use serde::{Serialize, Serializer};
 
 use crate::input::csv::DroppedColumn;
-use crate::layout::{Direction, Layout, LayoutKind};
-use crate::loss::{RecordStats, Similarity, Term, TermFrom};
+use crate::layout::{Direction, Layout, LayoutKind, MultiPositive};
+use crate::loss::labels::PositiveTerm;
+use crate::loss::{RecordStats, Similarity, Term, TermFrom, exp_or_none};
 
 /// The totals of one run.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -77,6 +78,25 @@ pub struct Summary {
     /// columns [`metric_columns`] names, after the other totals.
     #[serde(serialize_with = "not_in_csv")]
     pub metrics: Metrics,
+    /// Labels layout: how each anchor's positives are reduced, `supcon`
+    /// (`loss` is the mean over anchors) or `pairwise` (`loss` is the mean
+    /// over positive pairs).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub multi_positive: Option<MultiPositive>,
+    /// Labels layout: the number of positive pairs (anchor, positive).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub n_positive_pairs: Option<usize>,
+    /// Labels layout with `pairwise`: the mean over anchors of each
+    /// anchor's mean pair loss (`loss` is the mean over pairs).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub loss_mean_over_anchors: Option<f64>,
+    /// Labels layout: anchors left out of every mean, having no positive
+    /// (no other row has their label).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub n_skipped: Option<usize>,
+    /// Labels layout: the rows of those anchors, in increasing order.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub skipped_anchors: Option<Vec<usize>>,
     /// Per-direction totals, in the keys layout only.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub directions: Option<Vec<DirectionSummary>>,
@@ -259,12 +279,17 @@ pub fn metric_columns(m: &Metrics, suffix: Option<&str>) -> Vec<(String, f64)> {
 pub struct AnchorRecord {
     /// Row of the anchor in its own file.
     pub anchor: usize,
-    /// Row of the positive in the candidates' file.
+    /// Row of the positive in the candidates' file (labels layout: the
+    /// best of the anchor's positives, the one `rank` is about).
     pub positive: usize,
+    /// Labels layout: every positive of the anchor, in row order (in CSV
+    /// one cell, separated by spaces).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub positives: Option<Vec<usize>>,
     /// `query_to_key` or `key_to_query`, in the keys layout only.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub direction: Option<Direction>,
-    /// s(anchor, positive).
+    /// s(anchor, positive) (labels layout: the mean over the positives).
     pub sim: f64,
     /// s / tau.
     pub logit: f64,
@@ -280,8 +305,18 @@ pub struct AnchorRecord {
     pub loss: f64,
     /// numerator / denominator: the softmax probability of the positive.
     pub p_positive: f64,
-    /// 1 + candidates scoring strictly above the positive (ties favour it).
+    /// 1 + candidates scoring strictly above the positive (ties favour it;
+    /// labels layout: the best positive, counting only candidates that are
+    /// not positives).
     pub rank: u64,
+    /// Labels layout: each positive's row, similarity, logit and term of
+    /// the loss. Not in CSV (the positives' similarities and logits are in
+    /// the `--terms` rows).
+    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "not_in_csv")]
+    pub positive_terms: Option<Vec<PositiveTerm>>,
+    /// The core's record behind this one, whose terms `--terms` lists.
+    #[serde(skip)]
+    pub record: usize,
 }
 
 /// One softmax term as a row of its own, as CSV and TSV write the terms:
@@ -303,7 +338,8 @@ pub struct TermRow {
     /// runs with `--negatives`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub from: Option<TermFrom>,
-    /// Whether the candidate is the record's positive.
+    /// Whether the candidate is the record's positive (labels layout: one
+    /// of the anchor's positives).
     pub is_positive: bool,
     /// s(anchor, candidate).
     pub sim: f64,
@@ -324,7 +360,11 @@ impl TermRow {
             index: t.index,
             from: t.from,
             // A negative is never the positive, whatever its index.
-            is_positive: t.index == r.positive && t.from != Some(TermFrom::Negatives),
+            is_positive: t.from != Some(TermFrom::Negatives)
+                && match &r.positives {
+                    Some(ps) => ps.binary_search(&t.index).is_ok(),
+                    None => t.index == r.positive,
+                },
             sim: t.sim,
             logit: t.logit,
             exp: t.exp,
@@ -371,6 +411,11 @@ fn arrow(d: Direction) -> Cell {
 pub const RECORD_COLUMNS: &[Column<AnchorRecord>] = &[
     col("anchor", |r| Cell::Int(r.anchor as u64)),
     col("positive", |r| Cell::Int(r.positive as u64)),
+    col("positives", |r| {
+        r.positives
+            .as_ref()
+            .map_or(Cell::Absent, |p| Cell::Int(p.len() as u64))
+    }),
     col("dir", |r| r.direction.map_or(Cell::Absent, arrow)),
     col("sim", |r| Cell::Figure(r.sim)),
     col("logit", |r| Cell::Figure(r.logit)),
@@ -451,13 +496,17 @@ impl Report {
     /// Builds the report from the core's findings, one per layout record.
     pub fn new(ctx: Context<'_>, stats: &[RecordStats]) -> Report {
         let layout = ctx.layout;
+        if let Some(info) = &layout.labels {
+            return Report::labels(ctx, stats, info.reduction, &info.skipped);
+        }
         let (first_norms, second_norms) = ctx.norms;
         let mut inputs = Vec::with_capacity(stats.len());
         let records: Vec<AnchorRecord> = layout
             .records
             .iter()
             .zip(stats)
-            .map(|(r, s)| {
+            .enumerate()
+            .map(|(k, (r, s))| {
                 let f = s.finish();
                 // The anchor's file and the candidates' file.
                 let (of_anchor, of_candidates) = match (second_norms, r.backward) {
@@ -490,6 +539,9 @@ impl Report {
                     loss: f.loss,
                     p_positive: f.p_positive,
                     rank: s.rank,
+                    positives: None,
+                    positive_terms: None,
+                    record: k,
                 }
             })
             .collect();
@@ -541,7 +593,110 @@ impl Report {
                 top1_accuracy: top1,
                 mean_rank: rank,
                 metrics,
+                multi_positive: None,
+                n_positive_pairs: None,
+                loss_mean_over_anchors: None,
+                n_skipped: None,
+                skipped_anchors: None,
                 directions,
+                selected_anchors: None,
+            },
+            records,
+        }
+    }
+
+    /// The report of the labels layout: one record per anchor with a
+    /// positive ([`crate::loss::labels`] reduces its records). Its metrics
+    /// read each anchor's record: the rank of its best positive, its loss,
+    /// and for the alignment the mean over its positives.
+    fn labels(
+        ctx: Context<'_>,
+        stats: &[RecordStats],
+        reduction: MultiPositive,
+        skipped: &[usize],
+    ) -> Report {
+        let layout = ctx.layout;
+        let (norms, _) = ctx.norms;
+        let norm = |row: usize| norms.get(row).copied().unwrap_or(f64::NAN);
+        let n_candidates = ctx.n_candidates.0;
+        let anchors = crate::loss::labels::anchors(layout, stats, reduction);
+        let mut inputs = Vec::with_capacity(anchors.len());
+        let records: Vec<AnchorRecord> = anchors
+            .into_iter()
+            .map(|a| {
+                let distance2 = mean(a.terms.iter().map(|t| {
+                    MetricInputs::new(
+                        n_candidates,
+                        t.sim,
+                        ctx.similarity,
+                        norm(a.anchor),
+                        norm(t.index),
+                    )
+                    .distance2
+                }));
+                inputs.push(MetricInputs {
+                    n_candidates,
+                    distance2,
+                });
+                let log_numerator = a.log_denominator - a.loss;
+                AnchorRecord {
+                    anchor: a.anchor,
+                    positive: layout.records[a.best].positive,
+                    positives: Some(a.terms.iter().map(|t| t.index).collect()),
+                    direction: None,
+                    sim: a.sim,
+                    logit: a.logit,
+                    numerator: exp_or_none(log_numerator),
+                    log_numerator,
+                    denominator: exp_or_none(a.log_denominator),
+                    log_denominator: a.log_denominator,
+                    loss: a.loss,
+                    p_positive: (-a.loss).exp(),
+                    rank: a.rank,
+                    positive_terms: Some(a.terms),
+                    record: a.best,
+                }
+            })
+            .collect();
+        let (anchor_mean, n, top1, rank) = totals(records.iter());
+        let pair_losses = || {
+            records
+                .iter()
+                .flat_map(|r| r.positive_terms.iter().flatten().map(|t| t.loss))
+        };
+        let n_pairs = pair_losses().count();
+        let (loss, over_anchors) = match reduction {
+            MultiPositive::Supcon => (anchor_mean, None),
+            MultiPositive::Pairwise => (mean(pair_losses()), Some(anchor_mean)),
+        };
+        let metrics = Metrics::of(records.iter().zip(inputs.iter().copied()), DEFAULT_TOP_K);
+        Report {
+            summary: Summary {
+                loss,
+                tau: ctx.tau,
+                similarity: ctx.similarity,
+                layout: layout.kind,
+                symmetric: false,
+                precision: ctx.precision,
+                precision_note: ctx.precision_note,
+                input_dtype: ctx.input_dtype,
+                n_anchors: n,
+                n_candidates,
+                negatives: ctx.objective.negatives.map(|(k, _)| k),
+                n_negatives: ctx.objective.negatives.map(|(_, m)| m),
+                in_batch: ctx.objective.negatives.map(|_| ctx.objective.in_batch),
+                decoupled: ctx.objective.decoupled,
+                dimension: ctx.dimension,
+                dropped_columns: ctx.dropped_columns,
+                top1_accuracy: top1,
+                mean_rank: rank,
+                metrics,
+                multi_positive: Some(reduction),
+                n_positive_pairs: Some(n_pairs),
+                loss_mean_over_anchors: over_anchors,
+                n_skipped: Some(skipped.len()),
+                skipped_anchors: Some(skipped.to_vec()),
+                directions: None,
                 selected_anchors: None,
             },
             records,

@@ -237,6 +237,8 @@ mod tests {
             threads: Some(1),
             columns: None,
             objective: Default::default(),
+            labels: None,
+            multi_positive: crate::layout::MultiPositive::Supcon,
         };
         let loaded = Loaded {
             layout: Layout::two_view("e.npy", rows).unwrap(),

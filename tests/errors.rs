@@ -270,6 +270,39 @@ fn cases() -> Vec<Case> {
         c("--anchor anchors no pair", &["compute", "e.npy", "--pairs", "p.csv", "--anchor", "1"], "p.csv: --anchor 1: no pair has row 1 as its anchor")
             .emb()
             .file("p.csv", "0,2\n"),
+        // --labels.
+        c("labels: count differs from the rows", &["compute", "e.npy", "--labels", "l.txt"], "l.txt: holds 3 labels but e.npy has 4 rows; give one label per row")
+            .emb()
+            .file("l.txt", "a\nb\na\n"),
+        c("labels: an empty label", &["compute", "e.npy", "--labels", "l.txt"], "l.txt: line 2: the label is empty (every row needs a label)")
+            .emb()
+            .file("l.txt", "a\n \nb\na\n"),
+        c("labels: not UTF-8", &["compute", "e.npy", "--labels", "l.txt"], "l.txt: line 2: byte 2 (0xff) is not UTF-8 text; labels are text, one per line, or .npy")
+            .emb()
+            .file("l.txt", b"a\n\xff\na\nb\n".to_vec()),
+        c("labels: no anchor has a positive", &["compute", "e.npy", "--labels", "l.txt"], "l.txt: gives every one of its 4 labels to a single row: no anchor has a positive (rows with equal labels are positives of each other)")
+            .emb()
+            .file("l.txt", "1\n2\n3\n4\n"),
+        c("labels: no anchor has a negative", &["compute", "e.npy", "--labels", "l.txt"], "l.txt: gives all 4 rows one label: no anchor has a negative (every other row is a positive), so the loss is not defined")
+            .emb()
+            .file("l.txt", "7\n07\n7\n+7\n"),
+        c("labels: .npy not 1-D", &["compute", "e.npy", "--labels", "l.npy"], "l.npy: labels must be a 1-D array, one label per row, not shape [2, 2]")
+            .emb()
+            .file("l.npy", npy("<i8", false, &[2, 2], &[0u8; 32])),
+        c("labels: .npy floats not whole", &["compute", "e.npy", "--labels", "l.npy"], "l.npy: row 1: label 0.5 is not a whole number (labels are integers or strings: np.save(path, labels.astype(int)))")
+            .emb()
+            .file("l.npy", npy("<f8", false, &[4], &f64_bytes(&[1.0, 0.5, 1.0, 2.0]))),
+        c("labels: no such CSV column", &["compute", "e.npy", "--labels", "l.csv:class"], "l.csv:class: has no column 'class' in its header line (it has 'id', 'label')")
+            .emb()
+            .file("l.csv", "id,label\n0,a\n1,b\n2,a\n3,b\n"),
+        c("labels: --anchor of a skipped row", &["compute", "e.npy", "--labels", "l.txt", "--anchor", "1"], "l.txt: --anchor 1: row 1 has no positive (no other row has its label), so it is skipped")
+            .emb()
+            .file("l.txt", "a\nb\na\na\n"),
+        case("labels: explain", &["explain", "e.npy", "--labels", "l.txt"], 2, Some("explain does not take --labels yet; use compute --labels (and --anchor I --terms for one anchor's candidates)"))
+            .emb()
+            .file("l.txt", "a\nb\na\nb\n"),
+        usage("labels: with --pairs", &["compute", "e.npy", "--labels", "l.txt", "--pairs", "p.csv"]),
+        usage("--multi-positive without --labels", &["compute", "e.npy", "--multi-positive", "pairwise"]),
         // explain's record.
         c("explain: --anchor past the last row", &["explain", "e.npy", "--anchor", "6"], "e.npy: --anchor 6 is out of range: the anchors are rows 0 to 3 (the file has 4 rows)")
             .emb(),

@@ -33,7 +33,7 @@ use assert_cmd::Command;
 use serde_json::Value;
 
 /// Number of expected files `fixtures/make_fixtures.py` writes.
-const MIN_CASES: usize = 17;
+const MIN_CASES: usize = 19;
 /// Failures reported per case before the rest are summarised.
 const MAX_REPORTED: usize = 25;
 
@@ -258,7 +258,9 @@ fn run_case(name: &str, expected: &Value, force_f64: bool) -> Vec<String> {
         .expect("expected file: `anchors`");
     let n = exp_anchors.len();
     let symmetric = args.iter().any(|a| a == "--symmetric");
-    let layout = if args.iter().any(|a| a == "--pairs") {
+    let layout = if args.iter().any(|a| a == "--labels") {
+        "labels"
+    } else if args.iter().any(|a| a == "--pairs") {
         "pairs"
     } else if args.iter().any(|a| a == "--keys") {
         "keys"
@@ -329,6 +331,21 @@ fn run_case(name: &str, expected: &Value, force_f64: bool) -> Vec<String> {
         let e = num(expected, field);
         report.close("report", field, e, got[field].as_f64(), exact.allowance(e));
     }
+    // The labels layout's totals.
+    for field in ["n_skipped", "skipped_anchors", "n_positive_pairs"] {
+        if !expected[field].is_null() {
+            report.equal("report", field, &expected[field], &got[field]);
+        }
+    }
+    if !expected["loss_mean_over_anchors"].is_null() {
+        report.close(
+            "report",
+            "loss_mean_over_anchors",
+            num(expected, "loss_mean_over_anchors"),
+            got["loss_mean_over_anchors"].as_f64(),
+            tol.log.allowance(mean_scale),
+        );
+    }
 
     // Per-anchor records, in order.
     let Some(got_anchors) = got["anchors"].as_array() else {
@@ -353,6 +370,35 @@ fn run_case(name: &str, expected: &Value, force_f64: bool) -> Vec<String> {
         }
         let sim = num(e, "sim");
         report.close(at, "sim", sim, g["sim"].as_f64(), tol.sim.allowance(sim));
+        // The labels layout: every positive and its term of the loss.
+        if let Some(terms) = e["positive_terms"].as_array() {
+            report.equal(at, "positives", &e["positives"], &g["positives"]);
+            let got_terms = g["positive_terms"].as_array().cloned().unwrap_or_default();
+            report.equal(at, "positive_terms.len()", terms.len(), got_terms.len());
+            for (t, gt) in terms.iter().zip(&got_terms) {
+                let at = format!("{at}, positive {}", t["index"]);
+                report.equal(&at, "index", t["index"].as_u64(), gt["index"].as_u64());
+                let sim = num(t, "sim");
+                report.close(&at, "sim", sim, gt["sim"].as_f64(), tol.sim.allowance(sim));
+                let logit = num(t, "logit");
+                report.close(
+                    &at,
+                    "logit",
+                    logit,
+                    gt["logit"].as_f64(),
+                    tol.log.allowance(logit),
+                );
+                let scale = logit.abs().max(num(e, "log_denominator").abs());
+                let loss = num(t, "loss");
+                report.close(
+                    &at,
+                    "loss",
+                    loss,
+                    gt["loss"].as_f64(),
+                    tol.log.allowance(scale),
+                );
+            }
+        }
         for field in ["logit", "log_numerator", "log_denominator"] {
             let v = num(e, field);
             report.close(at, field, v, g[field].as_f64(), tol.log.allowance(v));

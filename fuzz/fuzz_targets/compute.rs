@@ -56,6 +56,8 @@ fuzz_target!(|data: &[u8]| {
         threads: Some(1),
         columns: None,
         objective: Default::default(),
+        labels: None,
+        multi_positive: infonce::layout::MultiPositive::Supcon,
     };
     let report = match compute_report(&job) {
         Ok(r) => r,

@@ -721,7 +721,7 @@ impl Builder<'_> {
         let f = self.f;
         match f.report.summary.layout {
             LayoutKind::TwoView => Shape::TwoView,
-            LayoutKind::Pairs => Shape::Pairs,
+            LayoutKind::Pairs | LayoutKind::Labels => Shape::Pairs,
             LayoutKind::Keys => Shape::Keys {
                 backward: f.record().direction == Some(Direction::KeyToQuery),
             },
@@ -795,7 +795,7 @@ impl Builder<'_> {
                 let both = |text: String| if s.symmetric { text } else { String::new() };
                 let layout = match s.layout {
                     LayoutKind::TwoView => say!(w, layout_two_view, half = f.rows.0 / 2),
-                    LayoutKind::Pairs => say!(
+                    LayoutKind::Pairs | LayoutKind::Labels => say!(
                         w,
                         layout_pairs,
                         file = pairs.as_deref().unwrap_or("the pairs file"),
@@ -2016,7 +2016,7 @@ impl Builder<'_> {
         let mean = Math::number(s.loss);
         let (count, idx, sym) = match s.layout {
             LayoutKind::TwoView => ("2N", "i", "L_i"),
-            LayoutKind::Pairs => ("R", "r", "L_r"),
+            LayoutKind::Pairs | LayoutKind::Labels => ("R", "r", "L_r"),
             LayoutKind::Keys => ("N", "i", "L_i"),
         };
         let (lo, hi_plain, hi_tex) = self.range(count);

@@ -169,6 +169,15 @@ fn whole(x: f64) -> Option<i64> {
 }
 
 fn check_pairs_header(name: &str, h: &npy::Header) -> Result<()> {
+    if h.dtype.kind == npy::Kind::Unicode {
+        return Err(Error::data(
+            name,
+            format!(
+                "a pairs array must hold integers, not strings ({})",
+                h.dtype.name()
+            ),
+        ));
+    }
     if h.shape.len() != 2 || h.shape[1] != 2 {
         return Err(Error::data(
             name,
@@ -207,6 +216,8 @@ fn npy_pairs(name: &str, h: &npy::Header, data: &[u8]) -> Result<Pairs> {
                 let x = f64::from_bits(raw);
                 whole(x).map(i128::from).ok_or(x)
             }
+            // Refused by the header check.
+            (npy::Kind::Unicode, _) => Err(f64::NAN),
         }
     };
     let p = h.shape[0];

@@ -13,6 +13,7 @@
 mod container;
 pub mod csv;
 pub mod index;
+pub mod labels;
 pub mod npy;
 pub mod npz;
 pub mod parquet;

@@ -23,6 +23,9 @@ pub enum Kind {
     Float,
     Int,
     Uint,
+    /// numpy's fixed-width Unicode strings (`<U8`): UTF-32 code points,
+    /// `size / 4` of them, padded with NULs (labels only).
+    Unicode,
 }
 
 /// A parsed `descr`: kind, byte size and byte order.
@@ -40,6 +43,7 @@ impl Dtype {
             Kind::Float => "float",
             Kind::Int => "int",
             Kind::Uint => "uint",
+            Kind::Unicode => return format!("<U{}", self.size / 4),
         };
         format!("{k}{}", self.size * 8)
     }
@@ -313,6 +317,17 @@ fn parse_descr(d: &str) -> std::result::Result<Dtype, String> {
         .filter(|t| t.bytes().all(|c| c.is_ascii_digit()))
         .and_then(|t| t.parse().ok())
         .ok_or_else(unsupported)?;
+    if b[1] == b'U' && b[0] != b'|' && size >= 1 {
+        // UTF-32 code units of the byte order given.
+        return size
+            .checked_mul(4)
+            .map(|bytes| Dtype {
+                kind: Kind::Unicode,
+                size: bytes,
+                big_endian,
+            })
+            .ok_or_else(unsupported);
+    }
     let kind = match (b[1], size) {
         (b'f', 2 | 4 | 8) => Kind::Float,
         (b'i', 1 | 2 | 4 | 8) => Kind::Int,

@@ -180,6 +180,22 @@ impl<R: Read + Seek> Npz<R> {
         Ok(e)
     }
 
+    /// The bytes of the member `src` names (an `.npy` file), read whole:
+    /// for small arrays such as labels.
+    pub fn member(&mut self, src: &Source) -> Result<Vec<u8>> {
+        let i = self.pick(src)?;
+        let name = src.data_name();
+        let mut member = self
+            .zip
+            .by_index(i)
+            .map_err(|e| Error::data(&name, zip_reason(&e)))?;
+        let mut bytes = Vec::new();
+        member
+            .read_to_end(&mut bytes)
+            .map_err(|e| Error::data(&name, crate::input::io_reason(&e)))?;
+        Ok(bytes)
+    }
+
     /// Reads the pairs array `src` names: shape (P, 2), integers.
     pub fn pairs(&mut self, src: &Source) -> Result<Pairs> {
         let i = self.pick(src)?;

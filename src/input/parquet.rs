@@ -559,6 +559,82 @@ pub fn pairs<T: ChunkReader + 'static>(src: &Source, reader: T) -> Result<Pairs>
     Ok(Pairs::from_pairs(&name, out))
 }
 
+/// Reads the labels column `src` names: integers or strings, one per row.
+pub fn labels<T: ChunkReader + 'static>(
+    src: &Source,
+    reader: T,
+) -> Result<crate::input::labels::LabelValues> {
+    use crate::input::labels::LabelValues;
+    let file = open(src, reader)?;
+    let fields = file.schema.fields().clone();
+    let c = match &src.member {
+        Some(m) => file.column(m.trim())?,
+        None if fields.len() == 1 => 0,
+        None => {
+            return Err(Error::data(
+                &file.name,
+                format!(
+                    "name the labels column, as in {} (it holds {})",
+                    src.with_member("label"),
+                    describe(fields.iter().map(|f| f.as_ref()))
+                ),
+            ));
+        }
+    };
+    let name = src.data_name();
+    let col = fields[c].name().clone();
+    let t = fields[c].data_type().clone();
+    let strings = matches!(t, DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View);
+    if !is_int(&t) && !strings {
+        return Err(Error::data(
+            &name,
+            format!(
+                "labels must be integers or strings, not {} (column '{col}')",
+                type_name(&t)
+            ),
+        ));
+    }
+    let (mut ints, mut texts) = (Vec::new(), Vec::new());
+    let mut row = 0usize;
+    for batch in file.batches(&[c])? {
+        let batch = batch?;
+        let a = batch.column_by_name(&col).expect("projected");
+        if strings {
+            if let Some(i) = (0..a.len()).find(|&i| a.is_null(i)) {
+                return Err(Error::data(
+                    &name,
+                    format!("row {}, column '{col}' is null", row + i),
+                ));
+            }
+            match a.data_type() {
+                DataType::Utf8 => texts.extend(
+                    a.as_string::<i32>()
+                        .iter()
+                        .map(|s| s.unwrap_or("").to_string()),
+                ),
+                DataType::LargeUtf8 => texts.extend(
+                    a.as_string::<i64>()
+                        .iter()
+                        .map(|s| s.unwrap_or("").to_string()),
+                ),
+                _ => texts.extend(
+                    a.as_string_view()
+                        .iter()
+                        .map(|s| s.unwrap_or("").to_string()),
+                ),
+            }
+        } else {
+            ints.extend(ints_of(&name, &col, "label", a, row)?);
+        }
+        row += batch.num_rows();
+    }
+    Ok(if strings {
+        LabelValues::Strings(texts)
+    } else {
+        LabelValues::Ints(ints)
+    })
+}
+
 /// The values of an integer column as i64; nulls and uint64 values beyond
 /// i64 are errors naming the row. A float column is accepted when every
 /// value is a whole number (row numbers written as floats).

@@ -249,6 +249,54 @@ pub fn array(src: &Source, buf: Buffer, blocks: bool) -> Result<(Embeddings, Opt
     ))
 }
 
+/// Reads the labels tensor `src` names: one integer per row, shape (N,) or
+/// (N, 1).
+pub fn labels(src: &Source, buf: &[u8]) -> Result<crate::input::labels::LabelValues> {
+    let h = header(src, buf)?;
+    let (_, dtype, shape, start, end) = h.pick(src)?;
+    let name = src.data_name();
+    let (size, signed) = match dtype {
+        Dtype::I8 => (1, true),
+        Dtype::U8 => (1, false),
+        Dtype::I16 => (2, true),
+        Dtype::U16 => (2, false),
+        Dtype::I32 => (4, true),
+        Dtype::U32 => (4, false),
+        Dtype::I64 => (8, true),
+        Dtype::U64 => (8, false),
+        other => {
+            return Err(Error::data(
+                &name,
+                format!("labels must be integers, not {other}"),
+            ));
+        }
+    };
+    let n = match shape[..] {
+        [n] | [n, 1] => n,
+        _ => {
+            return Err(Error::data(
+                &name,
+                format!("labels must be a 1-D tensor, one label per row, not shape {shape:?}"),
+            ));
+        }
+    };
+    let data = &buf[start..end];
+    let mut out = Vec::with_capacity(n);
+    for k in 0..n {
+        let mut b = [0u8; 8];
+        b[..size].copy_from_slice(&data[k * size..(k + 1) * size]);
+        let raw = u64::from_le_bytes(b);
+        let v = if signed {
+            ((raw << (64 - 8 * size)) as i64) >> (64 - 8 * size)
+        } else {
+            i64::try_from(raw)
+                .map_err(|_| Error::data(&name, format!("row {k}: label {raw} is too large")))?
+        };
+        out.push(v);
+    }
+    Ok(crate::input::labels::LabelValues::Ints(out))
+}
+
 /// Reads the pairs tensor `src` names: shape (P, 2), an integer dtype.
 pub fn pairs(src: &Source, buf: &[u8]) -> Result<Pairs> {
     let h = header(src, buf)?;

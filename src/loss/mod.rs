@@ -20,6 +20,7 @@ pub mod cpu;
 pub mod data;
 pub mod exp;
 pub mod kernel;
+pub mod labels;
 pub mod precision;
 pub mod product;
 mod rows32;
@@ -90,11 +91,16 @@ pub struct RecordStats {
     /// log of the sum of exp(l_k) over the candidates other than p
     /// (-inf when p is the only candidate).
     pub log_others: f64,
-    /// 1 + the number of candidates whose logit is strictly above p's.
+    /// 1 + the number of candidates whose logit is strictly above p's (in
+    /// the labels layout counted for each anchor's best positive only:
+    /// see [`labels`]).
     pub rank: u64,
     /// The decoupled loss (`--decoupled`): the positive leaves the
     /// denominator ([`RecordStats::finish`]).
     pub decoupled: bool,
+    /// log of the sum of exp(l_k) over the candidates that are none of the
+    /// anchor's positives (-inf when there are none).
+    pub log_negatives: f64,
 }
 
 /// Every figure reported for a record.

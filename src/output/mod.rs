@@ -69,26 +69,23 @@ pub trait Terms {
 /// Streams the terms of the report's records from the core.
 pub struct TermSource<'a> {
     pub core: &'a Core<'a>,
-    /// The core's record behind each of the report's records, when the
-    /// report holds a selection of them (`--anchor`); `None` when it holds
-    /// them all, in order.
-    pub origin: Option<Vec<usize>>,
 }
 
 impl Terms for TermSource<'_> {
     fn for_each_of(
         &self,
-        _report: &Report,
+        report: &Report,
         which: &[usize],
         each: &mut EachTerms,
     ) -> io::Result<()> {
-        let Some(origin) = &self.origin else {
-            return self.core.terms(which, each);
-        };
-        // The core numbers records its own way: map them there and back.
-        let back: std::collections::HashMap<usize, usize> =
-            which.iter().map(|&k| (origin[k], k)).collect();
-        let core_records: Vec<usize> = which.iter().map(|&k| origin[k]).collect();
+        // The core numbers records its own way (a selection of anchors, one
+        // report record per anchor of the labels layout): map them there
+        // and back.
+        let core_records: Vec<usize> = which.iter().map(|&k| report.records[k].record).collect();
+        let back: std::collections::HashMap<usize, usize> = which
+            .iter()
+            .map(|&k| (report.records[k].record, k))
+            .collect();
         self.core
             .terms(&core_records, &mut |c, t| each(back[&c], t))
     }

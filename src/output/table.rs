@@ -214,6 +214,38 @@ pub fn write(
         rounded(s.metrics.cpc_bound_nats, 4),
         rounded(s.metrics.alignment, 4)
     )?;
+    if let Some(how) = s.multi_positive {
+        let pairs = s.n_positive_pairs.unwrap_or(0);
+        let what = match how {
+            crate::layout::MultiPositive::Supcon => {
+                "supcon: the loss is the mean over anchors".to_string()
+            }
+            crate::layout::MultiPositive::Pairwise => format!(
+                "pairwise: the loss is the mean over positive pairs; over anchors {}",
+                rounded(s.loss_mean_over_anchors.unwrap_or(f64::NAN), 6)
+            ),
+        };
+        writeln!(
+            out,
+            "{bullet}{pairs} positive {}, {what}",
+            plural(pairs, "pair")
+        )?;
+        if let Some(skipped) = s.skipped_anchors.as_ref().filter(|v| !v.is_empty()) {
+            let shown: Vec<String> = skipped.iter().take(10).map(|a| a.to_string()).collect();
+            let more = if skipped.len() > 10 {
+                format!(" and {} more", skipped.len() - 10)
+            } else {
+                String::new()
+            };
+            writeln!(
+                out,
+                "{bullet}{} {} without a positive skipped: {}{more}",
+                skipped.len(),
+                plural(skipped.len(), "anchor"),
+                shown.join(", ")
+            )?;
+        }
+    }
     if let Some(ds) = &s.directions {
         for d in ds {
             let name = match d.direction {

@@ -97,6 +97,9 @@ fn build(tau: f64, layout: LayoutKind, symmetric: bool, specs: Vec<Spec>) -> (Re
             loss: log_den - logit,
             p_positive: (logit - log_den).exp(),
             rank: 1 + cands.iter().filter(|c| c.1 > sim).count() as u64,
+            positives: None,
+            positive_terms: None,
+            record: records.len(),
         });
         terms.push(
             cands
@@ -162,6 +165,11 @@ fn build(tau: f64, layout: LayoutKind, symmetric: bool, specs: Vec<Spec>) -> (Re
         top1_accuracy,
         mean_rank,
         metrics: metrics(&all, ln_c),
+        multi_positive: None,
+        n_positive_pairs: None,
+        loss_mean_over_anchors: None,
+        n_skipped: None,
+        skipped_anchors: None,
         directions,
         selected_anchors: None,
     };

@@ -378,3 +378,102 @@ pub fn reference_with(
         })
         .collect()
 }
+
+/// What the reference computes for one anchor of the labels layout.
+#[derive(Debug, Clone)]
+pub struct LabelAnchor {
+    pub anchor: usize,
+    /// The other rows with the anchor's label, in row order.
+    pub positives: Vec<usize>,
+    /// s(a, p) of each positive.
+    pub sims: Vec<f64>,
+    /// log of the sum of e^(l_k) over every other row.
+    pub log_denominator: f64,
+    /// SupCon's term of each positive: log_denominator - l_p.
+    pub supcon: Vec<f64>,
+    /// Each positive scored alone: -log(e^(l_p) / (e^(l_p) + sum over the
+    /// rows of other labels of e^(l_k))).
+    pub pairwise: Vec<f64>,
+    /// Bounds of 1 + the rows of other labels above the best positive.
+    pub rank: (u64, u64),
+    /// Largest |logit| of the anchor: the scale of its rounding.
+    pub scale: f64,
+}
+
+/// The labels layout, naively: for each row, its positives (other rows of
+/// its label) and every other row as a candidate. Rows without a positive
+/// are left out (the caller checks they are reported as skipped).
+pub fn labels_reference<L: PartialEq>(
+    rows: &[Vec<f64>],
+    labels: &[L],
+    s: Similarity,
+    tau: f64,
+) -> Vec<LabelAnchor> {
+    let d = rows[0].len() as f64;
+    let size_of = |x: &[f64]| match s {
+        Similarity::Cosine => 1.0,
+        Similarity::Dot => norm(x),
+    };
+    let mut out = Vec::new();
+    for a in 0..rows.len() {
+        let positives: Vec<usize> = (0..rows.len())
+            .filter(|&k| k != a && labels[k] == labels[a])
+            .collect();
+        if positives.is_empty() {
+            continue;
+        }
+        let logit = |k: usize| similarity(&rows[a], &rows[k], s) / tau;
+        let others: Vec<usize> = (0..rows.len()).filter(|&k| k != a).collect();
+        let negatives: Vec<usize> = others
+            .iter()
+            .copied()
+            .filter(|k| !positives.contains(k))
+            .collect();
+        let log_denominator = log_sum_exp(others.iter().map(|&k| logit(k)));
+        let supcon = positives
+            .iter()
+            .map(|&p| log_sum_exp(others.iter().map(|&k| logit(k) - logit(p))))
+            .collect();
+        let pairwise = positives
+            .iter()
+            .map(|&p| {
+                log_sum_exp(
+                    std::iter::once(0.0).chain(negatives.iter().map(|&k| logit(k) - logit(p))),
+                )
+            })
+            .collect();
+        let best = positives
+            .iter()
+            .copied()
+            .max_by(|&x, &y| logit(x).total_cmp(&logit(y)))
+            .unwrap();
+        let lp = logit(best);
+        let (mut clear, mut near) = (0u64, 0u64);
+        for &k in &negatives {
+            if positives.iter().any(|&p| rows[k] == rows[p]) {
+                continue; // an exact copy of a positive never outranks it
+            }
+            let window =
+                8.0 * (d + 2.0) * f64::EPSILON * size_of(&rows[a]) * size_of(&rows[k]) / tau;
+            if logit(k) > lp + window {
+                clear += 1;
+            } else if logit(k) >= lp - window {
+                near += 1;
+            }
+        }
+        out.push(LabelAnchor {
+            anchor: a,
+            sims: positives
+                .iter()
+                .map(|&p| similarity(&rows[a], &rows[p], s))
+                .collect(),
+            positives,
+            log_denominator,
+            supcon,
+            pairwise,
+            rank: (1 + clear, 1 + clear + near),
+            scale: others.iter().map(|&k| logit(k).abs()).fold(0.0, f64::max),
+        });
+    }
+    out
+}

@@ -155,7 +155,8 @@ struct Extra<'p, 'a, T> {
 
 /// Anchors whose candidates lie on the other side of the tile.
 pub struct Anchors {
-    /// Record ids of each anchor row.
+    /// Record ids of each anchor row whose ranks the pass counts: all of
+    /// them, but in the labels layout the best positive's record only.
     pub records: Csr,
     /// Distinct positives of each anchor row (rows of the other side).
     pub positives: Csr,
@@ -361,8 +362,44 @@ impl<'p, 'a, S: Stored> Pass<'p, 'a, S> {
             .collect();
         let n_a = a.m.nrows();
         let n_b = b.map_or(n_a, |b| b.m.nrows());
-        let anchors = |rows: usize, other: usize, list: &[(usize, usize, usize)]| {
-            let records = Csr::build(rows, list.iter().map(|&(a, _, k)| (a, k)));
+        let tau = settings.tau;
+        let positive_sim: Vec<f64> = match purpose {
+            Purpose::Run => records
+                .par_iter()
+                .map(|r| {
+                    let b = b.unwrap_or(a);
+                    if r.backward {
+                        precise_sim(a, b, r.positive, r.anchor)
+                    } else {
+                        precise_sim(a, b, r.anchor, r.positive)
+                    }
+                })
+                .collect(),
+            Purpose::Terms => Vec::new(),
+        };
+        let positive_logit: Vec<f64> = positive_sim.iter().map(|s| s / tau).collect();
+        // In the labels layout only the best positive of each anchor is
+        // ranked (its rank is the anchor's): ranking every positive would
+        // cost a pass over the candidates per positive pair.
+        let ranked: Vec<(usize, usize, usize)> =
+            if layout.labels.is_some() && purpose == Purpose::Run {
+                fwd.chunk_by(|x, y| x.0 == y.0)
+                    .map(|run| {
+                        let ks: Vec<usize> = run.iter().map(|&(_, _, k)| k).collect();
+                        let best = crate::loss::labels::best_record(&ks, &positive_logit);
+                        *run.iter()
+                            .find(|&&(_, _, k)| k == best)
+                            .expect("one of the run")
+                    })
+                    .collect()
+            } else {
+                fwd.clone()
+            };
+        let anchors = |rows: usize,
+                       other: usize,
+                       ranked: &[(usize, usize, usize)],
+                       list: &[(usize, usize, usize)]| {
+            let records = Csr::build(rows, ranked.iter().map(|&(a, _, k)| (a, k)));
             let positives = Csr::build(rows, list.iter().map(|&(a, q, _)| (a, q))).sorted_unique();
             let pairs = (0..rows).flat_map(|a| positives.get(a).iter().map(move |&q| (q, a)));
             let reverse = Csr::build(other, pairs.collect::<Vec<_>>().into_iter());
@@ -374,31 +411,17 @@ impl<'p, 'a, S: Stored> Pass<'p, 'a, S> {
         };
         let b = b.unwrap_or(a);
         let col = if one_file {
-            Some(anchors(n_a, n_a, &fwd))
+            Some(anchors(n_a, n_a, &ranked, &fwd))
         } else if bwd.is_empty() {
             None
         } else {
-            Some(anchors(n_b, n_a, &bwd))
+            Some(anchors(n_b, n_a, &bwd, &bwd))
         };
-        let tau = settings.tau;
         let fixed_shift = (settings.similarity == Similarity::Cosine
             && 2.0 / tau <= FIXED_SHIFT_SPAN)
             .then_some(1.0 / tau);
         let extra_sides: Vec<&Side<'a, S>> = extra.iter().map(|(side, _)| side).collect();
         let scaling = Scaling::new(a, b, &extra_sides, tau);
-        let positive_sim: Vec<f64> = match purpose {
-            Purpose::Run => records
-                .par_iter()
-                .map(|r| {
-                    if r.backward {
-                        precise_sim(a, b, r.positive, r.anchor)
-                    } else {
-                        precise_sim(a, b, r.anchor, r.positive)
-                    }
-                })
-                .collect(),
-            Purpose::Terms => Vec::new(),
-        };
         let extra = extra
             .iter()
             .zip(scaling.extra)
@@ -424,10 +447,10 @@ impl<'p, 'a, S: Stored> Pass<'p, 'a, S> {
             row_scale: scaling.row,
             col_scale: scaling.col,
             block: settings.block.max(1),
-            fwd: anchors(n_a, n_b, &fwd),
+            fwd: anchors(n_a, n_b, &ranked, &fwd),
             col,
             positive: records.iter().map(|r| r.positive).collect(),
-            positive_logit: positive_sim.iter().map(|s| s / tau).collect(),
+            positive_logit,
             positive_sim,
             fixed_shift,
             exp32: fixed_shift.is_some() && 2.0 / tau <= EXP32_SPAN,

@@ -1,7 +1,7 @@
 //! From the pass's sums to each record's findings, and each record's terms.
 
 use super::element::Stored;
-use super::{Pass, Visible, precise_sim};
+use super::{Csr, Pass, Visible, precise_sim};
 use crate::layout::{Layout, Record};
 use crate::loss::exp::log_add_exp;
 use crate::loss::{RecordStats, Term, TermFrom, TermSink, exp_or_none, softmax};
@@ -11,44 +11,85 @@ impl<S: Stored> Pass<'_, '_, S> {
     /// (the layout the pass was built for), in record order.
     pub fn stats(&self, layout: &Layout, progress: &(dyn Fn(u64) + Sync)) -> Vec<RecordStats> {
         let out = self.run(progress);
-        layout
-            .records
-            .iter()
-            .enumerate()
-            .map(|(k, r)| {
-                let (lse, anchors) = if r.backward {
-                    (
-                        out.lse_b[r.anchor],
-                        self.col.as_ref().expect("backward records have anchors"),
-                    )
-                } else {
-                    (out.lse_a[r.anchor], &self.fwd)
-                };
-                // The pass left all of the anchor's positives out of its sum;
-                // put back every positive but this record's own (none when
-                // the main side shows each record its own positive alone).
-                let mut log_others = lse.ln();
-                let put_back = if r.backward || self.main != Visible::Positive {
-                    anchors.positives.get(r.anchor)
-                } else {
-                    &[]
-                };
-                for &q in put_back {
-                    if q != r.positive {
-                        let other = Record { positive: q, ..*r };
-                        log_others = log_add_exp(log_others, self.record_logit(&other));
-                    }
+        let mut stats = vec![
+            RecordStats {
+                sim: 0.0,
+                logit: 0.0,
+                log_others: f64::NEG_INFINITY,
+                rank: 0,
+                log_negatives: f64::NEG_INFINITY,
+                decoupled: self.decoupled,
+            };
+            layout.records.len()
+        ];
+        // Per direction, each anchor's records together.
+        for (backward, lse) in [(false, &out.lse_a), (true, &out.lse_b)] {
+            let rows = if backward {
+                self.b.m.nrows()
+            } else {
+                self.a.m.nrows()
+            };
+            let items = layout
+                .records
+                .iter()
+                .enumerate()
+                .filter(|(_, r)| r.backward == backward)
+                .map(|(k, r)| (r.anchor, k));
+            let by_anchor = Csr::build(rows, items);
+            let mut distinct: Vec<(usize, f64)> = Vec::new();
+            let (mut prefix, mut suffix) = (Vec::new(), Vec::new());
+            for a in 0..rows {
+                let ks = by_anchor.get(a);
+                if ks.is_empty() {
+                    continue;
                 }
-                let logit = self.positive_logit[k];
-                RecordStats {
-                    sim: self.positive_sim[k],
-                    logit,
-                    log_others,
-                    rank: 1 + out.above[k],
-                    decoupled: self.decoupled,
+                // The pass left all of the anchor's distinct positives out
+                // of its sum; each record puts back every one but its own,
+                // as the log-sum-exp of those before it and those after it
+                // (in row order): O(P) per anchor of P positives.
+                distinct.clear();
+                distinct.extend(
+                    ks.iter()
+                        .map(|&k| (layout.records[k].positive, self.positive_logit[k])),
+                );
+                distinct.sort_unstable_by_key(|&(q, _)| q);
+                distinct.dedup_by_key(|&mut (q, _)| q);
+                let n = distinct.len();
+                prefix.clear();
+                prefix.push(lse[a].ln());
+                for &(_, l) in &distinct {
+                    let last = prefix[prefix.len() - 1];
+                    prefix.push(log_add_exp(last, l));
                 }
-            })
-            .collect()
+                suffix.clear();
+                suffix.resize(n + 1, f64::NEG_INFINITY);
+                for i in (0..n).rev() {
+                    suffix[i] = log_add_exp(suffix[i + 1], distinct[i].1);
+                }
+                for &k in ks {
+                    let r = &layout.records[k];
+                    let i = distinct
+                        .binary_search_by_key(&r.positive, |&(q, _)| q)
+                        .expect("each record's positive is one of its anchor's");
+                    // None is put back when the main side shows each record
+                    // its own positive alone (--no-in-batch).
+                    let log_others = if !backward && self.main == Visible::Positive {
+                        prefix[0]
+                    } else {
+                        log_add_exp(prefix[i], suffix[i + 1])
+                    };
+                    stats[k] = RecordStats {
+                        sim: self.positive_sim[k],
+                        logit: self.positive_logit[k],
+                        log_others,
+                        rank: 1 + out.above[k],
+                        log_negatives: prefix[0],
+                        decoupled: self.decoupled,
+                    };
+                }
+            }
+        }
+        stats
     }
 
     /// Streams the terms of the given records of `layout`, in the given
@@ -130,14 +171,6 @@ impl<S: Stored> Pass<'_, '_, S> {
             self.precise_sim(r.positive, r.anchor)
         } else {
             self.precise_sim(r.anchor, r.positive)
-        }
-    }
-
-    fn record_logit(&self, r: &Record) -> f64 {
-        if r.backward {
-            self.precise_logit(r.positive, r.anchor)
-        } else {
-            self.precise_logit(r.anchor, r.positive)
         }
     }
 }
