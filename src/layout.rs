@@ -168,9 +168,19 @@ impl Layout {
     ) -> Result<Layout> {
         let n = labels.classes.len();
         if n != rows {
+            // One line too many in a text file: most likely a header, as
+            // pandas' to_csv writes one.
+            let hint = if labels.text && n == rows + 1 {
+                " (is line 1 a header? a labels text file has none: remove it, or name \
+                 the column of a CSV file as FILE:NAME)"
+            } else {
+                ""
+            };
             return Err(Error::data(
                 &labels.name,
-                format!("holds {n} labels but {emb_file} has {rows} rows; give one label per row"),
+                format!(
+                    "holds {n} labels but {emb_file} has {rows} rows; give one label per row{hint}"
+                ),
             ));
         }
         let classes = labels.classes.iter().max().map_or(0, |&m| m + 1);
@@ -382,10 +392,10 @@ mod tests {
         assert_eq!(pairs, vec![(0, 2), (0, 4), (2, 0), (2, 4), (4, 0), (4, 2)]);
         assert_eq!(lay.labels.unwrap().skipped, vec![1, 3]);
         assert_eq!(
-            Layout::labels("e.npy", 4, &l, MultiPositive::Supcon)
+            Layout::labels("e.npy", 6, &l, MultiPositive::Supcon)
                 .unwrap_err()
                 .to_string(),
-            "l.txt: holds 5 labels but e.npy has 4 rows; give one label per row"
+            "l.txt: holds 5 labels but e.npy has 6 rows; give one label per row"
         );
         let lone = text_labels("l.txt", "1\n2\n3\n").unwrap();
         let e = Layout::labels("e.npy", 3, &lone, MultiPositive::Supcon).unwrap_err();

@@ -274,6 +274,9 @@ fn cases() -> Vec<Case> {
         c("labels: count differs from the rows", &["compute", "e.npy", "--labels", "l.txt"], "l.txt: holds 3 labels but e.npy has 4 rows; give one label per row")
             .emb()
             .file("l.txt", "a\nb\na\n"),
+        c("labels: one too many in a text file", &["compute", "e.npy", "--labels", "l.csv"], "l.csv: holds 5 labels but e.npy has 4 rows; give one label per row (is line 1 a header? a labels text file has none: remove it, or name the column of a CSV file as FILE:NAME)")
+            .emb()
+            .file("l.csv", ",0\n0,a\n1,b\n2,a\n3,b\n"),
         c("labels: an empty label", &["compute", "e.npy", "--labels", "l.txt"], "l.txt: line 2: the label is empty (every row needs a label)")
             .emb()
             .file("l.txt", "a\n \nb\na\n"),

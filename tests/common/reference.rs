@@ -430,17 +430,27 @@ pub fn labels_reference<L: PartialEq>(
             .filter(|k| !positives.contains(k))
             .collect();
         let log_denominator = log_sum_exp(others.iter().map(|&k| logit(k)));
-        let supcon = positives
-            .iter()
-            .map(|&p| log_sum_exp(others.iter().map(|&k| logit(k) - logit(p))))
-            .collect();
+        // ln(1 + sum over the rest of e^(l_k - l_p)), the rest summed with
+        // their maximum taken out (as `record_where` does), so that tiny
+        // terms keep their digits.
+        let log1p_sum = |p: usize, rest: &[usize]| {
+            let x = log_sum_exp(
+                rest.iter()
+                    .filter(|&&k| k != p)
+                    .map(|&k| logit(k) - logit(p)),
+            );
+            if x == f64::NEG_INFINITY {
+                0.0
+            } else if x > 0.0 {
+                x + (-x).exp().ln_1p()
+            } else {
+                x.exp().ln_1p()
+            }
+        };
+        let supcon = positives.iter().map(|&p| log1p_sum(p, &others)).collect();
         let pairwise = positives
             .iter()
-            .map(|&p| {
-                log_sum_exp(
-                    std::iter::once(0.0).chain(negatives.iter().map(|&k| logit(k) - logit(p))),
-                )
-            })
+            .map(|&p| log1p_sum(p, &negatives))
             .collect();
         let best = positives
             .iter()
