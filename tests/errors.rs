@@ -170,7 +170,7 @@ fn cases() -> Vec<Case> {
             .file("e.npy", npy("<c16", false, &[2, 2], &[0; 64])),
         c("object", &["compute", "e.npy"], "e.npy: unsupported dtype '|O'")
             .file("e.npy", npy("|O", false, &[2, 2], &[0; 32])),
-        c("unicode strings", &["compute", "e.npy"], "e.npy: unsupported dtype '<U3' (expected float16/32/64 or an integer type)")
+        c("strings (`<U..`, read for `--labels` only)", &["compute", "e.npy"], "e.npy: embeddings must be float16, float32 or float64, not <U3 (convert them: np.save(path, z.astype(np.float32)))")
             .file("e.npy", npy("<U3", false, &[2, 2], &[0; 48])),
         c("bool", &["compute", "e.npy"], "e.npy: unsupported dtype '|b1' (expected float16/32/64 or an integer type)")
             .file("e.npy", npy("|b1", false, &[2, 2], &[1, 0, 0, 1])),

@@ -533,7 +533,6 @@ mod tests {
         for dict in [
             "{'descr': '<c8', 'fortran_order': False, 'shape': (2, 2), }",
             "{'descr': '|O', 'fortran_order': False, 'shape': (2, 2), }",
-            "{'descr': '<U3', 'fortran_order': False, 'shape': (2, 2), }",
             "{'descr': '<f4', 'fortran_order': False, }",
             "{'descr': '<f4', 'fortran_order': maybe, 'shape': (2, 2), }",
             "{'descr': '<f4', 'fortran_order': False, 'shape': (2, -2), }",
@@ -546,6 +545,17 @@ mod tests {
         }
         let e = read_header("x.npy", &mut &b"\x93NUMP"[..]).unwrap_err();
         assert!(e.to_string().contains("ends inside"), "{e}");
+    }
+
+    #[test]
+    fn unicode_strings_are_read_for_labels() {
+        let b = header_bytes("{'descr': '<U3', 'fortran_order': False, 'shape': (2,), }");
+        let h = read_header("x.npy", &mut &b[..]).unwrap();
+        assert_eq!(h.dtype.kind, Kind::Unicode);
+        assert_eq!(h.dtype.size, 12);
+        assert_eq!(h.dtype.name(), "<U3");
+        assert_eq!(h.data_len("x.npy").unwrap(), 24);
+        assert!(parse_descr("|U3").is_err());
     }
 
     #[test]

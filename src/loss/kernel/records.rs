@@ -38,11 +38,10 @@ impl<S: Stored> Pass<'_, '_, S> {
             let by_anchor = Csr::build(rows, items);
             let mut distinct: Vec<(usize, f64)> = Vec::new();
             let (mut prefix, mut suffix) = (Vec::new(), Vec::new());
-            for a in 0..rows {
-                let ks = by_anchor.get(a);
-                if ks.is_empty() {
-                    continue;
-                }
+            let anchors = (0..rows)
+                .map(|a| (a, by_anchor.get(a)))
+                .filter(|(_, ks)| !ks.is_empty());
+            for (a, ks) in anchors {
                 // The pass left all of the anchor's distinct positives out
                 // of its sum; each record puts back every one but its own,
                 // as the log-sum-exp of those before it and those after it
