@@ -48,6 +48,7 @@ fn report(
         .build()
         .unwrap();
     let stats = pool.install(|| core.run(&|_| {}));
+    let norms = e.row_norms();
     let report = Report::new(
         Context {
             layout: &layout,
@@ -58,6 +59,7 @@ fn report(
             input_dtype: String::new(),
             dimension: e.cols(),
             dropped_columns: Vec::new(),
+            norms: (&norms, None),
         },
         &stats,
     );
@@ -204,6 +206,25 @@ fn check(
         .count();
     let got_top1 = (s.top1_accuracy * want.len() as f64).round() as usize;
     assert!((top1..=top1_hi).contains(&got_top1), "{what}: top-1");
+    // The metrics read the best positive's rank: MRR within the bounds the
+    // reference's rank bounds give.
+    let mrr_lo = mean(
+        &want
+            .iter()
+            .map(|w| 1.0 / w.rank.1 as f64)
+            .collect::<Vec<_>>(),
+    );
+    let mrr_hi = mean(
+        &want
+            .iter()
+            .map(|w| 1.0 / w.rank.0 as f64)
+            .collect::<Vec<_>>(),
+    );
+    let mrr = s.metrics.mrr;
+    assert!(
+        mrr >= mrr_lo - 1e-12 && mrr <= mrr_hi + 1e-12,
+        "{what}: MRR {mrr} outside [{mrr_lo}, {mrr_hi}]"
+    );
 }
 
 /// Random labels in 0..k with at least one pair and two labels; rows near
