@@ -79,7 +79,10 @@ pub struct DataArgs {
     /// integer they are integers, so `7` and `07` are one label; otherwise
     /// all are strings), or a column: `FILE.csv:NAME` (by its header
     /// name), a Parquet column, an integer array of an `.npz` or
-    /// `.safetensors` file. At most 2^23 positive pairs.
+    /// `.safetensors` file. At most 2^23 positive pairs. With compute's
+    /// --negatives the extra rows are candidates of every anchor, never
+    /// positives (SupCon with a queue); --no-in-batch and --decoupled, losses
+    /// of one positive per anchor, are refused.
     #[arg(long, value_name = "FILE", conflicts_with_all = ["pairs", "keys", "symmetric"])]
     pub labels: Option<PathBuf>,
 

@@ -304,6 +304,12 @@ fn cases() -> Vec<Case> {
         case("labels: explain", &["explain", "e.npy", "--labels", "l.txt"], 2, Some("explain does not take --labels yet; use compute --labels (and --anchor I --terms for one anchor's candidates)"))
             .emb()
             .file("l.txt", "a\nb\na\nb\n"),
+        case("labels: with --decoupled", &["compute", "e.npy", "--labels", "l.txt", "--decoupled"], 2, Some("--decoupled cannot be used with --labels: an anchor of the labels layout has several positives, and the loss that flag names is defined for one positive per anchor (--negatives can be used with --labels)"))
+            .emb()
+            .file("l.txt", "a\nb\na\nb\n"),
+        case("labels: with --no-in-batch", &["compute", "e.npy", "--labels", "l.txt", "--negatives", "e.npy", "--no-in-batch"], 2, Some("--no-in-batch cannot be used with --labels: an anchor of the labels layout has several positives, and the loss that flag names is defined for one positive per anchor (--negatives can be used with --labels)"))
+            .emb()
+            .file("l.txt", "a\nb\na\nb\n"),
         usage("labels: with --pairs", &["compute", "e.npy", "--labels", "l.txt", "--pairs", "p.csv"]),
         usage("--multi-positive without --labels", &["compute", "e.npy", "--multi-positive", "pairwise"]),
         // explain's record.

@@ -17,7 +17,7 @@ use infonce::input::Embeddings;
 use infonce::input::labels::{LabelValues, Labels};
 use infonce::layout::{Layout, MultiPositive};
 use infonce::loss::{Core, Settings, Similarity};
-use infonce::report::{Context, Report};
+use infonce::report::{Context, Objective, Report};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, RngSeed};
 use serde_json::Value;
@@ -60,6 +60,12 @@ fn report(
             dimension: e.cols(),
             dropped_columns: Vec::new(),
             norms: (&norms, None),
+            n_candidates: (core.n_candidates(false), core.n_candidates(true)),
+            objective: Objective {
+                negatives: None,
+                in_batch: true,
+                decoupled: false,
+            },
         },
         &stats,
     );
@@ -521,5 +527,193 @@ proptest! {
             Ok(l) => prop_assert!(!l.classes.is_empty()),
             Err(e) => prop_assert!(!e.to_string().contains('\n'), "{e}"),
         }
+    }
+}
+
+/// Extra negatives (`--negatives`, shared 2-D or per anchor 3-D) are
+/// candidates of every anchor beside the other rows and never positives:
+/// SupCon's denominator and the pairwise negatives both gain them. Checked
+/// against the reference with the same extra rows, through the binary, in
+/// JSON and in CSV terms (where no negative is marked a positive).
+#[test]
+fn labels_with_extra_negatives_match_the_reference() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path();
+    let (rows, labels) = data(11, 12, 5, 3);
+    let n = rows.len();
+    let mut rng = Rng(12);
+    let shared = rng.rows(6, 5);
+    let per = rng.rows(n * 3, 5);
+    fs::write(p.join("e.npy"), f64_npy(&rows)).unwrap();
+    fs::write(p.join("shared.npy"), f64_npy(&shared)).unwrap();
+    let bytes: Vec<u8> = per.iter().flatten().flat_map(|x| x.to_le_bytes()).collect();
+    fs::write(p.join("per.npy"), npy("<f8", false, &[n, 3, 5], &bytes)).unwrap();
+    let text: String = labels.iter().map(|l| format!("{l}\n")).collect();
+    fs::write(p.join("l.txt"), text).unwrap();
+    let tau = 0.2;
+    for (file, m, kind) in [("shared.npy", 6, "shared"), ("per.npy", 3, "per-anchor")] {
+        let negatives = |a: usize| -> &[Vec<f64>] {
+            if m == 6 {
+                &shared
+            } else {
+                &per[a * 3..(a + 1) * 3]
+            }
+        };
+        for (s, sim) in [(Similarity::Cosine, "cosine"), (Similarity::Dot, "dot")] {
+            let want = common::labels_reference_with(&rows, &labels, negatives, s, tau);
+            for (reduction, name) in [
+                (MultiPositive::Supcon, "supcon"),
+                (MultiPositive::Pairwise, "pairwise"),
+            ] {
+                let what = format!("{file} {sim} {name}");
+                let json = run_json(
+                    p,
+                    &[
+                        "compute",
+                        "e.npy",
+                        "--labels",
+                        "l.txt",
+                        "--negatives",
+                        file,
+                        "--multi-positive",
+                        name,
+                        "--sim",
+                        sim,
+                        "--tau",
+                        "0.2",
+                    ],
+                );
+                let totals = &json;
+                assert_eq!(totals["negatives"], kind, "{what}");
+                assert_eq!(totals["n_negatives"], m, "{what}");
+                assert_eq!(totals["n_candidates"], n - 1 + m, "{what}");
+                let got = json["anchors"].as_array().unwrap();
+                assert_eq!(got.len(), want.len(), "{what}");
+                let mut pair_losses = Vec::new();
+                let mut anchor_losses = Vec::new();
+                for (r, w) in got.iter().zip(&want) {
+                    let at = format!("{what}: anchor {}", w.anchor);
+                    assert_eq!(r["anchor"], w.anchor, "{at}");
+                    let tol = 1e-12 * (1.0 + w.scale);
+                    let ld = r["log_denominator"].as_f64().unwrap();
+                    assert!(
+                        (ld - w.log_denominator).abs() <= tol,
+                        "{at}: {ld} vs {}",
+                        w.log_denominator
+                    );
+                    let want_terms = match reduction {
+                        MultiPositive::Supcon => &w.supcon,
+                        MultiPositive::Pairwise => &w.pairwise,
+                    };
+                    let pt = r["positive_terms"].as_array().unwrap();
+                    assert_eq!(pt.len(), w.positives.len(), "{at}");
+                    for ((t, &q), &wl) in pt.iter().zip(&w.positives).zip(want_terms) {
+                        assert_eq!(t["index"], q, "{at}");
+                        let l = t["loss"].as_f64().unwrap();
+                        assert!((l - wl).abs() <= tol, "{at}: positive {q}: {l} vs {wl}");
+                        pair_losses.push(wl);
+                    }
+                    let al = mean(want_terms);
+                    let l = r["loss"].as_f64().unwrap();
+                    assert!((l - al).abs() <= tol, "{at}: loss {l} vs {al}");
+                    anchor_losses.push(al);
+                    let rank = r["rank"].as_u64().unwrap();
+                    assert!(w.rank.0 <= rank && rank <= w.rank.1, "{at}: rank {rank}");
+                }
+                let loss = match reduction {
+                    MultiPositive::Supcon => mean(&anchor_losses),
+                    MultiPositive::Pairwise => mean(&pair_losses),
+                };
+                let got = totals["loss"].as_f64().unwrap();
+                assert!(
+                    (got - loss).abs() <= 1e-11 * (1.0 + loss.abs()),
+                    "{what}: {got} vs {loss}"
+                );
+            }
+        }
+        // The terms of anchor 0 in CSV: its positives marked, no negative.
+        let out = run(
+            p,
+            &[
+                "compute",
+                "e.npy",
+                "--labels",
+                "l.txt",
+                "--negatives",
+                file,
+                "-f",
+                "csv",
+                "--terms",
+                "--anchor",
+                "0",
+            ],
+        );
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let csv = String::from_utf8(out.stdout).unwrap();
+        let mut lines = csv.lines();
+        let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+        let col = |name: &str| header.iter().position(|h| *h == name).unwrap();
+        let (i, from, pos) = (col("index"), col("from"), col("is_positive"));
+        let cells: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
+        assert_eq!(cells.len(), n - 1 + m, "{file}");
+        let marked: Vec<usize> = cells
+            .iter()
+            .filter(|c| c[pos] == "true")
+            .map(|c| {
+                assert_eq!(c[from], "candidates", "{file}: a negative marked positive");
+                c[i].parse().unwrap()
+            })
+            .collect();
+        let want =
+            common::labels_reference_with(&rows, &labels, negatives, Similarity::Cosine, tau);
+        let a0 = want
+            .iter()
+            .find(|w| w.anchor == 0)
+            .expect("anchor 0 has a positive");
+        assert_eq!(marked, a0.positives, "{file}");
+        assert_eq!(
+            cells.iter().filter(|c| c[from] == "negatives").count(),
+            m,
+            "{file}"
+        );
+    }
+}
+
+/// `--no-in-batch` and `--decoupled` name losses of one positive per anchor:
+/// with `--labels` they are refused as usage errors.
+#[test]
+fn labels_refuse_no_in_batch_and_decoupled() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path();
+    let (rows, labels) = data(13, 8, 3, 2);
+    fs::write(p.join("e.npy"), f64_npy(&rows)).unwrap();
+    fs::write(p.join("n.npy"), f64_npy(&rows)).unwrap();
+    let text: String = labels.iter().map(|l| format!("{l}\n")).collect();
+    fs::write(p.join("l.txt"), text).unwrap();
+    for flag in ["--no-in-batch", "--decoupled"] {
+        let out = run(
+            p,
+            &[
+                "compute",
+                "e.npy",
+                "--labels",
+                "l.txt",
+                "--negatives",
+                "n.npy",
+                flag,
+            ],
+        );
+        assert_eq!(out.status.code(), Some(2), "{flag}");
+        assert!(out.stdout.is_empty(), "{flag}");
+        let err = String::from_utf8(out.stderr).unwrap();
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(
+            err.contains(&format!("{flag} cannot be used with --labels")),
+            "{err}"
+        );
     }
 }

@@ -8,8 +8,8 @@ mod rng;
 
 #[allow(unused_imports)]
 pub use reference::{
-    Expected, LabelAnchor, RefNegatives, RefTerm, check_terms, labels_reference, record,
-    record_where, reference, reference_with, similarity,
+    Expected, LabelAnchor, RefNegatives, RefTerm, check_terms, labels_reference,
+    labels_reference_with, record, record_where, reference, reference_with, similarity,
 };
 #[allow(unused_imports)]
 pub use rng::{Rng, Rows};

@@ -409,6 +409,18 @@ pub fn labels_reference<L: PartialEq>(
     s: Similarity,
     tau: f64,
 ) -> Vec<LabelAnchor> {
+    labels_reference_with(rows, labels, |_| &[], s, tau)
+}
+
+/// [`labels_reference`] with extra negatives: `negatives(a)` are candidates
+/// of anchor a beside the other rows, never positives.
+pub fn labels_reference_with<'n, L: PartialEq>(
+    rows: &[Vec<f64>],
+    labels: &[L],
+    negatives: impl Fn(usize) -> &'n [Vec<f64>],
+    s: Similarity,
+    tau: f64,
+) -> Vec<LabelAnchor> {
     let d = rows[0].len() as f64;
     let size_of = |x: &[f64]| match s {
         Similarity::Cosine => 1.0,
@@ -422,22 +434,29 @@ pub fn labels_reference<L: PartialEq>(
         if positives.is_empty() {
             continue;
         }
-        let logit = |k: usize| similarity(&rows[a], &rows[k], s) / tau;
-        let others: Vec<usize> = (0..rows.len()).filter(|&k| k != a).collect();
-        let negatives: Vec<usize> = others
-            .iter()
-            .copied()
-            .filter(|k| !positives.contains(k))
+        let logit_of = |x: &Vec<f64>| similarity(&rows[a], x, s) / tau;
+        let logit = |k: usize| logit_of(&rows[k]);
+        // Every candidate's vector: the other rows, then the extra negatives.
+        let extra = negatives(a);
+        let others: Vec<&Vec<f64>> = (0..rows.len())
+            .filter(|&k| k != a)
+            .map(|k| &rows[k])
+            .chain(extra.iter())
             .collect();
-        let log_denominator = log_sum_exp(others.iter().map(|&k| logit(k)));
+        let negs: Vec<&Vec<f64>> = (0..rows.len())
+            .filter(|&k| k != a && !positives.contains(&k))
+            .map(|k| &rows[k])
+            .chain(extra.iter())
+            .collect();
+        let log_denominator = log_sum_exp(others.iter().map(|x| logit_of(x)));
         // ln(1 + sum over the rest of e^(l_k - l_p)), the rest summed with
         // their maximum taken out (as `record_where` does), so that tiny
         // terms keep their digits.
-        let log1p_sum = |p: usize, rest: &[usize]| {
+        let log1p_sum = |p: usize, rest: &[&Vec<f64>]| {
             let x = log_sum_exp(
                 rest.iter()
-                    .filter(|&&k| k != p)
-                    .map(|&k| logit(k) - logit(p)),
+                    .filter(|x| !std::ptr::eq(**x, &rows[p]))
+                    .map(|x| logit_of(x) - logit(p)),
             );
             if x == f64::NEG_INFINITY {
                 0.0
@@ -448,10 +467,7 @@ pub fn labels_reference<L: PartialEq>(
             }
         };
         let supcon = positives.iter().map(|&p| log1p_sum(p, &others)).collect();
-        let pairwise = positives
-            .iter()
-            .map(|&p| log1p_sum(p, &negatives))
-            .collect();
+        let pairwise = positives.iter().map(|&p| log1p_sum(p, &negs)).collect();
         let best = positives
             .iter()
             .copied()
@@ -459,15 +475,14 @@ pub fn labels_reference<L: PartialEq>(
             .unwrap();
         let lp = logit(best);
         let (mut clear, mut near) = (0u64, 0u64);
-        for &k in &negatives {
-            if positives.iter().any(|&p| rows[k] == rows[p]) {
+        for x in &negs {
+            if positives.iter().any(|&p| **x == rows[p]) {
                 continue; // an exact copy of a positive never outranks it
             }
-            let window =
-                8.0 * (d + 2.0) * f64::EPSILON * size_of(&rows[a]) * size_of(&rows[k]) / tau;
-            if logit(k) > lp + window {
+            let window = 8.0 * (d + 2.0) * f64::EPSILON * size_of(&rows[a]) * size_of(x) / tau;
+            if logit_of(x) > lp + window {
                 clear += 1;
-            } else if logit(k) >= lp - window {
+            } else if logit_of(x) >= lp - window {
                 near += 1;
             }
         }
@@ -482,7 +497,7 @@ pub fn labels_reference<L: PartialEq>(
             supcon,
             pairwise,
             rank: (1 + clear, 1 + clear + near),
-            scale: others.iter().map(|&k| logit(k).abs()).fold(0.0, f64::max),
+            scale: others.iter().map(|x| logit_of(x).abs()).fold(0.0, f64::max),
         });
     }
     out
