@@ -104,15 +104,21 @@ pub struct DataArgs {
 
     /// Temperature: logits are similarities divided by tau. Values of 10 or
     /// more draw a warning: they look like a logit scale (see --logit-scale).
+    /// In compute, several temperatures sweep them in one pass (each tile's
+    /// products are computed once and folded at every tau): a list `0.05,0.1,0.2`, or
+    /// `LO:HI:N`, N values spaced evenly on a log scale from LO to HI, both
+    /// included (`0.01:1:8`). A sweep reports each tau's loss, top-1
+    /// accuracy, MRR and mean p_positive, and the best (lowest-loss) tau,
+    /// whose figures are the loss and records reported.
     #[arg(
         long,
         visible_alias = "temperature",
-        default_value_t = 0.1,
-        value_parser = parse_tau,
+        default_value = "0.1",
+        value_parser = parse_taus,
         value_name = "T",
         allow_negative_numbers = true
     )]
-    pub tau: f64,
+    pub tau: Taus,
 
     /// Logit scale S instead of --tau: tau = 1/S. CLIP stores it as a log
     /// (`logit_scale`); give its exponential, `logit_scale.exp()`, e.g. 100.
@@ -402,10 +408,28 @@ pub enum Lang {
     EnZh,
 }
 
+/// The temperatures `--tau` gives: one, or the several of a sweep, in the
+/// order given (a range from LO up to HI).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Taus(pub Vec<f64>);
+
+/// The most temperatures one sweep takes: each costs a fold of every tile
+/// and a copy of every record's findings.
+pub const MAX_TAUS: usize = 100;
+
 impl DataArgs {
-    /// The temperature: `--tau`, or the inverse of `--logit-scale`.
+    /// The temperature: `--tau` (the first of a sweep), or the inverse of
+    /// `--logit-scale`.
     pub fn tau(&self) -> f64 {
-        self.logit_scale.map_or(self.tau, |s| 1.0 / s)
+        self.logit_scale.map_or(self.tau.0[0], |s| 1.0 / s)
+    }
+
+    /// Every temperature: the one of [`DataArgs::tau`], or the sweep's.
+    pub fn taus(&self) -> Vec<f64> {
+        match self.logit_scale {
+            Some(s) => vec![1.0 / s],
+            None => self.tau.0.clone(),
+        }
     }
 }
 
@@ -415,6 +439,16 @@ pub const TAU_LOOKS_LIKE_SCALE: f64 = 10.0;
 
 /// The warning a tau of [`TAU_LOOKS_LIKE_SCALE`] or more draws, if any.
 pub fn tau_warning(a: &DataArgs) -> Option<String> {
+    let taus = a.taus();
+    if taus.len() > 1 {
+        let top = taus.iter().copied().fold(0.0, f64::max);
+        return (top >= TAU_LOOKS_LIKE_SCALE).then(|| {
+            format!(
+                "--tau reaches {top}, which looks like a logit scale, not a temperature \
+                 (logits are similarities divided by tau; a logit scale S is tau 1/S)"
+            )
+        });
+    }
     let tau = a.tau();
     if tau < TAU_LOOKS_LIKE_SCALE {
         return None;
@@ -500,6 +534,56 @@ fn parse_fail_above(s: &str) -> Result<f64, String> {
     Ok(x)
 }
 
+/// `--tau`: one temperature, a list `A,B,...`, or `LO:HI:N`, N values
+/// spaced evenly on a log scale with both ends exact.
+fn parse_taus(s: &str) -> Result<Taus, String> {
+    if s.contains(':') {
+        let parts: Vec<&str> = s.split(':').collect();
+        let [lo, hi, n] = parts[..] else {
+            return Err(format!(
+                "'{s}' is not a range: give LO:HI:N (N temperatures from LO to HI), \
+                 or a list A,B,..."
+            ));
+        };
+        let (lo, hi) = (parse_tau(lo)?, parse_tau(hi)?);
+        let n: usize = n
+            .trim()
+            .parse()
+            .map_err(|_| format!("the N of LO:HI:N must be a whole number, got '{n}'"))?;
+        if !(2..=MAX_TAUS).contains(&n) {
+            return Err(format!(
+                "the N of LO:HI:N must be from 2 to {MAX_TAUS} (one temperature is --tau T), got {n}"
+            ));
+        }
+        if lo >= hi {
+            return Err(format!(
+                "the range {s} must go up: LO ({lo}) must be below HI ({hi})"
+            ));
+        }
+        // As numpy.geomspace: powers of ten, so that a range of decades
+        // gives round numbers (0.01:1:3 is 0.01, 0.1, 1).
+        let (a, b) = (lo.log10(), hi.log10());
+        let step = (b - a) / (n - 1) as f64;
+        let mut taus: Vec<f64> = (0..n).map(|k| 10f64.powf(a + step * k as f64)).collect();
+        taus[0] = lo;
+        taus[n - 1] = hi;
+        return Ok(Taus(taus));
+    }
+    let taus = s.split(',').map(parse_tau).collect::<Result<Vec<_>, _>>()?;
+    if taus.len() > MAX_TAUS {
+        return Err(format!(
+            "--tau lists {} temperatures; at most {MAX_TAUS}",
+            taus.len()
+        ));
+    }
+    for (k, t) in taus.iter().enumerate() {
+        if taus[..k].contains(t) {
+            return Err(format!("--tau lists {t} twice"));
+        }
+    }
+    Ok(Taus(taus))
+}
+
 /// A number to 4 significant digits without trailing zeros (0.05, 0.06993).
 fn short(x: f64) -> String {
     let s = crate::output::rounded(x, 4);
@@ -538,6 +622,45 @@ mod tests {
     #[test]
     fn cli_definition_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn tau_lists_and_ranges() {
+        let taus = |s: &str| parse_taus(s).map(|t| t.0);
+        assert_eq!(taus("0.1"), Ok(vec![0.1]));
+        assert_eq!(taus("0.05,0.1, 0.2"), Ok(vec![0.05, 0.1, 0.2]));
+        assert_eq!(taus("0.01:1:3"), Ok(vec![0.01, 0.1, 1.0]));
+        let r = taus("0.02:0.5:8").unwrap();
+        assert_eq!(r.len(), 8);
+        assert_eq!((r[0], r[7]), (0.02, 0.5));
+        // Evenly spaced on a log scale: a constant ratio of (0.5/0.02)^(1/7).
+        let ratio = (0.5f64 / 0.02).powf(1.0 / 7.0);
+        for w in r.windows(2) {
+            assert!((w[1] / w[0] - ratio).abs() < 1e-12, "{r:?}");
+        }
+        for (bad, why) in [
+            ("0.1:0.01:3", "must go up"),
+            ("0.1:0.1:3", "must go up"),
+            ("0.01:1:1", "from 2 to 100"),
+            ("0.01:1:101", "from 2 to 100"),
+            ("0.01:1:x", "whole number"),
+            ("0.01:1", "not a range"),
+            ("0.01:1:3:4", "not a range"),
+            ("0:1:3", "greater than 0"),
+            ("0.1,,0.2", "not a number"),
+            ("0.1,-0.2", "greater than 0"),
+            ("0.1,0.2,0.1", "lists 0.1 twice"),
+        ] {
+            let e = taus(bad).unwrap_err();
+            assert!(e.contains(why), "{bad}: {e}");
+        }
+        let many: Vec<String> = (1..=101).map(|k| format!("{}", k as f64 / 10.0)).collect();
+        assert!(taus(&many.join(",")).unwrap_err().contains("at most 100"));
+        let w = tau_warning(&data(&["--tau", "0.1:20:4"])).unwrap();
+        assert!(w.contains("reaches 20"), "{w}");
+        assert_eq!(tau_warning(&data(&["--tau", "0.1:9:4"])), None);
+        assert_eq!(data(&["--tau", "0.2,0.1"]).taus(), vec![0.2, 0.1]);
+        assert_eq!(data(&["--logit-scale", "50"]).taus(), vec![0.02]);
     }
 
     #[test]

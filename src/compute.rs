@@ -160,7 +160,7 @@ pub fn run(args: &ComputeArgs) -> Result<()> {
     let session = Session::open(job)?;
     let bar = progress_bar();
     let wanted = !args.quiet && io::stderr().is_terminal();
-    let done = with_progress(&bar, wanted, || session.run(session.settings(), &bar))?;
+    let done = with_progress(&bar, wanted, || session.run_job(&bar))?;
     bar.finish_and_clear();
     let mut report = done.report;
     report.set_top_k(&top_k);

@@ -28,6 +28,10 @@ pub struct DataJob {
     pub keys: Option<String>,
     pub symmetric: bool,
     pub settings: Settings,
+    /// Several temperatures (`--tau` as a list or a range), swept in one
+    /// pass, in the order given; empty for the one temperature
+    /// `settings.tau`. With a sweep, `settings.tau` is its first.
+    pub taus: Vec<f64>,
     pub force_f64: bool,
     pub threads: Option<usize>,
     /// `--columns`: the embedding columns of text input.
@@ -72,6 +76,10 @@ impl DataJob {
                 },
                 block: a.block.map_or(DEFAULT_BLOCK, |b| b as usize),
                 portable: false,
+            },
+            taus: match a.taus() {
+                t if t.len() > 1 => t,
+                _ => Vec::new(),
             },
             force_f64: a.precision == PrecisionArg::F64,
             threads: a.threads.map(|t| t as usize),
@@ -156,6 +164,11 @@ impl DataJob {
                     .into(),
             ));
         }
+        if data.taus().len() > 1 {
+            return Err(Error::Usage(
+                "explain takes one --tau: its table of temperatures already shows the loss at several (compute --tau sweeps a list or range)".into(),
+            ));
+        }
         let job = DataJob::from_args(args.input.clone().unwrap_or_default(), data);
         job.check()?;
         Ok(job)
@@ -181,10 +194,21 @@ impl DataJob {
         Ok(())
     }
 
+    /// Every temperature of the job: the sweep's, or `settings.tau`.
+    pub fn temperatures(&self) -> Vec<f64> {
+        if self.taus.is_empty() {
+            vec![self.settings.tau]
+        } else {
+            self.taus.clone()
+        }
+    }
+
     /// The precision policy's inputs.
     fn policy(&self) -> Policy {
+        let taus = self.temperatures();
         Policy {
-            tau: self.settings.tau,
+            tau: taus.iter().copied().fold(f64::INFINITY, f64::min),
+            tau_max: taus.iter().copied().fold(0.0, f64::max),
             similarity: self.settings.similarity,
             force_f64: self.force_f64,
         }

@@ -22,6 +22,7 @@
 //!     keys: None,
 //!     symmetric: false,
 //!     settings: Settings { tau: 0.1, similarity: Similarity::Cosine, block: DEFAULT_BLOCK, portable: false },
+//!     taus: Vec::new(),
 //!     force_f64: false,
 //!     threads: Some(1),
 //!     columns: None,

@@ -104,6 +104,36 @@ pub struct Summary {
     /// written are theirs only; the totals above are still every record's.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub selected_anchors: Option<Vec<usize>>,
+    /// With several temperatures (`--tau` as a list or range): the one of
+    /// lowest mean loss (the first of equals), whose figures are `loss`,
+    /// `tau` and every record; absent with one temperature.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub best_tau: Option<f64>,
+    /// The mean loss at `best_tau` (equal to `loss`); absent with one
+    /// temperature.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub best_loss: Option<f64>,
+    /// The totals at each temperature of a sweep, in the order given; in
+    /// CSV, each temperature's figures as columns suffixed with its tau
+    /// (`loss_0.05`, `top1_accuracy_0.05`, ...). Absent with one temperature.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sweep: Option<Vec<SweepEntry>>,
+}
+
+/// The totals of one temperature of a sweep, from the records at that
+/// temperature.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SweepEntry {
+    /// The temperature; in CSV, the suffix of the other fields' column names.
+    pub tau: f64,
+    /// Mean loss, as the top-level `loss` would be at this tau.
+    pub loss: f64,
+    /// Share of records whose positive ranks first.
+    pub top1_accuracy: f64,
+    /// Mean reciprocal rank: the mean over records of 1 / rank.
+    pub mrr: f64,
+    /// Mean over records of p_positive.
+    pub mean_p_positive: f64,
 }
 
 /// How the extra negatives are given.
@@ -600,6 +630,9 @@ impl Report {
                 skipped_anchors: None,
                 directions,
                 selected_anchors: None,
+                best_tau: None,
+                best_loss: None,
+                sweep: None,
             },
             records,
         }
@@ -698,6 +731,9 @@ impl Report {
                 skipped_anchors: Some(skipped.to_vec()),
                 directions: None,
                 selected_anchors: None,
+                best_tau: None,
+                best_loss: None,
+                sweep: None,
             },
             records,
         }
@@ -713,6 +749,34 @@ impl Report {
             let dir = Some(d.direction);
             d.metrics.top_k = top_k(self.records.iter().filter(|r| r.direction == dir), ks);
         }
+    }
+
+    /// This report's totals as one temperature of a sweep.
+    pub fn sweep_entry(&self) -> SweepEntry {
+        let recs = &self.records;
+        SweepEntry {
+            tau: self.summary.tau,
+            loss: self.summary.loss,
+            top1_accuracy: self.summary.top1_accuracy,
+            mrr: mean(recs.iter().map(|r| 1.0 / r.rank as f64)),
+            mean_p_positive: mean(recs.iter().map(|r| r.p_positive)),
+        }
+    }
+
+    /// The report of a sweep from the reports at each of its temperatures
+    /// (at least two, in the order swept): that of the lowest mean loss
+    /// (the first of equals), with every temperature's totals in `sweep`.
+    /// Returns it and the index of its temperature.
+    pub fn of_sweep(reports: Vec<Report>) -> (Report, usize) {
+        let sweep: Vec<SweepEntry> = reports.iter().map(Report::sweep_entry).collect();
+        let best = (0..sweep.len())
+            .min_by(|&a, &b| sweep[a].loss.total_cmp(&sweep[b].loss))
+            .expect("a sweep has temperatures");
+        let mut report = reports.into_iter().nth(best).expect("in range");
+        report.summary.best_tau = Some(sweep[best].tau);
+        report.summary.best_loss = Some(sweep[best].loss);
+        report.summary.sweep = Some(sweep);
+        (report, best)
     }
 }
 

@@ -81,6 +81,74 @@ impl Session {
         self.run_on(&self.loaded, settings, progress)
     }
 
+    /// The job's run: one temperature, or its sweep in one pass (the
+    /// report of the best temperature, with the sweep's totals; the core
+    /// then lists the terms of that temperature).
+    pub fn run_job(&self, progress: &dyn Progress) -> Result<Finished<'_>> {
+        let taus = &self.job.taus;
+        if taus.len() < 2 {
+            return self.run(self.job.settings, progress);
+        }
+        let (mut finished, reports) =
+            self.sweep_on(&self.loaded, self.job.settings, taus, progress)?;
+        let (report, best) = Report::of_sweep(reports);
+        finished.core.set_tau(taus[best]);
+        finished.report = report;
+        Ok(finished)
+    }
+
+    /// One pass of the core over `loaded` at every temperature of `taus`
+    /// (each tile's products computed once): the prepared core (at
+    /// `settings.tau`) with the report at `taus[0]`, and the report at each
+    /// temperature, in order. Each report is the one a run at its
+    /// temperature alone gives, to the bit.
+    pub fn sweep_on<'l>(
+        &self,
+        loaded: &'l Loaded,
+        settings: Settings,
+        taus: &[f64],
+        progress: &dyn Progress,
+    ) -> Result<(Finished<'l>, Vec<Report>)> {
+        let core = self
+            .pool
+            .install(|| Core::prepare(&loaded.layout, &loaded.data, settings))?;
+        let (core, objective) = self.objective(core, loaded)?;
+        progress.start(core.tile_count());
+        let stats = self
+            .pool
+            .install(|| core.sweep(taus, &|n| progress.advance(n)));
+        let reports: Vec<Report> = taus
+            .iter()
+            .zip(&stats)
+            .map(|(&tau, stats)| Report::new(self.context(loaded, &core, tau, objective), stats))
+            .collect();
+        let report = reports[0].clone();
+        Ok((Finished { core, report }, reports))
+    }
+
+    /// What a report needs besides the records, for a run at `tau`.
+    fn context<'l>(
+        &self,
+        loaded: &'l Loaded,
+        core: &Core<'_>,
+        tau: f64,
+        objective: Objective,
+    ) -> Context<'l> {
+        Context {
+            layout: &loaded.layout,
+            tau,
+            similarity: core.similarity(),
+            precision: core.precision(),
+            precision_note: loaded.data.precision_note().map(str::to_string),
+            input_dtype: loaded.input_dtype.clone(),
+            dimension: loaded.first().cols(),
+            dropped_columns: loaded.dropped_columns.clone(),
+            norms: loaded.data.norms(),
+            n_candidates: (core.n_candidates(false), core.n_candidates(true)),
+            objective,
+        }
+    }
+
     /// One run of the core over other data (a modified copy of the
     /// session's), on the session's pool.
     pub fn run_on<'l>(
@@ -95,22 +163,7 @@ impl Session {
         let (core, objective) = self.objective(core, loaded)?;
         progress.start(core.tile_count());
         let stats = self.pool.install(|| core.run(&|n| progress.advance(n)));
-        let report = Report::new(
-            Context {
-                layout: &loaded.layout,
-                tau: settings.tau,
-                similarity: settings.similarity,
-                precision: core.precision(),
-                precision_note: loaded.data.precision_note().map(str::to_string),
-                input_dtype: loaded.input_dtype.clone(),
-                dimension: loaded.first().cols(),
-                dropped_columns: loaded.dropped_columns.clone(),
-                norms: loaded.data.norms(),
-                n_candidates: (core.n_candidates(false), core.n_candidates(true)),
-                objective,
-            },
-            &stats,
-        );
+        let report = Report::new(self.context(loaded, &core, settings.tau, objective), &stats);
         Ok(Finished { core, report })
     }
 
@@ -182,7 +235,7 @@ impl Session {
 /// targets and library users).
 pub fn compute_report(job: &DataJob) -> Result<Report> {
     let session = Session::open(job.clone())?;
-    Ok(session.run(job.settings, &Silent)?.report)
+    Ok(session.run_job(&Silent)?.report)
 }
 
 #[cfg(test)]
@@ -233,6 +286,7 @@ mod tests {
                 block,
                 portable: false,
             },
+            taus: Vec::new(),
             force_f64: false,
             threads: Some(1),
             columns: None,

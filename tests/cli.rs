@@ -196,6 +196,18 @@ fn a_tau_that_looks_like_a_logit_scale_draws_one_warning() {
     // Just below the line: no warning.
     run_ok(root(), &["compute", "fixtures/seed.csv", "--tau", "9.99"]);
 
+    // A sweep that reaches 10: one warning for the sweep.
+    let sweep = run(
+        root(),
+        &["compute", "fixtures/seed.csv", "--tau", "0.1:20:3"],
+    );
+    assert!(sweep.status.success());
+    assert_eq!(
+        stderr(&sweep),
+        "warning: --tau reaches 20, which looks like a logit scale, not a temperature \
+         (logits are similarities divided by tau; a logit scale S is tau 1/S)\n"
+    );
+
     // explain warns too, and has --quiet.
     let ex = run(root(), &["explain", "--tau", "20"]);
     assert!(ex.status.success());

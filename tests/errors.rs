@@ -336,6 +336,13 @@ fn cases() -> Vec<Case> {
         usage("tau nan", &["compute", "e.npy", "--tau", "nan"]),
         usage("tau inf", &["compute", "e.npy", "--tau", "inf"]),
         usage("tau abc", &["compute", "e.npy", "--tau", "abc"]),
+        usage("tau list with an empty item", &["compute", "e.npy", "--tau", "0.1,,0.2"]),
+        usage("tau list with a tau twice", &["compute", "e.npy", "--tau", "0.1,0.2,0.1"]),
+        usage("tau range going down", &["compute", "e.npy", "--tau", "1:0.1:5"]),
+        usage("tau range of one", &["compute", "e.npy", "--tau", "0.01:1:1"]),
+        usage("tau range without N", &["compute", "e.npy", "--tau", "0.01:1"]),
+        usage("tau range of 101", &["compute", "e.npy", "--tau", "0.01:1:101"]),
+        usage("tau range with 0", &["compute", "e.npy", "--tau", "0:1:3"]),
         usage("--pairs with --keys", &["compute", "e.npy", "--pairs", "e.npy", "--keys", "e.npy"]),
         usage("--symmetric alone", &["compute", "e.npy", "--symmetric"]),
         usage("--terms with --summary", &["compute", "e.npy", "--terms", "--summary"]),
@@ -382,6 +389,7 @@ fn cases() -> Vec<Case> {
         // missing file is not what the message is about.
         case("explain: --direction without --keys, before reading", &["explain", "missing.npy", "--direction", "query-to-key"], 2, Some("--direction applies to --keys only (queries against keys, and keys against queries with --symmetric)")),
         case("explain: key-to-query without --symmetric", &["explain", "missing.npy", "--keys", "k.npy", "--direction", "key-to-query"], 2, Some("--direction key-to-query needs --symmetric (without it every record is query-to-key)")),
+        case("explain with several temperatures", &["explain", "missing.npy", "--tau", "0.1,0.2"], 2, Some("explain takes one --tau: its table of temperatures already shows the loss at several (compute --tau sweeps a list or range)")),
         case("explain: --keys without EMB", &["explain", "--keys", "missing.npy"], 2, Some("--pairs and --keys describe a file: give EMB too (without it, explain shows the built-in example)")),
         case("two inputs on standard input, before reading", &["compute", "-", "-", "-o", "out.json"], 2, Some("only one of EMB and VIEW2 can be standard input")),
         case("--columns on .npy", &["compute", "e.npy", "--columns", "2:"], 2, Some("--columns 2: picks columns of text input, but e.npy is a .npy file"))

@@ -52,6 +52,7 @@ fuzz_target!(|data: &[u8]| {
             block: DEFAULT_BLOCK,
             portable: false,
         },
+        taus: Vec::new(),
         force_f64: true,
         threads: Some(1),
         columns: None,

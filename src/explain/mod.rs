@@ -312,6 +312,7 @@ fn example_data(settings: Settings) -> Result<Loaded> {
     let layout = Layout::two_view(name, EXAMPLE.len())?;
     let policy = Policy {
         tau: settings.tau,
+        tau_max: settings.tau,
         similarity: settings.similarity,
         force_f64: false,
     };
@@ -545,44 +546,37 @@ fn gather(args: &ExplainArgs) -> Result<Facts> {
         taus.push(settings.tau);
         taus.sort_by(f64::total_cmp);
     }
+    // Every tau of the table and the flat one, in one pass of the core.
+    let mut all_taus = taus.clone();
+    all_taus.push(FLAT_TAU);
+    let (mut swept, reports) = session.sweep_on(loaded, settings, &all_taus, &Silent)?;
     let mut sweep = Vec::with_capacity(taus.len());
-    for tau in taus {
-        let run_here = |tau: f64| -> Result<SweepRow> {
-            let other = if tau == settings.tau {
-                None
-            } else {
-                Some(session.run(Settings { tau, ..settings }, &Silent)?)
-            };
-            let terms = match &other {
-                Some(o) => session.terms(o, record)?,
-                None => all.clone(),
-            };
-            let r = other.as_ref().map_or(report, |o| &o.report);
-            let neg_total: f64 = terms
-                .iter()
-                .filter(|t| t.index != rec.positive)
-                .map(|t| t.p)
-                .sum();
-            let hard = hardest.and_then(|h| terms.iter().find(|t| t.index == h));
-            Ok(SweepRow {
-                tau,
-                loss: r.records[record].loss,
-                p_positive: r.records[record].p_positive,
-                hardest_p: hard.map(|t| t.p),
-                hardest_of_negatives: hard.filter(|_| neg_total > 0.0).map(|t| t.p / neg_total),
-                mean_loss: r.summary.loss,
-                current: tau == settings.tau,
-            })
+    for (&tau, r) in taus.iter().zip(&reports) {
+        let terms = if tau == settings.tau {
+            all.clone()
+        } else {
+            swept.core.set_tau(tau);
+            session.terms(&swept, record)?
         };
-        sweep.push(run_here(tau)?);
+        let neg_total: f64 = terms
+            .iter()
+            .filter(|t| t.index != rec.positive)
+            .map(|t| t.p)
+            .sum();
+        let hard = hardest.and_then(|h| terms.iter().find(|t| t.index == h));
+        sweep.push(SweepRow {
+            tau,
+            loss: r.records[record].loss,
+            p_positive: r.records[record].p_positive,
+            hardest_p: hard.map(|t| t.p),
+            hardest_of_negatives: hard.filter(|_| neg_total > 0.0).map(|t| t.p / neg_total),
+            mean_loss: r.summary.loss,
+            current: tau == settings.tau,
+        });
     }
     // The upper limit log(n) shows at a very high temperature.
     let flat = {
-        let flat_tau = Settings {
-            tau: FLAT_TAU,
-            ..settings
-        };
-        let r = session.run(flat_tau, &Silent)?.report;
+        let r = reports.last().expect("the flat tau was swept");
         Some((r.records[record].loss, r.summary.loss))
     };
 

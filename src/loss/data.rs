@@ -22,7 +22,11 @@ const MAX_LOGIT: f64 = 1e300;
 /// What the precision policy is asked: the settings and `--precision f64`.
 #[derive(Debug, Clone, Copy)]
 pub struct Policy {
+    /// The temperature (of a sweep, the smallest).
     pub tau: f64,
+    /// The largest temperature of a sweep (`tau` otherwise): float32
+    /// products serve a sweep only if they serve each of its temperatures.
+    pub tau_max: f64,
     pub similarity: Similarity,
     /// `--precision f64`.
     pub force_f64: bool,
@@ -314,15 +318,24 @@ pub(crate) fn zero_row(e: &Embeddings, row: usize) -> Error {
 /// for or if either file is, or if float32 products of these rows would be
 /// too coarse or would overflow or underflow.
 fn choose(policy: Policy, dimension: usize, any_f64: bool, fit: &Fit) -> precision::Choice {
-    precision::choose(&precision::Request {
-        force_f64: policy.force_f64,
-        any_f64,
-        dimension,
-        tau: policy.tau,
-        similarity: policy.similarity,
-        largest_norms: fit.largest,
-        norms_fit_f32: fit.fit_f32,
-    })
+    let at = |tau: f64| {
+        precision::choose(&precision::Request {
+            force_f64: policy.force_f64,
+            any_f64,
+            dimension,
+            tau,
+            similarity: policy.similarity,
+            largest_norms: fit.largest,
+            norms_fit_f32: fit.fit_f32,
+        })
+    };
+    // The smallest tau asks most of float32 products' precision, the
+    // largest most of their range (see `precision::choose`).
+    let choice = at(policy.tau);
+    if choice.f64_products || policy.tau_max == policy.tau {
+        return choice;
+    }
+    at(policy.tau_max)
 }
 
 /// What the precision policy needs to know of the row norms.
@@ -502,6 +515,7 @@ mod tests {
 
     const COSINE: Policy = Policy {
         tau: 0.1,
+        tau_max: 0.1,
         similarity: Similarity::Cosine,
         force_f64: false,
     };
@@ -555,6 +569,7 @@ mod tests {
             };
             let policy = Policy {
                 tau: 0.2,
+                tau_max: 0.2,
                 similarity,
                 force_f64: false,
             };

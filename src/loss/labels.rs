@@ -42,8 +42,8 @@ pub struct PositiveTerm {
 #[derive(Debug, Clone, PartialEq)]
 pub struct AnchorStats {
     pub anchor: usize,
-    /// The record of its best positive (highest logit; the first in row
-    /// order among equals): its rank is the anchor's, its terms the
+    /// The record of its best positive (highest similarity, so highest
+    /// logit at every temperature; the first in row order among equals): its rank is the anchor's, its terms the
     /// anchor's candidates.
     pub best: usize,
     /// Mean of the positives' similarities and logits.
@@ -60,12 +60,15 @@ pub struct AnchorStats {
     pub terms: Vec<PositiveTerm>,
 }
 
-/// Among records `ks`, the one whose positive has the highest logit (the
-/// first of equals): the record the pass ranks and the report's `positive`.
-pub fn best_record(ks: &[usize], logit: &[f64]) -> usize {
+/// Among records `ks`, the one whose positive has the highest similarity
+/// `sim` (the first of equals): the record the pass ranks and the report's
+/// `positive`. Similarity rather than logit, so that it is the same record
+/// at every temperature of a sweep (two similarities 1 ulp apart can give
+/// equal logits at one tau and not at another).
+pub fn best_record(ks: &[usize], sim: &[f64]) -> usize {
     let mut best = ks[0];
     for &k in &ks[1..] {
-        if logit[k] > logit[best] {
+        if sim[k] > sim[best] {
             best = k;
         }
     }
@@ -79,7 +82,7 @@ pub fn anchors(
     stats: &[RecordStats],
     reduction: MultiPositive,
 ) -> Vec<AnchorStats> {
-    let logits: Vec<f64> = stats.iter().map(|s| s.logit).collect();
+    let sims: Vec<f64> = stats.iter().map(|s| s.sim).collect();
     let mut out = Vec::new();
     let mut start = 0;
     let records = &layout.records;
@@ -90,7 +93,7 @@ pub fn anchors(
             end += 1;
         }
         let ks: Vec<usize> = (start..end).collect();
-        let best = best_record(&ks, &logits);
+        let best = best_record(&ks, &sims);
         let terms: Vec<PositiveTerm> = ks
             .iter()
             .map(|&k| {

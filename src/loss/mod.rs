@@ -477,6 +477,11 @@ impl<'a> Core<'a> {
         }).sum())
     }
 
+    /// How the core compares embeddings.
+    pub fn similarity(&self) -> Similarity {
+        self.settings.similarity
+    }
+
     /// The precision products are computed in: "f32" or "f64".
     pub fn precision(&self) -> &'static str {
         match self.inner {
@@ -503,7 +508,32 @@ impl<'a> Core<'a> {
 
     /// Runs the fused pass and returns one finding per record, in record order.
     pub fn run(&self, progress: &(dyn Fn(u64) + Sync)) -> Vec<RecordStats> {
-        with_prepared!(&self.inner, p => self.pass(p, Purpose::Run).stats(self.layout, progress))
+        let mut all = self.sweep(&[self.settings.tau], progress);
+        all.pop().expect("one temperature")
+    }
+
+    /// Runs the fused pass once for every temperature of `taus`: each tile's
+    /// products are computed once and folded at each temperature. Returns,
+    /// per temperature in the order given, one finding per record in record
+    /// order, each the very bits [`Core::run`] gives at that temperature
+    /// alone (the state of each temperature is that of its own pass, and
+    /// its sums are merged in the same fixed order).
+    pub fn sweep(&self, taus: &[f64], progress: &(dyn Fn(u64) + Sync)) -> Vec<Vec<RecordStats>> {
+        if taus.is_empty() {
+            return Vec::new();
+        }
+        with_prepared!(&self.inner, p => self.pass(p, taus, Purpose::Run).stats(self.layout, progress))
+    }
+
+    /// The temperature [`Core::terms`] and [`Core::run`] use.
+    pub fn tau(&self) -> f64 {
+        self.settings.tau
+    }
+
+    /// Sets the temperature [`Core::terms`] and [`Core::run`] use (after a
+    /// sweep, the terms of its best temperature).
+    pub fn set_tau(&mut self, tau: f64) {
+        self.settings.tau = tau;
     }
 
     /// Streams the terms of the given records, in the given order: `each` gets
@@ -516,16 +546,23 @@ impl<'a> Core<'a> {
         records: &[usize],
         each: &mut TermSink<'_, E>,
     ) -> std::result::Result<(), E> {
-        with_prepared!(&self.inner, p => self.pass(p, Purpose::Terms).terms(self.layout, records, each))
+        let tau = [self.settings.tau];
+        with_prepared!(&self.inner, p => self.pass(p, &tau, Purpose::Terms).terms(self.layout, records, each))
     }
 
-    fn pass<'s, T: Stored>(&'s self, p: &'s Prepared<'a, T>, purpose: Purpose) -> Pass<'s, 'a, T> {
+    fn pass<'s, T: Stored>(
+        &'s self,
+        p: &'s Prepared<'a, T>,
+        taus: &[f64],
+        purpose: Purpose,
+    ) -> Pass<'s, 'a, T> {
         Pass::new(
             &p.a,
             p.b.as_ref(),
             &p.extra,
             self.layout,
             &self.settings,
+            taus,
             purpose,
         )
         .with_objective(self.in_batch, self.decoupled)

@@ -5,7 +5,9 @@
 use std::io::{self, Write};
 
 use super::{Options, Terms, linear, rounded};
-use crate::report::{Cell, Column, Metrics, RECORD_COLUMNS, Report, TERM_COLUMNS, TermRow};
+use crate::report::{
+    Cell, Column, Metrics, RECORD_COLUMNS, Report, SweepEntry, TERM_COLUMNS, TermRow,
+};
 
 /// Up to this many records, a table lists them all; past it, the worst ones.
 pub const FULL_TABLE_LIMIT: usize = 32;
@@ -271,8 +273,13 @@ pub fn write(
     }
     writeln!(
         out,
-        "{bullet}tau {}, {} similarity, {} layout{}, {} products, dimension {}",
+        "{bullet}tau {}{}, {} similarity, {} layout{}, {} products, dimension {}",
         s.tau,
+        if s.sweep.is_some() {
+            " (the lowest loss of the sweep below)"
+        } else {
+            ""
+        },
         s.similarity.name(),
         s.layout.name(),
         if s.symmetric { " (symmetric)" } else { "" },
@@ -304,5 +311,45 @@ pub fn write(
             "{bullet}decoupled loss: each denominator leaves out its positive, so a loss can be negative"
         )?;
     }
+    if let Some(sweep) = &s.sweep {
+        write_sweep(sweep, s.best_tau, style, out)?;
+    }
     Ok(())
+}
+
+/// The totals at each temperature of a sweep, the best one starred.
+fn write_sweep(
+    sweep: &[SweepEntry],
+    best: Option<f64>,
+    style: Style,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    writeln!(out)?;
+    writeln!(
+        out,
+        "Temperature sweep ({} temperatures in one pass; * the lowest loss):",
+        sweep.len()
+    )?;
+    if style == Style::Markdown {
+        writeln!(out)?;
+    }
+    let rows: Vec<Vec<String>> = sweep
+        .iter()
+        .map(|e| {
+            let star = if Some(e.tau) == best { "*" } else { "" };
+            vec![
+                format!("{}{star}", e.tau),
+                rounded(e.loss, 6),
+                format!("{}%", rounded(100.0 * e.top1_accuracy, 4)),
+                rounded(e.mrr, 6),
+                rounded(e.mean_p_positive, 6),
+            ]
+        })
+        .collect();
+    render(
+        &["tau", "loss", "top-1", "mrr", "mean p_positive"],
+        &rows,
+        style,
+        out,
+    )
 }

@@ -172,6 +172,9 @@ fn build(tau: f64, layout: LayoutKind, symmetric: bool, specs: Vec<Spec>) -> (Re
         skipped_anchors: None,
         directions,
         selected_anchors: None,
+        best_tau: None,
+        best_loss: None,
+        sweep: None,
     };
     (Report { summary, records }, HandTerms(terms))
 }

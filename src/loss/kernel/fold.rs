@@ -6,7 +6,7 @@ use std::sync::atomic::AtomicU64;
 
 use super::element::{Element, Stored};
 use super::schedule::Tile;
-use super::{Anchors, MAIN, Pass};
+use super::{Anchors, MAIN, Pass, Temp};
 use crate::loss::cpu::{Avx2Fma, Fused, Madd, Portable};
 use crate::loss::exp::{Lse, exp, exp32, max_of, sum_lanes};
 use crate::loss::rows32;
@@ -69,6 +69,7 @@ impl<S: Stored> Pass<'_, '_, S> {
     /// on the threads, so a run gives the same bits for any number.
     pub(super) fn fold_dispatch(
         &self,
+        tp: &Temp,
         t: &Tile,
         g: &[S::Tile],
         buf: &mut Buffers,
@@ -76,14 +77,16 @@ impl<S: Stored> Pass<'_, '_, S> {
         above: &[AtomicU64],
     ) -> Vec<Lse> {
         match self.cpu {
-            Some(cpu) => self.fold_avx2(cpu, t, g, buf, rows, above),
-            None => self.fold_any(Portable, t, g, buf, rows, above),
+            Some(cpu) => self.fold_avx2(tp, cpu, t, g, buf, rows, above),
+            None => self.fold_any(tp, Portable, t, g, buf, rows, above),
         }
     }
 
     /// The fold compiled for AVX2 and FMA.
+    #[allow(clippy::too_many_arguments)]
     fn fold_avx2(
         &self,
+        tp: &Temp,
         cpu: Avx2Fma,
         t: &Tile,
         g: &[S::Tile],
@@ -94,8 +97,10 @@ impl<S: Stored> Pass<'_, '_, S> {
         #[cfg(target_arch = "x86_64")]
         {
             #[target_feature(enable = "avx2,fma")]
+            #[allow(clippy::too_many_arguments)]
             fn compiled<S: Stored>(
                 pass: &Pass<'_, '_, S>,
+                tp: &Temp,
                 cpu: Avx2Fma,
                 t: &Tile,
                 g: &[S::Tile],
@@ -103,10 +108,10 @@ impl<S: Stored> Pass<'_, '_, S> {
                 rows: &mut [Lse],
                 above: &[AtomicU64],
             ) -> Vec<Lse> {
-                pass.fold_any(cpu, t, g, buf, rows, above)
+                pass.fold_any(tp, cpu, t, g, buf, rows, above)
             }
             // SAFETY: the token exists only where the CPU has AVX2 and FMA.
-            unsafe { compiled(self, cpu, t, g, buf, rows, above) }
+            unsafe { compiled(self, tp, cpu, t, g, buf, rows, above) }
         }
         #[cfg(not(target_arch = "x86_64"))]
         match cpu.never {}
@@ -114,8 +119,10 @@ impl<S: Stored> Pass<'_, '_, S> {
 
     /// The float32 fold where it applies, the general one otherwise.
     #[inline(always)]
+    #[allow(clippy::too_many_arguments)]
     fn fold_any<C: Cpu>(
         &self,
+        tp: &Temp,
         cpu: C,
         t: &Tile,
         g: &[S::Tile],
@@ -123,12 +130,12 @@ impl<S: Stored> Pass<'_, '_, S> {
         rows: &mut [Lse],
         above: &[AtomicU64],
     ) -> Vec<Lse> {
-        if self.exp32
-            && let (Some(shift), Some(g)) = (self.fixed_shift, <S::Tile>::as_f32(g))
+        if tp.exp32
+            && let (Some(shift), Some(g)) = (tp.fixed_shift, <S::Tile>::as_f32(g))
         {
-            return self.fold32(cpu, t, g, shift as f32, buf, rows, above);
+            return self.fold32(tp, cpu, t, g, shift as f32, buf, rows, above);
         }
-        self.fold::<C::Madd>(t, g, buf, rows, above)
+        self.fold::<C::Madd>(tp, t, g, buf, rows, above)
     }
 
     /// Folds one tile, a row at a time: the row's logits, its rank counts
@@ -137,6 +144,7 @@ impl<S: Stored> Pass<'_, '_, S> {
     #[inline(always)]
     fn fold<M: Madd>(
         &self,
+        tp: &Temp,
         t: &Tile,
         g: &[S::Tile],
         buf: &mut Buffers,
@@ -145,7 +153,7 @@ impl<S: Stored> Pass<'_, '_, S> {
     ) -> Vec<Lse> {
         let bj = t.j1 - t.j0;
         let d = self.a.m.ncols() as f64;
-        let (cand, col_scale) = self.cand(t.side);
+        let (cand, col_scale) = (self.cand(t.side), tp.col(t.side));
         let col_scale = &col_scale[t.j0..t.j1];
         let col = self.col.as_ref().filter(|_| t.cols);
         let Buffers {
@@ -162,8 +170,8 @@ impl<S: Stored> Pass<'_, '_, S> {
             (&mut colshift[..bj], &mut colsum[..bj], &mut colmax[..bj]);
 
         if let Some(col) = col {
-            if self.fixed_shift.is_none() {
-                self.column_shifts(t, col, g, l, colshift);
+            if tp.fixed_shift.is_none() {
+                self.column_shifts(tp, t, col, g, l, colshift);
             }
             colsum.fill(0.0);
             colmax.fill(f64::NEG_INFINITY);
@@ -171,11 +179,11 @@ impl<S: Stored> Pass<'_, '_, S> {
         let size_j = max_of(&cand.size[t.j0..t.j1]).max(0.0);
         for (ii, acc) in rows.iter_mut().enumerate().take(t.i1 - t.i0) {
             let i = t.i0 + ii;
-            self.logit_row(t, ii, g, col_scale, l);
+            self.logit_row(tp, t, ii, g, col_scale, l);
             let row_recs = if t.rows { self.fwd.records.get(i) } else { &[] };
 
-            let tol = self.window(d, self.a.size[i] * size_j);
-            self.row_ranks(t, i, row_recs, l, max_of(l), tol, above);
+            let tol = self.window(tp, d, self.a.size[i] * size_j);
+            self.row_ranks(tp, t, i, row_recs, l, max_of(l), tol, above);
             // The columns' maxima, to find the few columns that need counting.
             if col.is_some() {
                 for (m, &x) in colmax.iter_mut().zip(l.iter()) {
@@ -186,7 +194,7 @@ impl<S: Stored> Pass<'_, '_, S> {
             // The row's partial sum, without its positives, then the
             // columns' sums, without the entries where row i is the column
             // anchor's positive. With a fixed shift one exponential serves both.
-            match self.fixed_shift {
+            match tp.fixed_shift {
                 Some(shift) => {
                     for (ex, &x) in e.iter_mut().zip(l.iter()) {
                         *ex = exp::<M>(x - shift);
@@ -239,12 +247,13 @@ impl<S: Stored> Pass<'_, '_, S> {
             return Vec::new();
         };
         self.column_ranks(
+            tp,
             t,
             col,
             |jj| colmax[jj],
             |ii, jj| {
                 // The same expression as `logit_row`, so the same bits.
-                let rs = self.row_scale[t.i0 + ii];
+                let rs = tp.row_scale[t.i0 + ii];
                 Into::<f64>::into(g[ii * bj + jj]) * rs * col_scale[jj]
             },
             above,
@@ -253,7 +262,7 @@ impl<S: Stored> Pass<'_, '_, S> {
             .iter()
             .zip(colsum.iter())
             .map(|(&m, &sum)| {
-                let max = self.fixed_shift.unwrap_or(m);
+                let max = tp.fixed_shift.unwrap_or(m);
                 if sum == 0.0 {
                     Lse::EMPTY
                 } else {
@@ -275,6 +284,7 @@ impl<S: Stored> Pass<'_, '_, S> {
     #[allow(clippy::too_many_arguments)]
     fn fold32<C: Cpu>(
         &self,
+        tp: &Temp,
         cpu: C,
         t: &Tile,
         g: &[f32],
@@ -302,7 +312,7 @@ impl<S: Stored> Pass<'_, '_, S> {
             &mut colsum[..bj],
             &mut colmax32[..bj],
         );
-        let (cand, col_scale) = self.cand(t.side);
+        let (cand, col_scale) = (self.cand(t.side), tp.col(t.side));
         for (c, &s) in cs.iter_mut().zip(&col_scale[t.j0..t.j1]) {
             *c = s as f32;
         }
@@ -313,7 +323,7 @@ impl<S: Stored> Pass<'_, '_, S> {
         let size_j = max_of(&cand.size[t.j0..t.j1]).max(0.0);
         for (ii, acc) in rows.iter_mut().enumerate().take(t.i1 - t.i0) {
             let i = t.i0 + ii;
-            let rs = self.row_scale[i] as f32;
+            let rs = tp.row_scale[i] as f32;
             let grow = &g[ii * bj..(ii + 1) * bj];
             let mut row_max =
                 cpu.row_logits(grow, rs, cs, l, col.is_some().then_some(&mut *colmax)) as f64;
@@ -324,8 +334,8 @@ impl<S: Stored> Pass<'_, '_, S> {
                 row_max = rows32::max_of(l) as f64;
             }
             let row_recs = if t.rows { self.fwd.records.get(i) } else { &[] };
-            let tol = self.window(d, self.a.size[i] * size_j);
-            self.row_ranks(t, i, row_recs, l, row_max, tol, above);
+            let tol = self.window(tp, d, self.a.size[i] * size_j);
+            self.row_ranks(tp, t, i, row_recs, l, row_max, tol, above);
 
             // Mask the row's positives (left out of its own sum) and the
             // entries where row i is the column anchor's positive (left out
@@ -379,12 +389,13 @@ impl<S: Stored> Pass<'_, '_, S> {
             return Vec::new();
         };
         self.column_ranks(
+            tp,
             t,
             col,
             |jj| colmax[jj] as f64,
             |ii, jj| {
                 // The same expression as the row's logits, so the same bits.
-                let rs = self.row_scale[t.i0 + ii] as f32;
+                let rs = tp.row_scale[t.i0 + ii] as f32;
                 rows32::logit(g[ii * bj + jj], rs, cs[jj]) as f64
             },
             above,
@@ -441,9 +452,17 @@ impl<S: Stored> Pass<'_, '_, S> {
 
     /// Row ii of the tile's logits into `l`; the anchor itself is -inf.
     #[inline(always)]
-    fn logit_row(&self, t: &Tile, ii: usize, g: &[S::Tile], col_scale: &[f64], l: &mut [f64]) {
+    fn logit_row(
+        &self,
+        tp: &Temp,
+        t: &Tile,
+        ii: usize,
+        g: &[S::Tile],
+        col_scale: &[f64],
+        l: &mut [f64],
+    ) {
         let bj = l.len();
-        let rs = self.row_scale[t.i0 + ii];
+        let rs = tp.row_scale[t.i0 + ii];
         let grow = &g[ii * bj..(ii + 1) * bj];
         for ((l, &g), &cs) in l.iter_mut().zip(grow).zip(col_scale) {
             *l = Into::<f64>::into(g) * rs * cs;
@@ -458,6 +477,7 @@ impl<S: Stored> Pass<'_, '_, S> {
     #[inline(always)]
     fn column_shifts(
         &self,
+        tp: &Temp,
         t: &Tile,
         col: &Anchors,
         g: &[S::Tile],
@@ -465,9 +485,9 @@ impl<S: Stored> Pass<'_, '_, S> {
         colshift: &mut [f64],
     ) {
         colshift.fill(f64::NEG_INFINITY);
-        let col_scale = &self.col_scale[t.j0..t.j1];
+        let col_scale = &tp.col_scale[t.j0..t.j1];
         for ii in 0..t.i1 - t.i0 {
-            self.logit_row(t, ii, g, col_scale, l);
+            self.logit_row(tp, t, ii, g, col_scale, l);
             mask(l, col.reverse.get(t.i0 + ii), t.j0, f64::NEG_INFINITY);
             for (m, &x) in colshift.iter_mut().zip(l.iter()) {
                 *m = m.max(x);

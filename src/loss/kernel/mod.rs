@@ -149,8 +149,6 @@ pub const MAIN: usize = 0;
 struct Extra<'p, 'a, T> {
     side: &'p Side<'a, T>,
     visible: Visible,
-    /// Its part of the tile logits' scaling ([`Scaling`]).
-    col_scale: Vec<f64>,
 }
 
 /// Anchors whose candidates lie on the other side of the tile.
@@ -185,13 +183,9 @@ pub struct Pass<'p, 'a, T> {
     /// Further candidate sides of the forward anchors: negatives only,
     /// folded after the main side ([`MAIN`] + 1 onwards).
     extra: Vec<Extra<'p, 'a, T>>,
-    /// 1 / tau (infinite for a tau below 1/f64::MAX: see [`Pass::per_tau`]).
-    inv_tau: f64,
-    tau: f64,
-    /// Tile logits are `(g * row_scale[i]) * col_scale[j]`, g the tile's
-    /// dot product ([`Scaling`]).
-    row_scale: Vec<f64>,
-    col_scale: Vec<f64>,
+    /// What depends on the temperature, one per temperature of the pass:
+    /// each tile's products are computed once and folded for every one.
+    temps: Vec<Temp>,
     block: usize,
     /// Forward anchors (rows of `a`).
     fwd: Anchors,
@@ -203,6 +197,26 @@ pub struct Pass<'p, 'a, T> {
     positive: Vec<usize>,
     /// Each record's positive similarity, from [`Pass::precise_sim`].
     positive_sim: Vec<f64>,
+    /// The token of AVX2 + FMA where the CPU has both and the caller did
+    /// not ask for the portable code: the hand-vectorized code runs with it.
+    cpu: Option<Avx2Fma>,
+}
+
+/// The part of a pass that depends on the temperature. A pass holds one per
+/// temperature (a sweep holds several), and folds each tile for every one
+/// while the tile is in cache; each is exactly the state a pass at that
+/// temperature alone would hold, so each temperature's figures are those of
+/// its own pass, to the bit.
+pub struct Temp {
+    /// 1 / tau (infinite for a tau below 1/f64::MAX: see [`Temp::per_tau`]).
+    inv_tau: f64,
+    tau: f64,
+    /// Tile logits are `(g * row_scale[i]) * col_scale[j]`, g the tile's
+    /// dot product ([`Scaling`]).
+    row_scale: Vec<f64>,
+    col_scale: Vec<f64>,
+    /// The column factors of each extra candidate side.
+    extra_scale: Vec<Vec<f64>>,
     /// Each record's positive logit, `positive_sim / tau` (as
     /// [`Pass::precise_logit`] computes it).
     positive_logit: Vec<f64>,
@@ -214,9 +228,59 @@ pub struct Pass<'p, 'a, T> {
     /// fixed shift's span keeps every term a normal float32 (see
     /// [`fold32`](Pass::fold32)).
     exp32: bool,
-    /// The token of AVX2 + FMA where the CPU has both and the caller did
-    /// not ask for the portable code: the hand-vectorized code runs with it.
-    cpu: Option<Avx2Fma>,
+}
+
+impl Temp {
+    /// The state of a pass at `tau` over sides `a`, `b` and `extra`, for
+    /// records whose positive similarities are `positive_sim`.
+    fn new<'s, T>(
+        a: &Side<'s, T>,
+        b: &Side<'s, T>,
+        extra: &[&Side<'s, T>],
+        similarity: Similarity,
+        positive_sim: &[f64],
+        tau: f64,
+    ) -> Temp {
+        let fixed_shift = (similarity == Similarity::Cosine && 2.0 / tau <= FIXED_SHIFT_SPAN)
+            .then_some(1.0 / tau);
+        let scaling = Scaling::new(a, b, extra, tau);
+        Temp {
+            inv_tau: 1.0 / tau,
+            tau,
+            row_scale: scaling.row,
+            col_scale: scaling.col,
+            extra_scale: scaling.extra,
+            positive_logit: positive_sim.iter().map(|s| s / tau).collect(),
+            fixed_shift,
+            exp32: fixed_shift.is_some() && 2.0 / tau <= EXP32_SPAN,
+        }
+    }
+
+    /// The temperature.
+    pub fn tau(&self) -> f64 {
+        self.tau
+    }
+
+    /// x / tau, as `x * inv_tau` (the form every window has always used)
+    /// unless 1 / tau overflows.
+    pub(super) fn per_tau(&self, x: f64) -> f64 {
+        if self.inv_tau.is_finite() {
+            x * self.inv_tau
+        } else {
+            x / self.tau
+        }
+    }
+
+    /// The tile logits' column factors of candidate side `side` ([`MAIN`]
+    /// or an extra one).
+    #[inline(always)]
+    fn col(&self, side: usize) -> &[f64] {
+        if side == MAIN {
+            &self.col_scale
+        } else {
+            &self.extra_scale[side - 1]
+        }
+    }
 }
 
 /// What a pass found over part or all of the anchors x candidates grid,
@@ -337,13 +401,15 @@ impl<'p, 'a, S: Stored> Pass<'p, 'a, S> {
     /// one-file layouts), for the records of `layout`, with `extra`
     /// candidate sides of the forward anchors (negatives only); with
     /// [`Purpose::Run`] it also computes every record's positive similarity
-    /// (in parallel, on the caller's pool).
+    /// (in parallel, on the caller's pool). The pass folds every tile at
+    /// each temperature of `taus` (`settings.tau` is not read).
     pub fn new(
         a: &'p Side<'a, S>,
         b: Option<&'p Side<'a, S>>,
         extra: &'p [(Side<'a, S>, Visible)],
         layout: &Layout,
         settings: &Settings,
+        taus: &[f64],
         purpose: Purpose,
     ) -> Self {
         let records = &layout.records;
@@ -362,7 +428,6 @@ impl<'p, 'a, S: Stored> Pass<'p, 'a, S> {
             .collect();
         let n_a = a.m.nrows();
         let n_b = b.map_or(n_a, |b| b.m.nrows());
-        let tau = settings.tau;
         let positive_sim: Vec<f64> = match purpose {
             Purpose::Run => records
                 .par_iter()
@@ -377,16 +442,17 @@ impl<'p, 'a, S: Stored> Pass<'p, 'a, S> {
                 .collect(),
             Purpose::Terms => Vec::new(),
         };
-        let positive_logit: Vec<f64> = positive_sim.iter().map(|s| s / tau).collect();
         // In the labels layout only the best positive of each anchor is
         // ranked (its rank is the anchor's): ranking every positive would
-        // cost a pass over the candidates per positive pair.
+        // cost a pass over the candidates per positive pair. The best is
+        // the one of highest similarity, so that it is the same at every
+        // temperature of a sweep.
         let ranked: Vec<(usize, usize, usize)> =
             if layout.labels.is_some() && purpose == Purpose::Run {
                 fwd.chunk_by(|x, y| x.0 == y.0)
                     .map(|run| {
                         let ks: Vec<usize> = run.iter().map(|&(_, _, k)| k).collect();
-                        let best = crate::loss::labels::best_record(&ks, &positive_logit);
+                        let best = crate::loss::labels::best_record(&ks, &positive_sim);
                         *run.iter()
                             .find(|&&(_, _, k)| k == best)
                             .expect("one of the run")
@@ -417,18 +483,16 @@ impl<'p, 'a, S: Stored> Pass<'p, 'a, S> {
         } else {
             Some(anchors(n_b, n_a, &bwd, &bwd))
         };
-        let fixed_shift = (settings.similarity == Similarity::Cosine
-            && 2.0 / tau <= FIXED_SHIFT_SPAN)
-            .then_some(1.0 / tau);
         let extra_sides: Vec<&Side<'a, S>> = extra.iter().map(|(side, _)| side).collect();
-        let scaling = Scaling::new(a, b, &extra_sides, tau);
+        let temps = taus
+            .iter()
+            .map(|&tau| Temp::new(a, b, &extra_sides, settings.similarity, &positive_sim, tau))
+            .collect();
         let extra = extra
             .iter()
-            .zip(scaling.extra)
-            .map(|((side, visible), col_scale)| Extra {
+            .map(|(side, visible)| Extra {
                 side,
                 visible: *visible,
-                col_scale,
             })
             .collect();
         Pass {
@@ -442,18 +506,12 @@ impl<'p, 'a, S: Stored> Pass<'p, 'a, S> {
             },
             decoupled: false,
             extra,
-            inv_tau: 1.0 / tau,
-            tau,
-            row_scale: scaling.row,
-            col_scale: scaling.col,
+            temps,
             block: settings.block.max(1),
             fwd: anchors(n_a, n_b, &ranked, &fwd),
             col,
             positive: records.iter().map(|r| r.positive).collect(),
-            positive_logit,
             positive_sim,
-            fixed_shift,
-            exp32: fixed_shift.is_some() && 2.0 / tau <= EXP32_SPAN,
             cpu: if settings.portable {
                 None
             } else {
@@ -480,19 +538,22 @@ impl<'p, 'a, S: Stored> Pass<'p, 'a, S> {
         precise_sim(self.a, self.b, i, j)
     }
 
-    pub fn precise_logit(&self, i: usize, j: usize) -> f64 {
-        self.precise_sim(i, j) / self.tau
+    pub fn precise_logit(&self, tp: &Temp, i: usize, j: usize) -> f64 {
+        self.precise_sim(i, j) / tp.tau
     }
 
-    /// Candidate side `side` ([`MAIN`] or an extra one) and its tile
-    /// logits' column factors.
+    /// The temperatures of the pass, in the order it was given them.
+    pub fn temps(&self) -> &[Temp] {
+        &self.temps
+    }
+
+    /// Candidate side `side` ([`MAIN`] or an extra one).
     #[inline(always)]
-    fn cand(&self, side: usize) -> (&Side<'a, S>, &[f64]) {
+    fn cand(&self, side: usize) -> &Side<'a, S> {
         if side == MAIN {
-            (self.b, &self.col_scale)
+            self.b
         } else {
-            let e = &self.extra[side - 1];
-            (e.side, &e.col_scale)
+            self.extra[side - 1].side
         }
     }
 }

@@ -59,7 +59,7 @@ impl<S: Stored> Pass<'_, '_, S> {
             return;
         }
         let _ = packed; // only x86-64 has a packed kernel (and a token)
-        let cand = self.cand(t.side).0;
+        let cand = self.cand(t.side);
         match (S::as_tile(self.a.m), S::as_tile(cand.m)) {
             (Some(a), Some(b)) => product::with_gemm(a, b, (t.i0, t.i1), (t.j0, t.j1), g),
             _ => {

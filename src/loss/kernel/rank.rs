@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::element::{Element, Stored};
 use super::schedule::Tile;
-use super::{Anchors, MAIN, Pass, precise_sim};
+use super::{Anchors, MAIN, Pass, Temp, precise_sim};
 use crate::loss::exp::max_of;
 
 /// Width of the tie window in units of (d + 2) float64 epsilons.
@@ -18,27 +18,17 @@ impl<S: Stored> Pass<'_, '_, S> {
     /// the float64 rounding bound of the similarity count as a tie, and ties
     /// favour the positive: two rows equal in exact arithmetic never outrank
     /// each other.
-    pub(super) fn scores_above(&self, side: usize, i: usize, j: usize, lp: f64) -> bool {
-        let cand = self.cand(side).0;
-        precise_sim(self.a, cand, i, j) / self.tau
-            > lp + self.tie_window(self.a.size[i] * cand.size[j])
+    pub(super) fn scores_above(&self, tp: &Temp, side: usize, i: usize, j: usize, lp: f64) -> bool {
+        let cand = self.cand(side);
+        precise_sim(self.a, cand, i, j) / tp.tau
+            > lp + self.tie_window(tp, self.a.size[i] * cand.size[j])
     }
 
     /// The float64 rounding bound of a logit whose rows have `size` |x||y|
     /// (1 under cosine).
-    fn tie_window(&self, size: f64) -> f64 {
+    fn tie_window(&self, tp: &Temp, size: f64) -> f64 {
         let d = self.a.m.ncols() as f64;
-        self.per_tau(TIE_ULPS * (d + 2.0) * f64::EPSILON * size)
-    }
-
-    /// x / tau, as `x * inv_tau` (the form every window has always used)
-    /// unless 1 / tau overflows.
-    pub(super) fn per_tau(&self, x: f64) -> f64 {
-        if self.inv_tau.is_finite() {
-            x * self.inv_tau
-        } else {
-            x / self.tau
-        }
+        tp.per_tau(TIE_ULPS * (d + 2.0) * f64::EPSILON * size)
     }
 
     /// Rank counts of row i's records from its tile logits `l`: only a row
@@ -47,6 +37,7 @@ impl<S: Stored> Pass<'_, '_, S> {
     #[inline(always)]
     pub(super) fn row_ranks<X: Copy + Into<f64>>(
         &self,
+        tp: &Temp,
         t: &Tile,
         i: usize,
         records: &[usize],
@@ -56,12 +47,12 @@ impl<S: Stored> Pass<'_, '_, S> {
         above: &[AtomicU64],
     ) {
         for &r in records {
-            let lp = self.positive_logit[r];
+            let lp = tp.positive_logit[r];
             if row_max >= lp - tol {
                 let n = self.count_above(l, lp, tol, |jj| {
                     // The positive never scores above itself.
                     (t.side != MAIN || t.j0 + jj != self.positive[r])
-                        && self.scores_above(t.side, i, t.j0 + jj, lp)
+                        && self.scores_above(tp, t.side, i, t.j0 + jj, lp)
                 });
                 if n > 0 {
                     above[r].fetch_add(n, Ordering::Relaxed);
@@ -76,6 +67,7 @@ impl<S: Stored> Pass<'_, '_, S> {
     #[inline(always)]
     pub(super) fn column_ranks(
         &self,
+        tp: &Temp,
         t: &Tile,
         col: &Anchors,
         colmax: impl Fn(usize) -> f64,
@@ -87,8 +79,8 @@ impl<S: Stored> Pass<'_, '_, S> {
         for jj in 0..t.j1 - t.j0 {
             let j = t.j0 + jj;
             for &r in col.records.get(j) {
-                let lp = self.positive_logit[r];
-                let tol = self.window(d, size_i * self.b.size[j]);
+                let lp = tp.positive_logit[r];
+                let tol = self.window(tp, d, size_i * self.b.size[j]);
                 if colmax(jj) < lp - tol {
                     continue;
                 }
@@ -98,7 +90,7 @@ impl<S: Stored> Pass<'_, '_, S> {
                     if x > lp + tol
                         || (x >= lp - tol
                             && t.i0 + ii != self.positive[r]
-                            && self.scores_above(MAIN, t.i0 + ii, j, lp))
+                            && self.scores_above(tp, MAIN, t.i0 + ii, j, lp))
                     {
                         n += 1;
                     }
@@ -144,8 +136,8 @@ impl<S: Stored> Pass<'_, '_, S> {
     /// terms is within d u |x||y| of the exact one; the scaling to a logit
     /// adds at most 4 u (four roundings in float32 tiles); twice (d + 4) u
     /// covers both with room to spare.
-    pub(super) fn window(&self, d: f64, size: f64) -> f64 {
-        self.per_tau(2.0 * (d + 4.0) * <S::Tile>::UNIT_ROUNDOFF * size)
-            + 2.0 * self.tie_window(size)
+    pub(super) fn window(&self, tp: &Temp, d: f64, size: f64) -> f64 {
+        tp.per_tau(2.0 * (d + 4.0) * <S::Tile>::UNIT_ROUNDOFF * size)
+            + 2.0 * self.tie_window(tp, size)
     }
 }

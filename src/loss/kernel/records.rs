@@ -1,16 +1,26 @@
 //! From the pass's sums to each record's findings, and each record's terms.
 
 use super::element::Stored;
-use super::{Csr, Pass, Visible, precise_sim};
+use super::{Csr, Partial, Pass, Temp, Visible, precise_sim};
 use crate::layout::{Layout, Record};
 use crate::loss::exp::log_add_exp;
 use crate::loss::{RecordStats, Term, TermFrom, TermSink, exp_or_none, softmax};
 
 impl<S: Stored> Pass<'_, '_, S> {
-    /// Runs the fused pass and returns one finding per record of `layout`
-    /// (the layout the pass was built for), in record order.
-    pub fn stats(&self, layout: &Layout, progress: &(dyn Fn(u64) + Sync)) -> Vec<RecordStats> {
-        let out = self.run(progress);
+    /// Runs the fused pass and returns, per temperature of the pass (in its
+    /// order), one finding per record of `layout` (the layout the pass was
+    /// built for), in record order.
+    pub fn stats(&self, layout: &Layout, progress: &(dyn Fn(u64) + Sync)) -> Vec<Vec<RecordStats>> {
+        self.run(progress)
+            .into_iter()
+            .zip(&self.temps)
+            .map(|(out, tp)| self.stats_at(tp, layout, &out))
+            .collect()
+    }
+
+    /// The findings of the records of `layout` at one temperature from the
+    /// pass's part `out` at that temperature.
+    fn stats_at(&self, tp: &Temp, layout: &Layout, out: &Partial) -> Vec<RecordStats> {
         let mut stats = vec![
             RecordStats {
                 sim: 0.0,
@@ -49,7 +59,7 @@ impl<S: Stored> Pass<'_, '_, S> {
                 distinct.clear();
                 distinct.extend(
                     ks.iter()
-                        .map(|&k| (layout.records[k].positive, self.positive_logit[k])),
+                        .map(|&k| (layout.records[k].positive, tp.positive_logit[k])),
                 );
                 distinct.sort_unstable_by_key(|&(q, _)| q);
                 distinct.dedup_by_key(|&mut (q, _)| q);
@@ -79,7 +89,7 @@ impl<S: Stored> Pass<'_, '_, S> {
                     };
                     stats[k] = RecordStats {
                         sim: self.positive_sim[k],
-                        logit: self.positive_logit[k],
+                        logit: tp.positive_logit[k],
                         log_others,
                         rank: 1 + out.above[k],
                         log_negatives: prefix[0],
@@ -95,13 +105,15 @@ impl<S: Stored> Pass<'_, '_, S> {
     /// order (see [`Core::terms`](crate::loss::Core::terms)). The terms of
     /// extra negatives follow those of the main side, each marked with the
     /// file it comes from ([`TermFrom`]) and indexed within it: a row of a
-    /// shared file, a place among the anchor's own negatives.
+    /// shared file, a place among the anchor's own negatives. The terms are
+    /// those at the pass's first temperature.
     pub fn terms<E>(
         &self,
         layout: &Layout,
         records: &[usize],
         each: &mut TermSink<'_, E>,
     ) -> std::result::Result<(), E> {
+        let tau = self.temps[0].tau;
         let mut terms = Vec::new();
         for &k in records {
             let r = &layout.records[k];
@@ -123,7 +135,7 @@ impl<S: Stored> Pass<'_, '_, S> {
                 }
                 let cand = Record { positive: c, ..*r };
                 let sim = self.record_sim(&cand);
-                let logit = sim / self.tau;
+                let logit = sim / tau;
                 terms.push(Term {
                     index: c,
                     from: marked,
@@ -145,7 +157,7 @@ impl<S: Stored> Pass<'_, '_, S> {
                     };
                     for c in rows {
                         let sim = precise_sim(self.a, extra.side, r.anchor, c);
-                        let logit = sim / self.tau;
+                        let logit = sim / tau;
                         terms.push(Term {
                             index: c - first,
                             from: Some(TermFrom::Negatives),

@@ -103,8 +103,9 @@ impl<S: Stored> Pass<'_, '_, S> {
     }
 
     /// Runs the pass; `progress` is called with the number of tiles done.
-    /// The main side's part, then the extra sides' merged into it.
-    pub fn run(&self, progress: &(dyn Fn(u64) + Sync)) -> Partial {
+    /// The main side's part, then the extra sides' merged into it: one
+    /// [`Partial`] per temperature of the pass, in its order.
+    pub fn run(&self, progress: &(dyn Fn(u64) + Sync)) -> Vec<Partial> {
         if self.main == Visible::Positive {
             // No tile of the main side: each record's positive is put back
             // on its own ([`Pass::stats`]).
@@ -114,27 +115,42 @@ impl<S: Stored> Pass<'_, '_, S> {
         if self.extra.is_empty() {
             return main;
         }
-        main.merge(self.run_extra(progress))
+        main.into_iter()
+            .zip(self.run_extra(progress))
+            .map(|(main, extra)| main.merge(extra))
+            .collect()
+    }
+
+    /// One rank counter per record, for each temperature.
+    fn counters(&self) -> Vec<Vec<AtomicU64>> {
+        self.temps
+            .iter()
+            .map(|_| {
+                (0..self.positive.len())
+                    .map(|_| AtomicU64::new(0))
+                    .collect()
+            })
+            .collect()
     }
 
     /// The part of the main side: row folds and, over the symmetric half or
     /// the key anchors, column folds.
-    fn run_main(&self, progress: &(dyn Fn(u64) + Sync)) -> Partial {
+    fn run_main(&self, progress: &(dyn Fn(u64) + Sync)) -> Vec<Partial> {
         let n_a = self.a.m.nrows();
         let n_b = self.b.m.nrows();
         let nbi = Self::blocks(n_a, self.block);
         let nbj = Self::blocks(n_b, self.block);
-        let above: Vec<AtomicU64> = (0..self.positive_logit.len())
-            .map(|_| AtomicU64::new(0))
-            .collect();
+        let n_t = self.temps.len();
+        let above = self.counters();
         let width = |bj: usize| (n_b - bj * self.block).min(self.block);
-        let merges: Vec<Mutex<ColumnMerge>> = match self.col {
+        // Per column block, one merge per temperature.
+        let merges: Vec<Mutex<Vec<ColumnMerge>>> = match self.col {
             Some(_) => (0..nbj)
-                .map(|bj| Mutex::new(ColumnMerge::new(width(bj))))
+                .map(|bj| Mutex::new((0..n_t).map(|_| ColumnMerge::new(width(bj))).collect()))
                 .collect(),
             None => Vec::new(),
         };
-        let rows: Vec<OnceLock<Vec<Lse>>> = (0..nbi).map(|_| OnceLock::new()).collect();
+        let rows: Vec<OnceLock<Vec<Vec<Lse>>>> = (0..nbi).map(|_| OnceLock::new()).collect();
         // Row blocks are taken in order, so column partials arrive nearly in
         // order and only a few wait for the ones before them.
         let next = AtomicUsize::new(0);
@@ -154,46 +170,63 @@ impl<S: Stored> Pass<'_, '_, S> {
                 });
             }
         });
-        let merged: Vec<Vec<Lse>> = merges
+        let mut merged: Vec<Vec<Vec<Lse>>> = (0..n_t).map(|_| Vec::with_capacity(nbj)).collect();
+        for m in merges {
+            let per_temp = m.into_inner().expect("no worker panicked");
+            for (t, m) in per_temp.into_iter().enumerate() {
+                merged[t].push(m.finish());
+            }
+        }
+        let mut rows: Vec<Vec<Vec<Lse>>> = rows
             .into_iter()
-            .map(|m| m.into_inner().expect("no worker panicked").finish())
+            .map(|r| r.into_inner().expect("every row block ran"))
             .collect();
 
         // A row's own tiles (left to right), then its column partials (top to
         // bottom): a fixed order whatever the threads did.
-        let mut lse_a = Vec::with_capacity(n_a);
-        for (bi, own) in rows.into_iter().enumerate() {
-            let own = own.into_inner().expect("every row block ran");
-            match merged.get(bi).filter(|_| self.one_file) {
-                Some(cols) => lse_a.extend(own.iter().zip(cols).map(|(o, c)| o.merge(*c))),
-                None => lse_a.extend(own),
-            }
-        }
-        let lse_b = if self.one_file {
-            Vec::new()
-        } else {
-            merged.into_iter().flatten().collect()
-        };
-        Partial {
-            lse_a,
-            lse_b,
-            above: above.into_iter().map(AtomicU64::into_inner).collect(),
-        }
+        merged
+            .into_iter()
+            .zip(above)
+            .enumerate()
+            .map(|(tt, (merged, above))| {
+                let mut lse_a = Vec::with_capacity(n_a);
+                for (bi, own) in rows.iter_mut().enumerate() {
+                    let own = std::mem::take(&mut own[tt]);
+                    match merged.get(bi).filter(|_| self.one_file) {
+                        Some(cols) => lse_a.extend(own.iter().zip(cols).map(|(o, c)| o.merge(*c))),
+                        None => lse_a.extend(own),
+                    }
+                }
+                let lse_b = if self.one_file {
+                    Vec::new()
+                } else {
+                    merged.into_iter().flatten().collect()
+                };
+                Partial {
+                    lse_a,
+                    lse_b,
+                    above: above.into_iter().map(AtomicU64::into_inner).collect(),
+                }
+            })
+            .collect()
     }
 
+    /// The tiles of row block `bi`, each computed once and folded at every
+    /// temperature while it is in cache. Returns the row partials per
+    /// temperature.
     fn row_block(
         &self,
         bi: usize,
         nbj: usize,
         packed: Option<&PackedSides>,
-        above: &[AtomicU64],
+        above: &[Vec<AtomicU64>],
         progress: &(dyn Fn(u64) + Sync),
-        merges: &[Mutex<ColumnMerge>],
-    ) -> Vec<Lse> {
+        merges: &[Mutex<Vec<ColumnMerge>>],
+    ) -> Vec<Vec<Lse>> {
         let b = self.block;
         let i0 = bi * b;
         let i1 = (i0 + b).min(self.a.m.nrows());
-        let mut rows = vec![Lse::EMPTY; i1 - i0];
+        let mut rows = vec![vec![Lse::EMPTY; i1 - i0]; self.temps.len()];
         // The tile's dot products, row-major.
         let mut g = vec![<S::Tile>::default(); b * b];
         let mut conv = Converted::new();
@@ -206,7 +239,7 @@ impl<S: Stored> Pass<'_, '_, S> {
             let diagonal = self.one_file && bi == bj;
             let cols_have_anchors =
                 !diagonal && self.col.as_ref().is_some_and(|c| c.records.any_in(j0, j1));
-            let mut part = None;
+            let mut parts: Vec<Option<Vec<Lse>>> = vec![None; self.temps.len()];
             if rows_have_anchors || cols_have_anchors {
                 let t = Tile {
                     i0,
@@ -219,16 +252,21 @@ impl<S: Stored> Pass<'_, '_, S> {
                     side: MAIN,
                 };
                 self.product(&t, packed, &mut conv, &mut g);
-                let cols = self.fold_dispatch(&t, &g, &mut buf, &mut rows, above);
-                if cols_have_anchors {
-                    part = Some(cols);
+                for (k, tp) in self.temps.iter().enumerate() {
+                    let cols = self.fold_dispatch(tp, &t, &g, &mut buf, &mut rows[k], &above[k]);
+                    if cols_have_anchors {
+                        parts[k] = Some(cols);
+                    }
                 }
             }
             // Every row block above a column block (one file) or every row
             // block (keys) hands it a partial, empty or not, so its merge
             // knows when to move on.
             if !diagonal && let Some(m) = merges.get(bj) {
-                m.lock().expect("no worker panicked").deliver(bi, part);
+                let mut m = m.lock().expect("no worker panicked");
+                for (m, part) in m.iter_mut().zip(parts) {
+                    m.deliver(bi, part);
+                }
             }
             progress(1);
         }
@@ -237,13 +275,11 @@ impl<S: Stored> Pass<'_, '_, S> {
 
     /// The part of the extra sides: row folds only, each row block's tiles
     /// side by side and, within a side, left to right (a fixed order).
-    fn run_extra(&self, progress: &(dyn Fn(u64) + Sync)) -> Partial {
+    fn run_extra(&self, progress: &(dyn Fn(u64) + Sync)) -> Vec<Partial> {
         let n_a = self.a.m.nrows();
         let nbi = Self::blocks(n_a, self.block);
-        let above: Vec<AtomicU64> = (0..self.positive_logit.len())
-            .map(|_| AtomicU64::new(0))
-            .collect();
-        let rows: Vec<OnceLock<Vec<Lse>>> = (0..nbi).map(|_| OnceLock::new()).collect();
+        let above = self.counters();
+        let rows: Vec<OnceLock<Vec<Vec<Lse>>>> = (0..nbi).map(|_| OnceLock::new()).collect();
         let next = AtomicUsize::new(0);
         rayon::scope(|s| {
             for _ in 0..workers(nbi) {
@@ -259,55 +295,67 @@ impl<S: Stored> Pass<'_, '_, S> {
                 });
             }
         });
-        Partial {
-            lse_a: rows
-                .into_iter()
-                .flat_map(|r| r.into_inner().expect("every row block ran"))
-                .collect(),
-            lse_b: Vec::new(),
-            above: above.into_iter().map(AtomicU64::into_inner).collect(),
-        }
+        let mut rows: Vec<Vec<Vec<Lse>>> = rows
+            .into_iter()
+            .map(|r| r.into_inner().expect("every row block ran"))
+            .collect();
+        above
+            .into_iter()
+            .enumerate()
+            .map(|(tt, above)| Partial {
+                lse_a: rows
+                    .iter_mut()
+                    .flat_map(|r| std::mem::take(&mut r[tt]))
+                    .collect(),
+                lse_b: Vec::new(),
+                above: above.into_iter().map(AtomicU64::into_inner).collect(),
+            })
+            .collect()
     }
 
     fn extra_row_block(
         &self,
         bi: usize,
-        above: &[AtomicU64],
+        above: &[Vec<AtomicU64>],
         progress: &(dyn Fn(u64) + Sync),
-    ) -> Vec<Lse> {
+    ) -> Vec<Vec<Lse>> {
         let b = self.block;
         let i0 = bi * b;
         let i1 = (i0 + b).min(self.a.m.nrows());
-        let mut rows = vec![Lse::EMPTY; i1 - i0];
+        let mut rows = vec![vec![Lse::EMPTY; i1 - i0]; self.temps.len()];
         let mut g = vec![<S::Tile>::default(); b * b];
         let mut conv = Converted::new();
         let mut buf = Buffers::new(b);
         let has_anchors = self.fwd.records.any_in(i0, i1);
         for (k, extra) in self.extra.iter().enumerate() {
             let side = MAIN + 1 + k;
-            let mut tile =
-                |(i0, i1): (usize, usize), (j0, j1): (usize, usize), rows: &mut [Lse]| {
-                    if has_anchors && self.fwd.records.any_in(i0, i1) {
-                        let t = Tile {
-                            i0,
-                            i1,
-                            j0,
-                            j1,
-                            diagonal: false,
-                            rows: true,
-                            cols: false,
-                            side,
-                        };
-                        self.product(&t, None, &mut conv, &mut g);
-                        self.fold_dispatch(&t, &g, &mut buf, rows, above);
+            let mut tile = |(i0, i1): (usize, usize),
+                            (j0, j1): (usize, usize),
+                            at: usize,
+                            rows: &mut [Vec<Lse>]| {
+                if has_anchors && self.fwd.records.any_in(i0, i1) {
+                    let t = Tile {
+                        i0,
+                        i1,
+                        j0,
+                        j1,
+                        diagonal: false,
+                        rows: true,
+                        cols: false,
+                        side,
+                    };
+                    self.product(&t, None, &mut conv, &mut g);
+                    for (k, tp) in self.temps.iter().enumerate() {
+                        self.fold_dispatch(tp, &t, &g, &mut buf, &mut rows[k][at..], &above[k]);
                     }
-                    progress(1);
-                };
+                }
+                progress(1);
+            };
             match extra.visible {
                 Visible::All | Visible::AllButSelf => {
                     let n = extra.side.m.nrows();
                     for j0 in (0..n).step_by(b) {
-                        tile((i0, i1), (j0, (j0 + b).min(n)), &mut rows);
+                        tile((i0, i1), (j0, (j0 + b).min(n)), 0, &mut rows);
                     }
                 }
                 Visible::Positive => unreachable!("extra sides are files of negatives"),
@@ -316,11 +364,7 @@ impl<S: Stored> Pass<'_, '_, S> {
                     for i in i0..i1 {
                         for c0 in (0..m).step_by(b) {
                             let j = i * m;
-                            tile(
-                                (i, i + 1),
-                                (j + c0, j + (c0 + b).min(m)),
-                                &mut rows[i - i0..],
-                            );
+                            tile((i, i + 1), (j + c0, j + (c0 + b).min(m)), i - i0, &mut rows);
                         }
                     }
                 }
