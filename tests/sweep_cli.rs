@@ -63,6 +63,7 @@ fn check_sweep(args: &[&str], tau_arg: &str, taus: &[f64]) -> f64 {
     // The records are those of a run at the best tau alone.
     let alone = run_json(root(), &[args, &["--tau", &best_tau.to_string()]].concat());
     assert_eq!(swept["anchors"], alone["anchors"], "{args:?}");
+    assert_eq!(swept["metrics"], alone["metrics"], "{args:?}");
     best_tau
 }
 
@@ -86,6 +87,45 @@ fn every_temperature_of_a_sweep_is_its_own_run_and_the_best_is_reported() {
             "fixtures/pairs.csv",
         ],
         &["compute", "fixtures/seed.csv"],
+        // Extra negatives, without in-batch candidates, the decoupled loss.
+        &[
+            "compute",
+            "fixtures/neg_views.npy",
+            "--negatives",
+            "fixtures/neg_shared.npy",
+        ],
+        &[
+            "compute",
+            "fixtures/neg_queries.npy",
+            "--keys",
+            "fixtures/neg_keys.npy",
+            "--negatives",
+            "fixtures/neg_per_anchor.npy",
+            "--no-in-batch",
+        ],
+        &[
+            "compute",
+            "fixtures/neg_views.npy",
+            "--negatives",
+            "fixtures/neg_shared.npy",
+            "--decoupled",
+        ],
+        &["compute", "fixtures/neg_views.npy", "--decoupled"],
+        // Several positives per anchor, both reductions.
+        &[
+            "compute",
+            "fixtures/labels_emb.npy",
+            "--labels",
+            "fixtures/labels.npy",
+        ],
+        &[
+            "compute",
+            "fixtures/labels_emb.npy",
+            "--labels",
+            "fixtures/labels.npy",
+            "--multi-positive",
+            "pairwise",
+        ],
     ] {
         check_sweep(args, "0.05,0.1,0.2,0.5", &taus);
     }

@@ -317,6 +317,17 @@ pub fn write(
     Ok(())
 }
 
+/// A temperature to 6 significant digits without trailing zeros (a range's
+/// 0.20000000000000004 is 0.2, 0.0632455532033676 is 0.0632456).
+fn short(tau: f64) -> String {
+    let r = rounded(tau, 6);
+    if r.contains('.') && !r.contains('e') {
+        r.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        r
+    }
+}
+
 /// The totals at each temperature of a sweep, the best one starred.
 fn write_sweep(
     sweep: &[SweepEntry],
@@ -338,7 +349,7 @@ fn write_sweep(
         .map(|e| {
             let star = if Some(e.tau) == best { "*" } else { "" };
             vec![
-                format!("{}{star}", e.tau),
+                format!("{}{star}", short(e.tau)),
                 rounded(e.loss, 6),
                 format!("{}%", rounded(100.0 * e.top1_accuracy, 4)),
                 rounded(e.mrr, 6),
