@@ -281,8 +281,10 @@ pub struct ComputeArgs {
 
     /// Also draw a histogram of the per-anchor losses, with the mean and
     /// ln |C| (the loss of a model that scores every candidate alike)
-    /// marked, as an SVG file. Written as -o writes a file (replaced
-    /// atomically, never one of the inputs), after the result.
+    /// marked, as an SVG file; with several temperatures (--tau A,B,... or
+    /// LO:HI:N), the mean loss against tau on a log axis with the best tau
+    /// marked instead. Written as -o writes a file (replaced atomically,
+    /// never one of the inputs), after the result.
     #[arg(long, value_name = "FILE.svg")]
     pub plot: Option<PathBuf>,
 }

@@ -169,7 +169,7 @@ pub fn run(args: &ComputeArgs) -> Result<()> {
     // chooses to write.
     let picture = match &plot {
         Some(_) => Some(
-            output::plot::loss_histogram(&report, &session.loaded().first().name)
+            output::plot::picture(&report, &session.loaded().first().name)
                 .map_err(|e| Error::Data(format!("--plot: cannot draw the picture: {e}")))?,
         ),
         None => None,

@@ -250,3 +250,32 @@ fn csv_ndjson_and_table_carry_the_sweep() {
         "{table}"
     );
 }
+
+/// With several temperatures `--plot` draws the mean loss against tau, the
+/// best one marked; with one, the histogram of the losses.
+#[test]
+fn plot_of_a_sweep_is_loss_against_tau() {
+    let dir = std::env::temp_dir().join(format!("infonce-sweep-plot-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let svg = dir.join("sweep.svg");
+    let svg_arg = svg.to_str().unwrap();
+    let args = [
+        "compute",
+        "fixtures/seed.csv",
+        "--summary",
+        "--plot",
+        svg_arg,
+    ];
+    let json = run_json(root(), &[&args[..], &["--tau", "0.05,0.5,2"]].concat());
+    let best = json["best_tau"].as_f64().unwrap();
+    let text = std::fs::read_to_string(&svg).unwrap();
+    assert!(text.contains("Mean loss against temperature"), "{text}");
+    assert!(text.contains(&format!("best: tau {best}")), "{text}");
+    assert!(text.contains("3 temperatures in one pass"));
+    let one = run(root(), &[&args[..], &["--tau", "0.5"]].concat());
+    assert!(one.status.success());
+    let text = std::fs::read_to_string(&svg).unwrap();
+    assert!(text.contains("Loss per anchor"), "{text}");
+    assert!(!text.contains("Mean loss against temperature"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -181,6 +181,119 @@ pub fn loss_histogram(report: &Report, file: &str) -> Result<String, String> {
     Ok(svg)
 }
 
+/// [`short`] without trailing zeros (0.5, not 0.5000).
+fn trimmed(x: f64) -> String {
+    let r = short(x);
+    if r.contains('.') && !r.contains('e') {
+        r.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        r
+    }
+}
+
+/// With several temperatures, the mean loss against tau on a log axis,
+/// the best tau marked, as SVG text; the histogram of the losses otherwise.
+pub fn picture(report: &Report, file: &str) -> Result<String, String> {
+    match &report.summary.sweep {
+        Some(sweep) if sweep.len() > 1 => loss_vs_tau(report, file),
+        _ => loss_histogram(report, file),
+    }
+}
+
+/// The mean loss at each temperature of a sweep, tau on a log axis, with
+/// the best tau marked, as SVG text. `file` names the input in the title.
+pub fn loss_vs_tau(report: &Report, file: &str) -> Result<String, String> {
+    let s = &report.summary;
+    let sweep = s.sweep.as_deref().unwrap_or_default();
+    // A loss that is not a finite number has no place on the axis.
+    let mut points: Vec<(f64, f64)> = sweep
+        .iter()
+        .map(|e| (e.tau, e.loss))
+        .filter(|p| p.1.is_finite())
+        .collect();
+    if points.is_empty() {
+        return loss_histogram(report, file);
+    }
+    points.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let (t0, t1) = (points[0].0, points[points.len() - 1].0);
+    // Half a step of the log axis beyond each end.
+    let pad = if t1 > t0 { (t1 / t0).powf(0.05) } else { 2.0 };
+    let (x_lo, x_hi) = (t0 / pad, t1 * pad);
+    let (min, max) = points
+        .iter()
+        .map(|p| p.1)
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), x| {
+            (a.min(x), b.max(x))
+        });
+    let span = if max > min { max - min } else { 1.0 };
+    let (y_lo, y_hi) = (min - 0.08 * span, max + 0.15 * span);
+    let best = (s.best_tau.unwrap_or(s.tau), s.best_loss.unwrap_or(s.loss));
+    let title = printable(&format!(
+        "Mean loss against temperature: {file}, best tau {}",
+        trimmed(best.0)
+    ));
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
+        let err = |e: DrawingAreaErrorKind<_>| e.to_string();
+        root.fill(&WHITE).map_err(err)?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(&title, ("sans-serif", 22))
+            .margin(20)
+            .x_label_area_size(50)
+            .y_label_area_size(70)
+            .build_cartesian_2d((x_lo..x_hi).log_scale(), y_lo..y_hi)
+            .map_err(err)?;
+        chart
+            .configure_mesh()
+            .x_desc("tau (log scale)")
+            .y_desc("mean loss (nats)")
+            .label_style(("sans-serif", 14))
+            .axis_desc_style(("sans-serif", 16))
+            .x_label_formatter(&|x| trimmed(*x))
+            .y_label_formatter(&|y| trimmed(*y))
+            .draw()
+            .map_err(err)?;
+        let line = RGBColor(70, 110, 180);
+        chart
+            .draw_series(LineSeries::new(
+                points.iter().copied(),
+                line.stroke_width(2),
+            ))
+            .map_err(err)?
+            .label(format!("{} temperatures in one pass", points.len()))
+            .legend(move |(x, y)| PathElement::new([(x, y), (x + 16, y)], line.stroke_width(2)));
+        chart
+            .draw_series(points.iter().map(|&p| Circle::new(p, 4, line.filled())))
+            .map_err(err)?;
+        chart
+            .draw_series([Circle::new(best, 7, RED.stroke_width(2))])
+            .map_err(err)?
+            .label(format!(
+                "best: tau {}, loss {}",
+                trimmed(best.0),
+                trimmed(best.1)
+            ))
+            .legend(move |(x, y)| Circle::new((x + 8, y), 5, RED.stroke_width(2)));
+        chart
+            .draw_series(LineSeries::new(
+                [(best.0, y_lo), (best.0, y_hi)],
+                RED.mix(0.5).stroke_width(1),
+            ))
+            .map_err(err)?;
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::UpperRight)
+            .label_font(("sans-serif", 14))
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK)
+            .draw()
+            .map_err(err)?;
+        root.present().map_err(err)?;
+    }
+    Ok(svg)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
