@@ -54,6 +54,33 @@ pub enum Command {
     Man(ManArgs),
 }
 
+/// Extra negatives and the loss over them, for `compute` and `explain`.
+#[derive(Debug, Args)]
+pub struct ObjectiveArgs {
+    /// Extra negatives: rows that are candidates of every anchor and never
+    /// positives, added to its in-batch candidates. A 2-D file (M, d), in
+    /// any format EMB takes, is one set shared by every anchor (a MoCo
+    /// queue; hard negatives stacked as kN x d). A 3-D array (A, M, d)
+    /// (`.npy`, or an `.npz`/`.safetensors` member) gives anchor a its own
+    /// M: A counts the rows of EMB (of both view files; with --keys, the
+    /// queries). With --keys --symmetric the key-to-query records see none.
+    #[arg(long, value_name = "FILE")]
+    pub negatives: Option<PathBuf>,
+
+    /// With --negatives: a record's candidates are its positive and the
+    /// extra negatives only, no other row of the batch (MoCo,
+    /// info-nce-pytorch's negative_keys).
+    #[arg(long, requires = "negatives")]
+    pub no_in_batch: bool,
+
+    /// The decoupled loss (Yeh et al. 2022, lightly's DCLLoss): the positive
+    /// leaves the denominator, loss = log(sum over the other candidates of
+    /// exp(logit)) - logit, which can be negative. The record's denominator
+    /// is that sum; p_positive stays numerator / (numerator + denominator).
+    #[arg(long)]
+    pub decoupled: bool,
+}
+
 /// Where the embeddings are and which rows are positives of which.
 #[derive(Debug, Args)]
 pub struct DataArgs {
@@ -191,28 +218,8 @@ pub struct ComputeArgs {
     #[command(flatten)]
     pub data: DataArgs,
 
-    /// Extra negatives: rows that are candidates of every anchor and never
-    /// positives, added to its in-batch candidates. A 2-D file (M, d), in
-    /// any format EMB takes, is one set shared by every anchor (a MoCo
-    /// queue; hard negatives stacked as kN x d). A 3-D array (A, M, d)
-    /// (`.npy`, or an `.npz`/`.safetensors` member) gives anchor a its own
-    /// M: A counts the rows of EMB (of both view files; with --keys, the
-    /// queries). With --keys --symmetric the key-to-query records see none.
-    #[arg(long, value_name = "FILE")]
-    pub negatives: Option<PathBuf>,
-
-    /// With --negatives: a record's candidates are its positive and the
-    /// extra negatives only, no other row of the batch (MoCo,
-    /// info-nce-pytorch's negative_keys).
-    #[arg(long, requires = "negatives")]
-    pub no_in_batch: bool,
-
-    /// The decoupled loss (Yeh et al. 2022, lightly's DCLLoss): the positive
-    /// leaves the denominator, loss = log(sum over the other candidates of
-    /// exp(logit)) - logit, which can be negative. The record's denominator
-    /// is that sum; p_positive stays numerator / (numerator + denominator).
-    #[arg(long)]
-    pub decoupled: bool,
+    #[command(flatten)]
+    pub objective: ObjectiveArgs,
 
     /// Output format [default: from the extension of -o FILE (.json, .csv,
     /// .tsv, .ndjson or .jsonl, .md or .markdown), else table].
@@ -299,6 +306,9 @@ pub struct ExplainArgs {
 
     #[command(flatten)]
     pub data: DataArgs,
+
+    #[command(flatten)]
+    pub objective: ObjectiveArgs,
 
     /// Explain the anchor in row I of its file (0-based): the number
     /// `compute` prints in its `anchor` column, in every layout, and for the

@@ -9,7 +9,9 @@
 
 use std::path::Path;
 
-use crate::cli::{ComputeArgs, DataArgs, DirectionArg, ExplainArgs, PrecisionArg, SimArg};
+use crate::cli::{
+    ComputeArgs, DataArgs, DirectionArg, ExplainArgs, ObjectiveArgs, PrecisionArg, SimArg,
+};
 use crate::error::{Error, Result};
 use crate::input::csv::{ColumnSpec, DroppedColumn};
 use crate::input::{self, Embeddings, index};
@@ -54,6 +56,42 @@ pub struct Objective {
     pub no_in_batch: bool,
     /// `--decoupled`: the positive leaves the denominator.
     pub decoupled: bool,
+}
+
+impl Objective {
+    /// The objective of `--negatives`, `--no-in-batch` and `--decoupled`.
+    fn of(args: &ObjectiveArgs, data: &DataArgs) -> Result<Objective> {
+        if args.no_in_batch && data.symmetric && data.keys.is_some() {
+            return Err(Error::Usage(
+                "--no-in-batch cannot be used with --keys --symmetric: the key-to-query \
+                 records see no extra negatives, so each would keep its positive alone"
+                    .into(),
+            ));
+        }
+        if data.labels.is_some() {
+            // Several positives per anchor: which of them would stay as the
+            // only in-batch candidate, or leave the denominator, is no one
+            // loss; SupCon and NT-Xent define neither.
+            for (flag, given) in [
+                ("--no-in-batch", args.no_in_batch),
+                ("--decoupled", args.decoupled),
+            ] {
+                if given {
+                    return Err(Error::Usage(format!(
+                        "{flag} cannot be used with --labels: an anchor of the labels \
+                         layout has several positives, and the loss that flag names is \
+                         defined for one positive per anchor (--negatives can be used \
+                         with --labels)"
+                    )));
+                }
+            }
+        }
+        Ok(Objective {
+            negatives: args.negatives.as_deref().map(path_str),
+            no_in_batch: args.no_in_batch,
+            decoupled: args.decoupled,
+        })
+    }
 }
 
 fn path_str(p: &Path) -> String {
@@ -102,36 +140,7 @@ impl DataJob {
         top_k(args)?;
         let mut job = DataJob::from_args(args.input.clone(), &args.data);
         job.second_view = args.second.clone();
-        job.objective = Objective {
-            negatives: args.negatives.as_deref().map(path_str),
-            no_in_batch: args.no_in_batch,
-            decoupled: args.decoupled,
-        };
-        if args.no_in_batch && args.data.symmetric && args.data.keys.is_some() {
-            return Err(Error::Usage(
-                "--no-in-batch cannot be used with --keys --symmetric: the key-to-query \
-                 records see no extra negatives, so each would keep its positive alone"
-                    .into(),
-            ));
-        }
-        if args.data.labels.is_some() {
-            // Several positives per anchor: which of them would stay as the
-            // only in-batch candidate, or leave the denominator, is no one
-            // loss; SupCon and NT-Xent define neither.
-            for (flag, given) in [
-                ("--no-in-batch", args.no_in_batch),
-                ("--decoupled", args.decoupled),
-            ] {
-                if given {
-                    return Err(Error::Usage(format!(
-                        "{flag} cannot be used with --labels: an anchor of the labels \
-                         layout has several positives, and the loss that flag names is \
-                         defined for one positive per anchor (--negatives can be used \
-                         with --labels)"
-                    )));
-                }
-            }
-        }
+        job.objective = Objective::of(&args.objective, &args.data)?;
         job.check()?;
         Ok(job)
     }
@@ -169,7 +178,13 @@ impl DataJob {
                 "explain takes one --tau: its table of temperatures already shows the loss at several (compute --tau sweeps a list or range)".into(),
             ));
         }
-        let job = DataJob::from_args(args.input.clone().unwrap_or_default(), data);
+        if args.input.is_none() && args.objective.negatives.is_some() {
+            return Err(Error::Usage(
+                "--negatives extends the candidates of a file: give EMB too (without it, explain shows the built-in example)".into(),
+            ));
+        }
+        let mut job = DataJob::from_args(args.input.clone().unwrap_or_default(), data);
+        job.objective = Objective::of(&args.objective, data)?;
         job.check()?;
         Ok(job)
     }

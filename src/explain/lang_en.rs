@@ -127,6 +127,28 @@ pub const ENGLISH: Sentences = Sentences {
             the denominator)",
     mark_tie: "tie",
     mark_duplicate: "duplicate",
+    mark_negatives: "from --negatives",
+    objective_shared: "Besides the candidates of the batch, every anchor sees the {count} \
+            extra {count|negative|negatives} of `--negatives` {file}, named neg[j] by their row \
+            there.",
+    objective_per_anchor: "Besides the candidates of the batch, the anchor sees its own {count} \
+            extra {count|negative|negatives}, its block of the 3-D `--negatives` file {file}, \
+            named neg[m] by their place in the block.",
+    objective_no_in_batch: "With `--no-in-batch` the other rows of the batch are no \
+            candidates: the positive and the extra negatives are all the terms.",
+    objective_decoupled: "With `--decoupled` the positive leaves the denominator (the \
+            decoupled loss): the loss is the log of the negatives' sum less the positive's \
+            logit, negative where the positive outweighs all negatives together, and p stays \
+            numerator / (numerator + that sum).",
+    loss_text_decoupled: "The decoupled loss is the log of the denominator minus the log of \
+            the numerator, negative when the numerator is the larger:",
+    share_decoupled: "With --decoupled the shares are still those of the softmax over every \
+            candidate (of numerator + denominator); the gradient is −1/τ for the positive and, \
+            for a negative, its share of the negatives' sum over τ.",
+    denominator_text_decoupled: "The denominator{+分母} of the decoupled loss adds up the \
+            negatives' terms, the positive's left out:",
+    ratio_text_decoupled: "The probability the softmax gives the positive divides the \
+            numerator by the numerator plus that denominator:",
     positive_mark: "* the positive: ({anchor}, {positive}) is the positive pair{+正样本对}; \
             the others are negatives{+负样本}.",
     max_logit_mark: "m is the largest logit.",

@@ -111,6 +111,21 @@ pub const CHINESE: Sentences = Sentences {
     rest_line: "… 其余 {count} 项之和为 {sum}（占分母的 {share}）",
     mark_tie: "并列",
     mark_duplicate: "重复",
+    mark_negatives: "来自 --negatives",
+    objective_shared: "除了批内的候选，每个锚点还会看到 `--negatives` {file} 中的 {count} \
+            个额外负样本，按其在该文件中的行号记作 neg[j]。",
+    objective_per_anchor: "除了批内的候选，该锚点还会看到自己的 {count} 个额外负样本，\
+            即三维 `--negatives` 文件 {file} 中属于它的那一块，按其在块中的位置记作 neg[m]。",
+    objective_no_in_batch: "使用 `--no-in-batch` 时，批内其他行不再是候选：\
+            全部的项只有正样本和额外负样本。",
+    objective_decoupled: "使用 `--decoupled` 时，正样本离开分母（解耦损失）：\
+            损失等于负样本之和的对数减去正样本的 logit，当正样本超过所有负样本之和时为负；\
+            p 仍是 分子 / (分子 + 该和)。",
+    loss_text_decoupled: "解耦损失等于分母的对数减去分子的对数，分子较大时为负：",
+    share_decoupled: "使用 --decoupled 时，占比仍是对所有候选的 softmax（相对于 分子 + 分母）；\
+            正样本的梯度是 −1/τ，负样本的梯度是它在负样本之和中的占比除以 τ。",
+    denominator_text_decoupled: "解耦损失的分母{+分母}只把负样本的项相加，不含正样本那一项：",
+    ratio_text_decoupled: "softmax 分给正样本的概率是分子除以分子与该分母之和：",
     positive_mark: "* 正样本：({anchor}, {positive}) 是正样本对；其余都是负样本。",
     max_logit_mark: "m 是最大的 logit。",
 

@@ -36,7 +36,7 @@ use crate::input::{Embeddings, Matrix, Values};
 use crate::job::{DataJob, Loaded};
 use crate::layout::{Direction, Layout};
 use crate::loss::data::{Data, File, Policy};
-use crate::loss::{Settings, Similarity, Term};
+use crate::loss::{Settings, Similarity, Term, TermFrom};
 use crate::report::{AnchorRecord, Report};
 use crate::run::{Session, Silent};
 
@@ -65,6 +65,8 @@ pub enum Origin {
         name: String,
         pairs: Option<String>,
         keys: Option<String>,
+        /// The `--negatives` file.
+        negatives: Option<String>,
     },
 }
 
@@ -107,6 +109,21 @@ impl Names {
         self.label(r.direction == Some(Direction::QueryToKey), row)
     }
 
+    /// A row of the `--negatives` file (for per-anchor negatives, the
+    /// place among the anchor's own).
+    pub fn negative(self, row: usize) -> Math {
+        Math::same(format!("neg[{row}]"))
+    }
+
+    /// The name of a candidate as a term of the core names it.
+    pub fn of_term(self, r: &AnchorRecord, t: &Term) -> Math {
+        if from_negatives(t) {
+            self.negative(t.index)
+        } else {
+            self.candidate(r, t.index)
+        }
+    }
+
     /// The first index of the formulas: 1 for the tutorial's z1..z4, 0 for
     /// rows of a file.
     pub fn base(self) -> usize {
@@ -123,6 +140,18 @@ pub struct Vector {
     pub label: Math,
     pub row: usize,
     pub values: Vec<f64>,
+    /// A row of the `--negatives` file, not of the candidates' file.
+    pub from_negatives: bool,
+}
+
+/// True for a term of an extra negative (`--negatives`).
+pub fn from_negatives(t: &Term) -> bool {
+    t.from == Some(TermFrom::Negatives)
+}
+
+/// True for the record's positive among its terms.
+pub fn is_positive(t: &Term, r: &AnchorRecord) -> bool {
+    t.index == r.positive && !from_negatives(t)
 }
 
 /// A term of the denominator that is listed one by one.
@@ -481,6 +510,7 @@ fn gather(args: &ExplainArgs) -> Result<Facts> {
                 name: crate::input::display_name(input),
                 pairs: job.pairs.clone(),
                 keys: job.keys.clone(),
+                negatives: job.objective.negatives.clone(),
             };
             (Session::open(job)?, origin)
         }
@@ -514,31 +544,44 @@ fn gather(args: &ExplainArgs) -> Result<Facts> {
         label: names.anchor(&rec),
         row: rec.anchor,
         values: row_of(anchor_file, rec.anchor),
+        from_negatives: false,
+    };
+    // The extra negatives' file, and the first row of the anchor's own.
+    let negatives = loaded.data.negatives();
+    let values_of = |t: &Term| match (from_negatives(t), negatives) {
+        (true, Some((e, block))) => row_of(e, block.map_or(0, |m| rec.anchor * m) + t.index),
+        _ => row_of(cand_file, t.index),
     };
 
     let all = session.terms(&current, record)?;
-    let breakdown = select(&all, rec.positive, args.max_terms, |t| Listed {
+    let breakdown = select(&all, &rec, args.max_terms, |t| Listed {
         term: *t,
-        positive: t.index == rec.positive,
+        positive: is_positive(t, &rec),
         vector: Vector {
-            label: names.candidate(&rec, t.index),
+            label: names.of_term(&rec, t),
             row: t.index,
-            values: row_of(cand_file, t.index),
+            values: values_of(t),
+            from_negatives: from_negatives(t),
         },
     });
-    // The hardest negative: the one of highest similarity.
+    // The hardest negative: the one of highest similarity (in candidate
+    // order on ties: the extra negatives come last).
     let hardest = all
         .iter()
-        .filter(|t| t.index != rec.positive)
-        .max_by(|a, b| a.logit.total_cmp(&b.logit).then(b.index.cmp(&a.index)))
-        .map(|t| t.index);
+        .enumerate()
+        .filter(|(_, t)| !is_positive(t, &rec))
+        .max_by(|(i, a), (j, b)| a.logit.total_cmp(&b.logit).then(j.cmp(i)))
+        .map(|(_, t)| (t.index, t.from));
+    let same = |h: (usize, Option<TermFrom>), t: &Term| (t.index, t.from) == h;
 
-    // Exact copies of the positive among the other candidates.
+    // Exact copies of the positive among the other candidates of the
+    // candidates' file.
     let positive_row = row_of(cand_file, rec.positive);
     let duplicates: Vec<usize> = all
         .iter()
+        .filter(|t| !from_negatives(t) && !is_positive(t, &rec))
         .map(|t| t.index)
-        .filter(|&k| k != rec.positive && row_of(cand_file, k) == positive_row)
+        .filter(|&k| row_of(cand_file, k) == positive_row)
         .collect();
 
     let mut taus: Vec<f64> = SWEEP_TAUS.to_vec();
@@ -560,10 +603,10 @@ fn gather(args: &ExplainArgs) -> Result<Facts> {
         };
         let neg_total: f64 = terms
             .iter()
-            .filter(|t| t.index != rec.positive)
+            .filter(|t| !is_positive(t, &rec))
             .map(|t| t.p)
             .sum();
-        let hard = hardest.and_then(|h| terms.iter().find(|t| t.index == h));
+        let hard = hardest.and_then(|h| terms.iter().find(|t| same(h, t)));
         sweep.push(SweepRow {
             tau,
             loss: r.records[record].loss,
@@ -580,8 +623,10 @@ fn gather(args: &ExplainArgs) -> Result<Facts> {
         Some((r.records[record].loss, r.summary.loss))
     };
 
-    let variant = match hardest {
-        Some(h) => hard_variant(&session, &rec, record, &all, h, &names, backward)?,
+    // The variant moves a row of the candidates' file; an extra negative is
+    // not moved.
+    let variant = match hardest.filter(|&(_, from)| from != Some(TermFrom::Negatives)) {
+        Some((h, _)) => hard_variant(&session, &rec, record, &all, h, &names, backward)?,
         None => None,
     };
 
@@ -615,7 +660,10 @@ fn hard_variant(
     names: &Names,
     backward: bool,
 ) -> Result<Option<Variant>> {
-    let before = *all.iter().find(|t| t.index == h).expect("h is a candidate");
+    let before = *all
+        .iter()
+        .find(|t| t.index == h && !from_negatives(t))
+        .expect("h is a candidate");
     let target = rec.sim - HARD_MARGIN;
     if before.sim >= target {
         return Ok(None);
@@ -698,7 +746,7 @@ fn hard_variant(
     let report = done.report;
     let after = *terms
         .iter()
-        .find(|t| t.index == h)
+        .find(|t| t.index == h && !from_negatives(t))
         .expect("h is a candidate");
     Ok(Some(Variant {
         candidate: h,
@@ -716,7 +764,7 @@ fn hard_variant(
 /// negatives, the rest summed.
 fn select(
     terms: &[Term],
-    positive: usize,
+    rec: &AnchorRecord,
     max_neg: usize,
     list: impl Fn(&Term) -> Listed,
 ) -> Breakdown {
@@ -727,17 +775,17 @@ fn select(
     let n = terms.len();
     let pos = terms
         .iter()
-        .find(|t| t.index == positive)
+        .find(|t| is_positive(t, rec))
         .expect("the positive is a candidate");
     let shown = steps::num(pos.sim);
     let ties: Vec<usize> = terms
         .iter()
-        .filter(|t| t.index != positive && steps::num(t.sim) == shown)
+        .filter(|t| !from_negatives(t) && !is_positive(t, rec) && steps::num(t.sim) == shown)
         .map(|t| t.index)
         .collect();
     let negatives_share = terms
         .iter()
-        .filter(|t| t.index != positive)
+        .filter(|t| !is_positive(t, rec))
         .map(|t| t.p)
         .sum();
     let out_of_range = terms
@@ -745,11 +793,11 @@ fn select(
         .any(|t| t.exp.is_none_or(|e| e == 0.0) || t.p == 0.0);
     let target = terms
         .iter()
-        .position(|t| t.index == positive)
+        .position(|t| is_positive(t, rec))
         .expect("the positive is a candidate");
     let above_terms = terms
         .iter()
-        .filter(|t| t.index != positive && t.logit > pos.logit);
+        .filter(|t| !is_positive(t, rec) && t.logit > pos.logit);
     let above = (
         above_terms.clone().count(),
         above_terms.map(|t| t.p).sum::<f64>(),
@@ -757,9 +805,14 @@ fn select(
     let (listed, rest) = if n <= max_neg.saturating_add(1) {
         (terms.iter().map(&list).collect(), None)
     } else {
-        let mut neg: Vec<&Term> = terms.iter().filter(|t| t.index != positive).collect();
+        let mut neg: Vec<&Term> = terms.iter().filter(|t| !is_positive(t, rec)).collect();
         // Strongest first; equal logits in candidate order.
-        neg.sort_by(|a, b| b.logit.total_cmp(&a.logit).then(a.index.cmp(&b.index)));
+        neg.sort_by(|a, b| {
+            b.logit
+                .total_cmp(&a.logit)
+                .then(from_negatives(a).cmp(&from_negatives(b)))
+                .then(a.index.cmp(&b.index))
+        });
         let mut listed = vec![list(pos)];
         listed.extend(neg[..max_neg].iter().map(|t| list(t)));
         let others = &neg[max_neg..];

@@ -23,9 +23,9 @@ use serde_json::{Map, Value, json};
 use super::words::{Arg, Voice, say};
 use super::{FLAT_TAU, Facts, HARD_MARGIN, Names, Origin, Pick, SweepRow, Vector};
 use crate::layout::{Direction, LayoutKind};
-use crate::loss::Similarity;
+use crate::loss::{Similarity, Term};
 use crate::output::rounded;
-use crate::report::AnchorRecord;
+use crate::report::{AnchorRecord, NegativesKind};
 
 /// Marks an inline math span in a sentence: plain on a terminal and in
 /// JSON, TeX in Markdown.
@@ -619,6 +619,15 @@ fn logs_for_loss(log_d: f64, log_n: f64, loss: f64) -> (String, String, bool) {
     (a, b, false)
 }
 
+/// A step's inputs with the file of its candidate, `from` as the core marks
+/// the term (only in runs with `--negatives`).
+fn with_from(mut v: Value, t: &Term) -> Value {
+    if let (Some(from), Value::Object(m)) = (t.from, &mut v) {
+        m.insert("from".into(), json!(from));
+    }
+    v
+}
+
 fn obj(v: Value) -> Map<String, Value> {
     match v {
         Value::Object(m) => m,
@@ -652,12 +661,19 @@ pub fn build(facts: &Facts, voice: &Voice) -> Walkthrough {
     b.terms();
     b.ratio();
     b.loss();
-    b.classification();
-    b.gradient();
+    // The decoupled loss is no cross-entropy over the candidates, its
+    // gradient text and the CPC bound are those of InfoNCE: not said.
+    let decoupled = facts.report.summary.decoupled;
+    if !decoupled {
+        b.classification();
+        b.gradient();
+    }
     b.hard_negative();
     b.batch();
     b.temperature();
-    b.name();
+    if !decoupled {
+        b.name();
+    }
     Walkthrough {
         doc: b.doc,
         steps: b.steps,
@@ -737,13 +753,16 @@ impl Builder<'_> {
     }
 
     /// A candidate's name with its marks (tie, duplicate).
-    fn marked_label(&self, index: usize, label: &Math) -> Math {
+    fn marked_label(&self, v: &Vector) -> Math {
         let (f, w) = (self.f, self.w);
+        let (index, label) = (v.row, &v.label);
         let mut marks = Vec::new();
-        if f.breakdown.ties.contains(&index) && !f.duplicates.contains(&index) {
+        if v.from_negatives {
+            marks.push(say!(w, mark_negatives));
+        } else if f.breakdown.ties.contains(&index) && !f.duplicates.contains(&index) {
             marks.push(say!(w, mark_tie));
         }
-        if f.duplicates.contains(&index) {
+        if !v.from_negatives && f.duplicates.contains(&index) {
             marks.push(say!(w, mark_duplicate));
         }
         if marks.is_empty() {
@@ -762,6 +781,37 @@ impl Builder<'_> {
         match self.similarity() {
             Similarity::Cosine => say!(self.w, sim_cosine),
             Similarity::Dot => say!(self.w, sim_dot),
+        }
+    }
+
+    /// What `--negatives`, `--no-in-batch` and `--decoupled` change, as
+    /// the report has it.
+    fn objective(&mut self) {
+        let (f, w) = (self.f, self.w);
+        let s = &f.report.summary;
+        let file = match &f.origin {
+            Origin::Data { negatives, .. } => negatives.clone().unwrap_or_default(),
+            Origin::Example => String::new(),
+        };
+        let mut said = Vec::new();
+        let record_sees = f.record().direction != Some(Direction::KeyToQuery);
+        match (s.negatives, s.n_negatives) {
+            (Some(NegativesKind::Shared), Some(m)) if record_sees => {
+                said.push(say!(w, objective_shared, count = m, file = &file));
+            }
+            (Some(NegativesKind::PerAnchor), Some(m)) if record_sees => {
+                said.push(say!(w, objective_per_anchor, count = m, file = &file));
+            }
+            _ => {}
+        }
+        if s.in_batch == Some(false) {
+            said.push(say!(w, objective_no_in_batch));
+        }
+        if s.decoupled {
+            said.push(say!(w, objective_decoupled));
+        }
+        if !said.is_empty() {
+            self.para(w.sentences(&said));
         }
     }
 
@@ -785,7 +835,9 @@ impl Builder<'_> {
                     positive = positive
                 ));
             }
-            Origin::Data { name, pairs, keys } => {
+            Origin::Data {
+                name, pairs, keys, ..
+            } => {
                 self.doc.push(Block::Title(say!(
                     w,
                     title_data,
@@ -840,6 +892,7 @@ impl Builder<'_> {
                 ));
             }
         }
+        self.objective();
         if let Some(p) = self.picked() {
             self.para(p);
         }
@@ -1176,20 +1229,26 @@ impl Builder<'_> {
             let c = &l.vector;
             let (dot, norm_c) = (dot_of(c), norm(c));
             let lhs = Math::sim(&a.label, &c.label);
-            let mut cells = vec![self.marked_label(c.row, &c.label)];
+            let mut cells = vec![self.marked_label(c)];
             let cosine = sim == Similarity::Cosine;
             let inputs = if cosine {
                 cells.push(Math::number(dot));
                 cells.push(Math::number(norm_c));
-                json!({
-                    "candidate": c.row,
-                    "label": c.label.plain,
-                    "dot": dot,
-                    "norm_anchor": norm_a,
-                    "norm_candidate": norm_c,
-                })
+                with_from(
+                    json!({
+                        "candidate": c.row,
+                        "label": c.label.plain,
+                        "dot": dot,
+                        "norm_anchor": norm_a,
+                        "norm_candidate": norm_c,
+                    }),
+                    &l.term,
+                )
             } else {
-                json!({ "candidate": c.row, "label": c.label.plain, "dot": dot })
+                with_from(
+                    json!({ "candidate": c.row, "label": c.label.plain, "dot": dot }),
+                    &l.term,
+                )
             };
             let formula = formula::similarity(cosine, &a.label, &c.label).plain;
             cells.push(Math::number(l.term.sim));
@@ -1241,13 +1300,17 @@ impl Builder<'_> {
         let mut rows = Vec::new();
         for l in &bd.listed {
             let t = &l.term;
-            let grad = if l.positive {
-                -bd.negatives_share / tau
-            } else {
-                t.p / tau
+            // Decoupled: L = log(sum of the negatives' terms) − logit, so
+            // the positive's gradient is −1/τ and a negative's its share of
+            // the negatives' sum over τ.
+            let grad = match (l.positive, f.report.summary.decoupled) {
+                (true, false) => -bd.negatives_share / tau,
+                (false, false) => t.p / tau,
+                (true, true) => -1.0 / tau,
+                (false, true) => t.p / bd.negatives_share / tau,
             };
             let mut cells = vec![
-                self.marked_label(t.index, &l.vector.label),
+                self.marked_label(&l.vector),
                 Math::number(t.sim),
                 Math::number(t.logit),
                 Math::figure(lin(t.exp, t.logit)),
@@ -1267,7 +1330,7 @@ impl Builder<'_> {
             self.step(
                 "logit",
                 Math::over_tau(&Math::sim(&f.anchor.label, &l.vector.label)).plain,
-                json!({ "candidate": t.index, "label": c, "positive": l.positive, "sim": t.sim, "tau": tau }),
+                with_from(json!({ "candidate": t.index, "label": c, "positive": l.positive, "sim": t.sim, "tau": tau }), t),
                 json!(t.logit),
                 None,
                 format!("{sim}/τ = {} / {} = {}", num(t.sim), self.tau(), num(t.logit)),
@@ -1275,7 +1338,7 @@ impl Builder<'_> {
             self.step(
                 "exp",
                 Math::term(&f.anchor.label, &l.vector.label).plain,
-                json!({ "candidate": t.index, "label": c, "positive": l.positive, "logit": t.logit, "p": t.p }),
+                with_from(json!({ "candidate": t.index, "label": c, "positive": l.positive, "logit": t.logit, "p": t.p }), t),
                 json!(t.exp),
                 Some(t.logit),
                 format!("exp({}) = {}", num(t.logit), lin(t.exp, t.logit)),
@@ -1284,14 +1347,15 @@ impl Builder<'_> {
                 "gradient",
                 Math::eq(&[
                     formula::gradient(),
-                    if l.positive {
-                        formula::grad_positive()
-                    } else {
-                        formula::grad_negative()
+                    match (l.positive, f.report.summary.decoupled) {
+                        (true, false) => formula::grad_positive(),
+                        (false, false) => formula::grad_negative(),
+                        (true, true) => Math::new("−1/τ", "-1/\\tau"),
+                        (false, true) => Math::new("q_k/τ", "q_k/\\tau"),
                     },
                 ])
                 .plain,
-                json!({ "candidate": t.index, "label": c, "positive": l.positive, "p": t.p, "tau": tau }),
+                with_from(json!({ "candidate": t.index, "label": c, "positive": l.positive, "p": t.p, "tau": tau }), t),
                 json!(grad),
                 None,
                 format!("∂L/∂{sim} = {}", num(grad)),
@@ -1345,7 +1409,12 @@ impl Builder<'_> {
         } else {
             String::new()
         };
-        self.doc.push(Block::Note(w.sentences(&[mark, m])));
+        let shares = if f.report.summary.decoupled {
+            say!(w, share_decoupled)
+        } else {
+            String::new()
+        };
+        self.doc.push(Block::Note(w.sentences(&[mark, m, shares])));
     }
 
     fn ratio(&mut self) {
@@ -1390,22 +1459,32 @@ impl Builder<'_> {
                 Some(r.log_numerator),
                 self.told(&line.plain),
             );
+            // The decoupled denominator leaves the positive out.
+            let decoupled = f.report.summary.decoupled;
             let mut parts: Vec<Math> = bd
                 .listed
                 .iter()
+                .filter(|l| !(decoupled && l.positive))
                 .map(|l| Math::figure(lin(l.term.exp, l.term.logit)))
                 .collect();
             if let Some(rest) = &bd.rest {
                 parts.push(Math::figure(lin(rest.exp_sum, rest.log_sum)));
             }
-            self.para(if bd.rest.is_some() {
+            self.para(if decoupled {
+                say!(w, denominator_text_decoupled)
+            } else if bd.rest.is_some() {
                 say!(w, denominator_text_rest)
             } else {
                 say!(w, denominator_text)
             });
             let line = Math::eq(&[denominator, Math::sum_of(&parts), dm.clone()]);
             self.math(vec![line.clone()]);
-            let mut terms: Vec<Value> = bd.listed.iter().map(|l| json!(l.term.exp)).collect();
+            let mut terms: Vec<Value> = bd
+                .listed
+                .iter()
+                .filter(|l| !(decoupled && l.positive))
+                .map(|l| json!(l.term.exp))
+                .collect();
             if let Some(rest) = &bd.rest {
                 terms.push(json!(rest.exp_sum));
             }
@@ -1417,9 +1496,18 @@ impl Builder<'_> {
                 Some(r.log_denominator),
                 self.told(&line.plain),
             );
-            self.doc.push(Block::Note(say!(w, denominator_note)));
-            self.para(say!(w, ratio_text));
-            let line = Math::eq(&[Math::same("p"), Math::frac(&nm, &dm, false), pm]);
+            let line = if decoupled {
+                self.para(say!(w, ratio_text_decoupled));
+                let ratio = Math::new(
+                    format!("{} / ({} + {})", nm.plain, nm.plain, dm.plain),
+                    format!("\\frac{{{}}}{{{} + {}}}", nm.tex, nm.tex, dm.tex),
+                );
+                Math::eq(&[Math::same("p"), ratio, pm])
+            } else {
+                self.doc.push(Block::Note(say!(w, denominator_note)));
+                self.para(say!(w, ratio_text));
+                Math::eq(&[Math::same("p"), Math::frac(&nm, &dm, false), pm])
+            };
             self.math(vec![line.clone()]);
             self.step(
                 "p_positive",
@@ -1586,7 +1674,7 @@ impl Builder<'_> {
             self.step(
                 "heaviest_negative",
                 "exp(logit_k) / denominator".into(),
-                json!({ "candidate": top.term.index, "label": top.vector.label.plain, "exp": top.term.exp, "logit": top.term.logit }),
+                with_from(json!({ "candidate": top.term.index, "label": top.vector.label.plain, "exp": top.term.exp, "logit": top.term.logit }), &top.term),
                 json!(top.term.p),
                 None,
                 sentence,
@@ -1673,7 +1761,11 @@ impl Builder<'_> {
         let (f, w) = (self.f, self.w);
         let r = f.record();
         self.heading(say!(w, h_loss));
-        self.para(say!(w, loss_text));
+        self.para(if f.report.summary.decoupled {
+            say!(w, loss_text_decoupled)
+        } else {
+            say!(w, loss_text)
+        });
         let loss = Math::number(r.loss);
         let neg = |m: &Math| Math::new(format!("−{}", m.plain), format!("-{}", m.tex));
         let minus_log_p = if r.p_positive == 1.0 {
@@ -1683,17 +1775,20 @@ impl Builder<'_> {
         } else {
             neg(&Math::factor(-r.loss))
         };
-        let line = Math::eq(&[formula::loss(), minus_log_p, loss.clone()]);
-        self.math(vec![line.clone()]);
-        self.step(
-            "loss",
-            formula::loss().plain,
-            json!({ "p_positive": r.p_positive }),
-            json!(r.loss),
-            None,
-            self.told(&line.plain),
-        );
-        self.para(say!(w, loss_logs_text));
+        // The decoupled loss is not −log p: only its form from the logs.
+        if !f.report.summary.decoupled {
+            let line = Math::eq(&[formula::loss(), minus_log_p, loss.clone()]);
+            self.math(vec![line.clone()]);
+            self.step(
+                "loss",
+                formula::loss().plain,
+                json!({ "p_positive": r.p_positive }),
+                json!(r.loss),
+                None,
+                self.told(&line.plain),
+            );
+            self.para(say!(w, loss_logs_text));
+        }
         let (ld, ln, exact) = logs_for_loss(r.log_denominator, r.log_numerator, r.loss);
         let (wn, wd) = (say!(w, word_numerator), say!(w, word_denominator));
         let line = Math::equal(
@@ -2195,6 +2290,10 @@ impl Builder<'_> {
                 tau_lo = &tau_lo,
                 loss = &loss_lo,
             ));
+        }
+        // The limits below are InfoNCE's.
+        if f.report.summary.decoupled {
+            return;
         }
         self.para(if p_hi == "1" {
             say!(

@@ -226,6 +226,24 @@ table! {
     /// Marks after a candidate's name.
     mark_tie,
     mark_duplicate,
+    /// A candidate from the `--negatives` file.
+    mark_negatives,
+    /// The extra negatives shared by every anchor: `count`, `file`.
+    objective_shared,
+    /// The anchor's own extra negatives (a 3-D file): `count`, `file`.
+    objective_per_anchor,
+    /// `--no-in-batch`: no argument.
+    objective_no_in_batch,
+    /// `--decoupled`: no argument.
+    objective_decoupled,
+    /// Below the table of terms, decoupled: no argument.
+    share_decoupled,
+    /// The decoupled loss from the logs: no argument.
+    loss_text_decoupled,
+    /// The decoupled denominator, before its sum: no argument.
+    denominator_text_decoupled,
+    /// The positive's probability of the decoupled loss: no argument.
+    ratio_text_decoupled,
     /// Below the table: `anchor`, `positive`.
     positive_mark,
     /// After it, in log form.
