@@ -174,7 +174,7 @@ fn assert_same_figures(ex: &Value, compute: &Value, k: usize) {
     for t in terms {
         let w = want_terms
             .iter()
-            .find(|w| w["index"] == t["index"])
+            .find(|w| w["index"] == t["index"] && w["from"] == t["from"])
             .unwrap_or_else(|| panic!("{}: candidate {} not in compute", at("terms"), t["index"]));
         assert_eq!(t, w, "{}", at("term"));
     }
@@ -189,6 +189,8 @@ fn assert_same_figures(ex: &Value, compute: &Value, k: usize) {
             .find(|s| s["name"] == name)
             .unwrap_or_else(|| panic!("{}: no step {name}", at("steps")))
     };
+    // The decoupled loss is no −log p: its loss step is the one from the logs.
+    let decoupled = compute["decoupled"] == true;
     for (name, field, want) in [
         ("numerator", "value", &rec["numerator"]),
         ("numerator", "log_value", &rec["log_numerator"]),
@@ -199,6 +201,14 @@ fn assert_same_figures(ex: &Value, compute: &Value, k: usize) {
         ("loss_from_logs", "value", &rec["loss"]),
         ("mean_loss", "value", &compute["loss"]),
     ] {
+        if decoupled && name == "loss" {
+            assert!(
+                steps.iter().all(|s| s["name"] != "loss"),
+                "{}",
+                at("no −log p step")
+            );
+            continue;
+        }
         assert_eq!(
             &step(name)[field],
             want,
@@ -216,7 +226,7 @@ fn assert_same_figures(ex: &Value, compute: &Value, k: usize) {
         };
         let w = want_terms
             .iter()
-            .find(|w| w["index"] == s["inputs"]["candidate"])
+            .find(|w| w["index"] == s["inputs"]["candidate"] && w["from"] == s["inputs"]["from"])
             .unwrap_or_else(|| panic!("{}: step {name} of an unknown candidate", at("steps")));
         assert_eq!(s["value"], w[field], "{}", at(name));
     }
@@ -919,5 +929,235 @@ fn hard_negative_moves_the_candidates_file_in_the_keys_layout() {
             (pos - 0.1 - after).abs() < 1e-12,
             "record {record}: {after} vs {pos}"
         );
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Extra negatives, no in-batch candidates, the decoupled loss
+
+/// The three cases of `--negatives`, `--no-in-batch` and `--decoupled` kept
+/// as golden files: name, data flags.
+const OBJECTIVE_CASES: [(&str, &[&str]); 3] = [
+    (
+        "negatives",
+        &[
+            "fixtures/neg_queries.npy",
+            "--keys",
+            "fixtures/neg_keys.npy",
+            "--negatives",
+            "fixtures/neg_shared.npy",
+        ],
+    ),
+    (
+        "no_in_batch",
+        &[
+            "fixtures/neg_views.npy",
+            "--negatives",
+            "fixtures/neg_shared.npy",
+            "--no-in-batch",
+        ],
+    ),
+    (
+        "decoupled",
+        &[
+            "fixtures/neg_queries.npy",
+            "--keys",
+            "fixtures/neg_keys.npy",
+            "--negatives",
+            "fixtures/neg_per_anchor.npy",
+            "--decoupled",
+        ],
+    ),
+];
+
+#[test]
+fn objective_cases_match_golden_files() {
+    let bless = std::env::var_os("INFONCE_BLESS").is_some_and(|v| v == "1");
+    let mut failures = Vec::new();
+    for (case, data) in OBJECTIVE_CASES {
+        for (format, ext) in [("text", "txt"), ("markdown", "md"), ("json", "json")] {
+            for lang in ["en", "zh"] {
+                let mut args = vec!["explain"];
+                args.extend_from_slice(data);
+                args.extend(["--format", format, "--lang", lang]);
+                let got = stdout_of(&args);
+                let path = golden_dir().join(format!("{case}_{format}_{lang}.{ext}"));
+                if bless {
+                    fs::write(&path, &got).unwrap();
+                    continue;
+                }
+                let want = fs::read_to_string(&path).unwrap_or_else(|e| {
+                    panic!(
+                        "cannot read {}: {e} (INFONCE_BLESS=1 writes it)",
+                        path.display()
+                    )
+                });
+                if let Some(line) = got
+                    .lines()
+                    .zip(want.lines())
+                    .position(|(g, w)| g != w)
+                    .or((got.lines().count() != want.lines().count())
+                        .then(|| got.lines().count().min(want.lines().count())))
+                {
+                    failures.push(format!(
+                        "{}: differs from line {}:\n  got:  {:?}\n  want: {:?}",
+                        path.display(),
+                        line + 1,
+                        got.lines().nth(line).unwrap_or("<end>"),
+                        want.lines().nth(line).unwrap_or("<end>"),
+                    ));
+                }
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{}\n(after a deliberate change: INFONCE_BLESS=1 cargo test --test explain objective_cases)",
+        failures.join("\n")
+    );
+}
+
+#[test]
+fn explain_with_negatives_reports_exactly_the_figures_of_compute() {
+    let shared = ["--negatives", "fixtures/neg_shared.npy"];
+    let own = ["--negatives", "fixtures/neg_per_anchor.npy"];
+    let keys = [
+        "fixtures/neg_queries.npy",
+        "--keys",
+        "fixtures/neg_keys.npy",
+    ];
+    let views = ["fixtures/neg_views.npy"];
+    let cases: Vec<(&str, Vec<&str>)> = vec![
+        ("keys shared", [&keys[..], &shared].concat()),
+        ("keys per anchor", [&keys[..], &own].concat()),
+        ("views shared", [&views[..], &shared].concat()),
+        (
+            "views no in-batch",
+            [&views[..], &shared, &["--no-in-batch"]].concat(),
+        ),
+        (
+            "views decoupled",
+            [&views[..], &shared, &["--decoupled"]].concat(),
+        ),
+        (
+            "keys per anchor, no in-batch, decoupled",
+            [
+                &keys[..],
+                &own,
+                &["--no-in-batch", "--decoupled", "--sim", "dot"],
+            ]
+            .concat(),
+        ),
+        ("seed decoupled", vec!["fixtures/seed.csv", "--decoupled"]),
+    ];
+    for (name, data) in &cases {
+        check_case(name, data, &[0, 3, 9, 15]);
+    }
+}
+
+/// The explained record's terms in candidate order, from explain's JSON.
+fn listed_terms(args: &[&str]) -> Vec<Value> {
+    let mut all = vec!["explain"];
+    all.extend_from_slice(args);
+    all.extend(["--format", "json", "--max-terms", "1000"]);
+    json_of(&all)["terms"].as_array().unwrap().clone()
+}
+
+#[test]
+fn negatives_are_candidates_marked_with_their_file() {
+    let keys = [
+        "fixtures/neg_queries.npy",
+        "--keys",
+        "fixtures/neg_keys.npy",
+    ];
+    // 10 keys and the 7 shared negatives.
+    let terms = listed_terms(&[&keys[..], &["--negatives", "fixtures/neg_shared.npy"]].concat());
+    let from = |t: &Value| t["from"].as_str().unwrap().to_string();
+    assert_eq!(terms.len(), 17);
+    assert_eq!(terms.iter().filter(|t| from(t) == "negatives").count(), 7);
+    // Without the batch: the positive and the negatives.
+    let terms = listed_terms(
+        &[
+            &keys[..],
+            &[
+                "--negatives",
+                "fixtures/neg_shared.npy",
+                "--no-in-batch",
+                "--anchor",
+                "4",
+            ],
+        ]
+        .concat(),
+    );
+    let batch: Vec<&Value> = terms.iter().filter(|t| from(t) == "candidates").collect();
+    assert_eq!((terms.len(), batch.len()), (8, 1));
+    assert_eq!(
+        batch[0]["index"], 4,
+        "the one in-batch candidate is the positive"
+    );
+
+    // The text names them neg[j] and marks them.
+    let text = stdout_of(
+        &[&keys[..], &["--negatives", "fixtures/neg_per_anchor.npy"]]
+            .concat()
+            .iter()
+            .fold(vec!["explain"], |mut v, a| {
+                v.push(a);
+                v
+            }),
+    );
+    assert!(text.contains("neg[3] (from --negatives)"), "{text}");
+    assert!(text.contains("its own 4 extra negatives"), "{text}");
+}
+
+#[test]
+fn decoupled_walkthrough_leaves_the_positive_out_of_the_denominator() {
+    let ex = json_of(&[
+        "explain",
+        "fixtures/neg_queries.npy",
+        "--keys",
+        "fixtures/neg_keys.npy",
+        "--negatives",
+        "fixtures/neg_shared.npy",
+        "--decoupled",
+        "--anchor",
+        "7",
+        "--format",
+        "json",
+        "--max-terms",
+        "1000",
+    ]);
+    let rec = &ex["record"];
+    let f = |v: &Value| v.as_f64().unwrap();
+    // Record 7's positive outweighs its negatives: a negative loss.
+    assert!(f(&rec["loss"]) < 0.0, "{rec}");
+    let steps = ex["steps"].as_array().unwrap();
+    let step = |name: &str| steps.iter().find(|s| s["name"] == name).unwrap();
+    // The denominator's written terms are the negatives' alone.
+    let written = step("denominator")["inputs"]["terms"]
+        .as_array()
+        .unwrap()
+        .len();
+    assert_eq!(written + 1, ex["terms"].as_array().unwrap().len());
+    // The positive's gradient is -1/tau, a negative's its share of the
+    // negatives' sum over tau.
+    let terms = ex["terms"].as_array().unwrap();
+    let neg_sum: f64 = terms
+        .iter()
+        .filter(|t| !(t["index"] == 7 && t["from"] == "candidates"))
+        .map(|t| f(&t["p"]))
+        .sum();
+    for s in steps.iter().filter(|s| s["name"] == "gradient") {
+        let g = f(&s["value"]);
+        let want = if s["inputs"]["positive"] == true {
+            -1.0 / 0.1
+        } else {
+            f(&s["inputs"]["p"]) / neg_sum / 0.1
+        };
+        assert!((g - want).abs() <= 1e-12 * want.abs().max(1.0), "{s}");
+    }
+    // No cross-entropy and no CPC bound: they are InfoNCE's.
+    for gone in ["cross_entropy", "mutual_information_bound", "loss"] {
+        assert!(steps.iter().all(|s| s["name"] != gone), "{gone}");
     }
 }
