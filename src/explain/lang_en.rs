@@ -142,6 +142,9 @@ pub const ENGLISH: Sentences = Sentences {
             numerator / (numerator + that sum).",
     loss_text_decoupled: "The decoupled loss is the log of the denominator minus the log of \
             the numerator, negative when the numerator is the larger:",
+    hard_extra: "The hardest negative, {label}, at similarity {sim} against the positive's \
+            {positive_sim}, is a row of the `--negatives` file, which this walkthrough does not \
+            move.",
     share_decoupled: "With --decoupled the shares are still those of the softmax over every \
             candidate (of numerator + denominator); the gradient is −1/τ for the positive and, \
             for a negative, its share of the negatives' sum over τ.",

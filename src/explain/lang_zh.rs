@@ -122,6 +122,8 @@ pub const CHINESE: Sentences = Sentences {
             损失等于负样本之和的对数减去正样本的 logit，当正样本超过所有负样本之和时为负；\
             p 仍是 分子 / (分子 + 该和)。",
     loss_text_decoupled: "解耦损失等于分母的对数减去分子的对数，分子较大时为负：",
+    hard_extra: "最难的负样本 {label}（相似度 {sim}，正样本为 {positive_sim}）\
+            是 `--negatives` 文件中的一行，本讲解不移动它。",
     share_decoupled: "使用 --decoupled 时，占比仍是对所有候选的 softmax（相对于 分子 + 分母）；\
             正样本的梯度是 −1/τ，负样本的梯度是它在负样本之和中的占比除以 τ。",
     denominator_text_decoupled: "解耦损失的分母{+分母}只把负样本的项相加，不含正样本那一项：",

@@ -1910,6 +1910,16 @@ impl Builder<'_> {
         self.heading(say!(w, h_hard));
         let Some(v) = &f.variant else {
             match f.breakdown.heaviest().first() {
+                // An extra negative is not moved: the variant is left out.
+                Some(top) if top.vector.from_negatives && top.term.sim < r.sim - HARD_MARGIN => {
+                    self.para(say!(
+                        w,
+                        hard_extra,
+                        label = &top.vector.label.plain,
+                        sim = num(top.term.sim),
+                        positive_sim = num(pos.term.sim),
+                    ))
+                }
                 Some(top) => self.para(say!(
                     w,
                     hard_already,

@@ -236,6 +236,9 @@ table! {
     objective_no_in_batch,
     /// `--decoupled`: no argument.
     objective_decoupled,
+    /// The hardest negative is an extra one, not moved: `label`, `sim`,
+    /// `positive_sim`.
+    hard_extra,
     /// Below the table of terms, decoupled: no argument.
     share_decoupled,
     /// The decoupled loss from the logs: no argument.
