@@ -10,10 +10,10 @@ mod common;
 mod support;
 
 use common::{
-    Expected, RefNegatives, Rng, Rows, check_terms, embeddings_f32, embeddings_f64, reference_with,
+    Expected, RefNegatives, Rng, Rows, check_terms, embeddings_f32, embeddings_f64, pairs,
+    reference_with,
 };
 use infonce::input::Embeddings;
-use infonce::input::index::{IndexPair, Pairs};
 use infonce::layout::Layout;
 use infonce::loss::{Core, Negatives, RecordStats, Settings, Similarity, Term, TermFrom};
 use serde_json::Value;
@@ -126,25 +126,6 @@ fn check(got: &[RecordStats], want: &[Expected], tol: f64, what: &str) {
             w.rank
         );
     }
-}
-
-/// Pairs over `r` rows in which anchors repeat (several positives each).
-fn pairs(rng: &mut Rng, r: usize, p: usize) -> Pairs {
-    let list = (0..p)
-        .map(|k| {
-            let a = if k % 3 == 2 {
-                (k - 1) % r
-            } else {
-                rng.below(r)
-            };
-            let b = (a + 1 + rng.below(r - 1)) % r;
-            IndexPair {
-                a: a as i64,
-                b: b as i64,
-            }
-        })
-        .collect();
-    Pairs::from_pairs("p.csv", list)
 }
 
 #[test]

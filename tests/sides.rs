@@ -9,10 +9,10 @@
 mod common;
 
 use common::{
-    Expected, Rng, Rows, check_terms, embeddings_f32, embeddings_f64, record_where, reference,
+    Expected, Rng, Rows, check_terms, embeddings_f32, embeddings_f64, pairs, record_where,
+    reference,
 };
 use infonce::input::Embeddings;
-use infonce::input::index::{IndexPair, Pairs};
 use infonce::layout::Layout;
 use infonce::loss::{Core, Negatives, RecordStats, Settings, Similarity, Term, TermFrom};
 
@@ -171,26 +171,6 @@ fn check(got: &[RecordStats], want: &[Expected], tol: f64, what: &str) {
             w.rank
         );
     }
-}
-
-/// Pairs over `r` rows in which anchors repeat (several positives each).
-fn pairs(rng: &mut Rng, r: usize, p: usize) -> Pairs {
-    let list = (0..p)
-        .map(|k| {
-            // Every third pair reuses the anchor of the one before.
-            let a = if k % 3 == 2 {
-                (k - 1) % r
-            } else {
-                rng.below(r)
-            };
-            let b = (a + 1 + rng.below(r - 1)) % r;
-            IndexPair {
-                a: a as i64,
-                b: b as i64,
-            }
-        })
-        .collect();
-    Pairs::from_pairs("p.csv", list)
 }
 
 #[test]

@@ -10,9 +10,10 @@
 
 mod common;
 
-use common::{Expected, Rng, Rows, embeddings_f16, embeddings_f32, embeddings_f64, reference};
+use common::{
+    Expected, Rng, Rows, embeddings_f16, embeddings_f32, embeddings_f64, pairs, reference,
+};
 use infonce::input::Embeddings;
-use infonce::input::index::{IndexPair, Pairs};
 use infonce::layout::Layout;
 use infonce::loss::{Core, Negatives, RecordStats, Settings, Similarity};
 
@@ -39,25 +40,6 @@ fn bits(s: &RecordStats) -> (u64, u64, u64, u64) {
         s.log_others.to_bits(),
         s.rank,
     )
-}
-
-/// Pairs over `r` rows in which anchors repeat (several positives each).
-fn pairs(rng: &mut Rng, r: usize, p: usize) -> Pairs {
-    let list = (0..p)
-        .map(|k| {
-            let a = if k % 3 == 2 {
-                (k - 1) % r
-            } else {
-                rng.below(r)
-            };
-            let b = (a + 1 + rng.below(r - 1)) % r;
-            IndexPair {
-                a: a as i64,
-                b: b as i64,
-            }
-        })
-        .collect();
-    Pairs::from_pairs("p.csv", list)
 }
 
 /// Values exact in float16 (multiples of 1/64 in [-1, 1]), so that every

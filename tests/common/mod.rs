@@ -14,6 +14,7 @@ pub use reference::{
 #[allow(unused_imports)]
 pub use rng::{Rng, Rows};
 
+use infonce::input::index::{IndexPair, Pairs};
 use infonce::input::{Embeddings, Matrix, Values};
 
 pub fn embeddings_f64(rows: &Rows) -> Embeddings {
@@ -57,4 +58,24 @@ pub fn embeddings_f16(rows: &Rows) -> Embeddings {
         values: Values::F16(Matrix::from_rows(rows.len(), d, flat)),
         first_line: None,
     }
+}
+
+/// Pairs over `r` rows in which anchors repeat (several positives each):
+/// every third pair reuses the anchor of the one before.
+pub fn pairs(rng: &mut Rng, r: usize, p: usize) -> Pairs {
+    let list = (0..p)
+        .map(|k| {
+            let a = if k % 3 == 2 {
+                (k - 1) % r
+            } else {
+                rng.below(r)
+            };
+            let b = (a + 1 + rng.below(r - 1)) % r;
+            IndexPair {
+                a: a as i64,
+                b: b as i64,
+            }
+        })
+        .collect();
+    Pairs::from_pairs("p.csv", list)
 }
