@@ -33,6 +33,7 @@ use crate::input::{Embeddings, Matrix, Values};
 use crate::layout::Layout;
 use exp::{log_add_exp, softplus};
 use kernel::{Pass, Purpose, Side, Stored, Visible};
+pub use kernel::{MAX_BANDS, PartOut, Plan, Unit, UnitOut};
 
 /// How two embeddings are compared.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -523,6 +524,40 @@ impl<'a> Core<'a> {
             return Vec::new();
         }
         with_prepared!(&self.inner, p => self.pass(p, taus, Purpose::Run).stats(self.layout, progress))
+    }
+
+    /// The units of the pass in merge order, each with its tiles: what a
+    /// sharded run cuts into parts ([`Plan::part`]).
+    pub fn plan(&self) -> Plan {
+        with_prepared!(&self.inner, p => self.pass(p, &[self.settings.tau], Purpose::Terms).plan())
+    }
+
+    /// Runs `units` of the pass at every temperature of `taus` (one part of
+    /// a sharded run); `progress` is called with the number of tiles done.
+    pub fn run_part(
+        &self,
+        taus: &[f64],
+        units: &[Unit],
+        progress: &(dyn Fn(u64) + Sync),
+    ) -> PartOut {
+        with_prepared!(&self.inner, p => self.pass(p, taus, Purpose::Run).run_part(units, progress))
+    }
+
+    /// The findings [`Core::sweep`] gives, from the parts of a sharded run:
+    /// `next` hands over each unit's findings in the plan's order, and
+    /// `above` is the parts' rank counts summed, per temperature and
+    /// record. The same bits as [`Core::sweep`], whatever the parts.
+    pub fn sweep_from_parts<E>(
+        &self,
+        taus: &[f64],
+        next: impl FnMut(Unit) -> std::result::Result<UnitOut, E>,
+        above: Vec<Vec<u64>>,
+    ) -> std::result::Result<Vec<Vec<RecordStats>>, E> {
+        with_prepared!(&self.inner, p => {
+            let pass = self.pass(p, taus, Purpose::Run);
+            let parts = pass.assemble(&pass.plan(), next, above)?;
+            Ok(pass.stats_of(self.layout, parts))
+        })
     }
 
     /// The temperature [`Core::terms`] and [`Core::run`] use.

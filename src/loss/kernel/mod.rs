@@ -46,7 +46,9 @@ mod schedule;
 
 pub use element::{Element, Stored};
 pub use rank::TIE_ULPS;
-pub use schedule::{extra_tile_count, tile_count, workers};
+pub use schedule::{
+    MAX_BANDS, PartOut, Plan, Unit, UnitOut, band_width, extra_tile_count, tile_count, workers,
+};
 
 use ndarray::ArrayView2;
 use rayon::prelude::*;

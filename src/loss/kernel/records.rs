@@ -11,7 +11,14 @@ impl<S: Stored> Pass<'_, '_, S> {
     /// order), one finding per record of `layout` (the layout the pass was
     /// built for), in record order.
     pub fn stats(&self, layout: &Layout, progress: &(dyn Fn(u64) + Sync)) -> Vec<Vec<RecordStats>> {
-        self.run(progress)
+        self.stats_of(layout, self.run(progress))
+    }
+
+    /// The findings of the records of `layout` from the pass's parts, one
+    /// per temperature in its order (from [`Pass::run`], or the parts of a
+    /// sharded run put together by [`Pass::assemble`]).
+    pub fn stats_of(&self, layout: &Layout, parts: Vec<Partial>) -> Vec<Vec<RecordStats>> {
+        parts
             .into_iter()
             .zip(&self.temps)
             .map(|(out, tp)| self.stats_at(tp, layout, &out))

@@ -9,22 +9,49 @@ use std::sync::{Mutex, OnceLock};
 use super::element::{Converted, Stored};
 use super::fold::Buffers;
 use super::multiply::PackedSides;
+use rayon::prelude::*;
+
 use super::{MAIN, Partial, Pass, Visible};
 use crate::loss::exp::Lse;
 
+/// Blocks of a side are grouped into at most this many bands. A band is the
+/// unit of the merge order: each anchor's sum over the candidates of one
+/// band (its row segment) and the sum one band of anchors gives each
+/// candidate (its column segment) start empty and are merged band by band
+/// in a fixed order. A sharded run's parts are made of bands
+/// ([`Unit`]), so the parts' segments merge into the very bits of a
+/// single run, whatever the number of parts.
+pub const MAX_BANDS: usize = 64;
+
+/// Blocks per band of a side of `blocks` blocks.
+pub fn band_width(blocks: usize) -> usize {
+    blocks.div_ceil(MAX_BANDS).max(1)
+}
+
 /// The column partials of one column block, merged in row-block order as
-/// they arrive; one that comes early waits for those before it.
+/// they arrive (one that comes early waits for those before it): within a
+/// band of row blocks into the band's segment, and the segments into the
+/// column's sum band by band.
 struct ColumnMerge {
     acc: Vec<Lse>,
+    /// The segment of the band being merged.
+    band: Vec<Lse>,
+    /// Row blocks per band.
+    per_band: usize,
+    /// The last row block that hands this column block a partial.
+    last: usize,
     /// The row block whose partial is merged next.
     next: usize,
     waiting: Vec<(usize, Option<Vec<Lse>>)>,
 }
 
 impl ColumnMerge {
-    fn new(width: usize) -> Self {
+    fn new(width: usize, per_band: usize, last: usize) -> Self {
         ColumnMerge {
             acc: vec![Lse::EMPTY; width],
+            band: vec![Lse::EMPTY; width],
+            per_band,
+            last,
             next: 0,
             waiting: Vec::new(),
         }
@@ -34,10 +61,15 @@ impl ColumnMerge {
     fn deliver(&mut self, bi: usize, part: Option<Vec<Lse>>) {
         self.waiting.push((bi, part));
         while let Some(k) = self.waiting.iter().position(|(b, _)| *b == self.next) {
-            if let (_, Some(part)) = self.waiting.swap_remove(k) {
-                for (a, x) in self.acc.iter_mut().zip(part) {
-                    *a = a.merge(x);
-                }
+            let (_, part) = self.waiting.swap_remove(k);
+            if self.next % self.per_band == 0 {
+                self.band.fill(Lse::EMPTY);
+            }
+            if let Some(part) = part {
+                merge_into(&mut self.band, &part);
+            }
+            if (self.next + 1) % self.per_band == 0 || self.next == self.last {
+                merge_into(&mut self.acc, &self.band);
             }
             self.next += 1;
         }
@@ -46,6 +78,83 @@ impl ColumnMerge {
     fn finish(self) -> Vec<Lse> {
         assert!(self.waiting.is_empty(), "a column partial was never merged");
         self.acc
+    }
+}
+
+/// `acc[k] = acc[k].merge(part[k])` for each k.
+fn merge_into(acc: &mut [Lse], part: &[Lse]) {
+    for (a, x) in acc.iter_mut().zip(part) {
+        *a = a.merge(*x);
+    }
+}
+
+/// A piece of the pass's work, the unit a sharded run hands out: the tiles
+/// of one band of anchor rows against one band of main-side columns, or one
+/// band of anchor rows against every extra candidate side.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Unit {
+    Main { rows: usize, cols: usize },
+    Extra { rows: usize },
+}
+
+/// What one [`Unit`] found, per temperature: each anchor row's segment of
+/// the band (`rows`) and, where the pass has a column fold, each column's
+/// segment from the band of rows (`cols`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct UnitOut {
+    pub rows: Vec<Vec<Lse>>,
+    pub cols: Vec<Vec<Lse>>,
+}
+
+/// What a part of a sharded pass found: its units' segments, in plan
+/// order, and the rank counts of its tiles per temperature and record.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PartOut {
+    pub units: Vec<(Unit, UnitOut)>,
+    pub above: Vec<Vec<u64>>,
+}
+
+/// The units of a pass in their merge order (main units row band by row
+/// band, each row band's column bands left to right; then the extra
+/// units), each with its number of tiles.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    units: Vec<(Unit, u64)>,
+}
+
+impl Plan {
+    pub fn units(&self) -> impl Iterator<Item = Unit> + '_ {
+        self.units.iter().map(|&(u, _)| u)
+    }
+
+    /// The units of part `k` of `n` (1-based): the plan cut into `n` runs
+    /// of about equal numbers of tiles. A unit belongs to the part in which
+    /// its first tile falls. Parts past the work are empty.
+    pub fn part(&self, k: usize, n: usize) -> Vec<Unit> {
+        let total: u64 = self.units.iter().map(|&(_, w)| w).sum();
+        let mut before = 0u64;
+        let mut out = Vec::new();
+        for &(u, w) in &self.units {
+            let at = if total == 0 {
+                0
+            } else {
+                (u128::from(before) * n as u128 / u128::from(total)) as usize
+            };
+            if at + 1 == k {
+                out.push(u);
+            }
+            before += w;
+        }
+        out
+    }
+
+    /// Tiles of the units `units` (for progress bars).
+    pub fn tiles(&self, units: &[Unit]) -> u64 {
+        self.units
+            .iter()
+            .filter(|(u, _)| units.contains(u))
+            .map(|&(_, w)| w)
+            .sum()
     }
 }
 
@@ -97,6 +206,24 @@ pub(super) struct Tile {
     pub(super) side: usize,
 }
 
+/// A worker's buffers, reused across its tiles.
+struct Scratch<T> {
+    /// The tile's dot products, row-major.
+    g: Vec<T>,
+    conv: Converted<T>,
+    buf: Buffers,
+}
+
+impl<T: Default + Clone> Scratch<T> {
+    fn new(b: usize) -> Self {
+        Scratch {
+            g: vec![T::default(); b * b],
+            conv: Converted::new(),
+            buf: Buffers::new(b),
+        }
+    }
+}
+
 impl<S: Stored> Pass<'_, '_, S> {
     fn blocks(n: usize, block: usize) -> usize {
         n.div_ceil(block)
@@ -143,10 +270,19 @@ impl<S: Stored> Pass<'_, '_, S> {
         let n_t = self.temps.len();
         let above = self.counters();
         let width = |bj: usize| (n_b - bj * self.block).min(self.block);
+        let per_band = band_width(nbi);
+        // The last row block that hands column block bj a partial.
+        let last = |bj: usize| if self.one_file { bj.saturating_sub(1) } else { nbi - 1 };
         // Per column block, one merge per temperature.
         let merges: Vec<Mutex<Vec<ColumnMerge>>> = match self.col {
             Some(_) => (0..nbj)
-                .map(|bj| Mutex::new((0..n_t).map(|_| ColumnMerge::new(width(bj))).collect()))
+                .map(|bj| {
+                    Mutex::new(
+                        (0..n_t)
+                            .map(|_| ColumnMerge::new(width(bj), per_band, last(bj)))
+                            .collect(),
+                    )
+                })
                 .collect(),
             None => Vec::new(),
         };
@@ -181,39 +317,53 @@ impl<S: Stored> Pass<'_, '_, S> {
             .into_iter()
             .map(|r| r.into_inner().expect("every row block ran"))
             .collect();
-
-        // A row's own tiles (left to right), then its column partials (top to
-        // bottom): a fixed order whatever the threads did.
         merged
             .into_iter()
             .zip(above)
             .enumerate()
             .map(|(tt, (merged, above))| {
-                let mut lse_a = Vec::with_capacity(n_a);
-                for (bi, own) in rows.iter_mut().enumerate() {
-                    let own = std::mem::take(&mut own[tt]);
-                    match merged.get(bi).filter(|_| self.one_file) {
-                        Some(cols) => lse_a.extend(own.iter().zip(cols).map(|(o, c)| o.merge(*c))),
-                        None => lse_a.extend(own),
-                    }
-                }
-                let lse_b = if self.one_file {
-                    Vec::new()
-                } else {
-                    merged.into_iter().flatten().collect()
-                };
-                Partial {
-                    lse_a,
-                    lse_b,
-                    above: above.into_iter().map(AtomicU64::into_inner).collect(),
-                }
+                let own: Vec<Lse> = rows
+                    .iter_mut()
+                    .flat_map(|r| std::mem::take(&mut r[tt]))
+                    .collect();
+                let cols = (!merged.is_empty()).then(|| merged.into_iter().flatten().collect());
+                self.main_partial(
+                    own,
+                    cols,
+                    above.into_iter().map(AtomicU64::into_inner).collect(),
+                )
             })
             .collect()
     }
 
+    /// The main side's part from each anchor row's merged row segments
+    /// (`own`) and, with a column fold, each column's merged column
+    /// segments (`cols`): a row's own tiles, then its column partials, a
+    /// fixed order whatever the threads or parts did.
+    fn main_partial(&self, own: Vec<Lse>, cols: Option<Vec<Lse>>, above: Vec<u64>) -> Partial {
+        match cols {
+            Some(cols) if self.one_file => Partial {
+                lse_a: own.iter().zip(&cols).map(|(o, c)| o.merge(*c)).collect(),
+                lse_b: Vec::new(),
+                above,
+            },
+            Some(cols) => Partial {
+                lse_a: own,
+                lse_b: cols,
+                above,
+            },
+            None => Partial {
+                lse_a: own,
+                lse_b: Vec::new(),
+                above,
+            },
+        }
+    }
+
     /// The tiles of row block `bi`, each computed once and folded at every
-    /// temperature while it is in cache. Returns the row partials per
-    /// temperature.
+    /// temperature while it is in cache; a row's sums start anew at each
+    /// band of columns and are merged band by band. Returns the row
+    /// partials per temperature.
     fn row_block(
         &self,
         bi: usize,
@@ -223,54 +373,320 @@ impl<S: Stored> Pass<'_, '_, S> {
         progress: &(dyn Fn(u64) + Sync),
         merges: &[Mutex<Vec<ColumnMerge>>],
     ) -> Vec<Vec<Lse>> {
-        let b = self.block;
-        let i0 = bi * b;
-        let i1 = (i0 + b).min(self.a.m.nrows());
+        let (i0, i1) = self.span(bi, self.a.m.nrows());
         let mut rows = vec![vec![Lse::EMPTY; i1 - i0]; self.temps.len()];
-        // The tile's dot products, row-major.
-        let mut g = vec![<S::Tile>::default(); b * b];
-        let mut conv = Converted::new();
-        let mut buf = Buffers::new(b);
-        let rows_have_anchors = self.fwd.records.any_in(i0, i1);
+        let mut seg = rows.clone();
+        let mut work = Scratch::new(self.block);
+        let per_band = band_width(nbj);
         let first = if self.one_file { bi } else { 0 };
         for bj in first..nbj {
-            let j0 = bj * b;
-            let j1 = (j0 + b).min(self.b.m.nrows());
-            let diagonal = self.one_file && bi == bj;
-            let cols_have_anchors =
-                !diagonal && self.col.as_ref().is_some_and(|c| c.records.any_in(j0, j1));
-            let mut parts: Vec<Option<Vec<Lse>>> = vec![None; self.temps.len()];
-            if rows_have_anchors || cols_have_anchors {
-                let t = Tile {
-                    i0,
-                    i1,
-                    j0,
-                    j1,
-                    diagonal,
-                    rows: rows_have_anchors,
-                    cols: cols_have_anchors,
-                    side: MAIN,
-                };
-                self.product(&t, packed, &mut conv, &mut g);
-                for (k, tp) in self.temps.iter().enumerate() {
-                    let cols = self.fold_dispatch(tp, &t, &g, &mut buf, &mut rows[k], &above[k]);
-                    if cols_have_anchors {
-                        parts[k] = Some(cols);
-                    }
-                }
+            if bj == first || bj % per_band == 0 {
+                seg.iter_mut().for_each(|s| s.fill(Lse::EMPTY));
             }
+            let parts = self.tile_at(bi, bj, packed, &mut work, &mut seg, above);
             // Every row block above a column block (one file) or every row
             // block (keys) hands it a partial, empty or not, so its merge
             // knows when to move on.
-            if !diagonal && let Some(m) = merges.get(bj) {
+            if !(self.one_file && bi == bj)
+                && let Some(m) = merges.get(bj)
+            {
                 let mut m = m.lock().expect("no worker panicked");
                 for (m, part) in m.iter_mut().zip(parts) {
                     m.deliver(bi, part);
                 }
             }
+            if (bj + 1) % per_band == 0 || bj + 1 == nbj {
+                for (r, s) in rows.iter_mut().zip(&seg) {
+                    merge_into(r, s);
+                }
+            }
             progress(1);
         }
         rows
+    }
+
+    /// Rows `bi * block ..` of a side of `n` rows: one block's span.
+    fn span(&self, bi: usize, n: usize) -> (usize, usize) {
+        let i0 = bi * self.block;
+        (i0, (i0 + self.block).min(n))
+    }
+
+    /// Tile (`bi`, `bj`) of the main side, folded into `seg` (the rows'
+    /// sums) at every temperature; returns its column partial per
+    /// temperature where its columns hold anchors of the column fold.
+    fn tile_at(
+        &self,
+        bi: usize,
+        bj: usize,
+        packed: Option<&PackedSides>,
+        work: &mut Scratch<S::Tile>,
+        seg: &mut [Vec<Lse>],
+        above: &[Vec<AtomicU64>],
+    ) -> Vec<Option<Vec<Lse>>> {
+        let (i0, i1) = self.span(bi, self.a.m.nrows());
+        let (j0, j1) = self.span(bj, self.b.m.nrows());
+        let diagonal = self.one_file && bi == bj;
+        let rows = self.fwd.records.any_in(i0, i1);
+        let cols = !diagonal && self.col.as_ref().is_some_and(|c| c.records.any_in(j0, j1));
+        let mut parts: Vec<Option<Vec<Lse>>> = vec![None; self.temps.len()];
+        if rows || cols {
+            let t = Tile {
+                i0,
+                i1,
+                j0,
+                j1,
+                diagonal,
+                rows,
+                cols,
+                side: MAIN,
+            };
+            self.product(&t, packed, &mut work.conv, &mut work.g);
+            for (k, tp) in self.temps.iter().enumerate() {
+                let c = self.fold_dispatch(tp, &t, &work.g, &mut work.buf, &mut seg[k], &above[k]);
+                if cols {
+                    parts[k] = Some(c);
+                }
+            }
+        }
+        parts
+    }
+
+    /// The pass's units in merge order, each with its number of tiles.
+    pub fn plan(&self) -> Plan {
+        let n_a = self.a.m.nrows();
+        let n_b = self.b.m.nrows();
+        let nbi = Self::blocks(n_a, self.block);
+        let nbj = Self::blocks(n_b, self.block);
+        let (gi, gj) = (band_width(nbi), band_width(nbj));
+        let mut units = Vec::new();
+        if self.main != Visible::Positive {
+            for bi_band in 0..nbi.div_ceil(gi) {
+                let first = if self.one_file { bi_band } else { 0 };
+                for bj_band in first..nbj.div_ceil(gj) {
+                    let tiles = (bi_band * gi..((bi_band + 1) * gi).min(nbi))
+                        .map(|bi| {
+                            let lo = bj_band * gj;
+                            let hi = ((bj_band + 1) * gj).min(nbj);
+                            let lo = if self.one_file { lo.max(bi) } else { lo };
+                            hi.saturating_sub(lo) as u64
+                        })
+                        .sum();
+                    units.push((
+                        Unit::Main {
+                            rows: bi_band,
+                            cols: bj_band,
+                        },
+                        tiles,
+                    ));
+                }
+            }
+        }
+        if !self.extra.is_empty() {
+            let sides: Vec<(usize, Visible)> = self
+                .extra
+                .iter()
+                .map(|e| (e.side.m.nrows(), e.visible))
+                .collect();
+            for band in 0..nbi.div_ceil(gi) {
+                let (r0, _) = self.span(band * gi, n_a);
+                let (_, r1) = self.span(((band + 1) * gi).min(nbi) - 1, n_a);
+                let tiles = extra_tile_count(r1 - r0, self.block, &sides);
+                units.push((Unit::Extra { rows: band }, tiles));
+            }
+        }
+        Plan { units }
+    }
+
+    /// Rows (or columns) of band `band` of a side of `n` rows.
+    fn band_rows(&self, band: usize, n: usize) -> (usize, usize) {
+        let blocks = Self::blocks(n, self.block);
+        let g = band_width(blocks);
+        let lo = (band * g * self.block).min(n);
+        let hi = ((band + 1) * g * self.block).min(n);
+        (lo, hi)
+    }
+
+    /// Runs the units `units` of the pass (a part of a sharded run).
+    pub fn run_part(&self, units: &[Unit], progress: &(dyn Fn(u64) + Sync)) -> PartOut {
+        let above = self.counters();
+        let packed = self.packed();
+        let packed = packed.as_ref();
+        let outs: Vec<UnitOut> = units
+            .iter()
+            .map(|&u| match u {
+                Unit::Main { rows, cols } => self.main_unit(rows, cols, packed, &above, progress),
+                Unit::Extra { rows } => self.extra_unit(rows, &above, progress),
+            })
+            .collect();
+        PartOut {
+            units: units.iter().copied().zip(outs).collect(),
+            above: above
+                .into_iter()
+                .map(|a| a.into_iter().map(AtomicU64::into_inner).collect())
+                .collect(),
+        }
+    }
+
+    /// Main unit (`band_i`, `band_j`): each anchor row's segment over the
+    /// columns of band `band_j` and, with a column fold, each column's
+    /// segment over the rows of band `band_i`, as [`Pass::run_main`]
+    /// merges them.
+    fn main_unit(
+        &self,
+        band_i: usize,
+        band_j: usize,
+        packed: Option<&PackedSides>,
+        above: &[Vec<AtomicU64>],
+        progress: &(dyn Fn(u64) + Sync),
+    ) -> UnitOut {
+        let n_a = self.a.m.nrows();
+        let n_b = self.b.m.nrows();
+        let gi = band_width(Self::blocks(n_a, self.block));
+        let gj = band_width(Self::blocks(n_b, self.block));
+        let (bi0, bi1) = (band_i * gi, ((band_i + 1) * gi).min(Self::blocks(n_a, self.block)));
+        let (bj0, bj1) = (band_j * gj, ((band_j + 1) * gj).min(Self::blocks(n_b, self.block)));
+        let n_t = self.temps.len();
+        // Each row block of the band on its own: its rows' segments and its
+        // tiles' column partials, by column block.
+        type Block = (Vec<Vec<Lse>>, Vec<Vec<Option<Vec<Lse>>>>);
+        let blocks: Vec<Block> = (bi0..bi1)
+            .into_par_iter()
+            .map(|bi| {
+                let (i0, i1) = self.span(bi, n_a);
+                let mut seg = vec![vec![Lse::EMPTY; i1 - i0]; n_t];
+                let mut work = Scratch::new(self.block);
+                let first = if self.one_file { bj0.max(bi) } else { bj0 };
+                let cols = (first..bj1)
+                    .map(|bj| {
+                        let parts = self.tile_at(bi, bj, packed, &mut work, &mut seg, above);
+                        progress(1);
+                        (bj, parts)
+                    })
+                    .collect::<Vec<_>>();
+                // By column block of the band, None where this row block
+                // hands it nothing.
+                let mut by_col = vec![vec![None; n_t]; bj1 - bj0];
+                for (bj, parts) in cols {
+                    if !(self.one_file && bi == bj) {
+                        by_col[bj - bj0] = parts;
+                    }
+                }
+                (seg, by_col)
+            })
+            .collect();
+        let mut rows: Vec<Vec<Lse>> = vec![Vec::new(); n_t];
+        for (seg, _) in &blocks {
+            for (r, s) in rows.iter_mut().zip(seg) {
+                r.extend_from_slice(s);
+            }
+        }
+        let cols = match self.col {
+            None => Vec::new(),
+            Some(_) => {
+                let (c0, c1) = self.band_rows(band_j, n_b);
+                let mut cols = vec![vec![Lse::EMPTY; c1 - c0]; n_t];
+                for (_, by_col) in &blocks {
+                    for (k, per_temp) in by_col.iter().enumerate() {
+                        let at = (bj0 + k) * self.block - c0;
+                        for (c, part) in cols.iter_mut().zip(per_temp) {
+                            if let Some(part) = part {
+                                merge_into(&mut c[at..], part);
+                            }
+                        }
+                    }
+                }
+                cols
+            }
+        };
+        UnitOut { rows, cols }
+    }
+
+    /// Extra unit `band`: each anchor row of the band over every extra
+    /// side, as [`Pass::run_extra`] folds it.
+    fn extra_unit(
+        &self,
+        band: usize,
+        above: &[Vec<AtomicU64>],
+        progress: &(dyn Fn(u64) + Sync),
+    ) -> UnitOut {
+        let n_a = self.a.m.nrows();
+        let nbi = Self::blocks(n_a, self.block);
+        let g = band_width(nbi);
+        let blocks: Vec<Vec<Vec<Lse>>> = (band * g..((band + 1) * g).min(nbi))
+            .into_par_iter()
+            .map(|bi| self.extra_row_block(bi, above, progress))
+            .collect();
+        let mut rows: Vec<Vec<Lse>> = vec![Vec::new(); self.temps.len()];
+        for b in blocks {
+            for (r, s) in rows.iter_mut().zip(b) {
+                r.extend(s);
+            }
+        }
+        UnitOut {
+            rows,
+            cols: Vec::new(),
+        }
+    }
+
+    /// The pass's part per temperature from every unit's findings, taken in
+    /// plan order from `next`, and the rank counts summed over the parts:
+    /// the very bits [`Pass::run`] gives.
+    pub fn assemble<E>(
+        &self,
+        plan: &Plan,
+        mut next: impl FnMut(Unit) -> Result<UnitOut, E>,
+        above: Vec<Vec<u64>>,
+    ) -> Result<Vec<Partial>, E> {
+        let n_a = self.a.m.nrows();
+        let n_b = self.b.m.nrows();
+        let n_t = self.temps.len();
+        let mut own = vec![vec![Lse::EMPTY; n_a]; n_t];
+        let mut cols = vec![vec![Lse::EMPTY; if self.col.is_some() { n_b } else { 0 }]; n_t];
+        let mut extra = vec![vec![Lse::EMPTY; n_a]; n_t];
+        for u in plan.units() {
+            let out = next(u)?;
+            match u {
+                Unit::Main { rows, cols: band_j } => {
+                    let (r0, _) = self.band_rows(rows, n_a);
+                    for (acc, seg) in own.iter_mut().zip(&out.rows) {
+                        merge_into(&mut acc[r0..], seg);
+                    }
+                    let (c0, _) = self.band_rows(band_j, n_b);
+                    for (acc, seg) in cols.iter_mut().zip(&out.cols) {
+                        merge_into(&mut acc[c0..], seg);
+                    }
+                }
+                Unit::Extra { rows } => {
+                    let (r0, _) = self.band_rows(rows, n_a);
+                    for (acc, seg) in extra.iter_mut().zip(&out.rows) {
+                        acc[r0..r0 + seg.len()].copy_from_slice(seg);
+                    }
+                }
+            }
+        }
+        let n_records = self.positive.len();
+        Ok(own
+            .into_iter()
+            .zip(cols)
+            .zip(extra)
+            .zip(above)
+            .map(|(((own, cols), extra), above)| {
+                let extra = Partial {
+                    lse_a: extra,
+                    lse_b: Vec::new(),
+                    above: vec![0; n_records],
+                };
+                if self.main == Visible::Positive {
+                    return Partial { above, ..extra };
+                }
+                let main = self.main_partial(own, self.col.is_some().then_some(cols), above);
+                if self.extra.is_empty() {
+                    main
+                } else {
+                    main.merge(extra)
+                }
+            })
+            .collect())
     }
 
     /// The part of the extra sides: row folds only, each row block's tiles
