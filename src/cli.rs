@@ -42,6 +42,16 @@ pub enum Command {
     /// strongest negative moved close to the positive (a hard negative).
     /// Where a term leaves float64's range the figures are given in log form.
     Explain(ExplainArgs),
+    /// Put the parts of a sharded run together into its result.
+    ///
+    /// `infonce compute ... --shard K/N -o PART` computes part K of N of the
+    /// pass; once all N parts exist, `infonce merge PART...` writes exactly
+    /// what `infonce compute ...` without --shard writes, byte for byte, in
+    /// every format. It reads the inputs again (from the paths the parts
+    /// were given, so run it where they ran) and checks that they are the
+    /// ones the parts were computed from; a missing, repeated, damaged or
+    /// foreign part is refused and named.
+    Merge(MergeArgs),
     /// Print a shell completion script.
     ///
     /// bash: `infonce completions bash > ~/.local/share/bash-completion/completions/infonce`;
@@ -82,7 +92,7 @@ pub struct ObjectiveArgs {
 }
 
 /// Where the embeddings are and which rows are positives of which.
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct DataArgs {
     /// Pairs file: rows `i,j` (0-based) make anchor i with positive j; the
     /// candidates of i are every other row. `.npy` of shape (P, 2) or text;
@@ -221,15 +231,37 @@ pub struct ComputeArgs {
     #[command(flatten)]
     pub objective: ObjectiveArgs,
 
-    /// Output format [default: from the extension of -o FILE (.json, .csv,
-    /// .tsv, .ndjson or .jsonl, .md or .markdown), else table].
-    #[arg(long, short = 'f', value_enum)]
-    pub format: Option<Format>,
+    /// Compute part K of N of the work (K = 1..N) and write its partial
+    /// sums to -o PART, a part file for `infonce merge`, instead of the
+    /// result. The parts split the tiles of the pass about evenly; any
+    /// machine can run any part, in any order, and `merge` puts a complete
+    /// set together into the very output of a single run. Output flags
+    /// (--format, --summary, --plot, ...) go to `merge`.
+    #[arg(
+        long,
+        value_name = "K/N",
+        value_parser = crate::shard::Shard::parse,
+        requires = "output",
+        conflicts_with_all = ["terms", "format", "summary", "all", "anchor", "plot", "fail_above"]
+    )]
+    pub shard: Option<crate::shard::Shard>,
 
     /// Also write every softmax term of every anchor (index, sim, logit, exp,
     /// p); in the table formats, of the anchors the table lists.
     #[arg(long, conflicts_with = "summary")]
     pub terms: bool,
+
+    #[command(flatten)]
+    pub out: OutputArgs,
+}
+
+/// Where and how the result is written: flags of `compute` and `merge`.
+#[derive(Debug, Clone, Args)]
+pub struct OutputArgs {
+    /// Output format [default: from the extension of -o FILE (.json, .csv,
+    /// .tsv, .ndjson or .jsonl, .md or .markdown), else table].
+    #[arg(long, short = 'f', value_enum)]
+    pub format: Option<Format>,
 
     /// Write only the totals, no per-anchor records.
     #[arg(long)]
@@ -294,6 +326,22 @@ pub struct ComputeArgs {
     /// never one of the inputs), after the result.
     #[arg(long, value_name = "FILE.svg")]
     pub plot: Option<PathBuf>,
+}
+
+/// `infonce merge`'s arguments.
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// The part files (`compute --shard K/N -o PART`), all N of one run, in
+    /// any order.
+    #[arg(value_name = "PART", required = true)]
+    pub parts: Vec<std::path::PathBuf>,
+
+    /// Worker threads, 1 to 1024 (default: all cores).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=MAX_THREADS as i64))]
+    pub threads: Option<u32>,
+
+    #[command(flatten)]
+    pub out: OutputArgs,
 }
 
 #[derive(Debug, Args)]

@@ -6,13 +6,16 @@ use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::cli::ComputeArgs;
+use std::ffi::OsString;
+
+use crate::cli::{ComputeArgs, MergeArgs};
 use crate::error::{Error, Result};
 use crate::job::{DataJob, Loaded};
 use crate::output::destination::Destination;
 use crate::output::{self, Format, Options, TermSource, Terms};
 use crate::report::{Report, Summary};
 use crate::run::Session;
+use crate::shard::PartSet;
 
 /// How long the pass runs before a progress bar appears: about a second of
 /// actual work, whatever the machine.
@@ -20,7 +23,7 @@ const PROGRESS_DELAY: Duration = Duration::from_secs(1);
 
 /// A progress bar over the similarity tiles (the run sets their number),
 /// hidden until [`show_bar`] draws it.
-fn progress_bar() -> ProgressBar {
+pub(crate) fn progress_bar() -> ProgressBar {
     let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::hidden());
     bar.set_style(
         ProgressStyle::with_template(
@@ -52,7 +55,7 @@ fn show_after(done: &mpsc::Receiver<()>, delay: Duration, show: impl FnOnce()) -
 
 /// Runs `work`, with a progress bar drawn on standard error once it has run
 /// for [`PROGRESS_DELAY`], when `wanted`.
-fn with_progress<R>(bar: &ProgressBar, wanted: bool, work: impl FnOnce() -> R) -> R {
+pub(crate) fn with_progress<R>(bar: &ProgressBar, wanted: bool, work: impl FnOnce() -> R) -> R {
     if !wanted {
         return work();
     }
@@ -137,12 +140,40 @@ fn select(report: Report, anchors: &[usize], loaded: &Loaded, job: &DataJob) -> 
     Ok(Report { summary, records })
 }
 
-/// Runs `compute` and writes its output.
-pub fn run(args: &ComputeArgs) -> Result<()> {
-    crate::warning::set_quiet(args.quiet);
+/// Runs `compute` and writes its output; `raw` is compute's own
+/// arguments as given (a part file of `--shard` keeps them).
+pub fn run(args: &ComputeArgs, raw: &[OsString]) -> Result<()> {
+    crate::warning::set_quiet(args.out.quiet);
     let job = DataJob::for_compute(args)?;
+    if let Some(shard) = args.shard {
+        return crate::shard::run_part(args, job, shard, raw);
+    }
+    deliver(args, job, Session::open)
+}
+
+/// Runs `merge`: the result of the run whose parts `m` names, written as
+/// `compute` without `--shard` writes it.
+pub fn merge(m: &MergeArgs) -> Result<()> {
+    crate::warning::set_quiet(m.out.quiet);
+    let parts = PartSet::open(&m.parts)?;
+    let mut args = parts.compute_args()?;
+    args.shard = None;
+    args.out = m.out.clone();
+    args.data.threads = m.threads;
+    let job = DataJob::for_compute(&args)?;
+    parts.check_inputs(&args, &job)?;
+    deliver(&args, job, |job| Ok(Session::open(job)?.with_parts(parts)))
+}
+
+/// Opens the job's session with `open` and writes its result as `args`
+/// ask.
+fn deliver(
+    args: &ComputeArgs,
+    job: DataJob,
+    open: impl FnOnce(DataJob) -> Result<Session>,
+) -> Result<()> {
     // The output is checked before any work: an input is never overwritten.
-    let dest = Destination::resolve(args.output.as_deref(), &job.inputs())?;
+    let dest = Destination::resolve(args.out.output.as_deref(), &job.inputs())?;
     let plot = plot_destination(args, &dest, &job)?;
     let top_k = crate::job::top_k(args)?;
     let paths = [
@@ -151,15 +182,15 @@ pub fn run(args: &ComputeArgs) -> Result<()> {
         job.keys.as_deref(),
         job.pairs.as_deref(),
     ];
-    if !args.quiet
+    if !args.out.quiet
         && let Some(notice) = stdin_notice(&paths, io::stdin().is_terminal())
     {
         // Not eprintln!, which panics when standard error is a closed pipe.
         let _ = writeln!(io::stderr().lock(), "{notice}");
     }
-    let session = Session::open(job)?;
+    let session = open(job)?;
     let bar = progress_bar();
-    let wanted = !args.quiet && io::stderr().is_terminal();
+    let wanted = !args.out.quiet && io::stderr().is_terminal();
     let done = with_progress(&bar, wanted, || session.run_job(&bar))?;
     bar.finish_and_clear();
     let mut report = done.report;
@@ -175,19 +206,20 @@ pub fn run(args: &ComputeArgs) -> Result<()> {
         None => None,
     };
     let loss = report.summary.loss;
-    let report = match &args.anchor {
+    let report = match &args.out.anchor {
         Some(anchors) => select(report, anchors, session.loaded(), session.job())?,
         None => report,
     };
 
     // An explicit --format wins; then the extension of -o FILE; then table.
     let format = args
+        .out
         .format
         .or_else(|| dest.format_from_extension())
         .unwrap_or(Format::Table);
     let opts = Options {
-        summary_only: args.summary,
-        all_rows: args.all,
+        summary_only: args.out.summary,
+        all_rows: args.out.all,
     };
     let source = TermSource { core: &done.core };
     let terms = args.terms.then_some(&source as &dyn Terms);
@@ -200,7 +232,7 @@ pub fn run(args: &ComputeArgs) -> Result<()> {
     if let (Some(plot), Some(svg)) = (&plot, &picture) {
         plot.write(|w| w.write_all(svg.as_bytes()))?;
     }
-    match args.fail_above {
+    match args.out.fail_above {
         Some(x) if loss > x => Err(Error::Above(format!(
             "mean loss {} is above --fail-above {x}",
             crate::output::float(loss)
@@ -216,7 +248,7 @@ fn plot_destination(
     dest: &Destination,
     job: &DataJob,
 ) -> Result<Option<Destination>> {
-    let Some(path) = args.plot.as_deref() else {
+    let Some(path) = args.out.plot.as_deref() else {
         return Ok(None);
     };
     let plot = Destination::resolve(Some(path), &job.inputs())?;
@@ -234,7 +266,7 @@ fn plot_destination(
                 .ok()
                 .is_some_and(|c| std::fs::canonicalize(path).ok() == Some(c))
     };
-    if !plot.is_stdout() && !dest.is_stdout() && args.output.as_deref().is_some_and(same) {
+    if !plot.is_stdout() && !dest.is_stdout() && args.out.output.as_deref().is_some_and(same) {
         return Err(Error::Usage(format!(
             "--plot {} names the file -o writes the result to: give them two files",
             plot.name()

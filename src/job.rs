@@ -453,7 +453,7 @@ impl DataJob {
 
 /// `--top-k`'s values in increasing order; each k may be given once.
 pub fn top_k(args: &ComputeArgs) -> Result<Vec<u64>> {
-    let mut ks = args.top_k.clone();
+    let mut ks = args.out.top_k.clone();
     ks.sort_unstable();
     if let Some(k) = ks.windows(2).find(|w| w[0] == w[1]) {
         return Err(Error::Usage(format!(

@@ -52,6 +52,7 @@ pub mod loss;
 pub mod output;
 pub mod report;
 pub mod run;
+pub mod shard;
 pub mod warning;
 
 use std::ffi::OsString;
@@ -82,8 +83,12 @@ where
     };
     let data = match &cli.command {
         Command::Compute(a) => {
-            warning::set_quiet(a.quiet);
+            warning::set_quiet(a.out.quiet);
             Some(&a.data)
+        }
+        Command::Merge(a) => {
+            warning::set_quiet(a.out.quiet);
+            None
         }
         Command::Explain(a) => {
             warning::set_quiet(a.quiet);
@@ -95,7 +100,8 @@ where
         warning::warn(w);
     }
     let result = match &cli.command {
-        Command::Compute(a) => compute::run(a),
+        Command::Compute(a) => compute::run(a, args.get(2..).unwrap_or_default()),
+        Command::Merge(a) => compute::merge(a),
         Command::Explain(a) => explain::run(a),
         Command::Completions(a) => print_to_stdout(|w| {
             cli::write_completions(a.shell, w);

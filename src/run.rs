@@ -9,8 +9,9 @@
 
 use crate::error::{Error, Result};
 use crate::job::{DataJob, Loaded};
-use crate::loss::{Core, Settings, Term};
+use crate::loss::{Core, RecordStats, Settings, Term};
 use crate::report::{Context, NegativesKind, Objective, Report};
+use crate::shard::PartSet;
 
 /// Told how far the pass has got, in similarity tiles.
 pub trait Progress: Sync {
@@ -40,6 +41,9 @@ pub struct Session {
     job: DataJob,
     pool: rayon::ThreadPool,
     loaded: Loaded,
+    /// The parts of a sharded run, whose sums the job's run puts together
+    /// instead of running the pass (`merge`).
+    parts: Option<PartSet>,
 }
 
 /// A finished run: the prepared core (for the terms) and the report.
@@ -54,13 +58,80 @@ impl Session {
     pub fn open(job: DataJob) -> Result<Session> {
         let pool = job.pool()?;
         let loaded = pool.install(|| job.load())?;
-        Ok(Session { job, pool, loaded })
+        Ok(Session {
+            job,
+            pool,
+            loaded,
+            parts: None,
+        })
     }
 
     /// A session over data built in memory (explain's built-in example).
     pub fn over(job: DataJob, loaded: Loaded) -> Result<Session> {
         let pool = job.pool()?;
-        Ok(Session { job, pool, loaded })
+        Ok(Session {
+            job,
+            pool,
+            loaded,
+            parts: None,
+        })
+    }
+
+    /// The session whose job's run puts `parts` together instead of
+    /// running the pass.
+    pub fn with_parts(self, parts: PartSet) -> Session {
+        Session {
+            parts: Some(parts),
+            ..self
+        }
+    }
+
+    /// Runs `f` on the session's pool.
+    pub fn install<R: Send>(&self, f: impl FnOnce() -> R + Send) -> R {
+        self.pool.install(f)
+    }
+
+    /// The temperatures of the job's pass, in order: its sweep, or its
+    /// one temperature.
+    pub fn taus(&self) -> Vec<f64> {
+        if self.job.taus.len() < 2 {
+            vec![self.job.settings.tau]
+        } else {
+            self.job.taus.clone()
+        }
+    }
+
+    /// The core over the job's data with the job's objective, as its run
+    /// prepares it.
+    pub fn prepared(&self) -> Result<Core<'_>> {
+        Ok(self.core_on(&self.loaded, self.job.settings)?.0)
+    }
+
+    /// The core over `loaded` with the job's objective.
+    fn core_on<'l>(&self, loaded: &'l Loaded, settings: Settings) -> Result<(Core<'l>, Objective)> {
+        let core = self
+            .pool
+            .install(|| Core::prepare(&loaded.layout, &loaded.data, settings))?;
+        self.objective(core, loaded)
+    }
+
+    /// The findings of `core`'s pass at `taus`: run, or put together from
+    /// the session's parts.
+    fn findings(
+        &self,
+        core: &Core<'_>,
+        taus: &[f64],
+        progress: &dyn Progress,
+    ) -> Result<Vec<Vec<RecordStats>>> {
+        match &self.parts {
+            Some(parts) => self.pool.install(|| parts.findings(core, taus)),
+            None => {
+                progress.start(core.tile_count());
+                Ok(self
+                    .pool
+                    .install(|| core.sweep(taus, &|n| progress.advance(n))))
+            }
+        }
     }
 
     pub fn job(&self) -> &DataJob {
@@ -109,14 +180,8 @@ impl Session {
         taus: &[f64],
         progress: &dyn Progress,
     ) -> Result<(Finished<'l>, Vec<Report>)> {
-        let core = self
-            .pool
-            .install(|| Core::prepare(&loaded.layout, &loaded.data, settings))?;
-        let (core, objective) = self.objective(core, loaded)?;
-        progress.start(core.tile_count());
-        let stats = self
-            .pool
-            .install(|| core.sweep(taus, &|n| progress.advance(n)));
+        let (core, objective) = self.core_on(loaded, settings)?;
+        let stats = self.findings(&core, taus, progress)?;
         let reports: Vec<Report> = taus
             .iter()
             .zip(&stats)
@@ -157,12 +222,11 @@ impl Session {
         settings: Settings,
         progress: &dyn Progress,
     ) -> Result<Finished<'l>> {
-        let core = self
-            .pool
-            .install(|| Core::prepare(&loaded.layout, &loaded.data, settings))?;
-        let (core, objective) = self.objective(core, loaded)?;
-        progress.start(core.tile_count());
-        let stats = self.pool.install(|| core.run(&|n| progress.advance(n)));
+        let (core, objective) = self.core_on(loaded, settings)?;
+        let stats = self
+            .findings(&core, &[settings.tau], progress)?
+            .pop()
+            .expect("one temperature");
         let report = Report::new(self.context(loaded, &core, settings.tau, objective), &stats);
         Ok(Finished { core, report })
     }

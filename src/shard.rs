@@ -1,0 +1,632 @@
+//! Sharded runs: `compute --shard K/N -o PART` computes part K of N of the
+//! pass and writes its partial sums to a part file; `merge` checks a set of
+//! parts and hands their sums to the core, which puts them together into
+//! the very findings of a single run ([`Core::sweep_from_parts`]).
+//!
+//! A part file (format version 1; docs/scale-out.md describes it) is:
+//!
+//! 1. the line `infonce part 1\n`;
+//! 2. the header: its length in bytes (u64, little-endian) and JSON
+//!    ([`Header`]): the part and the number of parts, the run's identity,
+//!    the inputs' sizes and checksums, the arguments of `compute`, the
+//!    temperatures, the units of the pass the part holds, the number of
+//!    records;
+//! 3. the rank counts: per temperature, per record, a u64;
+//! 4. per unit, in the header's order: the lengths of its row and column
+//!    segments (two u64), then per temperature each row segment's sums and
+//!    per temperature each column segment's, a sum being its maximum and
+//!    its scaled sum (two float64);
+//! 5. the xxh3-64 checksum of everything before it (u64).
+//!
+//! Every number is little-endian. The run's identity is the xxh3-128
+//! checksum of the program's version, every flag that changes the numbers
+//! and the inputs' checksums: parts of different runs never mix.
+
+use std::collections::HashMap;
+use std::hash::Hasher;
+use std::ffi::OsString;
+use std::fs::File;
+use std::io::{self, BufReader, BufWriter, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use twox_hash::{XxHash3_128, XxHash3_64};
+
+use crate::cli::ComputeArgs;
+use crate::error::{Error, Result};
+use crate::input::display_name;
+use crate::input::source::Source;
+use crate::job::DataJob;
+use crate::loss::exp::Lse;
+use crate::loss::{Core, PartOut, Plan, RecordStats, Unit, UnitOut};
+
+/// The first line of a part file.
+const MAGIC: &[u8] = b"infonce part 1\n";
+/// The format version this program writes and reads.
+pub const VERSION: u32 = 1;
+/// Most parts a run may be cut into.
+pub const MAX_PARTS: usize = 1 << 20;
+
+/// `--shard K/N`: part K (1-based) of N.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shard {
+    pub k: usize,
+    pub n: usize,
+}
+
+impl Shard {
+    /// Parses `K/N`, 1 <= K <= N <= [`MAX_PARTS`].
+    pub fn parse(s: &str) -> std::result::Result<Shard, String> {
+        let bad = || {
+            format!(
+                "'{s}' is not K/N: give the part K and the number of parts N as two whole \
+                 numbers, 1 <= K <= N (as GNU parallel's {{#}} and Slurm's array index \
+                 count, from 1), such as 3/8"
+            )
+        };
+        let (k, n) = s.split_once('/').ok_or_else(bad)?;
+        let k: usize = k.trim().parse().map_err(|_| bad())?;
+        let n: usize = n.trim().parse().map_err(|_| bad())?;
+        if n == 0 || k == 0 || k > n {
+            return Err(bad());
+        }
+        if n > MAX_PARTS {
+            return Err(format!("'{s}': at most {MAX_PARTS} parts"));
+        }
+        Ok(Shard { k, n })
+    }
+}
+
+/// An input file as the parts saw it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InputSum {
+    /// The flag that names it (`EMB`, `--keys`, ...).
+    pub flag: String,
+    /// The file, as given.
+    pub path: String,
+    pub bytes: u64,
+    /// xxh3-128 of its bytes, in hex.
+    pub xxh3_128: String,
+}
+
+/// A unit of the pass, as the header lists it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+enum UnitId {
+    Main { rows: usize, cols: usize },
+    Extra { extra: usize },
+}
+
+impl From<Unit> for UnitId {
+    fn from(u: Unit) -> UnitId {
+        match u {
+            Unit::Main { rows, cols } => UnitId::Main { rows, cols },
+            Unit::Extra { rows } => UnitId::Extra { extra: rows },
+        }
+    }
+}
+
+impl From<UnitId> for Unit {
+    fn from(u: UnitId) -> Unit {
+        match u {
+            UnitId::Main { rows, cols } => Unit::Main { rows, cols },
+            UnitId::Extra { extra } => Unit::Extra { rows: extra },
+        }
+    }
+}
+
+/// The JSON header of a part file.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Header {
+    pub program: String,
+    pub part: usize,
+    pub parts: usize,
+    /// The run's identity (hex): parts of one run share it.
+    pub run: String,
+    pub inputs: Vec<InputSum>,
+    /// The arguments of `compute`, as given.
+    pub args: Vec<String>,
+    /// The temperatures of the pass, in its order.
+    pub taus: Vec<f64>,
+    pub records: usize,
+    units: Vec<UnitId>,
+}
+
+fn hex(x: u128) -> String {
+    format!("{x:032x}")
+}
+
+/// Checksums of the files `job` reads.
+fn input_sums(job: &DataJob) -> Result<Vec<InputSum>> {
+    job.inputs()
+        .into_iter()
+        .map(|(flag, spec)| {
+            let source = Source::resolve(spec)?;
+            let name = display_name(&source.path);
+            let mut f = File::open(&source.path).map_err(|e| io_err(&name, &e))?;
+            let mut h = XxHash3_128::new();
+            let mut buf = vec![0u8; 1 << 20];
+            let mut bytes = 0u64;
+            loop {
+                let n = match f.read(&mut buf) {
+                    Ok(0) => break,
+                    Ok(n) => n,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(e) => return Err(io_err(&name, &e)),
+                };
+                h.write(&buf[..n]);
+                bytes += n as u64;
+            }
+            Ok(InputSum {
+                flag: flag.to_string(),
+                path: source.path,
+                bytes,
+                xxh3_128: hex(h.finish_128()),
+            })
+        })
+        .collect()
+}
+
+/// The flags of `args` that change the numbers, in a fixed form.
+fn number_flags(args: &ComputeArgs) -> String {
+    let mut data = args.data.clone();
+    data.threads = None;
+    format!(
+        "{:?}\n{:?}\n{:?}\n{:?}",
+        args.input, args.second, data, args.objective
+    )
+}
+
+/// The identity of a run over `inputs` with `args`.
+fn run_id(args: &ComputeArgs, inputs: &[InputSum]) -> String {
+    let mut h = XxHash3_128::new();
+    h.write(env!("CARGO_PKG_VERSION").as_bytes());
+    h.write(b"\n");
+    h.write(number_flags(args).as_bytes());
+    for i in inputs {
+        h.write(format!("\n{}\t{}\t{}", i.flag, i.bytes, i.xxh3_128).as_bytes());
+    }
+    hex(h.finish_128())
+}
+
+/// A writer that keeps the xxh3-64 checksum of what passes through.
+struct Summed<W> {
+    inner: W,
+    h: XxHash3_64,
+}
+
+impl<W: Write> Write for Summed<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.h.write(&buf[..n]);
+        Ok(n)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+fn put_u64(w: &mut impl Write, x: u64) -> io::Result<()> {
+    w.write_all(&x.to_le_bytes())
+}
+
+fn put_lse(w: &mut impl Write, v: &[Lse]) -> io::Result<()> {
+    for x in v {
+        w.write_all(&x.max.to_le_bytes())?;
+        w.write_all(&x.sum.to_le_bytes())?;
+    }
+    Ok(())
+}
+
+/// Writes a part file.
+fn write_part(w: &mut dyn Write, header: &Header, out: &PartOut) -> io::Result<()> {
+    let mut w = Summed {
+        inner: BufWriter::new(w),
+        h: XxHash3_64::with_seed(0),
+    };
+    w.write_all(MAGIC)?;
+    let json = serde_json::to_vec(header).map_err(io::Error::other)?;
+    put_u64(&mut w, json.len() as u64)?;
+    w.write_all(&json)?;
+    for per_temp in &out.above {
+        for &c in per_temp {
+            put_u64(&mut w, c)?;
+        }
+    }
+    for (_, u) in &out.units {
+        let rows = u.rows.first().map_or(0, Vec::len);
+        let cols = u.cols.first().map_or(0, Vec::len);
+        put_u64(&mut w, rows as u64)?;
+        put_u64(&mut w, cols as u64)?;
+        for r in &u.rows {
+            put_lse(&mut w, r)?;
+        }
+        for c in &u.cols {
+            put_lse(&mut w, c)?;
+        }
+    }
+    let sum = w.h.finish();
+    let mut inner = w.inner;
+    put_u64(&mut inner, sum)?;
+    inner.flush()
+}
+
+/// `compute --shard K/N -o PART`: runs part K of N of the job's pass and
+/// writes the part file. `raw` is compute's own arguments, as given.
+pub fn run_part(args: &ComputeArgs, job: DataJob, shard: Shard, raw: &[OsString]) -> Result<()> {
+    use crate::output::destination::Destination;
+    for (flag, spec) in job.inputs() {
+        if Source::reads_stdin(spec) {
+            return Err(Error::Usage(format!(
+                "--shard: {flag} is standard input, which merge cannot read again: \
+                 save it to a file and name the file"
+            )));
+        }
+    }
+    let dest = Destination::resolve(args.out.output.as_deref(), &job.inputs())?;
+    if dest.is_stdout() {
+        return Err(Error::Usage(
+            "--shard writes a part file: give -o PART a file name, not standard output".into(),
+        ));
+    }
+    let raw: Vec<String> = raw
+        .iter()
+        .map(|a| {
+            a.to_str().map(str::to_string).ok_or_else(|| {
+                Error::Usage(format!(
+                    "--shard: the argument {} is not UTF-8, and a part file keeps its \
+                     arguments as text; rename the file",
+                    a.to_string_lossy()
+                ))
+            })
+        })
+        .collect::<Result<_>>()?;
+    let inputs = input_sums(&job)?;
+    let run = run_id(args, &inputs);
+    let session = crate::run::Session::open(job)?;
+    let taus = session.taus();
+    let core = session.prepared()?;
+    let plan = core.plan();
+    let units = plan.part(shard.k, shard.n);
+    let bar = crate::compute::progress_bar();
+    bar.set_length(plan.tiles(&units));
+    let wanted = !args.out.quiet && io::IsTerminal::is_terminal(&io::stderr());
+    let out = crate::compute::with_progress(&bar, wanted, || {
+        session.install(|| core.run_part(&taus, &units, &|n| bar.inc(n)))
+    });
+    bar.finish_and_clear();
+    let header = Header {
+        program: format!("infonce {}", env!("CARGO_PKG_VERSION")),
+        part: shard.k,
+        parts: shard.n,
+        run,
+        inputs,
+        args: raw,
+        taus,
+        records: out.above.first().map_or(0, Vec::len),
+        units: units.iter().map(|&u| u.into()).collect(),
+    };
+    dest.write(|w| write_part(w, &header, &out))
+}
+
+/// A part file, checked and indexed.
+struct Part {
+    path: PathBuf,
+    header: Header,
+    /// Where each unit's lengths start.
+    offsets: Vec<(Unit, u64)>,
+}
+
+/// A file that could not be opened or read.
+fn io_err(file: &str, e: &io::Error) -> Error {
+    Error::data(file, format!("cannot read: {e}"))
+}
+
+fn name(p: &Path) -> String {
+    display_name(&p.to_string_lossy())
+}
+
+/// Reads exactly `buf.len()` bytes, or says the file ends early.
+fn read_exact(r: &mut impl Read, buf: &mut [u8], file: &str) -> Result<()> {
+    r.read_exact(buf).map_err(|e| {
+        if e.kind() == io::ErrorKind::UnexpectedEof {
+            Error::data(file, "ends early: a part file cut short (copy it again)")
+        } else {
+            io_err(file, &e)
+        }
+    })
+}
+
+fn get_u64(r: &mut impl Read, file: &str) -> Result<u64> {
+    let mut b = [0u8; 8];
+    read_exact(r, &mut b, file)?;
+    Ok(u64::from_le_bytes(b))
+}
+
+impl Part {
+    /// Opens and checks one part file: its first line, its checksum, its
+    /// header; indexes its units.
+    fn open(path: &Path) -> Result<Part> {
+        let file = name(path);
+        let f = File::open(path).map_err(|e| io_err(&file, &e))?;
+        let len = f.metadata().map_err(|e| io_err(&file, &e))?.len();
+        let mut r = BufReader::with_capacity(1 << 20, f);
+        let mut magic = vec![0u8; MAGIC.len()];
+        let short = (len as usize) < MAGIC.len() + 16;
+        if short || r.read_exact(&mut magic).is_err() || magic != MAGIC {
+            let shown = String::from_utf8_lossy(&magic[..magic.len().min(len as usize)])
+                .trim_end()
+                .to_string();
+            if magic.starts_with(b"infonce part ") {
+                return Err(Error::data(
+                    &file,
+                    format!(
+                        "is a part file of format '{shown}', which this infonce {} does not \
+                         read (it reads format {VERSION}); merge with the infonce that wrote it",
+                        env!("CARGO_PKG_VERSION")
+                    ),
+                ));
+            }
+            return Err(Error::data(
+                &file,
+                "is not a part file of infonce (it does not begin with 'infonce part'); \
+                 parts are written by 'infonce compute ... --shard K/N -o PART'",
+            ));
+        }
+        // The checksum first: a damaged file says so before anything else.
+        let mut h = XxHash3_64::with_seed(0);
+        h.write(&magic);
+        let mut left = len - MAGIC.len() as u64 - 8;
+        let mut buf = vec![0u8; 1 << 20];
+        while left > 0 {
+            let n = left.min(buf.len() as u64) as usize;
+            read_exact(&mut r, &mut buf[..n], &file)?;
+            h.write(&buf[..n]);
+            left -= n as u64;
+        }
+        let stored = get_u64(&mut r, &file)?;
+        if stored != h.finish() {
+            return Err(Error::data(
+                &file,
+                "is damaged or cut short: its checksum does not match its contents \
+                 (compute the part again)",
+            ));
+        }
+        r.seek(SeekFrom::Start(MAGIC.len() as u64))
+            .map_err(|e| io_err(&file, &e))?;
+        let hlen = get_u64(&mut r, &file)?;
+        if hlen > len {
+            return Err(Error::data(&file, "has a header longer than the file"));
+        }
+        let mut json = vec![0u8; hlen as usize];
+        read_exact(&mut r, &mut json, &file)?;
+        let header: Header = serde_json::from_slice(&json)
+            .map_err(|e| Error::data(&file, format!("has a header that does not parse: {e}")))?;
+        let program = format!("infonce {}", env!("CARGO_PKG_VERSION"));
+        if header.program != program {
+            return Err(Error::data(
+                &file,
+                format!(
+                    "was written by {}, and this is {program}: merge the parts with the \
+                     program that computed them",
+                    header.program
+                ),
+            ));
+        }
+        // The units' offsets, walking their lengths.
+        let n_t = header.taus.len() as u64;
+        let mut at = MAGIC.len() as u64 + 8 + hlen + n_t * header.records as u64 * 8;
+        let mut offsets = Vec::with_capacity(header.units.len());
+        for &u in &header.units {
+            r.seek(SeekFrom::Start(at))
+                .map_err(|e| io_err(&file, &e))?;
+            let rows = get_u64(&mut r, &file)?;
+            let cols = get_u64(&mut r, &file)?;
+            offsets.push((u.into(), at));
+            at += 16 + n_t * (rows + cols) * 16;
+            if at > len - 8 {
+                return Err(Error::data(&file, "holds fewer sums than its header lists"));
+            }
+        }
+        if at != len - 8 {
+            return Err(Error::data(&file, "holds more bytes than its header lists"));
+        }
+        Ok(Part {
+            path: path.to_path_buf(),
+            header,
+            offsets,
+        })
+    }
+}
+
+/// A complete set of parts of one run.
+pub struct PartSet {
+    parts: Vec<Part>,
+}
+
+impl PartSet {
+    /// Opens and checks the parts: one run, each part once, none missing.
+    pub fn open(paths: &[PathBuf]) -> Result<PartSet> {
+        let mut parts: Vec<Part> = paths.iter().map(|p| Part::open(p)).collect::<Result<_>>()?;
+        let first = &parts[0];
+        let (run, n) = (first.header.run.clone(), first.header.parts);
+        for p in &parts[1..] {
+            if p.header.run != run {
+                return Err(Error::data(
+                    &name(&p.path),
+                    format!(
+                        "is a part of another run than {}: its inputs or the flags that \
+                         change the numbers differ",
+                        name(&first.path)
+                    ),
+                ));
+            }
+            if p.header.parts != n {
+                return Err(Error::data(
+                    &name(&p.path),
+                    format!(
+                        "is part {} of {}, but {} is part {} of {n}: give the parts of one \
+                         split",
+                        p.header.part,
+                        p.header.parts,
+                        name(&first.path),
+                        first.header.part
+                    ),
+                ));
+            }
+        }
+        parts.sort_by_key(|p| p.header.part);
+        for w in parts.windows(2) {
+            if w[0].header.part == w[1].header.part {
+                return Err(Error::Usage(format!(
+                    "part {} of {n} is given twice: {} and {}",
+                    w[0].header.part,
+                    name(&w[0].path),
+                    name(&w[1].path)
+                )));
+            }
+        }
+        let missing: Vec<usize> = (1..=n)
+            .filter(|k| parts.binary_search_by_key(k, |p| p.header.part).is_err())
+            .collect();
+        if !missing.is_empty() {
+            let list: Vec<String> = missing.iter().take(10).map(usize::to_string).collect();
+            return Err(Error::Usage(format!(
+                "{} of {n} parts missing: part{} {}{}; merge needs all {n}",
+                missing.len(),
+                if missing.len() == 1 { "" } else { "s" },
+                list.join(", "),
+                if missing.len() > 10 { ", ..." } else { "" }
+            )));
+        }
+        Ok(PartSet { parts })
+    }
+
+    /// The header of part 1.
+    pub fn header(&self) -> &Header {
+        &self.parts[0].header
+    }
+
+    /// The arguments of `compute` the parts ran with.
+    pub fn compute_args(&self) -> Result<ComputeArgs> {
+        use clap::Parser;
+        let h = self.header();
+        let argv = ["infonce", "compute"]
+            .into_iter()
+            .map(str::to_string)
+            .chain(h.args.iter().cloned());
+        match crate::cli::Cli::try_parse_from(argv) {
+            Ok(crate::cli::Cli {
+                command: crate::cli::Command::Compute(a),
+            }) => Ok(a),
+            _ => Err(Error::data(
+                &name(&self.parts[0].path),
+                "holds arguments that do not parse as those of compute",
+            )),
+        }
+    }
+
+    /// Checks that `job` (built from the parts' arguments) reads the files
+    /// the parts read, unchanged, and that its flags are theirs.
+    pub fn check_inputs(&self, args: &ComputeArgs, job: &DataJob) -> Result<()> {
+        let now = input_sums(job)?;
+        for (was, is) in self.header().inputs.iter().zip(&now) {
+            if was != is {
+                return Err(Error::data(
+                    &display_name(&is.path),
+                    format!(
+                        "is not the file the parts read as {} ({} bytes then, {} now{}): \
+                         merge where the parts ran, with the files they read",
+                        was.flag,
+                        was.bytes,
+                        is.bytes,
+                        if was.bytes == is.bytes {
+                            ", and other contents"
+                        } else {
+                            ""
+                        }
+                    ),
+                ));
+            }
+        }
+        if run_id(args, &now) != self.header().run {
+            return Err(Error::data(
+                &name(&self.parts[0].path),
+                "does not match its own arguments and inputs",
+            ));
+        }
+        Ok(())
+    }
+
+    /// The findings of the core at `taus` from the parts' sums. Checks
+    /// that the parts hold the units the core's plan gives them.
+    pub fn findings(&self, core: &Core<'_>, taus: &[f64]) -> Result<Vec<Vec<RecordStats>>> {
+        let plan: Plan = core.plan();
+        let n = self.parts.len();
+        let mut at: HashMap<Unit, (usize, u64)> = HashMap::new();
+        for (i, p) in self.parts.iter().enumerate() {
+            let want = plan.part(p.header.part, n);
+            let has: Vec<Unit> = p.offsets.iter().map(|&(u, _)| u).collect();
+            let same_taus = p.header.taus.len() == taus.len()
+                && p.header.taus.iter().zip(taus).all(|(a, b)| a.to_bits() == b.to_bits());
+            if want != has || !same_taus {
+                return Err(Error::data(
+                    &name(&p.path),
+                    "does not hold the work its header says it does (written by another \
+                     build of the program?)",
+                ));
+            }
+            at.extend(p.offsets.iter().map(|&(u, o)| (u, (i, o))));
+        }
+        let n_t = taus.len();
+        let records = self.header().records;
+        let mut above = vec![vec![0u64; records]; n_t];
+        let mut files: Vec<BufReader<File>> = Vec::with_capacity(n);
+        for p in &self.parts {
+            let file = name(&p.path);
+            let f = File::open(&p.path).map_err(|e| io_err(&file, &e))?;
+            let mut r = BufReader::with_capacity(1 << 20, f);
+            let hlen = MAGIC.len() as u64 + 8;
+            r.seek(SeekFrom::Start(MAGIC.len() as u64))
+                .map_err(|e| io_err(&file, &e))?;
+            let json = get_u64(&mut r, &file)?;
+            r.seek(SeekFrom::Start(hlen + json))
+                .map_err(|e| io_err(&file, &e))?;
+            for per_temp in &mut above {
+                for c in per_temp.iter_mut() {
+                    *c += get_u64(&mut r, &file)?;
+                }
+            }
+            files.push(r);
+        }
+        let read_lse = |r: &mut BufReader<File>, len: u64, file: &str| -> Result<Vec<Lse>> {
+            (0..len)
+                .map(|_| {
+                    let max = f64::from_bits(get_u64(r, file)?);
+                    let sum = f64::from_bits(get_u64(r, file)?);
+                    Ok(Lse { max, sum })
+                })
+                .collect()
+        };
+        core.sweep_from_parts(
+            taus,
+            |u| {
+                let &(i, offset) = at.get(&u).expect("every unit of the plan is in a part");
+                let file = name(&self.parts[i].path);
+                let r = &mut files[i];
+                r.seek(SeekFrom::Start(offset))
+                    .map_err(|e| io_err(&file, &e))?;
+                let rows = get_u64(r, &file)?;
+                let cols = get_u64(r, &file)?;
+                let rows = (0..n_t)
+                    .map(|_| read_lse(r, rows, &file))
+                    .collect::<Result<_>>()?;
+                let cols = (0..n_t)
+                    .map(|_| read_lse(r, cols, &file))
+                    .collect::<Result<_>>()?;
+                Ok(UnitOut { rows, cols })
+            },
+            above,
+        )
+    }
+}
