@@ -231,6 +231,14 @@ pub struct ComputeArgs {
     #[command(flatten)]
     pub objective: ObjectiveArgs,
 
+    /// Also write every softmax term of every anchor (index, sim, logit, exp,
+    /// p); in the table formats, of the anchors the table lists.
+    #[arg(long, conflicts_with = "summary")]
+    pub terms: bool,
+
+    #[command(flatten)]
+    pub out: OutputArgs,
+
     /// Compute part K of N of the work (K = 1..N) and write its partial
     /// sums to -o PART, a part file for `infonce merge`, instead of the
     /// result. The parts split the tiles of the pass about evenly; any
@@ -245,14 +253,6 @@ pub struct ComputeArgs {
         conflicts_with_all = ["terms", "format", "summary", "all", "anchor", "plot", "fail_above"]
     )]
     pub shard: Option<crate::shard::Shard>,
-
-    /// Also write every softmax term of every anchor (index, sim, logit, exp,
-    /// p); in the table formats, of the anchors the table lists.
-    #[arg(long, conflicts_with = "summary")]
-    pub terms: bool,
-
-    #[command(flatten)]
-    pub out: OutputArgs,
 }
 
 /// Where and how the result is written: flags of `compute` and `merge`.
@@ -427,7 +427,7 @@ pub struct CompletionsArgs {
 pub struct ManArgs {
     /// The command whose page to print (`infonce-compute(1)`,
     /// `infonce-explain(1)`); without it, the page of `infonce` itself.
-    #[arg(value_name = "COMMAND", value_parser = ["compute", "explain", "completions", "man"])]
+    #[arg(value_name = "COMMAND", value_parser = ["compute", "merge", "explain", "completions", "man"])]
     pub command: Option<String>,
 }
 
@@ -764,8 +764,8 @@ mod tests {
 
     #[test]
     fn top_k_defaults_to_1_5_10_and_takes_whole_numbers_of_at_least_1() {
-        assert_eq!(compute(&[]).unwrap().top_k, [1, 5, 10]);
-        assert_eq!(compute(&["--top-k", "3,1"]).unwrap().top_k, [3, 1]);
+        assert_eq!(compute(&[]).unwrap().out.top_k, [1, 5, 10]);
+        assert_eq!(compute(&["--top-k", "3,1"]).unwrap().out.top_k, [3, 1]);
         for bad in ["0", "1,0", "x", "1.5", "1,,2"] {
             let e = compute(&["--top-k", bad]).unwrap_err();
             assert_eq!(e.kind(), clap::error::ErrorKind::ValueValidation, "{bad}");
@@ -777,14 +777,14 @@ mod tests {
     #[test]
     fn fail_above_takes_any_number_but_nan() {
         assert_eq!(
-            compute(&["--fail-above", "1.5"]).unwrap().fail_above,
+            compute(&["--fail-above", "1.5"]).unwrap().out.fail_above,
             Some(1.5)
         );
         assert_eq!(
-            compute(&["--fail-above", "-2"]).unwrap().fail_above,
+            compute(&["--fail-above", "-2"]).unwrap().out.fail_above,
             Some(-2.0)
         );
-        assert_eq!(compute(&[]).unwrap().fail_above, None);
+        assert_eq!(compute(&[]).unwrap().out.fail_above, None);
         for bad in ["nan", "NaN", "x", ""] {
             assert!(compute(&["--fail-above", bad]).is_err(), "{bad}");
         }

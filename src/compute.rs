@@ -148,7 +148,7 @@ pub fn run(args: &ComputeArgs, raw: &[OsString]) -> Result<()> {
     if let Some(shard) = args.shard {
         return crate::shard::run_part(args, job, shard, raw);
     }
-    deliver(args, job, Session::open)
+    deliver(args, job, &[], Session::open)
 }
 
 /// Runs `merge`: the result of the run whose parts `m` names, written as
@@ -162,7 +162,16 @@ pub fn merge(m: &MergeArgs) -> Result<()> {
     args.data.threads = m.threads;
     let job = DataJob::for_compute(&args)?;
     parts.check_inputs(&args, &job)?;
-    deliver(&args, job, |job| Ok(Session::open(job)?.with_parts(parts)))
+    // Neither the result nor the picture may replace a part.
+    let names: Vec<String> = m
+        .parts
+        .iter()
+        .map(|p| p.to_string_lossy().into_owned())
+        .collect();
+    let read: Vec<(&str, &str)> = names.iter().map(|p| ("PART", p.as_str())).collect();
+    deliver(&args, job, &read, |job| {
+        Ok(Session::open(job)?.with_parts(parts))
+    })
 }
 
 /// Opens the job's session with `open` and writes its result as `args`
@@ -170,11 +179,17 @@ pub fn merge(m: &MergeArgs) -> Result<()> {
 fn deliver(
     args: &ComputeArgs,
     job: DataJob,
+    read: &[(&str, &str)],
     open: impl FnOnce(DataJob) -> Result<Session>,
 ) -> Result<()> {
     // The output is checked before any work: an input is never overwritten.
-    let dest = Destination::resolve(args.out.output.as_deref(), &job.inputs())?;
-    let plot = plot_destination(args, &dest, &job)?;
+    let inputs: Vec<(&str, &str)> = job
+        .inputs()
+        .into_iter()
+        .chain(read.iter().copied())
+        .collect();
+    let dest = Destination::resolve(args.out.output.as_deref(), &inputs)?;
+    let plot = plot_destination(args, &dest, &inputs)?;
     let top_k = crate::job::top_k(args)?;
     let paths = [
         Some(job.input.as_str()),
@@ -246,12 +261,12 @@ fn deliver(
 fn plot_destination(
     args: &ComputeArgs,
     dest: &Destination,
-    job: &DataJob,
+    inputs: &[(&str, &str)],
 ) -> Result<Option<Destination>> {
     let Some(path) = args.out.plot.as_deref() else {
         return Ok(None);
     };
-    let plot = Destination::resolve(Some(path), &job.inputs())?;
+    let plot = Destination::resolve(Some(path), inputs)?;
     if plot.is_stdout() && dest.is_stdout() {
         return Err(Error::Usage(
             "--plot - would write the picture to standard output, where the result goes: \

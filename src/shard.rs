@@ -23,14 +23,14 @@
 //! and the inputs' checksums: parts of different runs never mix.
 
 use std::collections::HashMap;
-use std::hash::Hasher;
 use std::ffi::OsString;
 use std::fs::File;
+use std::hash::Hasher;
 use std::io::{self, BufReader, BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
-use twox_hash::{XxHash3_128, XxHash3_64};
+use twox_hash::{XxHash3_64, XxHash3_128};
 
 use crate::cli::ComputeArgs;
 use crate::error::{Error, Result};
@@ -418,8 +418,7 @@ impl Part {
         let mut at = MAGIC.len() as u64 + 8 + hlen + n_t * header.records as u64 * 8;
         let mut offsets = Vec::with_capacity(header.units.len());
         for &u in &header.units {
-            r.seek(SeekFrom::Start(at))
-                .map_err(|e| io_err(&file, &e))?;
+            r.seek(SeekFrom::Start(at)).map_err(|e| io_err(&file, &e))?;
             let rows = get_u64(&mut r, &file)?;
             let cols = get_u64(&mut r, &file)?;
             offsets.push((u.into(), at));
@@ -568,7 +567,11 @@ impl PartSet {
             let want = plan.part(p.header.part, n);
             let has: Vec<Unit> = p.offsets.iter().map(|&(u, _)| u).collect();
             let same_taus = p.header.taus.len() == taus.len()
-                && p.header.taus.iter().zip(taus).all(|(a, b)| a.to_bits() == b.to_bits());
+                && p.header
+                    .taus
+                    .iter()
+                    .zip(taus)
+                    .all(|(a, b)| a.to_bits() == b.to_bits());
             if want != has || !same_taus {
                 return Err(Error::data(
                     &name(&p.path),

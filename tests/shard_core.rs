@@ -12,9 +12,7 @@ use std::collections::HashMap;
 use common::{Rng, Rows, embeddings_f32, embeddings_f64, pairs};
 use infonce::input::Embeddings;
 use infonce::layout::Layout;
-use infonce::loss::{
-    Core, MAX_BANDS, Negatives, RecordStats, Settings, Similarity, Unit, UnitOut,
-};
+use infonce::loss::{Core, MAX_BANDS, Negatives, RecordStats, Settings, Similarity, Unit, UnitOut};
 
 fn bits(s: &RecordStats) -> (u64, u64, u64, u64, u64) {
     (
@@ -98,14 +96,30 @@ fn parts_put_together_give_the_bits_of_one_pass() {
                 0 => (Layout::two_view("e", 2 * n).unwrap(), rows.clone(), None),
                 1 => {
                     let p = pairs(&mut rng, 2 * n, n + 3);
-                    (Layout::pairs("e", 2 * n, &p, false).unwrap(), rows.clone(), None)
+                    (
+                        Layout::pairs("e", 2 * n, &p, false).unwrap(),
+                        rows.clone(),
+                        None,
+                    )
                 }
                 2 => {
                     let p = pairs(&mut rng, 2 * n, n + 3);
-                    (Layout::pairs("e", 2 * n, &p, true).unwrap(), rows.clone(), None)
+                    (
+                        Layout::pairs("e", 2 * n, &p, true).unwrap(),
+                        rows.clone(),
+                        None,
+                    )
                 }
-                3 => (Layout::keys("q", n, "k", n, false).unwrap(), q.clone(), Some(k.clone())),
-                _ => (Layout::keys("q", n, "k", n, true).unwrap(), q.clone(), Some(k.clone())),
+                3 => (
+                    Layout::keys("q", n, "k", n, false).unwrap(),
+                    q.clone(),
+                    Some(k.clone()),
+                ),
+                _ => (
+                    Layout::keys("q", n, "k", n, true).unwrap(),
+                    q.clone(),
+                    Some(k.clone()),
+                ),
             };
             for negatives in [None, Some(Negatives::Shared), Some(Negatives::PerAnchor(2))] {
                 let n_neg = match negatives {
@@ -121,9 +135,14 @@ fn parts_put_together_give_the_bits_of_one_pass() {
                     &[(true, false), (true, true)]
                 };
                 for &(in_batch, decoupled) in objectives {
-                    for (f32s, similarity) in [(false, Similarity::Cosine), (true, Similarity::Dot)] {
+                    for (f32s, similarity) in [(false, Similarity::Cosine), (true, Similarity::Dot)]
+                    {
                         let emb = |r: &Rows| -> Embeddings {
-                            if f32s { embeddings_f32(r) } else { embeddings_f64(r) }
+                            if f32s {
+                                embeddings_f32(r)
+                            } else {
+                                embeddings_f64(r)
+                            }
                         };
                         let (a, b, ne) = (emb(&first), second.as_ref().map(emb), emb(&neg));
                         let settings = Settings {
@@ -184,12 +203,17 @@ fn the_plan_has_at_most_the_bands_it_says_and_balances_its_parts() {
     let total = plan.tiles(&plan.units().collect::<Vec<_>>());
     assert_eq!(total, core.tile_count());
     for parts in [2, 5, 13] {
-        let sizes: Vec<u64> = (1..=parts).map(|k| plan.tiles(&plan.part(k, parts))).collect();
+        let sizes: Vec<u64> = (1..=parts)
+            .map(|k| plan.tiles(&plan.part(k, parts)))
+            .collect();
         assert_eq!(sizes.iter().sum::<u64>(), total);
         let ideal = total as f64 / parts as f64;
         for s in &sizes {
             // No part is more than one unit (at most 10 x 10 tiles) off.
-            assert!((*s as f64 - ideal).abs() <= 100.0, "{parts} parts: {sizes:?}");
+            assert!(
+                (*s as f64 - ideal).abs() <= 100.0,
+                "{parts} parts: {sizes:?}"
+            );
         }
     }
 }

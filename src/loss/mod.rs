@@ -32,8 +32,8 @@ use crate::error::{Error, Result};
 use crate::input::{Embeddings, Matrix, Values};
 use crate::layout::Layout;
 use exp::{log_add_exp, softplus};
-use kernel::{Pass, Purpose, Side, Stored, Visible};
 pub use kernel::{MAX_BANDS, PartOut, Plan, Unit, UnitOut};
+use kernel::{Pass, Purpose, Side, Stored, Visible};
 
 /// How two embeddings are compared.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

@@ -62,13 +62,13 @@ impl ColumnMerge {
         self.waiting.push((bi, part));
         while let Some(k) = self.waiting.iter().position(|(b, _)| *b == self.next) {
             let (_, part) = self.waiting.swap_remove(k);
-            if self.next % self.per_band == 0 {
+            if self.next.is_multiple_of(self.per_band) {
                 self.band.fill(Lse::EMPTY);
             }
             if let Some(part) = part {
                 merge_into(&mut self.band, &part);
             }
-            if (self.next + 1) % self.per_band == 0 || self.next == self.last {
+            if (self.next + 1).is_multiple_of(self.per_band) || self.next == self.last {
                 merge_into(&mut self.acc, &self.band);
             }
             self.next += 1;
@@ -272,7 +272,13 @@ impl<S: Stored> Pass<'_, '_, S> {
         let width = |bj: usize| (n_b - bj * self.block).min(self.block);
         let per_band = band_width(nbi);
         // The last row block that hands column block bj a partial.
-        let last = |bj: usize| if self.one_file { bj.saturating_sub(1) } else { nbi - 1 };
+        let last = |bj: usize| {
+            if self.one_file {
+                bj.saturating_sub(1)
+            } else {
+                nbi - 1
+            }
+        };
         // Per column block, one merge per temperature.
         let merges: Vec<Mutex<Vec<ColumnMerge>>> = match self.col {
             Some(_) => (0..nbj)
@@ -380,7 +386,7 @@ impl<S: Stored> Pass<'_, '_, S> {
         let per_band = band_width(nbj);
         let first = if self.one_file { bi } else { 0 };
         for bj in first..nbj {
-            if bj == first || bj % per_band == 0 {
+            if bj == first || bj.is_multiple_of(per_band) {
                 seg.iter_mut().for_each(|s| s.fill(Lse::EMPTY));
             }
             let parts = self.tile_at(bi, bj, packed, &mut work, &mut seg, above);
@@ -395,7 +401,7 @@ impl<S: Stored> Pass<'_, '_, S> {
                     m.deliver(bi, part);
                 }
             }
-            if (bj + 1) % per_band == 0 || bj + 1 == nbj {
+            if (bj + 1).is_multiple_of(per_band) || bj + 1 == nbj {
                 for (r, s) in rows.iter_mut().zip(&seg) {
                     merge_into(r, s);
                 }
@@ -543,8 +549,14 @@ impl<S: Stored> Pass<'_, '_, S> {
         let n_b = self.b.m.nrows();
         let gi = band_width(Self::blocks(n_a, self.block));
         let gj = band_width(Self::blocks(n_b, self.block));
-        let (bi0, bi1) = (band_i * gi, ((band_i + 1) * gi).min(Self::blocks(n_a, self.block)));
-        let (bj0, bj1) = (band_j * gj, ((band_j + 1) * gj).min(Self::blocks(n_b, self.block)));
+        let (bi0, bi1) = (
+            band_i * gi,
+            ((band_i + 1) * gi).min(Self::blocks(n_a, self.block)),
+        );
+        let (bj0, bj1) = (
+            band_j * gj,
+            ((band_j + 1) * gj).min(Self::blocks(n_b, self.block)),
+        );
         let n_t = self.temps.len();
         // Each row block of the band on its own: its rows' segments and its
         // tiles' column partials, by column block.
