@@ -177,6 +177,25 @@ fn number_flags(args: &ComputeArgs) -> String {
     )
 }
 
+/// A part's compute arguments without `--shard` and `-o` (and their
+/// values), for messages.
+fn number_args(args: &[String]) -> String {
+    let mut out: Vec<&str> = Vec::new();
+    let mut skip = false;
+    for a in args {
+        if std::mem::take(&mut skip) {
+            continue;
+        }
+        match a.as_str() {
+            "--shard" | "-o" | "--output" => skip = true,
+            a if a.starts_with("--shard=") || a.starts_with("--output=") => {}
+            a if a.starts_with("-o") && a.len() > 2 => {}
+            a => out.push(a),
+        }
+    }
+    out.join(" ")
+}
+
 /// The identity of a run over `inputs` with `args`.
 fn run_id(args: &ComputeArgs, inputs: &[InputSum]) -> String {
     let mut h = XxHash3_128::new();
@@ -451,13 +470,18 @@ impl PartSet {
         let (run, n) = (first.header.run.clone(), first.header.parts);
         for p in &parts[1..] {
             if p.header.run != run {
+                let (mine, theirs) = (number_args(&p.header.args), number_args(&first.header.args));
+                let why = if p.header.inputs != first.header.inputs {
+                    "its inputs differ (other files, or the files changed between the runs)"
+                        .to_string()
+                } else if mine != theirs {
+                    format!("its arguments differ ({mine}, against {theirs})")
+                } else {
+                    "the flags that change the numbers differ".to_string()
+                };
                 return Err(Error::data(
                     &name(&p.path),
-                    format!(
-                        "is a part of another run than {}: its inputs or the flags that \
-                         change the numbers differ",
-                        name(&first.path)
-                    ),
+                    format!("is a part of another run than {}: {why}", name(&first.path)),
                 ));
             }
             if p.header.parts != n {
