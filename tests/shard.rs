@@ -358,37 +358,37 @@ fn a_part_given_twice_is_named() {
     );
 }
 
-fn a_part_of_another_run_is_named() {
+/// Computes one part with `args` (compute's, without output) into `file`
+/// beside the three parts of `e.npy`, and checks that merge refuses it in
+/// place of part 2, saying each of `words`.
+fn a_foreign_part_is_named(args: &[&str], shard: &str, file: &str, words: &[&str]) {
     let (dir, parts) = three_parts();
     let p = dir.path();
-    // The same split at another temperature.
-    let other: Vec<&str> = ["compute", "e.npy", "--tau", "0.2", "--block", "4"]
-        .into_iter()
-        .chain(["--shard", "2/3", "-o", "other.infonce"])
+    let one: Vec<&str> = ["compute"]
+        .iter()
+        .chain(args)
+        .chain(&["--shard", shard, "-o", file])
+        .copied()
         .collect();
-    ok(&run(p, &other), "other run");
-    refused(
-        p,
-        &["merge", &parts[0], "other.infonce", &parts[2]],
-        1,
-        &["other.infonce", "another run"],
+    ok(&run(p, &one), file);
+    refused(p, &["merge", &parts[0], file, &parts[2]], 1, words);
+}
+
+fn a_part_of_another_run_is_named() {
+    // The same split at another temperature.
+    a_foreign_part_is_named(
+        &["e.npy", "--tau", "0.2", "--block", "4"],
+        "2/3",
+        "other.infonce",
+        &["other.infonce", "another run", "--tau 0.2"],
     );
 }
 
 fn a_part_of_another_split_is_named() {
-    let (dir, parts) = three_parts();
-    let p = dir.path();
-    let four: Vec<&str> = ["compute"]
-        .iter()
-        .chain(LAYOUTS[0])
-        .chain(&["--shard", "2/4", "-o", "four.infonce"])
-        .copied()
-        .collect();
-    ok(&run(p, &four), "part of four");
-    refused(
-        p,
-        &["merge", &parts[0], "four.infonce", &parts[2]],
-        1,
+    a_foreign_part_is_named(
+        LAYOUTS[0],
+        "2/4",
+        "four.infonce",
         &["four.infonce", "part 2 of 4"],
     );
 }
