@@ -1161,3 +1161,233 @@ fn decoupled_walkthrough_leaves_the_positive_out_of_the_denominator() {
         assert!(steps.iter().all(|s| s["name"] != gone), "{gone}");
     }
 }
+
+/// The formula step (section 1) and the denominator step (section 4) of
+/// explain's JSON, in plain spelling, and the Markdown of the formula.
+fn formulas_of(data: &[&str]) -> (String, String, String) {
+    let mut args = vec!["explain"];
+    args.extend_from_slice(data);
+    let mut json = args.clone();
+    json.extend(["--format", "json"]);
+    let ex = json_of(&json);
+    let steps = ex["steps"].as_array().unwrap();
+    let formula = |name: &str| {
+        steps
+            .iter()
+            .find(|s| s["name"] == name)
+            .unwrap_or_else(|| panic!("no step {name}"))["formula"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let mut md = args;
+    md.extend(["--format", "markdown"]);
+    let md = stdout_of(&md);
+    let display = md
+        .lines()
+        .find(|l| l.starts_with("$$L_i"))
+        .expect("the formula is a display line")
+        .to_string();
+    (formula("formula"), formula("denominator"), display)
+}
+
+#[test]
+fn the_formula_holds_the_terms_the_core_sums() {
+    let keys = [
+        "fixtures/neg_queries.npy",
+        "--keys",
+        "fixtures/neg_keys.npy",
+    ];
+    let views = ["fixtures/neg_views.npy"];
+    let shared = ["--negatives", "fixtures/neg_shared.npy"];
+    let own = ["--negatives", "fixtures/neg_per_anchor.npy"];
+    // name, data flags, then what the formula's denominator must and must
+    // not hold (plain spelling), and the same for section 4's sum.
+    type Case<'a> = (&'a str, Vec<&'a str>, &'a [&'a str], &'a [&'a str]);
+    let cases: Vec<Case> = vec![
+        (
+            "views",
+            views.to_vec(),
+            &["1[k≠i] · exp(sim(z_i, z_k)/τ)"],
+            &["n_m", "1[k≠i, j]"],
+        ),
+        (
+            "views shared",
+            [&views[..], &shared].concat(),
+            &["(Σ_{k=0..2N−1} 1[k≠i] · exp(sim(z_i, z_k)/τ) + Σ_{m=0..M−1} exp(sim(z_i, n_m)/τ))"],
+            &["1[k≠i, j]"],
+        ),
+        (
+            "keys per anchor",
+            [&keys[..], &own].concat(),
+            &["(Σ_{j=0..N−1} exp(sim(q_i, k_j)/τ) + Σ_{m=0..M−1} exp(sim(q_i, n_{i,m})/τ))"],
+            &["1[j≠i]"],
+        ),
+        (
+            "views shared, decoupled",
+            [&views[..], &shared, &["--decoupled"]].concat(),
+            &["Σ_{k=0..2N−1} 1[k≠i, j] · exp(sim(z_i, z_k)/τ) + Σ_{m=0..M−1}"],
+            &["1[k≠i] ·"],
+        ),
+        (
+            "keys decoupled",
+            [&keys[..], &["--decoupled"]].concat(),
+            &["/ Σ_{j=0..N−1} 1[j≠i] · exp(sim(q_i, k_j)/τ) )"],
+            &["n_m", "n_{i,m}"],
+        ),
+        (
+            "views shared, no in-batch",
+            [&views[..], &shared, &["--no-in-batch"]].concat(),
+            &["/ (exp(sim(z_i, z_j)/τ) + Σ_{m=0..M−1} exp(sim(z_i, n_m)/τ)) )"],
+            &["z_k", "1["],
+        ),
+        (
+            "keys per anchor, no in-batch, decoupled",
+            [&keys[..], &own, &["--no-in-batch", "--decoupled"]].concat(),
+            &["/ Σ_{m=0..M−1} exp(sim(q_i, n_{i,m})/τ) )"],
+            &["k_j", "1["],
+        ),
+    ];
+    for (name, data, holds, lacks) in &cases {
+        let (formula, _, _) = formulas_of(data);
+        for h in *holds {
+            assert!(formula.contains(h), "{name}: {formula:?} lacks {h:?}");
+        }
+        for l in *lacks {
+            assert!(!formula.contains(l), "{name}: {formula:?} holds {l:?}");
+        }
+    }
+
+    // Section 4 writes the record's own sum the same way, and the
+    // Markdown's TeX says what the plain formula says.
+    let (_, sum, md) = formulas_of(&[&views[..], &shared, &["--decoupled"]].concat());
+    assert_eq!(
+        sum,
+        "Σ_{k≠0, 8} exp(sim(z[0], z_k)/τ) + Σ_{m} exp(sim(z[0], n_m)/τ)"
+    );
+    assert!(
+        md.contains(
+            "\\mathbf{1}_{[k \\neq i,\\, j]} \\exp(\\mathrm{sim}(z_i, z_k)/\\tau) + \\sum_{m=0}^{M-1} \\exp(\\mathrm{sim}(z_i, n_m)/\\tau)}"
+        ),
+        "{md}"
+    );
+    let (_, sum, md) = formulas_of(&[&keys[..], &own, &["--no-in-batch"]].concat());
+    assert_eq!(
+        sum,
+        "exp(sim(q[0], k[0])/τ) + Σ_{m} exp(sim(q[0], n_{0,m})/τ)"
+    );
+    assert!(
+        md.contains("\\sum_{m=0}^{M-1} \\exp(\\mathrm{sim}(q_i, n_{i,m})/\\tau)}"),
+        "{md}"
+    );
+}
+
+/// The percentage a sentence gives after `label (`.
+fn share_after(text: &str, label: &str) -> f64 {
+    let at = text
+        .find(&format!("{label} ("))
+        .unwrap_or_else(|| panic!("{label} not in {text:?}"));
+    let rest = &text[at + label.len() + 2..];
+    rest[..rest.find('%').expect("a percentage")]
+        .parse()
+        .expect("a number")
+}
+
+#[test]
+fn decoupled_shares_say_what_they_are_shares_of() {
+    let keys = [
+        "fixtures/neg_queries.npy",
+        "--keys",
+        "fixtures/neg_keys.npy",
+        "--negatives",
+        "fixtures/neg_shared.npy",
+        "--format",
+        "json",
+    ];
+    for decoupled in [false, true] {
+        let mut args = vec!["explain"];
+        args.extend_from_slice(&keys);
+        if decoupled {
+            args.push("--decoupled");
+        }
+        let ex = json_of(&args);
+        let rec = &ex["record"];
+        let f = |v: &Value| v.as_f64().unwrap();
+        let steps = ex["steps"].as_array().unwrap();
+        let heaviest = steps
+            .iter()
+            .find(|s| s["name"] == "heaviest_negative")
+            .unwrap();
+        let text = heaviest["text"].as_str().unwrap();
+        let label = heaviest["inputs"]["label"].as_str().unwrap();
+        let exp = f(&heaviest["inputs"]["exp"]);
+        // The share quoted is of the sum the sentence names.
+        let (whole, of) = if decoupled {
+            (
+                f(&rec["numerator"]) + f(&rec["denominator"]),
+                "numerator + denominator",
+            )
+        } else {
+            (f(&rec["denominator"]), "of the denominator")
+        };
+        assert!(text.contains(of), "{text}");
+        let quoted = share_after(text, label);
+        let want = 100.0 * exp / whole;
+        assert!(
+            (quoted - want).abs() <= 1e-5 * want,
+            "decoupled {decoupled}: {label} quoted {quoted}%, its share of {of} is {want}%"
+        );
+        if decoupled {
+            assert!(!text.contains("of the denominator"), "{text}");
+            // Of the decoupled denominator alone it would be more.
+            assert!(100.0 * exp / f(&rec["denominator"]) > quoted * 1.01);
+        }
+    }
+}
+
+#[test]
+fn decoupled_log_form_sums_the_negatives_alone() {
+    // Dot products at tau 1e-3 overflow: anchor 0's positive (row 2) has
+    // logit 1000, its negatives 0 and 500, so the decoupled loss is -500.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("big.csv");
+    fs::write(&path, "1,0\n0,1\n1,0\n0.5,0.5\n").unwrap();
+    let path = path.to_string_lossy().into_owned();
+    let data = [
+        path.as_str(),
+        "--sim",
+        "dot",
+        "--tau",
+        "1e-3",
+        "--decoupled",
+    ];
+    let mut args = vec!["explain"];
+    args.extend_from_slice(&data);
+    args.extend(["--format", "json"]);
+    let ex = json_of(&args);
+    let rec = &ex["record"];
+    let f = |v: &Value| v.as_f64().unwrap();
+    assert!((f(&rec["loss"]) + 500.0).abs() < 1e-9, "{rec}");
+    let steps = ex["steps"].as_array().unwrap();
+    let step = |name: &str| steps.iter().find(|s| s["name"] == name).unwrap();
+    // m + log of the shifted sum is the core's log denominator: the
+    // positive's term is not in it.
+    let lse = step("log_sum_exp");
+    let written = f(&lse["inputs"]["max_logit"]) + f(&lse["inputs"]["shifted_sum"]).ln();
+    let want = f(&rec["log_denominator"]);
+    assert!(
+        (written - want).abs() <= 1e-12 * want.abs(),
+        "{written} written, {want} computed"
+    );
+    assert_eq!(lse["inputs"]["shifted_logits"].as_array().unwrap().len(), 2);
+    // p is numerator / (numerator + denominator), no difference of logs.
+    let p = step("p_positive");
+    assert_eq!(p["formula"], "p = numerator / (numerator + denominator)");
+    let text = stdout_of(&data.iter().fold(vec!["explain"], |mut v, a| {
+        v.push(a);
+        v
+    }));
+    assert!(!text.contains("log p ="), "{text}");
+    assert!(!text.contains("keep the\npositive in it"), "{text}");
+    assert!(!text.contains("keep the positive in it"), "{text}");
+}

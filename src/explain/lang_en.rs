@@ -68,6 +68,9 @@ pub const ENGLISH: Sentences = Sentences {
 
     formula_text: "The InfoNCE loss of anchor i: minus the log of the positive's share of \
             the softmax over its candidates.",
+    formula_text_decoupled: "The decoupled loss of anchor i (`--decoupled`): minus the log \
+            of the numerator over the negatives' terms alone, the positive's term left out of \
+            the denominator.",
     numbering_one_based: "Indices count from 1, as in the tutorial: z1 to z4 are rows 0 to \
             3 of `fixtures/seed.csv`, the numbers `infonce compute` prints and `--anchor` takes.",
     numbering_zero_based: "Indices count from 0, as the file's rows, `infonce compute` and \
@@ -78,13 +81,32 @@ pub const ENGLISH: Sentences = Sentences {
     sym_numerator: "numerator{+分子}: the score of the positive pair; exp amplifies the \
             similarity",
     sym_denominator_rows: "denominator{+分母}: the sum over every embedding but the anchor \
-            itself; the positive is one of its terms",
-    sym_denominator_keys: "denominator{+分母}: the sum over every candidate; the positive \
-            is one of its terms",
+            itself{extra}; the positive is one of its terms",
+    sym_denominator_keys: "denominator{+分母}: the sum over every candidate{extra}; the \
+            positive is one of its terms",
+    sym_denominator_rows_decoupled: "denominator{+分母}: the sum over every embedding but \
+            the anchor itself and its positive{extra}; with `--decoupled` the positive's term is \
+            left out",
+    sym_denominator_keys_decoupled: "denominator{+分母}: the sum over every candidate but \
+            the positive{extra}; with `--decoupled` the positive's term is left out",
+    sym_denominator_no_in_batch: "denominator{+分母}: the positive's term and the extra \
+            negatives' terms; with `--no-in-batch` no other row of the batch is a candidate",
+    sym_denominator_negatives_only: "denominator{+分母}: the extra negatives' terms alone; \
+            with `--no-in-batch` no other row of the batch is a candidate, and with \
+            `--decoupled` the positive's term is left out",
+    den_extra: ", then over the extra negatives",
     sym_tau: "temperature{+温度参数}: divides every similarity and so sets how sharp the \
             distribution is",
     sym_indicator: "indicator function{+指示函数}: 1 when k ≠ i, else 0; it leaves the \
             anchor out",
+    sym_indicator_decoupled: "indicator function{+指示函数}: 1 when k is neither i nor j, \
+            else 0; it leaves the anchor and its positive out",
+    sym_indicator_keys_decoupled: "indicator function{+指示函数}: 1 when j ≠ i, else 0; it \
+            leaves the positive out",
+    sym_extra_shared: "the extra negatives of `--negatives`, neg[m] in the tables: its M \
+            rows, shared by every anchor",
+    sym_extra_per_anchor: "anchor i's own extra negatives, neg[m] in the tables: entry \
+            [i, m] of the 3-D `--negatives` file, M for each anchor",
     sym_cosine: "cosine similarity{+余弦相似度}: {formula}",
     sym_dot: "dot product{+点积}: {formula}",
     sym_positive_two_view: "the positive of {zi}: together they are a positive \
@@ -115,6 +137,11 @@ pub const ENGLISH: Sentences = Sentences {
     terms_intro: "Each similarity divided by τ = {tau} is a logit (an unnormalized score); \
             exp of the logit is that candidate's term in the denominator, and its share is the \
             term divided by the denominator (the softmax probability).",
+    terms_intro_decoupled: "Each similarity divided by τ = {tau} is a logit (an \
+            unnormalized score); exp of the logit is that candidate's term: the positive's is \
+            the numerator, the negatives' add up to the denominator, and a term's share is the \
+            term divided by numerator + denominator (the softmax probability over every \
+            candidate).",
     terms_positive_only: "Only the positive is listed; the last line sums the {negatives} \
             {negatives|negative|negatives} (`--max-terms` sets how many are listed).",
     terms_listed: "The positive comes first, then the {listed} strongest of {negatives} \
@@ -124,7 +151,7 @@ pub const ENGLISH: Sentences = Sentences {
     col_share: "share",
     rest_label: "… {count} more",
     rest_line: "… and {count} {count|more term|more terms} adding up to {sum} ({share} of \
-            the denominator)",
+            {whole})",
     mark_tie: "tie",
     mark_duplicate: "duplicate",
     mark_negatives: "from --negatives",
@@ -179,16 +206,22 @@ pub const ENGLISH: Sentences = Sentences {
             largest logit, m = {max_logit}, before exponentiating, then add m back. After the \
             subtraction the largest term is exactly 1, so the sum is at least 1 and its log is \
             never log 0:",
+    lse_text_decoupled: "The log of the denominator{+分母} comes from log-sum-exp over the \
+            negatives' terms: subtract the largest of their logits, m = {max_logit}, before \
+            exponentiating, then add m back. After the subtraction the largest term is exactly \
+            1, so the sum is at least 1 and its log is never log 0:",
+    whole_denominator: "the denominator",
+    whole_softmax: "numerator + denominator (the softmax over every candidate)",
     ratio_text_log: "The ratio, the probability the softmax gives the positive, is a \
             difference of logs:",
     heaviest_item: "{label} ({share})",
-    heaviest_one: "The negative with the largest share of the denominator is {negative}.",
-    heaviest_many: "The negatives with the largest shares of the denominator: {negatives}.",
+    heaviest_one: "The negative with the largest share of {whole} is {negative}.",
+    heaviest_many: "The negatives with the largest shares of {whole}: {negatives}.",
     listed_together: "The {listed} listed negatives make up {share} of it together.",
     listed_together_rest: "The {listed} listed negatives make up {share} of it together, \
             the other {count} {rest}.",
     others_make: "The other {count} make up {share}.",
-    rest_only: "The {count} negatives, none listed, make up {share} of the denominator.",
+    rest_only: "The {count} negatives, none listed, make up {share} of {whole}.",
     no_negatives: "There are no negatives: the positive is the only candidate, so p = 1 and \
             the loss is 0.",
     rank_first: "The positive {positive} ranks 1st of {n} candidates: no negative scores \
@@ -199,7 +232,7 @@ pub const ENGLISH: Sentences = Sentences {
     outscored: "This anchor fails: {count|the negative that outscores its positive,|the \
             negatives that outscore its positive,} {negatives}, {count|is|are} closer to the \
             anchor than the positive is, and {count|takes|the {count} of them take} {share} of \
-            the denominator.",
+            {whole}.",
     ties: "{ties} {ties|ties|tie} the positive {positive}'s similarity to the digits shown \
             (marked tie).",
     duplicates: "{copies} {copies|is|are each} an exact copy of the positive {positive} \
@@ -236,7 +269,7 @@ pub const ENGLISH: Sentences = Sentences {
     hard_text: "The same anchor with {label} moved closer, so that its similarity is \
             {after} instead of {before} ({margin} below the positive's); the other vectors are \
             unchanged, and the core runs again on the modified vectors:",
-    hard_lesson: "As a hard negative, {label} takes {share} of the denominator, and the loss \
+    hard_lesson: "As a hard negative, {label} takes {share} of {whole}, and the loss \
             goes from {loss_before} to {loss_after}: a negative that scores close to the \
             positive is what the loss mostly learns from.",
     hard_already: "This anchor already has a hard negative: {label}, at similarity {sim} \
@@ -285,6 +318,11 @@ pub const ENGLISH: Sentences = Sentences {
     name_two_view: "With the two-view layout this is SimCLR's NT-Xent (normalized \
             temperature-scaled cross-entropy): every other embedding of the batch is a negative.",
     name_other: "This is the InfoNCE loss with the candidates of this layout as negatives.",
+    name_extra_in_batch: "With `--negatives` the extra rows are negatives beside the \
+            candidates of the batch: over queries and keys, sentence-transformers' \
+            MultipleNegativesRankingLoss with hard negatives.",
+    name_extra_only: "With `--no-in-batch` the negatives are the extra rows alone: the InfoNCE \
+            loss of MoCo with its queue, and of info-nce-pytorch with negative keys.",
     name_cpc: "The name InfoNCE comes from CPC (Contrastive Predictive Coding), where one \
             positive is scored against K negatives, and MoCo draws the K negatives from a \
             queue. In that setting, with the negatives drawn independently, the loss bounds the \

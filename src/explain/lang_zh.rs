@@ -64,6 +64,8 @@ pub const CHINESE: Sentences = Sentences {
 
     formula_text: "锚点 i 的 InfoNCE 损失：正样本在所有候选项的 softmax 分布中所占概率，\
             取对数再取负。",
+    formula_text_decoupled: "锚点 i 的解耦损失（`--decoupled`）：分子除以仅由负样本各项组成的和，\
+            取对数再取负；正样本那一项不在分母中。",
     numbering_one_based: "下标与教程一致，从 1 开始：z1 到 z4 即 `fixtures/seed.csv` 中索引为 0 到 3 的行，\
             也就是 `infonce compute` 输出和 `--anchor` 使用的编号。",
     numbering_zero_based: "下标从 0 开始，与文件中的行号、`infonce compute` 的输出和 `--anchor` 一致。",
@@ -71,11 +73,27 @@ pub const CHINESE: Sentences = Sentences {
             本工具则与常见代码的做法（把两个视图的批次上下拼接）一致，令第 i 行与第 i+N 行配对。",
     sym_loss: "锚点 i 的损失{+loss}",
     sym_numerator: "即分子{+numerator}，表示正样本对的得分；exp 起放大相似度的作用",
-    sym_denominator_rows: "即分母{+denominator}，对除锚点自身以外的所有嵌入向量求和；\
+    sym_denominator_rows: "即分母{+denominator}，对除锚点自身以外的所有嵌入向量求和{extra}；\
             正样本也是其中一项",
-    sym_denominator_keys: "即分母{+denominator}，对所有候选项求和；正样本也是其中一项",
+    sym_denominator_keys: "即分母{+denominator}，对所有候选项求和{extra}；正样本也是其中一项",
+    sym_denominator_rows_decoupled: "即分母{+denominator}，对除锚点自身及其正样本以外的\
+            所有嵌入向量求和{extra}；使用 `--decoupled` 时不含正样本那一项",
+    sym_denominator_keys_decoupled: "即分母{+denominator}，对除正样本以外的所有候选项求和\
+            {extra}；使用 `--decoupled` 时不含正样本那一项",
+    sym_denominator_no_in_batch: "即分母{+denominator}，正样本那一项加上额外负样本的各项；\
+            使用 `--no-in-batch` 时批内其他行都不是候选",
+    sym_denominator_negatives_only: "即分母{+denominator}，只有额外负样本的各项：\
+            使用 `--no-in-batch` 时批内其他行都不是候选，使用 `--decoupled` 时不含正样本那一项",
+    den_extra: "，再加上额外负样本",
     sym_tau: "温度参数{+temperature}，每个相似度都要除以它，从而控制分布的尖锐程度",
     sym_indicator: "指示函数{+indicator function}，k ≠ i 时为 1，否则为 0，用于排除锚点自身",
+    sym_indicator_decoupled: "指示函数{+indicator function}，k 既不是 i 也不是 j 时为 1，\
+            否则为 0，用于排除锚点自身及其正样本",
+    sym_indicator_keys_decoupled: "指示函数{+indicator function}，j ≠ i 时为 1，否则为 0，\
+            用于排除正样本",
+    sym_extra_shared: "`--negatives` 中的额外负样本，表中记作 neg[m]：共 M 行，所有锚点共用",
+    sym_extra_per_anchor: "锚点 i 自己的额外负样本，表中记作 neg[m]：\
+            三维 `--negatives` 文件的第 [i, m] 项，每个锚点 M 个",
     sym_cosine: "余弦相似度{+cosine similarity}，{formula}",
     sym_dot: "点积{+dot product}，{formula}",
     sym_positive_two_view: "{zi} 的正样本：二者构成正样本对{+positive pair}，\
@@ -101,6 +119,9 @@ pub const CHINESE: Sentences = Sentences {
 
     terms_intro: "每个相似度除以 τ = {tau} 得到 logit（未归一化的得分）；\
             logit 的指数就是该候选项在分母中的一项，这一项除以分母就是它的占比（即 softmax 概率）。",
+    terms_intro_decoupled: "每个相似度除以 τ = {tau} 得到 logit（未归一化的得分）；\
+            logit 的指数就是该候选项的一项：正样本那一项是分子，负样本各项相加是分母；\
+            一项除以 分子 + 分母 就是它的占比（即对所有候选的 softmax 概率）。",
     terms_positive_only: "只列出正样本；最后一行是全部 {negatives} 个负样本之和\
             （`--max-terms` 设置列出的个数）。",
     terms_listed: "先列出正样本，再列出 {negatives} 个负样本中得分最高的 {listed} 个；\
@@ -108,7 +129,7 @@ pub const CHINESE: Sentences = Sentences {
     col_candidate: "候选项",
     col_share: "占比",
     rest_label: "… 其余 {count} 项",
-    rest_line: "… 其余 {count} 项之和为 {sum}（占分母的 {share}）",
+    rest_line: "… 其余 {count} 项之和为 {sum}（占{whole}的 {share}）",
     mark_tie: "并列",
     mark_duplicate: "重复",
     mark_negatives: "来自 --negatives",
@@ -126,7 +147,7 @@ pub const CHINESE: Sentences = Sentences {
             是 `--negatives` 文件中的一行，本讲解不移动它。",
     share_decoupled: "使用 --decoupled 时，占比仍是对所有候选的 softmax（相对于 分子 + 分母）；\
             正样本的梯度是 −1/τ，负样本的梯度是它在负样本之和中的占比除以 τ。",
-    denominator_text_decoupled: "解耦损失的分母{+分母}只把负样本的项相加，不含正样本那一项：",
+    denominator_text_decoupled: "解耦损失的分母{+denominator}只把负样本的项相加，不含正样本那一项：",
     ratio_text_decoupled: "softmax 分给正样本的概率是分子除以分子与该分母之和：",
     positive_mark: "* 正样本：({anchor}, {positive}) 是正样本对；其余都是负样本。",
     max_logit_mark: "m 是最大的 logit。",
@@ -148,22 +169,27 @@ pub const CHINESE: Sentences = Sentences {
             因此所有数值都以对数形式给出，程序内部也正是这样计算的。分子的对数就是正样本的 logit：",
     lse_text: "分母的对数用 log-sum-exp 计算：先减去最大的 logit m = {max_logit} 再取指数，\
             最后再把 m 加回来。减去最大值之后，最大的一项恰好是 1，所以和至少为 1，不会出现 log 0：",
+    lse_text_decoupled: "分母{+denominator}的对数用 log-sum-exp 对负样本各项计算：\
+            先减去其中最大的 logit m = {max_logit} 再取指数，最后加回 m。减去之后最大的一项恰好为 1，\
+            所以和至少为 1，其对数不会是 log 0：",
+    whole_denominator: "分母",
+    whole_softmax: "分子 + 分母（即对所有候选的 softmax）",
     ratio_text_log: "二者之比，即 softmax 分给正样本的概率，等于两个对数之差：",
     heaviest_item: "{label}（{share}）",
-    heaviest_one: "在分母中占比最大的负样本是 {negative}。",
-    heaviest_many: "在分母中占比最大的负样本依次是：{negatives}。",
+    heaviest_one: "在{whole}中占比最大的负样本是 {negative}。",
+    heaviest_many: "在{whole}中占比最大的负样本依次是：{negatives}。",
     listed_together: "列出的 {listed} 个负样本合计占分母的 {share}。",
     listed_together_rest: "列出的 {listed} 个负样本合计占分母的 {share}，\
             其余 {count} 个占 {rest}。",
     others_make: "其余 {count} 个占 {share}。",
-    rest_only: "{count} 个负样本都没有列出，合计占分母的 {share}。",
+    rest_only: "{count} 个负样本都没有列出，合计占{whole}的 {share}。",
     no_negatives: "没有负样本：正样本是唯一的候选项，所以 p = 1，损失为 0。",
     rank_first: "正样本 {positive} 在 {n} 个候选项中排第 1：没有负样本的得分比它高。",
     rank_below: "正样本 {positive} 在 {n} 个候选项中排第 {rank}：\
             有 {above} 个负样本的得分比它高。",
     outscored_item: "{label}（占比 {share}，相似度比正样本高 {margin}）",
     outscored: "这个锚点没有学好：得分超过正样本的负样本 {negatives} 比正样本更接近锚点，\
-            这 {count} 个负样本合计占分母的 {share}。",
+            这 {count} 个负样本合计占{whole}的 {share}。",
     ties: "{ties} 与正样本 {positive} 的相似度在所示位数内相同（标为“并列”）。",
     duplicates: "{copies} 与正样本 {positive} 完全相同（标为“重复”）：这是假负样本，\
             它与正样本并无区别，损失却要把它推离锚点。",
@@ -189,7 +215,7 @@ pub const CHINESE: Sentences = Sentences {
 
     hard_text: "把 {label} 移近锚点，使它的相似度由 {before} 变为 {after}（比正样本低 {margin}），\
             其余向量不变，再用程序对修改后的向量重新计算：",
-    hard_lesson: "成为困难负样本{+hard negative}后，{label} 占分母的 {share}，\
+    hard_lesson: "成为困难负样本{+hard negative}后，{label} 占{whole}的 {share}，\
             损失由 {loss_before} 升至 {loss_after}：与正样本得分接近的负样本，正是损失最主要的学习信号。",
     hard_already: "这个锚点已经有一个困难负样本{+hard negative}：{label}，相似度为 {sim}，\
             正样本为 {positive_sim}。",
@@ -230,6 +256,10 @@ pub const CHINESE: Sentences = Sentences {
     name_two_view: "在两视图布局下，这就是 SimCLR 的 NT-Xent（归一化温度缩放交叉熵）：\
             批次中的其他嵌入向量都是负样本。",
     name_other: "这是以本布局的候选项为负样本的 InfoNCE 损失。",
+    name_extra_in_batch: "使用 `--negatives` 时，额外的行与批内候选一起作为负样本：\
+            在查询与键的布局下即 sentence-transformers 带困难负样本的 MultipleNegativesRankingLoss。",
+    name_extra_only: "使用 `--no-in-batch` 时，负样本只有额外的行：即 MoCo 使用队列时的 InfoNCE 损失，\
+            也是 info-nce-pytorch 使用 negative keys 时的损失。",
     name_cpc: "InfoNCE 这个名字来自 CPC（对比预测编码）：一个正样本与 K 个负样本相比较；\
             MoCo 则从队列中取 K 个负样本。在负样本独立抽取的这种设定下，\
             损失给出两个视图之间互信息的下界：{bound}。",

@@ -560,6 +560,17 @@ fn lin(v: Option<f64>, log: f64) -> String {
     }
 }
 
+/// The log of the sum the softmax shares are of: the denominator, or under
+/// `--decoupled` numerator + denominator, `log_numerator − log p` (where p
+/// underflows, the loss is so large that `−log p` equals it in float64).
+fn log_total(r: &AnchorRecord, decoupled: bool) -> f64 {
+    match decoupled {
+        false => r.log_denominator,
+        true if r.p_positive > 0.0 => r.log_numerator - r.p_positive.ln(),
+        true => r.log_numerator + r.loss,
+    }
+}
+
 /// p, or e^-loss where p underflows to 0.
 fn p_figure(p: f64, loss: f64) -> Math {
     Math::figure(lin(Some(p), -loss))
@@ -644,6 +655,27 @@ enum Shape {
     Pairs,
     /// Queries and keys; `backward` for a key-to-query record.
     Keys { backward: bool },
+}
+
+/// Which terms a record's denominator holds: the flags as the core applied
+/// them to the record.
+#[derive(Debug, Clone, Copy)]
+struct DenominatorKind {
+    /// Extra negatives the record sees (`--negatives`).
+    extra: Option<NegativesKind>,
+    /// The layout's own candidates stay (no `--no-in-batch`).
+    in_batch: bool,
+    /// The positive's term leaves the denominator (`--decoupled`).
+    decoupled: bool,
+}
+
+/// The symbol of an extra negative in a formula: `n_m` for a shared file,
+/// `n_{i,m}` for anchor `i`'s own.
+fn extra_symbol(kind: NegativesKind, anchor: &str) -> Math {
+    match kind {
+        NegativesKind::Shared => Math::same("n_m"),
+        NegativesKind::PerAnchor => Math::same(format!("n_{{{anchor},m}}")),
+    }
 }
 
 /// Builds the walkthrough.
@@ -948,9 +980,33 @@ impl Builder<'_> {
         }
     }
 
+    /// Which terms the record's denominator holds, as the report has it.
+    fn denominator_kind(&self) -> DenominatorKind {
+        let f = self.f;
+        let s = &f.report.summary;
+        // The key-to-query records of `--symmetric` see no extra negative.
+        let sees = f.record().direction != Some(Direction::KeyToQuery);
+        DenominatorKind {
+            extra: s.negatives.filter(|_| sees),
+            in_batch: s.in_batch != Some(false),
+            decoupled: s.decoupled,
+        }
+    }
+
+    /// What a share of the terms' table is of: the denominator, or under
+    /// `--decoupled` the numerator and the denominator together.
+    fn whole(&self) -> String {
+        if self.f.report.summary.decoupled {
+            say!(self.w, whole_softmax)
+        } else {
+            say!(self.w, whole_denominator)
+        }
+    }
+
     fn formula(&mut self) {
         let w = self.w;
         let shape = self.shape();
+        let kind = self.denominator_kind();
         self.heading(say!(w, h_formula));
         let (a, p, k, bound) = match shape {
             Shape::TwoView => ("z", "z", "z", "2N"),
@@ -965,36 +1021,80 @@ impl Builder<'_> {
         let numerator = Math::term(&ai, &Math::same(format!("{p}_{pi}")));
         let term_k = Math::term(&ai, &Math::same(format!("{k}_{ki}")));
         let range = Math::new(format!("{ki}={lo}..{hi_plain}"), format!("{ki}={lo}"));
-        let (sum, indicator) = if one_file {
-            let ind = Math::new(
+        // The in-batch candidates: every row but the anchor (and but the
+        // positive, decoupled); without them the positive's term alone, or
+        // nothing, decoupled.
+        let indicator = match (one_file, kind.decoupled) {
+            (true, false) => Some(Math::new(
                 format!("1[{ki}≠i]"),
                 format!("\\mathbf{{1}}_{{[{ki} \\neq i]}}"),
-            );
-            let body = Math::join(&[ind.clone(), term_k], " · ", " ");
-            (Math::sum(&range, Some(&hi_tex), &body), Some(ind))
+            )),
+            (true, true) => Some(Math::new(
+                format!("1[{ki}≠i, {pi}]"),
+                format!("\\mathbf{{1}}_{{[{ki} \\neq i,\\, {pi}]}}"),
+            )),
+            (false, true) => Some(Math::new(
+                format!("1[{ki}≠i]"),
+                format!("\\mathbf{{1}}_{{[{ki} \\neq i]}}"),
+            )),
+            (false, false) => None,
+        };
+        let mut parts = Vec::new();
+        if kind.in_batch {
+            let body = match &indicator {
+                Some(ind) => Math::join(&[ind.clone(), term_k], " · ", " "),
+                None => term_k,
+            };
+            parts.push(Math::sum(&range, Some(&hi_tex), &body));
+        } else if !kind.decoupled {
+            parts.push(numerator.clone());
+        }
+        let extra = kind.extra.map(|k| {
+            let n = extra_symbol(k, "i");
+            let m_range = Math::new("m=0..M−1", "m=0");
+            (Math::sum(&m_range, Some("M-1"), &Math::term(&ai, &n)), n, k)
+        });
+        if let Some((sum_m, ..)) = &extra {
+            parts.push(sum_m.clone());
+        }
+        let sum = Math::sum_of(&parts);
+        // On a line, a denominator of several sums is bracketed.
+        let sum_plain = if parts.len() > 1 {
+            format!("({})", sum.plain)
         } else {
-            (Math::sum(&range, Some(&hi_tex), &term_k), None)
+            sum.plain.clone()
         };
         let formula = Math::new(
-            format!("L_i = −log( {} / {} )", numerator.plain, sum.plain),
+            format!("L_i = −log( {} / {sum_plain} )", numerator.plain),
             format!("L_i = -\\log {}", Math::frac(&numerator, &sum, false).tex),
         );
         self.math(vec![formula.clone()]);
+        let more = if extra.is_some() {
+            say!(w, den_extra)
+        } else {
+            String::new()
+        };
+        let denominator_text = match (kind.in_batch, kind.decoupled, one_file) {
+            (true, false, true) => say!(w, sym_denominator_rows, extra = &more),
+            (true, false, false) => say!(w, sym_denominator_keys, extra = &more),
+            (true, true, true) => say!(w, sym_denominator_rows_decoupled, extra = &more),
+            (true, true, false) => say!(w, sym_denominator_keys_decoupled, extra = &more),
+            (false, false, _) => say!(w, sym_denominator_no_in_batch),
+            (false, true, _) => say!(w, sym_denominator_negatives_only),
+        };
         let mut legend = vec![
             (Math::same("L_i"), say!(w, sym_loss)),
             (numerator, say!(w, sym_numerator)),
-            (
-                sum,
-                if one_file {
-                    say!(w, sym_denominator_rows)
-                } else {
-                    say!(w, sym_denominator_keys)
-                },
-            ),
+            (sum, denominator_text),
             (Math::tau(), say!(w, sym_tau)),
         ];
-        if let Some(ind) = indicator {
-            legend.push((ind, say!(w, sym_indicator)));
+        if let Some(ind) = indicator.filter(|_| kind.in_batch) {
+            let text = match (one_file, kind.decoupled) {
+                (true, true) => say!(w, sym_indicator_decoupled),
+                (false, true) => say!(w, sym_indicator_keys_decoupled),
+                _ => say!(w, sym_indicator),
+            };
+            legend.push((ind, text));
         }
         let (u, v) = (Math::same("u"), Math::same("v"));
         let sim = match self.similarity() {
@@ -1023,6 +1123,13 @@ impl Builder<'_> {
             Shape::Keys { backward: true } => say!(w, sym_positive_key),
         };
         legend.push((positive, positive_text));
+        if let Some((_, n, k)) = extra {
+            let text = match k {
+                NegativesKind::Shared => say!(w, sym_extra_shared),
+                NegativesKind::PerAnchor => say!(w, sym_extra_per_anchor),
+            };
+            legend.push((n, text));
+        }
         let negatives = if one_file {
             Math::new(
                 format!("{k}_{ki}, {ki} ≠ i, {pi}"),
@@ -1034,7 +1141,11 @@ impl Builder<'_> {
                 format!("{k}_{ki}, {ki} \\neq i"),
             )
         };
-        legend.push((negatives, say!(w, sym_negatives)));
+        // Without the in-batch candidates the extra negatives are all the
+        // negatives, as their own line says.
+        if kind.in_batch {
+            legend.push((negatives, say!(w, sym_negatives)));
+        }
         let batch = match shape {
             Shape::TwoView => say!(w, sym_batch_two_view),
             Shape::Pairs => say!(w, sym_batch_pairs),
@@ -1066,7 +1177,11 @@ impl Builder<'_> {
             }),
             Value::Null,
             None,
-            say!(w, formula_text),
+            if kind.decoupled {
+                say!(w, formula_text_decoupled)
+            } else {
+                say!(w, formula_text)
+            },
         );
     }
 
@@ -1271,7 +1386,11 @@ impl Builder<'_> {
         let tau = f.report.summary.tau;
         let m = bd.max_logit;
         self.heading(say!(w, h_terms));
-        self.para(say!(w, terms_intro, tau = self.tau()));
+        self.para(if f.report.summary.decoupled {
+            say!(w, terms_intro_decoupled, tau = self.tau())
+        } else {
+            say!(w, terms_intro, tau = self.tau())
+        });
         if let Some(rest) = &bd.rest {
             let listed = bd.listed.len() - 1;
             self.para(if listed == 0 {
@@ -1319,7 +1438,10 @@ impl Builder<'_> {
                 let x = t.logit - m;
                 cells.push(Math::figure(lin(Some(x.exp()), x)));
             }
-            cells.push(Math::figure(share(t.p, t.logit - r.log_denominator)));
+            cells.push(Math::figure(share(
+                t.p,
+                t.logit - log_total(r, self.f.report.summary.decoupled),
+            )));
             cells.push(Math::number(grad));
             rows.push(Row {
                 cells,
@@ -1363,13 +1485,17 @@ impl Builder<'_> {
         }
         if let Some(rest) = &bd.rest {
             let rest_sum = lin(rest.exp_sum, rest.log_sum);
-            let rest_share = share(rest.share, rest.log_sum - r.log_denominator);
+            let rest_share = share(
+                rest.share,
+                rest.log_sum - log_total(r, self.f.report.summary.decoupled),
+            );
             let line = say!(
                 w,
                 rest_line,
                 count = rest.count,
                 sum = &rest_sum,
                 share = &rest_share,
+                whole = self.whole(),
             );
             let mut cells = vec![
                 Math::same(say!(w, rest_label, count = rest.count)),
@@ -1428,14 +1554,39 @@ impl Builder<'_> {
         let numerator = Math::term(al, pl);
         // The candidates' index and symbol, as in the formula; a sum over one
         // file leaves the anchor out.
+        // The terms as the formula has them: the in-batch candidates (but
+        // the positive, decoupled), or the positive alone without them; then
+        // the extra negatives.
+        let kind = self.denominator_kind();
         let i = f.anchor.row + f.names.base();
-        let (sub, cs) = match self.shape() {
-            Shape::Keys { backward: false } => (Math::same("j"), "k_j"),
-            Shape::Keys { backward: true } => (Math::same("j"), "q_j"),
-            _ => (Math::new(format!("k≠{i}"), format!("k \\neq {i}")), "z_k"),
-        };
-        let denominator = Math::sum(&sub, None, &Math::term(al, &Math::same(cs)));
+        let j = pos.vector.row + f.names.base();
+        let mut sums = Vec::new();
+        if kind.in_batch {
+            let (sub, cs) = match (self.shape(), kind.decoupled) {
+                (Shape::Keys { backward }, false) => {
+                    (Math::same("j"), if backward { "q_j" } else { "k_j" })
+                }
+                (Shape::Keys { backward }, true) => (
+                    Math::new(format!("j≠{j}"), format!("j \\neq {j}")),
+                    if backward { "q_j" } else { "k_j" },
+                ),
+                (_, false) => (Math::new(format!("k≠{i}"), format!("k \\neq {i}")), "z_k"),
+                (_, true) => (
+                    Math::new(format!("k≠{i}, {j}"), format!("k \\neq {i}, {j}")),
+                    "z_k",
+                ),
+            };
+            sums.push(Math::sum(&sub, None, &Math::term(al, &Math::same(cs))));
+        } else if !kind.decoupled {
+            sums.push(numerator.clone());
+        }
+        if let Some(k) = kind.extra {
+            let n = extra_symbol(k, &f.anchor.row.to_string());
+            sums.push(Math::sum(&Math::same("m"), None, &Math::term(al, &n)));
+        }
+        let denominator = Math::sum_of(&sums);
         let denominator_formula = denominator.plain.clone();
+        let decoupled = kind.decoupled;
         if !f.log_form() {
             let (n, d) = (
                 r.numerator.expect("not in log form"),
@@ -1460,7 +1611,6 @@ impl Builder<'_> {
                 self.told(&line.plain),
             );
             // The decoupled denominator leaves the positive out.
-            let decoupled = f.report.summary.decoupled;
             let mut parts: Vec<Math> = bd
                 .listed
                 .iter()
@@ -1550,10 +1700,37 @@ impl Builder<'_> {
                 Some(r.log_numerator),
                 self.told(&ln_line.plain),
             );
-            self.para(say!(w, lse_text, max_logit = &mm.plain));
+            // Decoupled: the sum is over the negatives, and m the largest
+            // of their logits (the listed negatives are the strongest; with
+            // none listed, the rest's sum is the one term).
+            let (m, mm) = if decoupled {
+                let m = bd
+                    .listed
+                    .iter()
+                    .filter(|l| !l.positive)
+                    .map(|l| l.term.logit)
+                    .fold(f64::NEG_INFINITY, f64::max);
+                let m = match &bd.rest {
+                    Some(rest) if m == f64::NEG_INFINITY => rest.log_sum,
+                    _ => m,
+                };
+                (m, Math::number(m))
+            } else {
+                (m, mm)
+            };
+            self.para(if decoupled {
+                say!(w, lse_text_decoupled, max_logit = &mm.plain)
+            } else {
+                say!(w, lse_text, max_logit = &mm.plain)
+            });
             // exp(logit − m) of each listed term and of the rest: written
             // out for reading; the largest is exactly 1.
-            let mut shifted: Vec<f64> = bd.listed.iter().map(|l| l.term.logit - m).collect();
+            let mut shifted: Vec<f64> = bd
+                .listed
+                .iter()
+                .filter(|l| !(decoupled && l.positive))
+                .map(|l| l.term.logit - m)
+                .collect();
             if let Some(rest) = &bd.rest {
                 shifted.push(rest.log_sum - m);
             }
@@ -1591,44 +1768,72 @@ impl Builder<'_> {
                 Some(r.log_denominator),
                 format!("{wd} = {}", e_pow(r.log_denominator)),
             );
-            self.doc.push(Block::Note(say!(w, denominator_note)));
-            self.para(say!(w, ratio_text_log));
-            let (lp, pm) = (Math::number(-r.loss), p_figure(r.p_positive, r.loss));
-            let (sd, sn, exact) = logs_for_loss(r.log_denominator, r.log_numerator, r.loss);
-            let p = Math::same("p");
-            let difference = Math::minus(&Math::figure(sn), &Math::figure(sd));
-            let lines = vec![
-                Math::equal(
-                    &Math::eq(&[Math::new("log p", "\\log p"), difference]),
-                    &lp,
-                    exact,
-                ),
-                Math::eq(&[p, pm]),
-            ];
-            self.math(lines.clone());
-            self.step(
-                "p_positive",
-                "p = exp(log numerator − log denominator)".into(),
-                json!({ "log_numerator": r.log_numerator, "log_denominator": r.log_denominator }),
-                json!(r.p_positive),
-                Some(-r.loss),
-                self.told(&format!("{}; {}", lines[0].plain, lines[1].plain)),
-            );
+            if decoupled {
+                // p = numerator / (numerator + denominator), from the logs.
+                self.para(say!(w, ratio_text_decoupled));
+                let (en, ed) = (
+                    Math::figure(e_pow(r.log_numerator)),
+                    Math::figure(e_pow(r.log_denominator)),
+                );
+                let ratio = Math::new(
+                    format!("{} / ({} + {})", en.plain, en.plain, ed.plain),
+                    format!("\\frac{{{}}}{{{} + {}}}", en.tex, en.tex, ed.tex),
+                );
+                let pm = Math::figure(lin(
+                    Some(r.p_positive),
+                    -log_total(r, self.f.report.summary.decoupled) + r.log_numerator,
+                ));
+                let line = Math::eq(&[Math::same("p"), ratio, pm]);
+                self.math(vec![line.clone()]);
+                self.step(
+                    "p_positive",
+                    "p = numerator / (numerator + denominator)".into(),
+                    json!({ "log_numerator": r.log_numerator, "log_denominator": r.log_denominator }),
+                    json!(r.p_positive),
+                    None,
+                    self.told(&line.plain),
+                );
+            } else {
+                self.doc.push(Block::Note(say!(w, denominator_note)));
+                self.para(say!(w, ratio_text_log));
+                let (lp, pm) = (Math::number(-r.loss), p_figure(r.p_positive, r.loss));
+                let (sd, sn, exact) = logs_for_loss(r.log_denominator, r.log_numerator, r.loss);
+                let p = Math::same("p");
+                let difference = Math::minus(&Math::figure(sn), &Math::figure(sd));
+                let lines = vec![
+                    Math::equal(
+                        &Math::eq(&[Math::new("log p", "\\log p"), difference]),
+                        &lp,
+                        exact,
+                    ),
+                    Math::eq(&[p, pm]),
+                ];
+                self.math(lines.clone());
+                self.step(
+                    "p_positive",
+                    "p = exp(log numerator − log denominator)".into(),
+                    json!({ "log_numerator": r.log_numerator, "log_denominator": r.log_denominator }),
+                    json!(r.p_positive),
+                    Some(-r.loss),
+                    self.told(&format!("{}; {}", lines[0].plain, lines[1].plain)),
+                );
+            }
         }
-        // Which negatives weigh most.
+        // Which negatives weigh most: their shares of the denominator, or
+        // decoupled of numerator + denominator (`log_all`).
+        let log_all = log_total(r, self.f.report.summary.decoupled);
+        let whole = self.whole();
         let heaviest = bd.heaviest();
-        let share_of = |l: &super::Listed| fig(share(l.term.p, l.term.logit - r.log_denominator));
+        let share_of = |l: &super::Listed| fig(share(l.term.p, l.term.logit - log_all));
         let named: Vec<(String, String)> = heaviest
             .iter()
             .take(HEAVIEST_NAMED)
             .map(|l| (l.vector.label.plain.clone(), share_of(l)))
             .collect();
-        let rest_share = bd.rest.as_ref().map(|rest| {
-            (
-                rest.count,
-                fig(share(rest.share, rest.log_sum - r.log_denominator)),
-            )
-        });
+        let rest_share = bd
+            .rest
+            .as_ref()
+            .map(|rest| (rest.count, fig(share(rest.share, rest.log_sum - log_all))));
         if let Some(top) = heaviest.first() {
             let listed_share: f64 = heaviest.iter().map(|l| l.term.p).sum();
             let listed_log = {
@@ -1639,16 +1844,21 @@ impl Builder<'_> {
                         .map(|l| (l.term.logit - top_l).exp())
                         .sum::<f64>()
                         .ln()
-                    - r.log_denominator
+                    - log_all
             };
             let items: Vec<String> = named
                 .iter()
                 .map(|(label, share)| say!(w, heaviest_item, label = label, share = share))
                 .collect();
             let mut parts = vec![if items.len() == 1 {
-                say!(w, heaviest_one, negative = &items[0])
+                say!(w, heaviest_one, negative = &items[0], whole = &whole)
             } else {
-                say!(w, heaviest_many, negatives = Arg::Series(items))
+                say!(
+                    w,
+                    heaviest_many,
+                    negatives = Arg::Series(items),
+                    whole = &whole
+                )
             }];
             let listed = heaviest.len();
             let together = fig(share(listed_share, listed_log));
@@ -1680,7 +1890,13 @@ impl Builder<'_> {
                 sentence,
             );
         } else if let Some((count, share)) = rest_share {
-            self.para(say!(w, rest_only, count = count, share = share));
+            self.para(say!(
+                w,
+                rest_only,
+                count = count,
+                share = share,
+                whole = &whole
+            ));
         } else {
             self.para(say!(w, no_negatives));
         }
@@ -1718,6 +1934,7 @@ impl Builder<'_> {
                 negatives = Arg::List(named),
                 count = bd.above.0,
                 share = fig(pct(bd.above.1)),
+                whole = &whole,
             ));
         }
         let label_of = |k: usize| f.names.candidate(r, k).plain;
@@ -1969,8 +2186,14 @@ impl Builder<'_> {
             ),
             row(
                 Math::same(say!(w, col_hardest, label = &v.label.plain)),
-                Math::figure(share(v.before.p, v.before.logit - r.log_denominator)),
-                Math::figure(share(v.after.p, v.after.logit - vr.log_denominator)),
+                Math::figure(share(
+                    v.before.p,
+                    v.before.logit - log_total(r, self.f.report.summary.decoupled),
+                )),
+                Math::figure(share(
+                    v.after.p,
+                    v.after.logit - log_total(vr, self.f.report.summary.decoupled),
+                )),
             ),
             row(
                 Math::same("p"),
@@ -2006,7 +2229,11 @@ impl Builder<'_> {
             w,
             hard_lesson,
             label = &v.label.plain,
-            share = share(v.after.p, v.after.logit - vr.log_denominator),
+            share = share(
+                v.after.p,
+                v.after.logit - log_total(vr, self.f.report.summary.decoupled)
+            ),
+            whole = self.whole(),
             loss_before = num(r.loss),
             loss_after = num(vr.loss),
         );
@@ -2321,10 +2548,12 @@ impl Builder<'_> {
     fn name(&mut self) {
         let (f, w) = (self.f, self.w);
         self.heading(say!(w, h_name));
-        let form = if self.shape() == Shape::TwoView {
-            say!(w, name_two_view)
-        } else {
-            say!(w, name_other)
+        let kind = self.denominator_kind();
+        let form = match (kind.extra, kind.in_batch) {
+            (Some(_), true) => say!(w, name_extra_in_batch),
+            (Some(_), false) => say!(w, name_extra_only),
+            (None, _) if self.shape() == Shape::TwoView => say!(w, name_two_view),
+            (None, _) => say!(w, name_other),
         };
         let cpc = say!(w, name_cpc, bound = im(&formula::cpc_bound()));
         self.para(w.sentences(&[form, cpc]));

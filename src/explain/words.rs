@@ -150,6 +150,8 @@ table! {
     // 1. The formula and its symbols.
     /// What the formula says.
     formula_text,
+    /// What the formula says, `--decoupled`.
+    formula_text_decoupled,
     /// Indices of the example.
     numbering_one_based,
     /// Indices of a file.
@@ -160,14 +162,31 @@ table! {
     sym_loss,
     /// The numerator.
     sym_numerator,
-    /// The denominator over one file.
+    /// The denominator over one file: `extra` (`den_extra` or empty).
     sym_denominator_rows,
-    /// The denominator over the keys.
+    /// The denominator over the keys: `extra`.
     sym_denominator_keys,
+    /// The same, `--decoupled`: `extra`.
+    sym_denominator_rows_decoupled,
+    sym_denominator_keys_decoupled,
+    /// `--no-in-batch`: the positive and the extra negatives.
+    sym_denominator_no_in_batch,
+    /// `--no-in-batch --decoupled`: the extra negatives alone.
+    sym_denominator_negatives_only,
+    /// Inside a `sym_denominator_*`: the extra negatives' sum follows.
+    den_extra,
     /// τ.
     sym_tau,
     /// The indicator function.
     sym_indicator,
+    /// The indicator of the decoupled loss over one file.
+    sym_indicator_decoupled,
+    /// The indicator of the decoupled loss over the keys.
+    sym_indicator_keys_decoupled,
+    /// The extra negatives shared by every anchor.
+    sym_extra_shared,
+    /// The anchor's own extra negatives (a 3-D file).
+    sym_extra_per_anchor,
     /// sim, cosine: `formula`.
     sym_cosine,
     /// sim, dot product: `formula`.
@@ -212,6 +231,8 @@ table! {
     // 3. Logits and exp terms.
     /// `tau`.
     terms_intro,
+    /// `tau`, `--decoupled`.
+    terms_intro_decoupled,
     /// `--max-terms 0`: `negatives`.
     terms_positive_only,
     /// `listed`, `negatives`, `rest`.
@@ -221,7 +242,7 @@ table! {
     col_share,
     /// The first cell of the rest's line: `count`.
     rest_label,
-    /// The rest: `count`, `sum`, `share`.
+    /// The rest: `count`, `sum`, `share`, `whole`.
     rest_line,
     /// Marks after a candidate's name.
     mark_tie,
@@ -272,13 +293,21 @@ table! {
     underflow_text,
     /// `max_logit`.
     lse_text,
+    /// `max_logit`, `--decoupled` (the largest of the negatives').
+    lse_text_decoupled,
+    /// What a share is of: the denominator.
+    whole_denominator,
+    /// `--decoupled`: numerator + denominator.
+    whole_softmax,
     /// p in log form.
     ratio_text_log,
     /// A negative and its share: `label`, `share`.
     heaviest_item,
-    /// The one heaviest negative: `negative` (a `heaviest_item`).
+    /// The one heaviest negative: `negative` (a `heaviest_item`), `whole`
+    /// (a `whole_*`).
     heaviest_one,
-    /// The heaviest negatives: `negatives` (a list of `heaviest_item`).
+    /// The heaviest negatives: `negatives` (a list of `heaviest_item`),
+    /// `whole`.
     heaviest_many,
     /// `listed`, `share`.
     listed_together,
@@ -286,7 +315,7 @@ table! {
     listed_together_rest,
     /// One negative listed, the others not: `count`, `share`.
     others_make,
-    /// No negative listed: `count`, `share`.
+    /// No negative listed: `count`, `share`, `whole`.
     rest_only,
     /// The positive is the only candidate.
     no_negatives,
@@ -296,7 +325,7 @@ table! {
     rank_below,
     /// A negative above the positive: `label`, `share`, `margin`.
     outscored_item,
-    /// `negatives` (a list of `outscored_item`), `count`, `share`.
+    /// `negatives` (a list of `outscored_item`), `count`, `share`, `whole`.
     outscored,
     /// `ties` (a list), `positive`.
     ties,
@@ -328,7 +357,7 @@ table! {
     // 8. A hard negative.
     /// `label`, `before`, `after`, `margin`.
     hard_text,
-    /// `label`, `share`, `loss_before`, `loss_after`.
+    /// `label`, `share`, `whole`, `loss_before`, `loss_after`.
     hard_lesson,
     /// `label`, `sim`, `positive_sim`.
     hard_already,
@@ -380,6 +409,10 @@ table! {
     name_two_view,
     /// Other layouts.
     name_other,
+    /// With `--negatives`, the batch's candidates kept.
+    name_extra_in_batch,
+    /// With `--negatives --no-in-batch`.
+    name_extra_only,
     /// `bound` (the formula).
     name_cpc,
     /// `n`, `figure`, `limit` (formulas).

@@ -98,6 +98,9 @@ test("walkthroughs of other inputs render", () => {
     [join(dir, "q.csv"), "--keys", join(dir, "k.csv"), "--symmetric", "--anchor", "1", "--direction", "key-to-query"],
     [join(dir, "e.csv"), "--pairs", join(dir, "p.csv"), "--symmetric", "--anchor", "0"],
     [join(dir, "e.csv"), "--sim", "dot", "--tau", "0.05"],
+    ["fixtures/large_dot.npy", "--sim", "dot", "--tau", "1e-3", "--max-terms", "2", "--decoupled"],
+    ["fixtures/neg_queries.npy", "--keys", "fixtures/neg_keys.npy", "--negatives", "fixtures/neg_per_anchor.npy", "--no-in-batch", "--decoupled"],
+    ["fixtures/neg_views.npy", "--negatives", "fixtures/neg_shared.npy", "--decoupled", "--max-terms", "3"],
   ];
   let n = 0;
   for (const c of cases) {
