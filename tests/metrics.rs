@@ -452,3 +452,89 @@ fn the_gate_holds_when_the_reader_closes_the_pipe_early() {
             .starts_with("<svg")
     );
 }
+
+/// The `y` of the SVG `<text>` element whose content is `label`.
+fn text_y(svg: &str, label: &str) -> f64 {
+    let at = svg
+        .find(&format!(">\n{label}\n</text>"))
+        .unwrap_or_else(|| panic!("no text {label:?} in the picture"));
+    let open = svg[..at].rfind("<text").expect("a text element");
+    let y = &svg[open..at];
+    let y = &y[y.find(" y=\"").expect("a y attribute") + 4..];
+    y[..y.find('"').unwrap()].parse().expect("a number")
+}
+
+/// The centres and radii of the SVG's circles.
+fn circles(svg: &str) -> Vec<(f64, f64)> {
+    let attr = |tag: &str, name: &str| -> f64 {
+        let a = &tag[tag.find(&format!(" {name}=\"")).unwrap() + name.len() + 3..];
+        a[..a.find('"').unwrap()].parse().unwrap()
+    };
+    svg.match_indices("<circle")
+        .map(|(i, _)| {
+            let tag = &svg[i..i + svg[i..].find("/>").unwrap()];
+            (attr(tag, "cy"), attr(tag, "r"))
+        })
+        .collect()
+}
+
+#[test]
+fn the_legend_is_drawn_under_the_axes_never_over_the_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let mut rng = Rng(5);
+    fs::write(d.join("v.npy"), f64_npy(&rng.two_view(40, 8, 1.0))).unwrap();
+    // The sweep: the curve rises to the upper right, where a legend in the
+    // chart's corner would sit on it.
+    let sweep = [
+        "compute",
+        "v.npy",
+        "--tau",
+        "0.05:0.8:5",
+        "--plot",
+        "s.svg",
+        "-o",
+        "s.json",
+    ];
+    let hist = ["compute", "v.npy", "--plot", "h.svg", "-o", "h.json"];
+    for (args, picture, axis, entries) in [
+        (
+            &sweep[..],
+            "s.svg",
+            "tau (log scale)",
+            &["5 temperatures in one pass"][..],
+        ),
+        (
+            &hist[..],
+            "h.svg",
+            "loss of the anchor (nats)",
+            &["80 anchors"][..],
+        ),
+    ] {
+        let out = run(d, args);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let svg = fs::read_to_string(d.join(picture)).unwrap();
+        let below = text_y(&svg, axis);
+        for entry in entries {
+            let y = text_y(&svg, entry);
+            assert!(
+                y > below,
+                "{picture}: the legend entry {entry:?} at y {y} is not under the axis label at y {below}"
+            );
+            // Every point of the curve is above the legend.
+            for (cy, r) in circles(&svg) {
+                if cy > below {
+                    continue; // the legend's own ring
+                }
+                assert!(
+                    cy + r < y,
+                    "{picture}: a point at y {cy} reaches the legend at y {y}"
+                );
+            }
+        }
+    }
+}

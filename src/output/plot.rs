@@ -4,12 +4,74 @@
 //! own) before anything is written, so a failure to draw it leaves no file
 //! behind; [`super::destination`] then writes it as it writes `-o`.
 
+use plotters::coord::Shift;
 use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use crate::report::Report;
 
 /// Width and height of a picture, in SVG pixels.
 const SIZE: (u32, u32) = (900, 600);
+
+/// Height of the row under the chart that holds the legend: the legend is
+/// never drawn over the bars, the curve or the axes.
+const LEGEND_ROW: u32 = 34;
+
+/// How an entry of the legend is drawn.
+#[derive(Debug, Clone, Copy)]
+enum Swatch {
+    /// A filled square: the bars.
+    Bar(RGBColor),
+    /// A line of the given width: a curve or a mark.
+    Line(RGBColor, u32),
+    /// A ring: the best point.
+    Ring(RGBColor),
+}
+
+/// The legend as one centred row of entries, each a swatch and its label,
+/// in `area` (the strip under the chart).
+fn legend_row<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    entries: &[(Swatch, String)],
+) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
+    let font = ("sans-serif", 14).into_font();
+    let style = TextStyle::from(font.clone()).pos(Pos::new(HPos::Left, VPos::Center));
+    let (swatch, gap, between) = (16, 6, 28);
+    let widths: Vec<i32> = entries
+        .iter()
+        .map(|(_, label)| {
+            area.estimate_text_size(label, &style)
+                .map_or(0, |(w, _)| w as i32)
+        })
+        .collect();
+    let total: i32 = widths.iter().map(|w| swatch + gap + w).sum::<i32>()
+        + between * (entries.len() as i32 - 1).max(0);
+    let (w, h) = area.dim_in_pixel();
+    let mut x = ((w as i32 - total) / 2).max(0);
+    let y = h as i32 / 2;
+    for ((kind, label), width) in entries.iter().zip(widths) {
+        match *kind {
+            Swatch::Bar(c) => area.draw(&Rectangle::new(
+                [(x, y - 6), (x + swatch, y + 6)],
+                c.filled(),
+            ))?,
+            Swatch::Line(c, width) => area.draw(&PathElement::new(
+                [(x, y), (x + swatch, y)],
+                c.stroke_width(width),
+            ))?,
+            Swatch::Ring(c) => {
+                area.draw(&Circle::new((x + swatch / 2, y), 5, c.stroke_width(2)))?
+            }
+        }
+        area.draw(&Text::new(
+            label.as_str(),
+            (x + swatch + gap, y),
+            style.clone(),
+        ))?;
+        x += swatch + gap + width + between;
+    }
+    Ok(())
+}
 
 /// Fewest and most bars of a histogram.
 const BINS: (usize, usize) = (10, 60);
@@ -85,19 +147,7 @@ pub fn loss_histogram(report: &Report, file: &str) -> Result<String, String> {
     let counts = bins(&losses, start, end, n);
     let width = (end - start) / n as f64;
     let tallest = counts.iter().copied().max().unwrap_or(0).max(1) as f64;
-    // The legend goes in the upper corner away from the tallest bar.
-    let peak = counts
-        .iter()
-        .enumerate()
-        .max_by_key(|&(k, c)| (*c, usize::MAX - k));
-    let peak_x = peak.map_or(lo, |(k, _)| start + (k as f64 + 0.5) * width);
-    let corner = if peak_x > (lo + hi) / 2.0 {
-        SeriesLabelPosition::UpperLeft
-    } else {
-        SeriesLabelPosition::UpperRight
-    };
-    // Room above the bars for the legend.
-    let y_top = tallest * 1.3;
+    let y_top = tallest * 1.08;
     let title = printable(&format!(
         "Loss per anchor: {file}, tau {}",
         crate::output::float(s.tau)
@@ -107,9 +157,11 @@ pub fn loss_histogram(report: &Report, file: &str) -> Result<String, String> {
         let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
         let err = |e: DrawingAreaErrorKind<_>| e.to_string();
         root.fill(&WHITE).map_err(err)?;
-        let mut chart = ChartBuilder::on(&root)
+        let (upper, lower) = root.split_vertically(SIZE.1 - LEGEND_ROW);
+        let mut chart = ChartBuilder::on(&upper)
             .caption(&title, ("sans-serif", 22))
             .margin(20)
+            .margin_bottom(4)
             .x_label_area_size(50)
             .y_label_area_size(60)
             .build_cartesian_2d(lo..hi, 0.0..y_top)
@@ -149,9 +201,8 @@ pub fn loss_histogram(report: &Report, file: &str) -> Result<String, String> {
                         Rectangle::new([(x0, 0.0), (x0 + width, c as f64)], WHITE.stroke_width(1))
                     }),
             )
-            .map_err(err)?
-            .label(format!("{} anchors", losses.len()))
-            .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 16, y + 5)], bar.filled()));
+            .map_err(err)?;
+        let mut legend = vec![(Swatch::Bar(bar), format!("{} anchors", losses.len()))];
         let marks = [
             (s.loss, RED, format!("mean loss {}", short(s.loss))),
             (
@@ -161,21 +212,15 @@ pub fn loss_histogram(report: &Report, file: &str) -> Result<String, String> {
             ),
         ];
         for (x, color, label) in marks {
-            let style = color.stroke_width(2);
             chart
-                .draw_series(LineSeries::new([(x, 0.0), (x, y_top)], style))
-                .map_err(err)?
-                .label(label)
-                .legend(move |(x, y)| PathElement::new([(x, y), (x + 16, y)], style));
+                .draw_series(LineSeries::new(
+                    [(x, 0.0), (x, y_top)],
+                    color.stroke_width(2),
+                ))
+                .map_err(err)?;
+            legend.push((Swatch::Line(color, 2), label));
         }
-        chart
-            .configure_series_labels()
-            .position(corner)
-            .label_font(("sans-serif", 14))
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK)
-            .draw()
-            .map_err(err)?;
+        legend_row(&lower, &legend).map_err(err)?;
         root.present().map_err(err)?;
     }
     Ok(svg)
@@ -226,7 +271,7 @@ pub fn loss_vs_tau(report: &Report, file: &str) -> Result<String, String> {
             (a.min(x), b.max(x))
         });
     let span = if max > min { max - min } else { 1.0 };
-    let (y_lo, y_hi) = (min - 0.08 * span, max + 0.15 * span);
+    let (y_lo, y_hi) = (min - 0.08 * span, max + 0.08 * span);
     let best = (s.best_tau.unwrap_or(s.tau), s.best_loss.unwrap_or(s.loss));
     let title = printable(&format!(
         "Mean loss against temperature: {file}, best tau {}",
@@ -237,9 +282,11 @@ pub fn loss_vs_tau(report: &Report, file: &str) -> Result<String, String> {
         let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
         let err = |e: DrawingAreaErrorKind<_>| e.to_string();
         root.fill(&WHITE).map_err(err)?;
-        let mut chart = ChartBuilder::on(&root)
+        let (upper, lower) = root.split_vertically(SIZE.1 - LEGEND_ROW);
+        let mut chart = ChartBuilder::on(&upper)
             .caption(&title, ("sans-serif", 22))
             .margin(20)
+            .margin_bottom(4)
             .x_label_area_size(50)
             .y_label_area_size(70)
             .build_cartesian_2d((x_lo..x_hi).log_scale(), y_lo..y_hi)
@@ -260,35 +307,30 @@ pub fn loss_vs_tau(report: &Report, file: &str) -> Result<String, String> {
                 points.iter().copied(),
                 line.stroke_width(2),
             ))
-            .map_err(err)?
-            .label(format!("{} temperatures in one pass", points.len()))
-            .legend(move |(x, y)| PathElement::new([(x, y), (x + 16, y)], line.stroke_width(2)));
+            .map_err(err)?;
         chart
             .draw_series(points.iter().map(|&p| Circle::new(p, 4, line.filled())))
             .map_err(err)?;
         chart
             .draw_series([Circle::new(best, 7, RED.stroke_width(2))])
-            .map_err(err)?
-            .label(format!(
-                "best: tau {}, loss {}",
-                trimmed(best.0),
-                trimmed(best.1)
-            ))
-            .legend(move |(x, y)| Circle::new((x + 8, y), 5, RED.stroke_width(2)));
+            .map_err(err)?;
         chart
             .draw_series(LineSeries::new(
                 [(best.0, y_lo), (best.0, y_hi)],
                 RED.mix(0.5).stroke_width(1),
             ))
             .map_err(err)?;
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
-            .label_font(("sans-serif", 14))
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK)
-            .draw()
-            .map_err(err)?;
+        let legend = [
+            (
+                Swatch::Line(line, 2),
+                format!("{} temperatures in one pass", points.len()),
+            ),
+            (
+                Swatch::Ring(RED),
+                format!("best: tau {}, loss {}", trimmed(best.0), trimmed(best.1)),
+            ),
+        ];
+        legend_row(&lower, &legend).map_err(err)?;
         root.present().map_err(err)?;
     }
     Ok(svg)
