@@ -37,7 +37,7 @@ pub struct Summary {
     /// Precision of the similarity products: `f32` or `f64`.
     pub precision: &'static str,
     /// Why float32 input was multiplied in float64 although `--precision`
-    /// did not ask for it; absent otherwise.
+    /// did not ask for it; absent otherwise (in CSV an empty cell).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub precision_note: Option<String>,
     /// Element type of the (first) input file.
@@ -66,8 +66,8 @@ pub struct Summary {
     /// Embedding dimension.
     pub dimension: usize,
     /// Columns of text input left out (pandas' index); absent when none.
-    /// Not in the CSV totals (a list of files has no column form); the
-    /// tables say it below the totals.
+    /// In the CSV totals one cell, `FILE:COLUMN` for each, empty when none;
+    /// the tables say it below the totals.
     #[serde(skip_serializing_if = "Vec::is_empty", serialize_with = "not_in_csv")]
     pub dropped_columns: Vec<DroppedColumn>,
     /// Share of records whose positive ranks first.

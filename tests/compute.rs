@@ -332,3 +332,53 @@ fn precision_f64_is_reported() {
     let (a, b) = (v["loss"].as_f64().unwrap(), w["loss"].as_f64().unwrap());
     assert!((a - b).abs() < 1e-5 && a != b, "{a} vs {b}");
 }
+
+/// The header and the one row of `--summary --format csv`, as pairs.
+fn csv_totals(args: &[&str]) -> (String, Vec<(String, String)>) {
+    let text = run_ok(&[args, &["--summary", "--format", "csv"]].concat());
+    let mut lines = text.lines();
+    let (header, row) = (lines.next().unwrap(), lines.next().unwrap());
+    // The cells of these runs hold no comma, so no quotes.
+    let cells = header
+        .split(',')
+        .map(str::to_string)
+        .zip(row.split(',').map(str::to_string))
+        .collect();
+    (header.to_string(), cells)
+}
+
+fn cell<'a>(cells: &'a [(String, String)], name: &str) -> &'a str {
+    &cells
+        .iter()
+        .find(|(n, _)| n == name)
+        .unwrap_or_else(|| panic!("no column {name}"))
+        .1
+}
+
+#[test]
+fn csv_totals_have_the_same_columns_whatever_the_data() {
+    // pandas' to_csv with and without its index: the index column is left
+    // out of one, and the header says so in the same place for both.
+    let with = "fixtures/inputs/pandas_index.csv";
+    let (h1, c1) = csv_totals(&["compute", with]);
+    let (h2, c2) = csv_totals(&["compute", "fixtures/inputs/pandas_noindex.csv"]);
+    assert_eq!(h1, h2);
+    let dropped = &json(&["compute", with, "--summary"])["dropped_columns"];
+    assert_eq!(dropped[0]["column"], 1, "{dropped}");
+    assert_eq!(cell(&c1, "dropped_columns"), format!("{with}:1"));
+    assert_eq!(cell(&c2, "dropped_columns"), "");
+
+    // float32 products too coarse for the tau: the note is a cell of the
+    // column that is there, empty, without it.
+    let data = ["compute", "fixtures/twoview_f32.npy", "--tau"];
+    let (h1, c1) = csv_totals(&[&data[..], &["0.1"]].concat());
+    let (h2, c2) = csv_totals(&[&data[..], &["1e-6"]].concat());
+    assert_eq!(h1, h2);
+    assert_eq!(cell(&c1, "precision_note"), "");
+    let note = json(&[&data[..], &["1e-6", "--summary"]].concat())["precision_note"].clone();
+    assert!(note.is_string(), "the run needs float64 products: {note}");
+    assert_eq!(cell(&c2, "precision_note"), note.as_str().unwrap());
+    // JSON keeps leaving them out when there are none.
+    let v = json(&[&data[..], &["0.1", "--summary"]].concat());
+    assert!(v.get("precision_note").is_none() && v.get("dropped_columns").is_none());
+}

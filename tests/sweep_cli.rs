@@ -279,3 +279,53 @@ fn plot_of_a_sweep_is_loss_against_tau() {
     assert!(!text.contains("Mean loss against temperature"));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// Each temperature's CSV columns are named after the tau as a user writes
+/// it: a log-spaced 0.19999999999999998 is `0.2`, a tau given literally
+/// keeps its digits, and a log-spaced one between round numbers keeps as
+/// many as it takes to tell it apart (4 at least).
+#[test]
+fn csv_sweep_columns_name_each_tau_as_written() {
+    for (tau_arg, names) in [
+        ("0.05:0.8:5", &["0.05", "0.1", "0.2", "0.4", "0.8"][..]),
+        ("0.1,0.12345,1", &["0.1", "0.12345", "1"][..]),
+        ("0.01:1:5", &["0.01", "0.03162", "0.1", "0.3162", "1"][..]),
+        ("0.5:0.5001:3", &["0.5", "0.50005", "0.5001"][..]),
+    ] {
+        let args = [
+            "compute",
+            "fixtures/seed.csv",
+            "--summary",
+            "--tau",
+            tau_arg,
+        ];
+        let json = run_json(root(), &args);
+        let out = run(root(), &[&args[..], &["--format", "csv"]].concat());
+        assert!(out.status.success());
+        let csv = String::from_utf8(out.stdout).unwrap();
+        let mut lines = csv.lines();
+        let (header, row) = (lines.next().unwrap(), lines.next().unwrap());
+        let cols: Vec<&str> = header.split(',').collect();
+        let cells: Vec<&str> = row.split(',').collect();
+        let sweep = json["sweep"].as_array().unwrap();
+        assert_eq!(sweep.len(), names.len());
+        for (e, name) in sweep.iter().zip(names) {
+            let tau = e["tau"].as_f64().unwrap();
+            let read: f64 = name.parse().unwrap();
+            assert!(
+                (read - tau).abs() <= 1e-3 * tau,
+                "{tau_arg}: {name} names tau {tau}"
+            );
+            let k = cols
+                .iter()
+                .position(|c| *c == format!("loss_{name}"))
+                .unwrap_or_else(|| panic!("{tau_arg}: no loss_{name} in {header}"));
+            let got: f64 = cells[k].parse().unwrap();
+            let want = e["loss"].as_f64().unwrap();
+            assert!(
+                (got - want).abs() <= 4.0 * f64::EPSILON * want.abs(),
+                "loss_{name}: {got} vs {want}"
+            );
+        }
+    }
+}

@@ -9,7 +9,13 @@
 //! either. A list of structs, such as the keys layout's totals per direction,
 //! becomes columns named after the first field of each item:
 //! `loss_query_to_key`, `n_anchors_query_to_key`, ...; a list of scalars is
-//! one cell, its items separated by spaces.
+//! one cell, its items separated by spaces. The items of a sweep are named
+//! after their temperatures as [`tau_names`] writes them (`loss_0.2`, not
+//! `loss_0.19999999999999998`).
+//!
+//! The totals' `precision_note` and `dropped_columns`, which JSON leaves out
+//! when there are none, are always columns here ([`ALWAYS_COLUMNS`]), empty
+//! then: the header of `--summary` does not depend on the data.
 //!
 //! (The `csv` crate's `Writer::serialize` would take the same structs, but
 //! writes numbers its own way, `9.0` and `0.0001` where this writes `9` and
@@ -34,6 +40,14 @@ pub fn write(
 ) -> io::Result<()> {
     let mut rows = Rows::new(out, delimiter);
     if opts.summary_only {
+        if let Some(sweep) = &report.summary.sweep {
+            let taus: Vec<f64> = sweep.iter().map(|e| e.tau).collect();
+            rows.row.suffixes = taus
+                .iter()
+                .map(|&t| super::float(t))
+                .zip(tau_names(&taus))
+                .collect();
+        }
         return rows.write_with(&report.summary, &summary_columns(&report.summary));
     }
     match terms {
@@ -57,6 +71,55 @@ fn summary_columns(s: &report::Summary) -> Vec<(String, f64)> {
         cols.extend(report::metric_columns(&d.metrics, Some(suffix)));
     }
     cols
+}
+
+/// The totals that are a column even where JSON leaves them out (empty
+/// then), so that the header of `--summary` is the same for every input of
+/// one command line.
+const ALWAYS_COLUMNS: [&str; 2] = ["precision_note", "dropped_columns"];
+
+/// The temperatures of a sweep as the suffixes of its CSV columns: each tau
+/// rounded to 15 significant digits when that leaves at most 6 (a tau given
+/// literally, such as 0.1, or a log-spaced one that float arithmetic put a
+/// hair off a round number: 0.19999999999999998 is 0.2); any other to 4
+/// significant digits, or as many more as it takes for every name to be
+/// distinct. Should two still coincide, each is the shortest text that
+/// reads back to its float.
+pub fn tau_names(taus: &[f64]) -> Vec<String> {
+    for sig in 4..=17 {
+        let names: Vec<String> = taus
+            .iter()
+            .map(|&t| {
+                let clean = to_sig(t, 15);
+                if significant_digits(&clean) <= 6 {
+                    clean
+                } else {
+                    to_sig(t, sig)
+                }
+            })
+            .collect();
+        let mut sorted = names.clone();
+        sorted.sort();
+        sorted.dedup();
+        if sorted.len() == names.len() {
+            return names;
+        }
+    }
+    taus.iter().map(|&t| super::float(t)).collect()
+}
+
+/// `x` rounded to `sig` significant digits, written as [`super::float`]
+/// writes a number (so without trailing zeros).
+fn to_sig(x: f64, sig: usize) -> String {
+    let rounded = format!("{x:.*e}", sig.saturating_sub(1));
+    super::float(rounded.parse().unwrap_or(x))
+}
+
+/// How many significant digits a number as written holds.
+fn significant_digits(text: &str) -> usize {
+    let mantissa = text.split(['e', 'E']).next().unwrap_or("");
+    let digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
+    digits.trim_start_matches('0').len().max(1)
 }
 
 /// The rows of one output, the header first.
@@ -119,6 +182,9 @@ struct Row {
     names: Option<String>,
     /// The cell being made.
     scratch: String,
+    /// Names for the suffixes of list items: a sweep's taus as written,
+    /// and as named in the columns.
+    suffixes: Vec<(String, String)>,
 }
 
 impl Row {
@@ -404,20 +470,54 @@ impl ser::SerializeStruct for Fields<'_> {
         v: &T,
     ) -> Result<(), Unflat> {
         match self {
+            Fields::Row(row) if name == "dropped_columns" => {
+                row.scratch = dropped_cell(v)?;
+                row.push(name, None);
+                Ok(())
+            }
             Fields::Row(row) => v.serialize(Flat::Column(row, name, None)),
             Fields::Item(row, Some(key)) => v.serialize(Flat::Column(row, name, Some(key))),
-            Fields::Item(_, key @ None) => {
+            Fields::Item(row, key @ None) => {
                 let mut text = String::new();
                 v.serialize(Flat::Text(&mut text))?;
-                *key = Some(text);
+                *key = Some(match row.suffixes.iter().find(|(raw, _)| *raw == text) {
+                    Some((_, name)) => name.clone(),
+                    None => text,
+                });
                 Ok(())
             }
         }
     }
 
+    fn skip_field(&mut self, name: &'static str) -> Result<(), Unflat> {
+        if let Fields::Row(row) = self
+            && ALWAYS_COLUMNS.contains(&name)
+        {
+            row.scratch.clear();
+            row.push(name, None);
+        }
+        Ok(())
+    }
+
     fn end(self) -> Result<(), Unflat> {
         Ok(())
     }
+}
+
+/// The `dropped_columns` of the totals as one cell: each column left out as
+/// `FILE:COLUMN` (1-based), separated by spaces; the JSON value read back,
+/// since the field is none of CSV's (it goes through [`report::not_in_csv`]).
+fn dropped_cell<T: Serialize + ?Sized>(v: &T) -> Result<String, Unflat> {
+    let value = serde_json::to_value(v).map_err(|e| Unflat(e.to_string()))?;
+    let items = value.as_array().map(Vec::as_slice).unwrap_or_default();
+    Ok(items
+        .iter()
+        .map(|d| match (d["file"].as_str(), d["column"].as_u64()) {
+            (Some(file), Some(column)) => Ok(format!("{file}:{column}")),
+            _ => unflat("a dropped column without its file and number"),
+        })
+        .collect::<Result<Vec<_>, _>>()?
+        .join(" "))
 }
 
 impl ser::SerializeSeq for Items<'_> {
@@ -529,6 +629,28 @@ mod tests {
             serde_json::to_string(&marked).unwrap(),
             r#"{"a":1,"parts":[{"name":"p","x":1.0,"n":1}],"b":2}"#
         );
+    }
+
+    #[test]
+    fn taus_are_named_as_written_and_told_apart() {
+        let names = |taus: &[f64]| tau_names(taus);
+        // Log-spaced, a hair off round numbers.
+        assert_eq!(
+            names(&[0.05, 0.1, 0.19999999999999998, 0.3999999999999999, 0.8]),
+            ["0.05", "0.1", "0.2", "0.4", "0.8"]
+        );
+        // Given literally: as given.
+        assert_eq!(names(&[0.1, 0.12345, 2.0]), ["0.1", "0.12345", "2"]);
+        assert_eq!(names(&[1e-5, 3e-5]), ["1e-5", "3e-5"]);
+        // Between round numbers: 4 significant digits, more where two would
+        // coincide.
+        let third = (0.01f64 * 10.0).sqrt();
+        assert_eq!(names(&[0.01, third, 10.0]), ["0.01", "0.3162", "10"]);
+        let mid = (0.5f64 * 0.5001).sqrt();
+        assert_eq!(names(&[0.5, mid, 0.5001]), ["0.5", "0.50005", "0.5001"]);
+        // Two floats an ulp apart keep every digit.
+        let next = f64::from_bits(0.1f64.to_bits() + 1);
+        assert_eq!(names(&[0.1, next]), ["0.1", "0.10000000000000002"]);
     }
 
     #[test]
