@@ -208,8 +208,10 @@ pub struct ComputeArgs {
     /// 2N-row file are the two views of item i (SimCLR).
     /// Also `.npz`, `.safetensors` (F16/BF16/F32/F64) and Parquet (one list
     /// of floats per row): `FILE:NAME` picks the array, tensor or column,
-    /// unless the file holds only one. The format is told from the bytes;
-    /// PyTorch, HDF5 and Arrow files are named, with how to convert them.
+    /// unless the file holds only one, and `-:NAME` one of standard input
+    /// (`infonce compute -:emb < emb.npz`). The format is told from the
+    /// bytes; PyTorch, HDF5 and Arrow files are named, with how to convert
+    /// them.
     #[arg(value_name = "EMB")]
     pub input: String,
 
@@ -290,6 +292,8 @@ pub struct OutputArgs {
     /// symbolic link is followed and its target replaced. Devices and FIFOs
     /// (/dev/null, /dev/stdout) are written in place. FILE may not be one of
     /// the input files. Without --format, its extension picks the format.
+    /// `-:NAME`, an array of standard input to the inputs, is refused
+    /// (`./-:NAME` is a file of that name).
     #[arg(long, short = 'o', value_name = "FILE")]
     pub output: Option<PathBuf>,
 
@@ -347,7 +351,8 @@ pub struct MergeArgs {
 #[derive(Debug, Args)]
 #[command(group = clap::ArgGroup::new("layout_file").args(["pairs", "keys"]).multiple(false))]
 pub struct ExplainArgs {
-    /// Embeddings to explain one anchor of; without it, the tutorial's
+    /// Embeddings to explain one anchor of, in any form compute takes (`-`
+    /// and `-:NAME` read standard input); without it, the tutorial's
     /// built-in example of four embeddings.
     #[arg(value_name = "EMB")]
     pub input: Option<String>,

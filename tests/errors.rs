@@ -372,6 +372,10 @@ fn cases() -> Vec<Case> {
             .emb(),
         case("--plot names -o's file", &["compute", "e.npy", "-o", "out.svg", "--plot", "out.svg"], 2, Some("--plot out.svg names the file -o writes the result to: give them two files"))
             .emb(),
+        case("-o -:NAME", &["compute", "e.npy", "-o", "-:out"], 2, Some("-:out names an array of standard input (-:NAME), not a place to write: - writes to standard output, ./-:out a file of that name"))
+            .emb(),
+        case("--plot -:NAME", &["compute", "e.npy", "--plot", "-:loss.svg"], 2, Some("-:loss.svg names an array of standard input (-:NAME), not a place to write: - writes to standard output, ./-:loss.svg a file of that name"))
+            .emb(),
         c("--plot is an input", &["compute", "e.npy", "--plot", "./e.npy"], "./e.npy: cannot write: it is the same file as the input e.npy (EMB)")
             .emb(),
         c("--plot in a missing folder", &["compute", "e.npy", "--plot", "missing/loss.svg"], "missing/loss.svg: cannot write: folder 'missing' does not exist")

@@ -72,7 +72,9 @@ impl Destination {
     /// before any work: refused when it is a folder, when its folder is
     /// missing or takes no new files, and when it is the same file (same
     /// device and inode) as one of `inputs`, given as (flag, path) pairs with
-    /// `-` for standard input.
+    /// `-` for standard input. `-:NAME`, which names an array of standard
+    /// input on the input side, is refused as a usage error rather than
+    /// written as a file of that name (`./-:NAME` is one).
     pub fn resolve(output: Option<&Path>, inputs: &[(&str, &str)]) -> Result<Destination> {
         let given = match output {
             None => return Ok(Destination::stdout()),
@@ -80,6 +82,12 @@ impl Destination {
             Some(p) => p,
         };
         let name = given.to_string_lossy().into_owned();
+        if name.starts_with("-:") {
+            return Err(Error::Usage(format!(
+                "{name} names an array of standard input (-:NAME), not a place to write: \
+                 - writes to standard output, ./{name} a file of that name"
+            )));
+        }
         let route = inspect(&name, given)?;
         let out_meta = match &route {
             Route::Replace { old, .. } => old.as_ref(),
