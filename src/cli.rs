@@ -119,7 +119,8 @@ pub struct DataArgs {
     /// `.safetensors` file. At most 2^23 positive pairs. With compute's
     /// --negatives the extra rows are candidates of every anchor, never
     /// positives (SupCon with a queue); --no-in-batch and --decoupled, losses
-    /// of one positive per anchor, are refused.
+    /// of one positive per anchor, are refused. explain walks through one
+    /// anchor and each of its positives' terms.
     #[arg(long, value_name = "FILE", conflicts_with_all = ["pairs", "keys", "symmetric"])]
     pub labels: Option<PathBuf>,
 
@@ -376,7 +377,8 @@ pub struct ExplainArgs {
     pub direction: Option<DirectionArg>,
 
     /// Explain the record whose positive is row J of the candidates' file
-    /// (when a row anchors several pairs).
+    /// (when a row anchors several pairs; with --labels an anchor's one
+    /// record holds all its positives, so it is refused).
     #[arg(long, value_name = "J", conflicts_with = "record")]
     pub positive: Option<usize>,
 

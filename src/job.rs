@@ -166,11 +166,14 @@ impl DataJob {
                 ));
             }
         }
-        if data.labels.is_some() {
+        if data.labels.is_some() && args.input.is_none() {
             return Err(Error::Usage(
-                "explain does not take --labels yet; use compute --labels (and --anchor I --terms \
-                 for one anchor's candidates)"
-                    .into(),
+                "--labels gives the rows of a file their labels: give EMB too (without it, explain shows the built-in example)".into(),
+            ));
+        }
+        if data.labels.is_some() && args.positive.is_some() {
+            return Err(Error::Usage(
+                "--positive picks one record of an anchor; with --labels the anchor's one record holds every positive: give --anchor I".into(),
             ));
         }
         if data.taus().len() > 1 {

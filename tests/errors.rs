@@ -301,8 +301,13 @@ fn cases() -> Vec<Case> {
         c("labels: --anchor of a skipped row", &["compute", "e.npy", "--labels", "l.txt", "--anchor", "1"], "l.txt: --anchor 1: row 1 has no positive (no other row has its label), so it is skipped")
             .emb()
             .file("l.txt", "a\nb\na\na\n"),
-        case("labels: explain", &["explain", "e.npy", "--labels", "l.txt"], 2, Some("explain does not take --labels yet; use compute --labels (and --anchor I --terms for one anchor's candidates)"))
+        c("labels: explain --anchor of a skipped row", &["explain", "e.npy", "--labels", "l.txt", "--anchor", "1"], "l.txt: --anchor 1: row 1 has no positive (no other row has its label), so it is skipped")
             .emb()
+            .file("l.txt", "a\nb\na\na\n"),
+        case("labels: explain --positive", &["explain", "e.npy", "--labels", "l.txt", "--positive", "2"], 2, Some("--positive picks one record of an anchor; with --labels the anchor's one record holds every positive: give --anchor I"))
+            .emb()
+            .file("l.txt", "a\nb\na\nb\n"),
+        case("labels: explain without EMB", &["explain", "--labels", "l.txt"], 2, Some("--labels gives the rows of a file their labels: give EMB too (without it, explain shows the built-in example)"))
             .file("l.txt", "a\nb\na\nb\n"),
         case("labels: with --decoupled", &["compute", "e.npy", "--labels", "l.txt", "--decoupled"], 2, Some("--decoupled cannot be used with --labels: an anchor of the labels layout has several positives, and the loss that flag names is defined for one positive per anchor (--negatives can be used with --labels)"))
             .emb()

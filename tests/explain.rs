@@ -1391,3 +1391,129 @@ fn decoupled_log_form_sums_the_negatives_alone() {
     assert!(!text.contains("keep the\npositive in it"), "{text}");
     assert!(!text.contains("keep the positive in it"), "{text}");
 }
+
+// ---------------------------------------------------------------------------
+// Several positives: --labels
+
+#[test]
+fn labels_walkthrough_reads_every_figure_from_compute() {
+    let data = ["fixtures/labels_emb.npy", "--labels", "fixtures/labels.npy"];
+    for how in ["supcon", "pairwise"] {
+        for anchor in [0usize, 2, 11] {
+            let a = anchor.to_string();
+            let flags = [&data[..], &["--multi-positive", how, "--anchor", &a]].concat();
+            let compute =
+                json_of(&[&["compute"][..], &flags, &["--format", "json", "--terms"]].concat());
+            let ex = json_of(
+                &[
+                    &["explain"][..],
+                    &flags,
+                    &["--format", "json", "--lang", "zh"],
+                ]
+                .concat(),
+            );
+            let at = format!("{how}, anchor {anchor}");
+            let mut want = compute["anchors"][0].clone();
+            let want_terms = want.as_object_mut().unwrap().remove("terms").unwrap();
+            assert_eq!(ex["record"], want, "{at}: the record");
+            assert_eq!(ex["terms"], want_terms, "{at}: the terms");
+            assert_eq!(ex["mean_loss"], compute["loss"], "{at}: the batch loss");
+            let steps = ex["steps"].as_array().unwrap();
+            let f = |v: &Value| v.as_f64().unwrap();
+            // Each positive's term is the core's, and the written-out
+            // arithmetic gives it again.
+            let terms: Vec<&Value> = steps
+                .iter()
+                .filter(|s| s["name"] == "positive_term")
+                .collect();
+            let positive_terms = want["positive_terms"].as_array().unwrap();
+            assert_eq!(terms.len(), positive_terms.len(), "{at}");
+            for (s, p) in terms.iter().zip(positive_terms) {
+                assert_eq!(s["value"], p["loss"], "{at}");
+                let l = f(&s["inputs"]["logit"]);
+                let written = if how == "supcon" {
+                    f(&s["inputs"]["log_denominator"]) - l
+                } else {
+                    // log(1 + N/e^l), N the candidates that are no positives.
+                    (f(&s["inputs"]["log_negatives"]) - l).exp().ln_1p()
+                };
+                let got = f(&p["loss"]);
+                assert!(
+                    (written - got).abs() <= 1e-9 * got.abs().max(1.0),
+                    "{at}: {written} written, {got} computed"
+                );
+            }
+            // The anchor's loss is the mean of its terms.
+            let loss = steps.iter().find(|s| s["name"] == "loss").unwrap();
+            assert_eq!(loss["value"], want["loss"], "{at}");
+            let mean = positive_terms.iter().map(|p| f(&p["loss"])).sum::<f64>()
+                / positive_terms.len() as f64;
+            assert!((mean - f(&want["loss"])).abs() <= 1e-12, "{at}");
+            // The positives are marked among the candidates.
+            let text = stdout_of(&[&["explain"][..], &flags, &["--max-terms", "100"]].concat());
+            for p in want["positives"].as_array().unwrap() {
+                assert!(
+                    text.contains(&format!("\n  z[{p}] *")),
+                    "{at}: z[{p}] unmarked\n{text}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn labels_walkthrough_says_the_reduction_and_the_skipped_rows() {
+    let data = [
+        "explain",
+        "fixtures/labels_emb.npy",
+        "--labels",
+        "fixtures/labels.npy",
+    ];
+    let supcon = stdout_of(&data);
+    let compute = json_of(&[
+        "compute",
+        "fixtures/labels_emb.npy",
+        "--labels",
+        "fixtures/labels.npy",
+        "--summary",
+        "--format",
+        "json",
+    ]);
+    let skipped: Vec<String> = compute["skipped_anchors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| format!("z[{a}]"))
+        .collect();
+    assert!(!skipped.is_empty());
+    let flat = supcon.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(flat.contains("SupConLoss"), "{flat}");
+    assert!(flat.contains(&skipped.join(" and ")), "{flat}");
+    assert!(
+        flat.contains("L_a = (1/|P(a)|) Σ_{p ∈ P(a)} ( log D(a) − l_p )"),
+        "{flat}"
+    );
+    let pairwise = stdout_of(&[&data[..], &["--multi-positive", "pairwise"]].concat());
+    let flat = pairwise.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(flat.contains("NTXentLoss with labels"), "{flat}");
+    assert!(
+        flat.contains("L_(a,p) = −log( exp(l_p) / (exp(l_p) + N(a)) )"),
+        "{flat}"
+    );
+    let compute = json_of(&[
+        "compute",
+        "fixtures/labels_emb.npy",
+        "--labels",
+        "fixtures/labels.npy",
+        "--summary",
+        "--multi-positive",
+        "pairwise",
+        "--format",
+        "json",
+    ]);
+    let pairs = compute["n_positive_pairs"].as_u64().unwrap();
+    assert!(
+        flat.contains(&format!("mean over all {pairs} positive pairs")),
+        "{flat}"
+    );
+}

@@ -105,8 +105,8 @@ pub const ENGLISH: Sentences = Sentences {
             leaves the positive out",
     sym_extra_shared: "the extra negatives of `--negatives`, neg[m] in the tables: its M \
             rows, shared by every anchor",
-    sym_extra_per_anchor: "anchor i's own extra negatives, neg[m] in the tables: entry \
-            [i, m] of the 3-D `--negatives` file, M for each anchor",
+    sym_extra_per_anchor: "anchor {a}'s own extra negatives, neg[m] in the tables: entry \
+            [{a}, m] of the 3-D `--negatives` file, M for each anchor",
     sym_cosine: "cosine similarity{+余弦相似度}: {formula}",
     sym_dot: "dot product{+点积}: {formula}",
     sym_positive_two_view: "the positive of {zi}: together they are a positive \
@@ -327,6 +327,47 @@ pub const ENGLISH: Sentences = Sentences {
             positive is scored against K negatives, and MoCo draws the K negatives from a \
             queue. In that setting, with the negatives drawn independently, the loss bounds the \
             mutual information between the two views: {bound}.",
+    title_labels: "InfoNCE with several positives, step by step: anchor {anchor} of `{name}`",
+    intro_labels: "`{name}`: {rows} rows of dimension {dimension}, with the labels of \
+            `{labels}`: the positives{+正样本} of a row are the other rows of its label. \
+            Temperature τ = {tau}, {similarity}, {precision} products.",
+    intro_labels_anchor: "Anchor {anchor} (record {record} of `infonce compute`) has {count} \
+            {count|positive|positives}, {positives}; its denominator has {terms} terms. Every \
+            figure comes from the same core as `infonce compute`.",
+    labels_skipped: "{count} {count|row has|rows have} no positive (no other row has \
+            {count|its label|their label}) and {count|is|are} left out of every mean: {rows}.",
+    reduction_supcon: "With `--multi-positive supcon`, the default (SupCon's L_out, \
+            pytorch-metric-learning's SupConLoss), the anchor's loss is the mean over its \
+            positives of log D(a) − l_p: one denominator over every candidate, the positives \
+            included.",
+    reduction_pairwise: "With `--multi-positive pairwise` (pytorch-metric-learning's \
+            NTXentLoss with labels), each positive is scored on its own, the anchor's other \
+            positives left out of its denominator; the batch loss is the mean over all positive \
+            pairs.",
+    picked_labels: "No `--anchor` was given, so this is the first anchor that has a positive; \
+            `--anchor I` explains row I.",
+    sym_positives: "the positives of anchor a: the other rows of its label",
+    sym_d: "denominator{+分母}: the sum of exp(l_k) over every row but a, its positives \
+            included{extra}; the shares below are of it",
+    sym_n: "the sum of exp(l_k) over the candidates that are not positives of a",
+    sym_logit: "the logit of candidate k: its similarity to a over the temperature{+温度参数}",
+    labels_mark: "* a positive of {anchor}: a row with its label.",
+    h_positives: "The positives' terms and the anchor's loss",
+    supcon_terms_text: "Each positive's term is log D(a) − l_p, with log D(a) = {log_d}:",
+    pairwise_terms_text: "Each pair's loss is −log( exp(l_p) / (exp(l_p) + N(a)) ), N(a) \
+            being the sum over the candidates that are not positives, log N(a) = {log_n}:",
+    supcon_mean_text: "The anchor's loss is the mean of the {count} terms:",
+    pairwise_mean_text: "The record's loss is the mean of the anchor's {count} pair \
+            {count|loss|losses}:",
+    rank_labels_first: "Its nearest positive, {positive}, ranks 1st: no candidate that is \
+            not a positive scores above it.",
+    rank_labels: "Its nearest positive, {positive}, ranks {rank:ordinal}: {above} \
+            {above|candidate that is not a positive scores|candidates that are not positives \
+            score} above it.",
+    col_positives: "positives",
+    mean_supcon: "The batch loss is the mean over the {n} anchors that have a positive:",
+    mean_pairwise: "The batch loss is the mean over all {pairs} positive pairs; the mean over \
+            the {n} anchors of their own means, `loss_mean_over_anchors`, is {over_anchors}:",
     cpc_text: "Here K+1 = {n} candidates: {figure} nats, with the batch loss as L. The bound \
             can never exceed {limit}, which is why InfoNCE needs many negatives to measure much \
             information.",

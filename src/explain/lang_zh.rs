@@ -92,8 +92,8 @@ pub const CHINESE: Sentences = Sentences {
     sym_indicator_keys_decoupled: "指示函数{+indicator function}，j ≠ i 时为 1，否则为 0，\
             用于排除正样本",
     sym_extra_shared: "`--negatives` 中的额外负样本，表中记作 neg[m]：共 M 行，所有锚点共用",
-    sym_extra_per_anchor: "锚点 i 自己的额外负样本，表中记作 neg[m]：\
-            三维 `--negatives` 文件的第 [i, m] 项，每个锚点 M 个",
+    sym_extra_per_anchor: "锚点 {a} 自己的额外负样本，表中记作 neg[m]：\
+            三维 `--negatives` 文件的第 [{a}, m] 项，每个锚点 M 个",
     sym_cosine: "余弦相似度{+cosine similarity}，{formula}",
     sym_dot: "点积{+dot product}，{formula}",
     sym_positive_two_view: "{zi} 的正样本：二者构成正样本对{+positive pair}，\
@@ -263,6 +263,37 @@ pub const CHINESE: Sentences = Sentences {
     name_cpc: "InfoNCE 这个名字来自 CPC（对比预测编码）：一个正样本与 K 个负样本相比较；\
             MoCo 则从队列中取 K 个负样本。在负样本独立抽取的这种设定下，\
             损失给出两个视图之间互信息的下界：{bound}。",
+    title_labels: "多正样本的 InfoNCE 逐步计算：`{name}` 的锚点 {anchor}",
+    intro_labels: "`{name}`：{rows} 行，维度 {dimension}，标签来自 `{labels}`：\
+            一行的正样本{+positives}是与它标签相同的其他行。温度参数 τ = {tau}，使用{similarity}，乘法以{precision}进行。",
+    intro_labels_anchor: "锚点 {anchor}（`infonce compute` 的第 {record} 条记录）有 {count} 个正样本：\
+            {positives}；分母共 {terms} 项。每个数值都来自与 `infonce compute` 相同的计算核心。",
+    labels_skipped: "{count} 行没有正样本（没有其他行与它标签相同），不计入任何平均：{rows}。",
+    reduction_supcon: "使用默认的 `--multi-positive supcon`（SupCon 的 L_out，\
+            即 pytorch-metric-learning 的 SupConLoss）时，锚点的损失是对其所有正样本 p 取 \
+            log D(a) − l_p 的平均：所有候选共用一个分母，正样本也在其中。",
+    reduction_pairwise: "使用 `--multi-positive pairwise`（pytorch-metric-learning 带标签的 \
+            NTXentLoss）时，每个正样本单独计分，锚点的其他正样本不计入它的分母；\
+            整批损失是所有正样本对的平均。",
+    picked_labels: "没有给出 `--anchor`，因此这是第一个有正样本的锚点；`--anchor I` 讲解第 I 行。",
+    sym_positives: "锚点 a 的正样本：与它标签相同的其他行",
+    sym_d: "即分母{+denominator}，对除 a 以外的所有行求 exp(l_k) 之和，包括它的正样本{extra}；\
+            下表的占比都相对于它",
+    sym_n: "对不是 a 的正样本的候选求 exp(l_k) 之和",
+    sym_logit: "候选 k 的 logit：它与 a 的相似度除以温度{+temperature}",
+    labels_mark: "* {anchor} 的正样本：与它标签相同的行。",
+    h_positives: "各正样本的项与锚点的损失",
+    supcon_terms_text: "每个正样本的项是 log D(a) − l_p，其中 log D(a) = {log_d}：",
+    pairwise_terms_text: "每个正样本对的损失是 −log( exp(l_p) / (exp(l_p) + N(a)) )，\
+            其中 N(a) 是对非正样本候选的求和，log N(a) = {log_n}：",
+    supcon_mean_text: "锚点的损失是这 {count} 项的平均：",
+    pairwise_mean_text: "这条记录的损失是锚点 {count} 个正样本对损失的平均：",
+    rank_labels_first: "最近的正样本 {positive} 排第 1：没有非正样本候选的得分比它高。",
+    rank_labels: "最近的正样本 {positive} 排第 {rank}：有 {above} 个非正样本候选的得分比它高。",
+    col_positives: "正样本数",
+    mean_supcon: "整批损失是 {n} 个有正样本的锚点的平均：",
+    mean_pairwise: "整批损失是全部 {pairs} 个正样本对的平均；{n} 个锚点各自平均后再平均\
+            （`loss_mean_over_anchors`）为 {over_anchors}：",
     cpc_text: "这里 K+1 = {n} 个候选项，以整批损失作 L：{figure} 奈特。\
             这个下界永远不会超过 {limit}，所以 InfoNCE 需要大量负样本才能度量较多的信息。",
 };

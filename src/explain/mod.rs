@@ -16,9 +16,12 @@
 //! figures, and turns the facts into a document and the JSON steps, each
 //! sentence a template of the language's sentence table (`lang_en.rs`,
 //! `lang_zh.rs`) filled in by the one renderer of `words.rs`; `text.rs`,
-//! `markdown.rs` and `json.rs` render them.
+//! `markdown.rs` and `json.rs` render them. With `--labels`, `labels.rs`
+//! builds the shorter walkthrough of one anchor and all its positives from
+//! the same pieces.
 
 mod json;
+mod labels;
 mod lang_en;
 mod lang_zh;
 mod markdown;
@@ -303,13 +306,18 @@ impl Facts {
 
 /// Runs `explain` and writes the walkthrough.
 pub fn run(args: &ExplainArgs) -> Result<()> {
-    let facts = gather(args)?;
     let voice = words::of(args.lang, args.glossary);
-    let walk = steps::build(&facts, &voice);
-    let out = match args.format {
-        ExplainFormat::Text => text::render(&walk, color_wanted()),
-        ExplainFormat::Markdown => markdown::render(&walk),
-        ExplainFormat::Json => json::render(&facts, &walk, voice.code()),
+    let out = if args.data.labels.is_some() {
+        // One anchor with several positives: a walkthrough of its own.
+        labels::render(args, &voice, color_wanted())?
+    } else {
+        let facts = gather(args)?;
+        let walk = steps::build(&facts, &voice);
+        match args.format {
+            ExplainFormat::Text => text::render(&walk, color_wanted()),
+            ExplainFormat::Markdown => markdown::render(&walk),
+            ExplainFormat::Json => json::render(&facts, &walk, voice.code()),
+        }
     };
     let mut stdout = io::stdout().lock();
     stdout

@@ -432,7 +432,7 @@ impl Math {
     }
 
     /// A figure already written as text (`1.5e-7`, `e^1000`, `12.5%`).
-    fn figure(s: String) -> Math {
+    pub fn figure(s: String) -> Math {
         let tex = if s.ends_with('%') && !s.contains('e') {
             s.clone()
         } else {
@@ -542,7 +542,7 @@ fn tex_num(s: &str) -> String {
 
 /// e^x written out: `e^1000`, or `e^(1.7629e7)` when x is in scientific
 /// notation itself.
-fn e_pow(x: f64) -> String {
+pub(super) fn e_pow(x: f64) -> String {
     let s = num(x);
     if s.contains('e') {
         format!("e^({s})")
@@ -553,7 +553,7 @@ fn e_pow(x: f64) -> String {
 
 /// A value that may have left float64's range: the number, or e^log when
 /// it overflowed or underflowed to 0.
-fn lin(v: Option<f64>, log: f64) -> String {
+pub(super) fn lin(v: Option<f64>, log: f64) -> String {
     match v {
         Some(v) if v != 0.0 || log == f64::NEG_INFINITY => num(v),
         _ => e_pow(log),
@@ -578,7 +578,7 @@ fn p_figure(p: f64, loss: f64) -> Math {
 
 /// A share of the denominator as a percentage, or e^log_p where it
 /// underflows to 0.
-fn share(p: f64, log_p: f64) -> String {
+pub(super) fn share(p: f64, log_p: f64) -> String {
     if p > 0.0 || log_p == f64::NEG_INFINITY {
         pct(p)
     } else {
@@ -588,7 +588,7 @@ fn share(p: f64, log_p: f64) -> String {
 
 /// A figure for a sentence: as it is, or as inline math when it is a
 /// power of e or in scientific notation (so that Markdown shows it as math).
-fn fig(s: String) -> String {
+pub(super) fn fig(s: String) -> String {
     if s.contains('e') {
         im(&Math::figure(s))
     } else {
@@ -597,7 +597,7 @@ fn fig(s: String) -> String {
 }
 
 /// A share as a percentage.
-fn pct(p: f64) -> String {
+pub(super) fn pct(p: f64) -> String {
     format!("{}%", num(p * 100.0))
 }
 
@@ -632,14 +632,14 @@ fn logs_for_loss(log_d: f64, log_n: f64, loss: f64) -> (String, String, bool) {
 
 /// A step's inputs with the file of its candidate, `from` as the core marks
 /// the term (only in runs with `--negatives`).
-fn with_from(mut v: Value, t: &Term) -> Value {
+pub(super) fn with_from(mut v: Value, t: &Term) -> Value {
     if let (Some(from), Value::Object(m)) = (t.from, &mut v) {
         m.insert("from".into(), json!(from));
     }
     v
 }
 
-fn obj(v: Value) -> Map<String, Value> {
+pub(super) fn obj(v: Value) -> Map<String, Value> {
     match v {
         Value::Object(m) => m,
         _ => unreachable!("steps' inputs are objects"),
@@ -1126,7 +1126,7 @@ impl Builder<'_> {
         if let Some((_, n, k)) = extra {
             let text = match k {
                 NegativesKind::Shared => say!(w, sym_extra_shared),
-                NegativesKind::PerAnchor => say!(w, sym_extra_per_anchor),
+                NegativesKind::PerAnchor => say!(w, sym_extra_per_anchor, a = "i"),
             };
             legend.push((n, text));
         }

@@ -185,7 +185,8 @@ table! {
     sym_indicator_keys_decoupled,
     /// The extra negatives shared by every anchor.
     sym_extra_shared,
-    /// The anchor's own extra negatives (a 3-D file).
+    /// The anchor's own extra negatives (a 3-D file): `a`, the anchor's
+    /// index in the formula.
     sym_extra_per_anchor,
     /// sim, cosine: `formula`.
     sym_cosine,
@@ -417,6 +418,53 @@ table! {
     name_cpc,
     /// `n`, `figure`, `limit` (formulas).
     cpc_text,
+
+    // With --labels: one anchor and its several positives.
+    /// `anchor`, `name`.
+    title_labels,
+    /// `name`, `rows`, `dimension`, `labels` (the file), `tau`,
+    /// `similarity`, `precision`.
+    intro_labels,
+    /// `anchor`, `record`, `count`, `positives` (a list), `terms`.
+    intro_labels_anchor,
+    /// `count`, `rows` (a list): anchors without a positive.
+    labels_skipped,
+    /// The supcon reduction.
+    reduction_supcon,
+    /// The pairwise reduction.
+    reduction_pairwise,
+    /// No `--anchor`: the first anchor with a positive.
+    picked_labels,
+    /// P(a).
+    sym_positives,
+    /// D(a): `extra` (`den_extra` or empty).
+    sym_d,
+    /// N(a).
+    sym_n,
+    /// l_k.
+    sym_logit,
+    /// Below the terms' table: `anchor`.
+    labels_mark,
+    /// Section heading.
+    h_positives,
+    /// Supcon: `log_d` (a figure).
+    supcon_terms_text,
+    /// Pairwise: `log_n` (a figure).
+    pairwise_terms_text,
+    /// The anchor's loss, supcon: `count`.
+    supcon_mean_text,
+    /// The anchor's loss, pairwise: `count`.
+    pairwise_mean_text,
+    /// `positive`: ranked first.
+    rank_labels_first,
+    /// `positive`, `rank`, `above`.
+    rank_labels,
+    /// Column head: the number of positives.
+    col_positives,
+    /// The batch loss, supcon: `n`.
+    mean_supcon,
+    /// The batch loss, pairwise: `pairs`, `n`, `over_anchors`.
+    mean_pairwise,
 }
 
 /// An argument of a template.

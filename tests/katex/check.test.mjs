@@ -101,6 +101,8 @@ test("walkthroughs of other inputs render", () => {
     ["fixtures/large_dot.npy", "--sim", "dot", "--tau", "1e-3", "--max-terms", "2", "--decoupled"],
     ["fixtures/neg_queries.npy", "--keys", "fixtures/neg_keys.npy", "--negatives", "fixtures/neg_per_anchor.npy", "--no-in-batch", "--decoupled"],
     ["fixtures/neg_views.npy", "--negatives", "fixtures/neg_shared.npy", "--decoupled", "--max-terms", "3"],
+    ["fixtures/labels_emb.npy", "--labels", "fixtures/labels.npy", "--negatives", "fixtures/neg_shared.npy", "--max-terms", "3"],
+    ["fixtures/labels_emb.npy", "--labels", "fixtures/labels.npy", "--multi-positive", "pairwise", "--anchor", "2"],
   ];
   let n = 0;
   for (const c of cases) {
