@@ -228,11 +228,12 @@ fn build(f: &Facts, w: &Voice) -> Walkthrough {
         positives = Arg::List(named.clone()),
         terms = f.terms.len(),
     ));
-    let mut said = vec![if f.pairwise() {
+    let reduction = if f.pairwise() {
         say!(w, reduction_pairwise)
     } else {
         say!(w, reduction_supcon)
-    }];
+    };
+    let mut said = vec![reduction.clone()];
     if let Some(skipped) = s.skipped_anchors.as_ref().filter(|v| !v.is_empty()) {
         let rows: Vec<String> = skipped.iter().map(|a| format!("z[{a}]")).collect();
         said.push(say!(
@@ -318,7 +319,7 @@ fn build(f: &Facts, w: &Voice) -> Walkthrough {
         &formula.plain,
         json!({ "tau": s.tau, "similarity": s.similarity, "layout": s.layout, "multi_positive": s.multi_positive, "n_candidates": f.terms.len() }),
         Value::Null,
-        "",
+        &reduction,
     );
 
     // 2. The candidates' terms: every positive, then the strongest of the
@@ -357,7 +358,7 @@ fn build(f: &Facts, w: &Voice) -> Walkthrough {
                 t,
             ),
             json!(t.exp),
-            "",
+            &format!("exp({}) = {}", num(t.logit), lin(t.exp, t.logit)),
         );
     }
     let rest = &others[listed_others..];
@@ -414,6 +415,21 @@ fn build(f: &Facts, w: &Voice) -> Walkthrough {
         .collect();
     b.doc.push(Block::Table(Table { head, rows }));
     for p in pos_terms {
+        let written = if f.pairwise() {
+            format!(
+                "L_(a,p) = log(1 + exp({} − {})) = {}",
+                num(log_n),
+                num(p.logit),
+                num(p.loss)
+            )
+        } else {
+            format!(
+                "log D(a) − l_p = {} − {} = {}",
+                num(r.log_denominator),
+                num(p.logit),
+                num(p.loss)
+            )
+        };
         b.step(
             "positive_term",
             if f.pairwise() {
@@ -423,7 +439,7 @@ fn build(f: &Facts, w: &Voice) -> Walkthrough {
             },
             json!({ "positive": p.index, "sim": p.sim, "logit": p.logit, "log_denominator": r.log_denominator, "log_negatives": log_n }),
             json!(p.loss),
-            "",
+            &written,
         );
     }
     let count = pos_terms.len();
