@@ -477,7 +477,8 @@ pub struct Step {
     /// What the step computes: `formula`, `vector`, `similarity`, `logit`,
     /// `exp`, `rest`, `log_sum_exp`, `numerator`, `denominator`,
     /// `p_positive`, `loss`, `loss_from_logs`, `heaviest_negative`,
-    /// `record_loss`, `mean_loss`, `temperature`.
+    /// `record_loss`, `mean_loss`, `temperature`; with `--labels`,
+    /// `positive_term` and `rank`.
     pub name: &'static str,
     /// The formula in plain Unicode.
     pub formula: String,
