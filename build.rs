@@ -1,6 +1,7 @@
 //! Facts about the machine the tests are built on, for the few tests that
 //! cannot run everywhere: `cfg(infonce_test_avx2)` where the CPU has AVX2
-//! and FMA, `cfg(infonce_test_root)` where the build runs as root. Such a test
+//! and FMA, `cfg(infonce_test_avx512)` where it also has AVX-512F,
+//! `cfg(infonce_test_root)` where the build runs as root. Such a test
 //! is marked `ignore` with its reason where it cannot run, so that `cargo
 //! test` reports it as ignored rather than as passed; and where it is not
 //! ignored it checks the fact again at run time and fails loudly if the
@@ -13,10 +14,14 @@ use std::fs;
 fn main() {
     println!("cargo::rerun-if-changed=build.rs");
     println!("cargo::rustc-check-cfg=cfg(infonce_test_avx2)");
+    println!("cargo::rustc-check-cfg=cfg(infonce_test_avx512)");
     println!("cargo::rustc-check-cfg=cfg(infonce_test_root)");
     let native = env::var("TARGET").ok() == env::var("HOST").ok();
     if native && has_avx2_fma() {
         println!("cargo::rustc-cfg=infonce_test_avx2");
+        if has_avx512f() {
+            println!("cargo::rustc-cfg=infonce_test_avx512");
+        }
     }
     if native && is_root() {
         println!("cargo::rustc-cfg=infonce_test_root");
@@ -30,6 +35,16 @@ fn has_avx2_fma() -> bool {
 
 #[cfg(not(target_arch = "x86_64"))]
 fn has_avx2_fma() -> bool {
+    false
+}
+
+#[cfg(target_arch = "x86_64")]
+fn has_avx512f() -> bool {
+    std::arch::is_x86_feature_detected!("avx512f")
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+fn has_avx512f() -> bool {
     false
 }
 

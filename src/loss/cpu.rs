@@ -74,6 +74,12 @@ impl Avx2Fma {
         }
     }
 
+    /// The token of AVX-512 (foundation) where the CPU also has it.
+    #[inline]
+    pub fn avx512(self) -> Option<Avx512> {
+        self.has_avx512f().then_some(Avx512 { _avx2: self })
+    }
+
     /// Whether the CPU also has AVX-512 (where `gemm` picks kernels of its
     /// own that outrun the packed AVX2 one).
     pub fn has_avx512f(self) -> bool {
@@ -85,5 +91,27 @@ impl Avx2Fma {
         {
             match self.never {}
         }
+    }
+}
+
+/// Proof that the CPU has AVX-512 (foundation) besides AVX2 and FMA: made
+/// only by [`Avx2Fma::avx512`]. The float32 row loops run sixteen lanes
+/// wide with it, with the very bits of their eight-lane AVX2 form.
+#[derive(Debug, Clone, Copy)]
+pub struct Avx512 {
+    _avx2: Avx2Fma,
+}
+
+impl Avx512 {
+    /// A token where the CPU has AVX-512F, AVX2 and FMA.
+    #[inline]
+    pub fn detect() -> Option<Avx512> {
+        Avx2Fma::detect().and_then(Avx2Fma::avx512)
+    }
+
+    /// The AVX2 + FMA token it implies.
+    #[inline]
+    pub fn avx2(self) -> Avx2Fma {
+        self._avx2
     }
 }

@@ -1,19 +1,61 @@
-//! The two row loops of the float32 fold, in a portable form and, on
-//! x86-64, hand-vectorized with AVX2 and FMA (behind an
-//! [`Avx2Fma`](super::cpu::Avx2Fma) token). The AVX2 form performs the
-//! same operations in the same order as the portable one with fused
-//! multiply-adds, so both give the same bits (tested below); it exists
-//! because the compiler does not vectorize the mixed float32/float64 sums.
+//! The row loop of the float32 fold: one row of a tile turned into its
+//! logits, its maximum, the column maxima, and its exponentials summed into
+//! the row's sum and the columns' sums, in one sweep over the row.
+//!
+//! Three forms give the same result: a portable one, and on x86-64 one
+//! hand-vectorized with AVX2 and FMA (eight lanes, behind an
+//! [`Avx2Fma`](super::cpu::Avx2Fma) token) and one with AVX-512 (sixteen
+//! lanes, behind an [`Avx512`](super::cpu::Avx512) token). Both vector forms
+//! perform the same operations in the same order as the portable one with
+//! fused multiply-adds, so all three give the same bits (tested below): every
+//! lane computes its element alone, and the row sum is kept in eight float64
+//! lanes whatever the width, each adding its elements in index order. They
+//! exist because the compiler does not vectorize the mixed float32/float64
+//! sums.
 
 use super::cpu::Madd;
 use super::exp::exp32;
 
-/// Logits of one row, `l[j] = (g[j] * rs) * cs[j]`, folded into the column
-/// maxima when given; returns the row's maximum.
+/// One row of a float32 tile, as the fold sees it.
+#[derive(Debug, Clone, Copy)]
+pub struct Row<'a> {
+    /// The row's dot products, one per column.
+    pub g: &'a [f32],
+    /// The row's factor of the logits.
+    pub rs: f32,
+    /// The columns' factors of the logits.
+    pub cs: &'a [f32],
+    /// The shift of every exponential.
+    pub shift: f32,
+    /// The column where the row meets itself (a diagonal tile): its logit
+    /// is -inf, out of the maxima and the sums.
+    pub own: Option<usize>,
+    /// Columns whose exponentials stay out of both sums, in increasing
+    /// order (checked); their logits and the maxima keep them.
+    pub masked: &'a [usize],
+}
+
+/// Folds one row: logits `l[j] = (g[j] * rs) * cs[j]` (-inf at `own`) into
+/// `l` and into the column maxima when given, and the float64 sum of
+/// `exp32(l[j] - shift)` over the columns not masked, in eight interleaved
+/// lanes combined pairwise (a fixed order), each exponential also added to
+/// its column's sum when given. Returns the row's maximum logit and the
+/// sum. `e` is scratch of `l`'s length; `g`, `cs` and the column slices are
+/// at least as long as `l`.
 #[inline(always)]
-pub fn logits(g: &[f32], rs: f32, cs: &[f32], l: &mut [f32], colmax: Option<&mut [f32]>) -> f32 {
-    for ((l, &g), &c) in l.iter_mut().zip(g).zip(cs) {
-        *l = logit(g, rs, c);
+pub fn fold_row<M: Madd>(
+    row: Row<'_>,
+    l: &mut [f32],
+    e: &mut [f32],
+    colmax: Option<&mut [f32]>,
+    colsum: Option<&mut [f64]>,
+) -> (f32, f64) {
+    check(&row, l.len());
+    for ((l, &g), &c) in l.iter_mut().zip(row.g).zip(row.cs) {
+        *l = logit(g, row.rs, c);
+    }
+    if let Some(k) = row.own {
+        l[k] = f32::NEG_INFINITY;
     }
     if let Some(colmax) = colmax {
         for (m, &x) in colmax.iter_mut().zip(l.iter()) {
@@ -27,37 +69,17 @@ pub fn logits(g: &[f32], rs: f32, cs: &[f32], l: &mut [f32], colmax: Option<&mut
             acc[k] = max(acc[k], c[k]);
         }
     }
-    chunks
+    let row_max = chunks
         .remainder()
         .iter()
         .chain(acc.iter())
-        .fold(f32::NEG_INFINITY, |m, &x| max(m, x))
-}
+        .fold(f32::NEG_INFINITY, |m, &x| max(m, x));
 
-/// The maximum of `l` (-inf when empty).
-pub fn max_of(l: &[f32]) -> f32 {
-    l.iter().fold(f32::NEG_INFINITY, |m, &x| max(m, x))
-}
-
-/// A float32 tile logit: the one expression every fold of a float32 tile uses.
-#[inline(always)]
-pub fn logit(g: f32, row_scale: f32, col_scale: f32) -> f32 {
-    g * row_scale * col_scale
-}
-
-/// The larger of two numbers that are never NaN.
-#[inline(always)]
-fn max(a: f32, b: f32) -> f32 {
-    if b > a { b } else { a }
-}
-
-/// The float64 sum of exp32(x - shift) over `l`, in eight interleaved lanes
-/// combined pairwise (a fixed order); with `colsum`, each exponential is
-/// also added to its column's sum. `e` is scratch of `l`'s length.
-#[inline(always)]
-pub fn exp_sums<M: Madd>(l: &[f32], shift: f32, e: &mut [f32], colsum: Option<&mut [f64]>) -> f64 {
-    for (e, &x) in e.iter_mut().zip(l) {
-        *e = exp32::<M>(x - shift);
+    for (e, &x) in e.iter_mut().zip(l.iter()) {
+        *e = exp32::<M>(x - row.shift);
+    }
+    for &k in row.masked {
+        e[k] = 0.0;
     }
     if let Some(colsum) = colsum {
         for (s, &e) in colsum.iter_mut().zip(e.iter()) {
@@ -72,7 +94,31 @@ pub fn exp_sums<M: Madd>(l: &[f32], shift: f32, e: &mut [f32], colsum: Option<&m
         }
     }
     let tail = chunks.remainder().iter().fold(0.0, |s, &x| s + x as f64);
-    combine(&acc) + tail
+    (row_max, combine(&acc) + tail)
+}
+
+/// The slices of `row` cover `n` columns, and its masked columns are
+/// increasing and inside them: what every form relies on.
+#[inline(always)]
+fn check(row: &Row<'_>, n: usize) {
+    assert!(row.g.len() >= n && row.cs.len() >= n, "a row of {n} columns");
+    assert!(
+        row.masked.windows(2).all(|w| w[0] < w[1]) && row.masked.last().is_none_or(|&k| k < n),
+        "masked columns increasing and inside the row"
+    );
+    assert!(row.own.is_none_or(|k| k < n), "own column inside the row");
+}
+
+/// A float32 tile logit: the one expression every fold of a float32 tile uses.
+#[inline(always)]
+pub fn logit(g: f32, row_scale: f32, col_scale: f32) -> f32 {
+    g * row_scale * col_scale
+}
+
+/// The larger of two numbers that are never NaN.
+#[inline(always)]
+fn max(a: f32, b: f32) -> f32 {
+    if b > a { b } else { a }
 }
 
 #[inline(always)]
@@ -81,99 +127,131 @@ fn combine(acc: &[f64; 8]) -> f64 {
 }
 
 #[cfg(target_arch = "x86_64")]
+mod simd {
+    //! What both vector forms share: raw views of the optional slices and
+    //! the scalar columns past the last full vector.
+
+    use super::{Row, logit, max};
+    use crate::loss::cpu::Fused;
+    use crate::loss::exp::exp32;
+
+    /// The optional column slices as pointers, checked to cover `n` columns.
+    pub(super) fn columns(
+        n: usize,
+        colmax: Option<&mut [f32]>,
+        colsum: Option<&mut [f64]>,
+    ) -> (Option<*mut f32>, Option<*mut f64>) {
+        let cm = colmax.map(|c| {
+            assert!(c.len() >= n, "column maxima of {n} columns");
+            c.as_mut_ptr()
+        });
+        let cs = colsum.map(|c| {
+            assert!(c.len() >= n, "column sums of {n} columns");
+            c.as_mut_ptr()
+        });
+        (cm, cs)
+    }
+
+    /// Columns `from..l.len()` one at a time, as the portable form computes
+    /// them; `p` is the index of the first masked column not yet passed.
+    /// Returns their maximum logit and the sum of their exponentials in
+    /// index order.
+    ///
+    /// # Safety
+    /// `cm` and `cs`, when given, point to at least `l.len()` elements, and
+    /// the row was checked for `l.len()` columns.
+    #[inline(always)]
+    pub(super) unsafe fn tail(
+        row: &Row<'_>,
+        l: &mut [f32],
+        from: usize,
+        mut p: usize,
+        cm: Option<*mut f32>,
+        cs: Option<*mut f64>,
+    ) -> (f32, f64) {
+        let mut row_max = f32::NEG_INFINITY;
+        let mut sum = 0.0;
+        for j in from..l.len() {
+            let x = if row.own == Some(j) {
+                f32::NEG_INFINITY
+            } else {
+                logit(row.g[j], row.rs, row.cs[j])
+            };
+            l[j] = x;
+            row_max = max(row_max, x);
+            let e = if row.masked.get(p) == Some(&j) {
+                p += 1;
+                0.0
+            } else {
+                exp32::<Fused>(x - row.shift) as f64
+            };
+            sum += e;
+            // SAFETY: j < l.len(), which the caller's slices cover.
+            unsafe {
+                if let Some(cm) = cm {
+                    *cm.add(j) = max(*cm.add(j), x);
+                }
+                if let Some(cs) = cs {
+                    *cs.add(j) += e;
+                }
+            }
+        }
+        (row_max, sum)
+    }
+
+    /// The bits of the masked columns in `[j, j + width)`, advancing `p`
+    /// past them.
+    #[inline(always)]
+    pub(super) fn masked_bits(masked: &[usize], p: &mut usize, j: usize, width: usize) -> u32 {
+        let mut bits = 0;
+        while let Some(&k) = masked.get(*p).filter(|&&k| k < j + width) {
+            bits |= 1 << (k - j);
+            *p += 1;
+        }
+        bits
+    }
+
+    /// The bit of the row's own column in `[j, j + width)`, if there.
+    #[inline(always)]
+    pub(super) fn own_bit(own: Option<usize>, j: usize, width: usize) -> u32 {
+        match own {
+            Some(k) if k >= j && k < j + width => 1 << (k - j),
+            _ => 0,
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
 pub mod avx2 {
-    //! AVX2 + FMA forms of the loops above: callable only with an
-    //! [`Avx2Fma`] token, the proof that the CPU has both features.
+    //! The AVX2 + FMA form of [`fold_row`](super::fold_row): callable only
+    //! with an [`Avx2Fma`] token, the proof that the CPU has both features.
 
     use std::arch::x86_64::*;
 
-    use super::{combine, logit, max};
-    use crate::loss::cpu::{Avx2Fma, Fused};
-    use crate::loss::exp::{
-        EXP32_FLOOR, EXP32_LN2_HI, EXP32_LN2_LO, EXP32_SHIFTER, EXP32_TAYLOR, exp32,
-    };
+    use super::simd::{columns, masked_bits, own_bit, tail};
+    use super::{Row, check, combine, max};
+    use crate::loss::cpu::Avx2Fma;
+    use crate::loss::exp::{EXP32_FLOOR, EXP32_LN2_HI, EXP32_LN2_LO, EXP32_SHIFTER, EXP32_TAYLOR};
 
-    /// [`super::logits`] in AVX2; `g`, `cs` and `colmax` (when given) are
-    /// at least as long as `l` (checked).
+    /// [`super::fold_row`] in AVX2 with fused multiply-adds, without
+    /// scratch: the exponentials stay in registers.
     #[inline]
-    pub fn logits(
+    pub fn fold_row(
         cpu: Avx2Fma,
-        g: &[f32],
-        rs: f32,
-        cs: &[f32],
+        row: Row<'_>,
         l: &mut [f32],
         colmax: Option<&mut [f32]>,
-    ) -> f32 {
+        colsum: Option<&mut [f64]>,
+    ) -> (f32, f64) {
         let _ = cpu;
         // SAFETY: the token exists only where the CPU has AVX2 and FMA.
-        unsafe { logits_avx2(g, rs, cs, l, colmax) }
-    }
-
-    /// [`super::exp_sums`] with fused multiply-adds, in AVX2, without
-    /// scratch; `colsum` (when given) is at least as long as `l` (checked).
-    #[inline]
-    pub fn exp_sums(cpu: Avx2Fma, l: &[f32], shift: f32, colsum: Option<&mut [f64]>) -> f64 {
-        let _ = cpu;
-        // SAFETY: the token exists only where the CPU has AVX2 and FMA.
-        unsafe { exp_sums_avx2(l, shift, colsum) }
-    }
-
-    #[target_feature(enable = "avx2,fma")]
-    fn logits_avx2(
-        g: &[f32],
-        rs: f32,
-        cs: &[f32],
-        l: &mut [f32],
-        colmax: Option<&mut [f32]>,
-    ) -> f32 {
-        let n = l.len();
-        assert!(g.len() >= n && cs.len() >= n);
-        let body = n - n % 8;
-        let vrs = _mm256_set1_ps(rs);
-        let mut vmax = _mm256_set1_ps(f32::NEG_INFINITY);
-        let cm = colmax.map(|c| {
-            assert!(c.len() >= n);
-            c.as_mut_ptr()
-        });
-        let mut j = 0;
-        while j < body {
-            // SAFETY: j + 8 <= body <= n and every slice holds n elements.
-            unsafe {
-                let x = _mm256_mul_ps(
-                    _mm256_mul_ps(_mm256_loadu_ps(g.as_ptr().add(j)), vrs),
-                    _mm256_loadu_ps(cs.as_ptr().add(j)),
-                );
-                _mm256_storeu_ps(l.as_mut_ptr().add(j), x);
-                // max(a, b) with b winning only when greater: vmaxps(x, m)
-                // returns its second operand unless the first is greater.
-                vmax = _mm256_max_ps(x, vmax);
-                if let Some(cm) = cm {
-                    let m = _mm256_loadu_ps(cm.add(j));
-                    _mm256_storeu_ps(cm.add(j), _mm256_max_ps(x, m));
-                }
-            }
-            j += 8;
-        }
-        for j in body..n {
-            l[j] = logit(g[j], rs, cs[j]);
-            if let Some(cm) = cm {
-                // SAFETY: j < n <= the column maxima's length.
-                unsafe { *cm.add(j) = max(*cm.add(j), l[j]) };
-            }
-        }
-        let mut acc = [0f32; 8];
-        // SAFETY: acc holds 8 floats.
-        unsafe { _mm256_storeu_ps(acc.as_mut_ptr(), vmax) };
-        l[body..]
-            .iter()
-            .chain(acc.iter())
-            .fold(f32::NEG_INFINITY, |m, &x| max(m, x))
+        unsafe { fold_row_avx2(row, l, colmax, colsum) }
     }
 
     /// exp32::<Fused> on eight lanes, operation for operation.
     #[inline]
     #[target_feature(enable = "avx2,fma")]
-    fn exp8(x: __m256) -> __m256 {
+    pub(in crate::loss) fn exp8(x: __m256) -> __m256 {
         let c = |k: usize| _mm256_set1_ps(EXP32_TAYLOR[k]);
         let floor = _mm256_set1_ps(EXP32_FLOOR);
         let under = _mm256_cmp_ps::<_CMP_LT_OQ>(x, floor);
@@ -203,131 +281,409 @@ pub mod avx2 {
     }
 
     #[target_feature(enable = "avx2,fma")]
-    fn exp_sums_avx2(l: &[f32], shift: f32, colsum: Option<&mut [f64]>) -> f64 {
+    fn fold_row_avx2(
+        row: Row<'_>,
+        l: &mut [f32],
+        colmax: Option<&mut [f32]>,
+        colsum: Option<&mut [f64]>,
+    ) -> (f32, f64) {
         let n = l.len();
+        check(&row, n);
+        let (cm, cs) = columns(n, colmax, colsum);
         let body = n - n % 8;
-        let cs = colsum.map(|c| {
-            assert!(c.len() >= n);
-            c.as_mut_ptr()
-        });
-        let vshift = _mm256_set1_ps(shift);
+        let (g, c) = (row.g.as_ptr(), row.cs.as_ptr());
+        let vrs = _mm256_set1_ps(row.rs);
+        let vshift = _mm256_set1_ps(row.shift);
+        let ninf = _mm256_set1_ps(f32::NEG_INFINITY);
+        // Lane k of a mask is set where bit k of `bits` is.
+        let pow2 = _mm256_setr_epi32(1, 2, 4, 8, 16, 32, 64, 128);
+        let lanes = |bits: u32| {
+            let b = _mm256_and_si256(_mm256_set1_epi32(bits as i32), pow2);
+            _mm256_castsi256_ps(_mm256_cmpeq_epi32(b, pow2))
+        };
+        let mut vmax = ninf;
         let mut lo = _mm256_setzero_pd();
         let mut hi = _mm256_setzero_pd();
-        // Four vectors at a time where possible: the exponential is one long
-        // chain of dependent operations, and four independent chains keep
-        // the floating-point units busy. Each lane still adds its elements
-        // in index order.
-        let mut add = |j: usize, e: __m256| {
-            let e_lo = _mm256_cvtps_pd(_mm256_castps256_ps128(e));
-            let e_hi = _mm256_cvtps_pd(_mm256_extractf128_ps::<1>(e));
-            lo = _mm256_add_pd(lo, e_lo);
-            hi = _mm256_add_pd(hi, e_hi);
-            if let Some(cs) = cs {
-                // SAFETY: j + 8 <= n, the length of colsum.
-                unsafe {
-                    let p = cs.add(j);
-                    _mm256_storeu_pd(p, _mm256_add_pd(_mm256_loadu_pd(p), e_lo));
-                    _mm256_storeu_pd(p.add(4), _mm256_add_pd(_mm256_loadu_pd(p.add(4)), e_hi));
+        let mut p = 0;
+        let mut j = 0;
+        while j < body {
+            // SAFETY: j + 8 <= body <= n, and every slice and pointer covers
+            // n columns (checked above).
+            unsafe {
+                let mut x = _mm256_mul_ps(
+                    _mm256_mul_ps(_mm256_loadu_ps(g.add(j)), vrs),
+                    _mm256_loadu_ps(c.add(j)),
+                );
+                let own = own_bit(row.own, j, 8);
+                if own != 0 {
+                    x = _mm256_blendv_ps(x, ninf, lanes(own));
+                }
+                _mm256_storeu_ps(l.as_mut_ptr().add(j), x);
+                // max(a, b) with b winning only when greater: vmaxps(x, m)
+                // returns its second operand unless the first is greater.
+                vmax = _mm256_max_ps(x, vmax);
+                if let Some(cm) = cm {
+                    let m = _mm256_loadu_ps(cm.add(j));
+                    _mm256_storeu_ps(cm.add(j), _mm256_max_ps(x, m));
+                }
+                let mut e = exp8(_mm256_sub_ps(x, vshift));
+                let out = masked_bits(row.masked, &mut p, j, 8);
+                if out != 0 {
+                    e = _mm256_andnot_ps(lanes(out), e);
+                }
+                let e_lo = _mm256_cvtps_pd(_mm256_castps256_ps128(e));
+                let e_hi = _mm256_cvtps_pd(_mm256_extractf128_ps::<1>(e));
+                lo = _mm256_add_pd(lo, e_lo);
+                hi = _mm256_add_pd(hi, e_hi);
+                if let Some(cs) = cs {
+                    let s = cs.add(j);
+                    _mm256_storeu_pd(s, _mm256_add_pd(_mm256_loadu_pd(s), e_lo));
+                    _mm256_storeu_pd(s.add(4), _mm256_add_pd(_mm256_loadu_pd(s.add(4)), e_hi));
                 }
             }
-        };
-        // SAFETY: (the loads) j + 8 <= body <= n, the length of l.
-        let load = |j: usize| unsafe { _mm256_sub_ps(_mm256_loadu_ps(l.as_ptr().add(j)), vshift) };
-        let mut j = 0;
-        while j + 32 <= body {
-            let e0 = exp8(load(j));
-            let e1 = exp8(load(j + 8));
-            let e2 = exp8(load(j + 16));
-            let e3 = exp8(load(j + 24));
-            add(j, e0);
-            add(j + 8, e1);
-            add(j + 16, e2);
-            add(j + 24, e3);
-            j += 32;
-        }
-        while j < body {
-            add(j, exp8(load(j)));
             j += 8;
         }
+        // SAFETY: the row was checked and the pointers cover n columns.
+        let (tail_max, tail) = unsafe { tail(&row, l, body, p, cm, cs) };
+        let mut m = [0f32; 8];
         let mut acc = [0f64; 8];
-        // SAFETY: acc holds 8 doubles.
+        // SAFETY: m holds 8 floats, acc 8 doubles.
         unsafe {
+            _mm256_storeu_ps(m.as_mut_ptr(), vmax);
             _mm256_storeu_pd(acc.as_mut_ptr(), lo);
             _mm256_storeu_pd(acc.as_mut_ptr().add(4), hi);
         }
-        let mut tail = 0.0;
-        for (j, &x) in l.iter().enumerate().skip(body) {
-            let e = exp32::<Fused>(x - shift) as f64;
-            tail += e;
-            if let Some(cs) = cs {
-                // SAFETY: j < n <= the column sums' length.
-                unsafe { *cs.add(j) += e };
+        let row_max = m.iter().fold(tail_max, |a, &x| max(a, x));
+        (row_max, combine(&acc) + tail)
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+pub mod avx512 {
+    //! The AVX-512 form of [`fold_row`](super::fold_row), sixteen lanes at a
+    //! time: callable only with an [`Avx512`] token. Each lane computes what
+    //! the same lane of the AVX2 form computes, and the row sum stays in
+    //! eight float64 lanes (a vector of sixteen exponentials adds its first
+    //! eight, then its last eight), so the bits are the AVX2 form's.
+
+    use std::arch::x86_64::*;
+
+    use super::simd::{columns, masked_bits, own_bit, tail};
+    use super::{Row, check, combine, max};
+    use crate::loss::cpu::Avx512;
+    use crate::loss::exp::{EXP32_FLOOR, EXP32_LN2_HI, EXP32_LN2_LO, EXP32_SHIFTER, EXP32_TAYLOR};
+
+    /// [`super::fold_row`] in AVX-512 with fused multiply-adds, without
+    /// scratch.
+    #[inline]
+    pub fn fold_row(
+        cpu: Avx512,
+        row: Row<'_>,
+        l: &mut [f32],
+        colmax: Option<&mut [f32]>,
+        colsum: Option<&mut [f64]>,
+    ) -> (f32, f64) {
+        let _ = cpu;
+        // SAFETY: the token exists only where the CPU has AVX-512F, AVX2
+        // and FMA.
+        unsafe { fold_row_avx512(row, l, colmax, colsum) }
+    }
+
+    /// exp32::<Fused> on sixteen lanes, operation for operation (the lanes
+    /// of `keep` only; the others are 0).
+    #[inline]
+    #[target_feature(enable = "avx512f,avx2,fma")]
+    fn exp16(x: __m512, keep: __mmask16) -> __m512 {
+        let c = |k: usize| _mm512_set1_ps(EXP32_TAYLOR[k]);
+        let floor = _mm512_set1_ps(EXP32_FLOOR);
+        let under = _mm512_cmp_ps_mask::<_CMP_LT_OQ>(x, floor);
+        // vmaxps returns its second operand unless the first is greater.
+        let xc = _mm512_max_ps(x, floor);
+        let shifter = _mm512_set1_ps(EXP32_SHIFTER);
+        let t = _mm512_fmadd_ps(xc, _mm512_set1_ps(std::f32::consts::LOG2_E), shifter);
+        let k = _mm512_sub_ps(t, shifter);
+        let r = _mm512_fnmadd_ps(k, _mm512_set1_ps(EXP32_LN2_HI), xc);
+        let r = _mm512_fnmadd_ps(k, _mm512_set1_ps(EXP32_LN2_LO), r);
+        let r2 = _mm512_mul_ps(r, r);
+        let r4 = _mm512_mul_ps(r2, r2);
+        let p01 = _mm512_fmadd_ps(r, c(1), c(0));
+        let p23 = _mm512_fmadd_ps(r, c(3), c(2));
+        let p45 = _mm512_fmadd_ps(r, c(5), c(4));
+        let p67 = _mm512_fmadd_ps(r, c(7), c(6));
+        let p03 = _mm512_fmadd_ps(p23, r2, p01);
+        let p47 = _mm512_fmadd_ps(p67, r2, p45);
+        let p = _mm512_fmadd_ps(p47, r4, p03);
+        let bits = _mm512_slli_epi32::<23>(_mm512_add_epi32(
+            _mm512_castps_si512(t),
+            _mm512_set1_epi32(127),
+        ));
+        _mm512_maskz_mul_ps(keep & !under, p, _mm512_castsi512_ps(bits))
+    }
+
+    #[target_feature(enable = "avx512f,avx2,fma")]
+    fn fold_row_avx512(
+        row: Row<'_>,
+        l: &mut [f32],
+        colmax: Option<&mut [f32]>,
+        colsum: Option<&mut [f64]>,
+    ) -> (f32, f64) {
+        let n = l.len();
+        check(&row, n);
+        let (cm, cs) = columns(n, colmax, colsum);
+        // Full vectors of sixteen, then one of eight, then single columns.
+        let body = n - n % 8;
+        let (g, c) = (row.g.as_ptr(), row.cs.as_ptr());
+        let vrs = _mm512_set1_ps(row.rs);
+        let vshift = _mm512_set1_ps(row.shift);
+        let ninf = _mm512_set1_ps(f32::NEG_INFINITY);
+        let mut vmax = ninf;
+        let mut acc = _mm512_setzero_pd();
+        let mut p = 0;
+        let mut j = 0;
+        while j < body {
+            let (width, valid): (usize, __mmask16) = if j + 16 <= body {
+                (16, 0xffff)
+            } else {
+                (8, 0x00ff)
+            };
+            // SAFETY: j + width <= body <= n, every slice and pointer covers
+            // n columns (checked above), and the loads and stores are masked
+            // to the first `width` lanes.
+            unsafe {
+                let x = _mm512_mul_ps(
+                    _mm512_mul_ps(_mm512_maskz_loadu_ps(valid, g.add(j)), vrs),
+                    _mm512_maskz_loadu_ps(valid, c.add(j)),
+                );
+                let x = _mm512_mask_blend_ps(own_bit(row.own, j, width) as __mmask16, x, ninf);
+                _mm512_mask_storeu_ps(l.as_mut_ptr().add(j), valid, x);
+                // max(a, b) with b winning only when greater, as in AVX2.
+                vmax = _mm512_mask_max_ps(vmax, valid, x, vmax);
+                if let Some(cm) = cm {
+                    let m = _mm512_maskz_loadu_ps(valid, cm.add(j));
+                    _mm512_mask_storeu_ps(cm.add(j), valid, _mm512_max_ps(x, m));
+                }
+                let out = masked_bits(row.masked, &mut p, j, width) as __mmask16;
+                let e = exp16(_mm512_sub_ps(x, vshift), valid & !out);
+                let e_lo = _mm512_cvtps_pd(_mm512_castps512_ps256(e));
+                acc = _mm512_add_pd(acc, e_lo);
+                if let Some(cs) = cs {
+                    let s = cs.add(j);
+                    _mm512_storeu_pd(s, _mm512_add_pd(_mm512_loadu_pd(s), e_lo));
+                }
+                if width == 16 {
+                    let e_hi = _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd::<1>(
+                        _mm512_castps_pd(e),
+                    )));
+                    acc = _mm512_add_pd(acc, e_hi);
+                    if let Some(cs) = cs {
+                        let s = cs.add(j + 8);
+                        _mm512_storeu_pd(s, _mm512_add_pd(_mm512_loadu_pd(s), e_hi));
+                    }
+                }
             }
+            j += width;
         }
-        combine(&acc) + tail
+        // SAFETY: the row was checked and the pointers cover n columns.
+        let (tail_max, tail) = unsafe { tail(&row, l, body, p, cm, cs) };
+        let mut m = [0f32; 16];
+        let mut lanes = [0f64; 8];
+        // SAFETY: m holds 16 floats, lanes 8 doubles.
+        unsafe {
+            _mm512_storeu_ps(m.as_mut_ptr(), vmax);
+            _mm512_storeu_pd(lanes.as_mut_ptr(), acc);
+        }
+        let row_max = m.iter().fold(tail_max, |a, &x| max(a, x));
+        (row_max, combine(&lanes) + tail)
     }
 }
 
 #[cfg(all(test, target_arch = "x86_64"))]
 mod tests {
     use super::*;
-    use crate::loss::cpu::{Avx2Fma, Fused};
+    use crate::loss::cpu::{Avx2Fma, Avx512, Fused, Portable};
 
-    /// Deterministic values in [lo, hi), with a few -inf (masked entries).
+    /// Deterministic values in [lo, hi).
     fn values(n: usize, seed: u32, lo: f32, hi: f32) -> Vec<f32> {
         let mut s = seed;
         (0..n)
-            .map(|k| {
+            .map(|_| {
                 s = s.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
-                if k % 29 == 3 {
-                    f32::NEG_INFINITY
-                } else {
-                    lo + (hi - lo) * ((s >> 8) as f32 / (1u32 << 24) as f32)
-                }
+                lo + (hi - lo) * ((s >> 8) as f32 / (1u32 << 24) as f32)
             })
             .collect()
+    }
+
+    /// What a form of the row fold returns and leaves behind: the row's
+    /// maximum and sum, the logits, the column maxima and sums.
+    type Out = (f32, f64, Vec<f32>, Vec<f32>, Vec<f64>);
+
+    /// The rows every form is run on: lengths around the vector widths,
+    /// with and without the row's own column, masked columns and the column
+    /// slices. The logits span what a float32 fold meets at tau 0.025
+    /// (|logit| <= 40, the shift 40 away from the largest).
+    fn cases() -> Vec<(usize, Option<usize>, Vec<usize>, bool)> {
+        let mut out = Vec::new();
+        for n in [0usize, 1, 7, 8, 9, 15, 16, 17, 23, 24, 31, 40, 256] {
+            let own = [None, Some(0), Some(n / 2), n.checked_sub(1)];
+            let masked = [
+                vec![],
+                (0..n).step_by(3).collect(),
+                (0..n).filter(|k| k % 16 == 7 || k + 1 == n).collect(),
+            ];
+            for own in own.iter().copied().filter(|o| n > 0 || o.is_none()) {
+                for m in &masked {
+                    for columns in [true, false] {
+                        out.push((n, own, m.clone(), columns));
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// Runs `form` on case `(n, own, masked, columns)`.
+    fn run(
+        (n, own, masked, columns): &(usize, Option<usize>, Vec<usize>, bool),
+        form: impl Fn(Row<'_>, &mut [f32], Option<&mut [f32]>, Option<&mut [f64]>) -> (f32, f64),
+    ) -> Out {
+        let n = *n;
+        let g = values(n, 1, -1.0, 1.0);
+        let cs = values(n, 2, 0.9, 1.1);
+        let row = Row {
+            g: &g,
+            rs: 36.0,
+            cs: &cs,
+            shift: 40.0,
+            own: *own,
+            masked,
+        };
+        let mut l = vec![f32::NAN; n];
+        let mut colmax = values(n, 3, -30.0, 30.0);
+        let mut colsum: Vec<f64> = values(n, 4, 0.0, 2.0).iter().map(|&x| x as f64).collect();
+        let (m, s) = form(
+            row,
+            &mut l,
+            columns.then_some(&mut colmax[..]),
+            columns.then_some(&mut colsum[..]),
+        );
+        (m, s, l, colmax, colsum)
+    }
+
+    fn bits(o: &Out) -> (u32, u64, Vec<u32>, Vec<u32>, Vec<u64>) {
+        (
+            o.0.to_bits(),
+            o.1.to_bits(),
+            o.2.iter().map(|x| x.to_bits()).collect(),
+            o.3.iter().map(|x| x.to_bits()).collect(),
+            o.4.iter().map(|x| x.to_bits()).collect(),
+        )
+    }
+
+    fn portable<M: Madd>(
+        row: Row<'_>,
+        l: &mut [f32],
+        colmax: Option<&mut [f32]>,
+        colsum: Option<&mut [f64]>,
+    ) -> (f32, f64) {
+        let mut e = vec![0f32; l.len()];
+        fold_row::<M>(row, l, &mut e, colmax, colsum)
+    }
+
+    /// Checks a form's output against the float64 reference: each logit
+    /// within float32 rounding of `g * rs * cs`, the maxima exact over the
+    /// logits, each sum within 2e-7 (the exponential's bound) of the float64
+    /// exponentials of the shifted logits.
+    fn check_reference(case: &(usize, Option<usize>, Vec<usize>, bool), out: &Out) {
+        let (n, own, masked, columns) = case;
+        let before = run(case, |_, _, _, _| (0.0, 0.0));
+        let g = values(*n, 1, -1.0, 1.0);
+        let cs = values(*n, 2, 0.9, 1.1);
+        let (row_max, sum, l, colmax, colsum) = out;
+        let mut want_max = f32::NEG_INFINITY;
+        let mut want_sum = 0.0f64;
+        for j in 0..*n {
+            let exact = g[j] as f64 * 36.0 * cs[j] as f64;
+            if *own == Some(j) {
+                assert_eq!(l[j], f32::NEG_INFINITY, "own column {j} of {case:?}");
+            } else {
+                assert!((l[j] as f64 - exact).abs() <= 4e-7 * exact.abs(), "logit {j} of {case:?}");
+            }
+            want_max = want_max.max(l[j]);
+            // The shifted logit as every form computes it (in float32).
+            let e = if masked.contains(&j) || *own == Some(j) {
+                0.0
+            } else {
+                ((l[j] - 40.0) as f64).exp()
+            };
+            want_sum += e;
+            if *columns {
+                assert_eq!(colmax[j], before.3[j].max(l[j]), "column max {j} of {case:?}");
+                // The column sum before is below 2: the addition rounds by
+                // at most 2.3e-16.
+                let added = colsum[j] - before.4[j];
+                assert!((added - e).abs() <= 2e-7 * e + 2.3e-16, "column sum {j} of {case:?}");
+            } else {
+                assert_eq!(colmax[j], before.3[j]);
+                assert_eq!(colsum[j], before.4[j]);
+            }
+        }
+        assert_eq!(*row_max, want_max, "row max of {case:?}");
+        assert!((sum - want_sum).abs() <= 2e-7 * want_sum, "row sum of {case:?}: {sum} vs {want_sum}");
+    }
+
+    #[test]
+    fn the_portable_forms_match_the_reference() {
+        for case in cases() {
+            check_reference(&case, &run(&case, portable::<Portable>));
+            check_reference(&case, &run(&case, portable::<Fused>));
+        }
     }
 
     #[test]
     #[cfg_attr(
         not(infonce_test_avx2),
-        ignore = "the AVX2 rows need a CPU with AVX2 and FMA"
+        ignore = "the AVX2 form needs a CPU with AVX2 and FMA"
     )]
-    fn avx2_rows_give_the_portable_bits() {
+    fn the_avx2_form_gives_the_portable_fused_bits() {
         let cpu = Avx2Fma::detect()
             .expect("built on a CPU with AVX2 and FMA, run on one without: rebuild here");
-        for n in [0, 1, 7, 8, 9, 31, 256] {
-            let g = values(n, 1, -300.0, 300.0);
-            let g: Vec<f32> = g
-                .iter()
-                .map(|x| if x.is_finite() { *x } else { 0.5 })
-                .collect();
-            let cs = values(n, 2, 0.001, 0.01);
-            let cs: Vec<f32> = cs
-                .iter()
-                .map(|x| if x.is_finite() { *x } else { 0.004 })
-                .collect();
-            let (mut l1, mut l2) = (vec![0f32; n], vec![0f32; n]);
-            let (mut m1, mut m2) = (values(n, 3, -3.0, 3.0), values(n, 3, -3.0, 3.0));
-            let r1 = logits(&g, 10.0, &cs, &mut l1, Some(&mut m1));
-            let r2 = avx2::logits(cpu, &g, 10.0, &cs, &mut l2, Some(&mut m2));
-            assert_eq!(r1.to_bits(), r2.to_bits(), "row max, n = {n}");
-            assert_eq!(l1, l2, "logits, n = {n}");
-            assert_eq!(m1, m2, "column maxima, n = {n}");
-
-            let l = values(n, 4, -80.5, 0.01);
-            let mut e = vec![0f32; n];
-            let (mut c1, mut c2) = (vec![0.25f64; n], vec![0.25f64; n]);
-            let s1 = exp_sums::<Fused>(&l, 0.0, &mut e, Some(&mut c1));
-            let s2 = avx2::exp_sums(cpu, &l, 0.0, Some(&mut c2));
-            assert_eq!(s1.to_bits(), s2.to_bits(), "row sum, n = {n}");
-            assert_eq!(c1, c2, "column sums, n = {n}");
-            let s3 = avx2::exp_sums(cpu, &l, 0.0, None);
-            assert_eq!(s1.to_bits(), s3.to_bits(), "row sum alone, n = {n}");
-            if n > 0 {
-                let direct: f64 = l.iter().map(|&x| (x as f64).exp()).sum();
-                assert!((s1 - direct).abs() <= 2e-7 * direct, "{s1} vs {direct}");
-            }
+        for case in cases() {
+            let want = run(&case, portable::<Fused>);
+            let got = run(&case, |r, l, m, s| avx2::fold_row(cpu, r, l, m, s));
+            check_reference(&case, &got);
+            assert_eq!(bits(&got), bits(&want), "{case:?}");
         }
+    }
+
+    #[test]
+    #[cfg_attr(
+        not(infonce_test_avx512),
+        ignore = "the AVX-512 form needs a CPU with AVX-512F, AVX2 and FMA"
+    )]
+    fn the_avx512_form_gives_the_portable_fused_bits() {
+        let cpu = Avx512::detect()
+            .expect("built on a CPU with AVX-512F, run on one without: rebuild here");
+        for case in cases() {
+            let want = run(&case, portable::<Fused>);
+            let got = run(&case, |r, l, m, s| avx512::fold_row(cpu, r, l, m, s));
+            check_reference(&case, &got);
+            assert_eq!(bits(&got), bits(&want), "{case:?}");
+        }
+    }
+
+    #[test]
+    #[should_panic(expected = "masked columns increasing")]
+    fn masked_columns_out_of_order_are_refused() {
+        let g = [0.5f32; 4];
+        let row = Row {
+            g: &g,
+            rs: 1.0,
+            cs: &g,
+            shift: 1.0,
+            own: None,
+            masked: &[2, 1],
+        };
+        let (mut l, mut e) = ([0f32; 4], [0f32; 4]);
+        fold_row::<Portable>(row, &mut l, &mut e, None, None);
     }
 }

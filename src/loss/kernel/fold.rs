@@ -7,7 +7,7 @@ use std::sync::atomic::AtomicU64;
 use super::element::{Element, Stored};
 use super::schedule::Tile;
 use super::{Anchors, MAIN, Pass, Temp};
-use crate::loss::cpu::{Avx2Fma, Fused, Madd, Portable};
+use crate::loss::cpu::{Avx2Fma, Avx512, Fused, Madd, Portable};
 use crate::loss::exp::{Lse, exp, exp32, max_of, sum_lanes};
 use crate::loss::rows32;
 
@@ -39,9 +39,11 @@ pub(super) struct Buffers {
     e32: Vec<f32>,
     cs32: Vec<f32>,
     colmax32: Vec<f32>,
-    /// Entries masked in a float32 row: (column, logit, row's positive,
-    /// column anchor's positive).
-    masked: Vec<(usize, f32, bool, bool)>,
+    /// Entries masked in a float32 row: (column, row's positive, column
+    /// anchor's positive), in the order they are added back.
+    masked: Vec<(usize, bool, bool)>,
+    /// Their columns in increasing order, as the row fold takes them.
+    masked_at: Vec<usize>,
 }
 
 impl Buffers {
@@ -59,14 +61,17 @@ impl Buffers {
             cs32: vec![0.0; b],
             colmax32: vec![0.0; b],
             masked: Vec::new(),
+            masked_at: Vec::new(),
         }
     }
 }
 
 impl<S: Stored> Pass<'_, '_, S> {
-    /// Runs the fold compiled for AVX2 and FMA where the pass holds their
-    /// token, and the portable build elsewhere. The choice does not depend
-    /// on the threads, so a run gives the same bits for any number.
+    /// Runs the fold compiled for AVX-512 or for AVX2 and FMA where the pass
+    /// holds the AVX2 token (AVX-512 where the CPU also has it), and the
+    /// portable build elsewhere. The choice does not depend on the threads,
+    /// so a run gives the same bits for any number; the AVX-512 and AVX2
+    /// builds give the same bits as each other.
     pub(super) fn fold_dispatch(
         &self,
         tp: &Temp,
@@ -77,9 +82,49 @@ impl<S: Stored> Pass<'_, '_, S> {
         above: &[AtomicU64],
     ) -> Vec<Lse> {
         match self.cpu {
-            Some(cpu) => self.fold_avx2(tp, cpu, t, g, buf, rows, above),
+            Some(cpu) => match cpu.avx512() {
+                Some(wide) => self.fold_avx512(tp, wide, t, g, buf, rows, above),
+                None => self.fold_avx2(tp, cpu, t, g, buf, rows, above),
+            },
             None => self.fold_any(tp, Portable, t, g, buf, rows, above),
         }
+    }
+
+    /// The fold compiled for AVX-512 (with AVX2 and FMA): the float32 row
+    /// loop sixteen lanes wide.
+    #[allow(clippy::too_many_arguments)]
+    fn fold_avx512(
+        &self,
+        tp: &Temp,
+        cpu: Avx512,
+        t: &Tile,
+        g: &[S::Tile],
+        buf: &mut Buffers,
+        rows: &mut [Lse],
+        above: &[AtomicU64],
+    ) -> Vec<Lse> {
+        #[cfg(target_arch = "x86_64")]
+        {
+            #[target_feature(enable = "avx512f,avx2,fma")]
+            #[allow(clippy::too_many_arguments)]
+            fn compiled<S: Stored>(
+                pass: &Pass<'_, '_, S>,
+                tp: &Temp,
+                cpu: Avx512,
+                t: &Tile,
+                g: &[S::Tile],
+                buf: &mut Buffers,
+                rows: &mut [Lse],
+                above: &[AtomicU64],
+            ) -> Vec<Lse> {
+                pass.fold_any(tp, cpu, t, g, buf, rows, above)
+            }
+            // SAFETY: the token exists only where the CPU has AVX-512F, AVX2
+            // and FMA.
+            unsafe { compiled(self, tp, cpu, t, g, buf, rows, above) }
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        match cpu.avx2().never {}
     }
 
     /// The fold compiled for AVX2 and FMA.
@@ -303,6 +348,7 @@ impl<S: Stored> Pass<'_, '_, S> {
             cs32,
             colmax32,
             masked,
+            masked_at,
             ..
         } = buf;
         let (l, e, cs, colsum, colmax) = (
@@ -323,24 +369,12 @@ impl<S: Stored> Pass<'_, '_, S> {
         let size_j = max_of(&cand.size[t.j0..t.j1]).max(0.0);
         for (ii, acc) in rows.iter_mut().enumerate().take(t.i1 - t.i0) {
             let i = t.i0 + ii;
-            let rs = tp.row_scale[i] as f32;
-            let grow = &g[ii * bj..(ii + 1) * bj];
-            let mut row_max =
-                cpu.row_logits(grow, rs, cs, l, col.is_some().then_some(&mut *colmax)) as f64;
-            if t.diagonal {
-                // The row meets itself: masked, and the maximum taken again
-                // without it (diagonal tiles have no column fold).
-                l[ii] = f32::NEG_INFINITY;
-                row_max = rows32::max_of(l) as f64;
-            }
             let row_recs = if t.rows { self.fwd.records.get(i) } else { &[] };
-            let tol = self.window(tp, d, self.a.size[i] * size_j);
-            self.row_ranks(tp, t, i, row_recs, l, row_max, tol, above);
 
-            // Mask the row's positives (left out of its own sum) and the
-            // entries where row i is the column anchor's positive (left out
-            // of the column sums); add back to each sum what only the other
-            // leaves out.
+            // The row's positives stay out of its own sum, and the entries
+            // where row i is the column anchor's positive out of the column
+            // sums: the row fold leaves both out of both, and what only one
+            // leaves out is added back below.
             masked.clear();
             let positives = if row_recs.is_empty() {
                 &[][..]
@@ -358,18 +392,39 @@ impl<S: Stored> Pass<'_, '_, S> {
                 };
                 match masked.iter_mut().find(|m| m.0 == k) {
                     Some(m) => {
-                        m.2 |= row_side;
-                        m.3 |= !row_side;
+                        m.1 |= row_side;
+                        m.2 |= !row_side;
                     }
-                    None => {
-                        masked.push((k, l[k], row_side, !row_side));
-                        l[k] = f32::NEG_INFINITY;
-                    }
+                    None => masked.push((k, row_side, !row_side)),
                 }
             }
-            let mut sum = cpu.row_exp_sums(l, shift, e, col.is_some().then_some(&mut *colsum));
-            for &(k, x, row_side, col_side) in masked.iter() {
-                let ex = exp32::<C::Madd>(x - shift) as f64;
+            masked_at.clear();
+            masked_at.extend(masked.iter().map(|m| m.0));
+            masked_at.sort_unstable();
+
+            // Logits, maxima and exponential sums in one sweep of the row;
+            // the row meets itself on diagonal tiles (which have no column
+            // fold), and that logit is -inf.
+            let row = rows32::Row {
+                g: &g[ii * bj..(ii + 1) * bj],
+                rs: tp.row_scale[i] as f32,
+                cs,
+                shift,
+                own: t.diagonal.then_some(ii),
+                masked: masked_at,
+            };
+            let (row_max, mut sum) = cpu.fold_row(
+                row,
+                l,
+                e,
+                col.is_some().then_some(&mut *colmax),
+                col.is_some().then_some(&mut *colsum),
+            );
+            let tol = self.window(tp, d, self.a.size[i] * size_j);
+            self.row_ranks(tp, t, i, row_recs, l, row_max as f64, tol, above);
+
+            for &(k, row_side, col_side) in masked.iter() {
+                let ex = exp32::<C::Madd>(l[k] - shift) as f64;
                 if !row_side {
                     sum += ex;
                 }
@@ -503,66 +558,74 @@ impl<S: Stored> Pass<'_, '_, S> {
 }
 
 /// The code a fold is built from: the portable form or, with the token that
-/// proves the CPU has them, the AVX2 + FMA one.
+/// proves the CPU has them, the AVX2 + FMA or the AVX-512 one.
 trait Cpu: Copy {
     /// How the fold's exponentials compute a * b + c.
     type Madd: Madd;
-    /// The logits of one float32 row ([`rows32::logits`]).
-    fn row_logits(
+    /// One float32 row of a tile ([`rows32::fold_row`]); `e` is scratch.
+    fn fold_row(
         self,
-        g: &[f32],
-        rs: f32,
-        cs: &[f32],
+        row: rows32::Row<'_>,
         l: &mut [f32],
+        e: &mut [f32],
         colmax: Option<&mut [f32]>,
-    ) -> f32;
-    /// The exponential sums of one float32 row ([`rows32::exp_sums`]).
-    fn row_exp_sums(self, l: &[f32], shift: f32, e: &mut [f32], colsum: Option<&mut [f64]>) -> f64;
+        colsum: Option<&mut [f64]>,
+    ) -> (f32, f64);
 }
 
 impl Cpu for Portable {
     type Madd = Portable;
     #[inline(always)]
-    fn row_logits(
+    fn fold_row(
         self,
-        g: &[f32],
-        rs: f32,
-        cs: &[f32],
+        row: rows32::Row<'_>,
         l: &mut [f32],
+        e: &mut [f32],
         colmax: Option<&mut [f32]>,
-    ) -> f32 {
-        rows32::logits(g, rs, cs, l, colmax)
-    }
-    #[inline(always)]
-    fn row_exp_sums(self, l: &[f32], shift: f32, e: &mut [f32], colsum: Option<&mut [f64]>) -> f64 {
-        rows32::exp_sums::<Portable>(l, shift, e, colsum)
+        colsum: Option<&mut [f64]>,
+    ) -> (f32, f64) {
+        rows32::fold_row::<Portable>(row, l, e, colmax, colsum)
     }
 }
 
 impl Cpu for Avx2Fma {
     type Madd = Fused;
     #[inline(always)]
-    fn row_logits(
+    fn fold_row(
         self,
-        g: &[f32],
-        rs: f32,
-        cs: &[f32],
+        row: rows32::Row<'_>,
         l: &mut [f32],
+        e: &mut [f32],
         colmax: Option<&mut [f32]>,
-    ) -> f32 {
-        #[cfg(target_arch = "x86_64")]
-        return rows32::avx2::logits(self, g, rs, cs, l, colmax);
-        #[cfg(not(target_arch = "x86_64"))]
-        match self.never {}
-    }
-    #[inline(always)]
-    fn row_exp_sums(self, l: &[f32], shift: f32, e: &mut [f32], colsum: Option<&mut [f64]>) -> f64 {
+        colsum: Option<&mut [f64]>,
+    ) -> (f32, f64) {
         #[cfg(target_arch = "x86_64")]
         {
-            let _ = e; // the AVX2 form keeps its exponentials in registers
-            rows32::avx2::exp_sums(self, l, shift, colsum)
+            let _ = e; // the exponentials stay in registers
+            rows32::avx2::fold_row(self, row, l, colmax, colsum)
         }
         #[cfg(not(target_arch = "x86_64"))]
         match self.never {}
+    }
+}
+
+impl Cpu for Avx512 {
+    type Madd = Fused;
+    #[inline(always)]
+    fn fold_row(
+        self,
+        row: rows32::Row<'_>,
+        l: &mut [f32],
+        e: &mut [f32],
+        colmax: Option<&mut [f32]>,
+        colsum: Option<&mut [f64]>,
+    ) -> (f32, f64) {
+        #[cfg(target_arch = "x86_64")]
+        {
+            let _ = e; // the exponentials stay in registers
+            rows32::avx512::fold_row(self, row, l, colmax, colsum)
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        match self.avx2().never {}
     }
 }
