@@ -123,6 +123,15 @@ impl Lse {
         if self.sum == 0.0 {
             return o;
         }
+        // Equal shifts (every fold under a fixed shift): the factor below
+        // would be e^0 = 1 exactly, so the plain sum has the same bits
+        // without calling exp.
+        if self.max == o.max {
+            return Lse {
+                max: self.max,
+                sum: self.sum + o.sum,
+            };
+        }
         if self.max >= o.max {
             Lse {
                 max: self.max,
@@ -288,6 +297,19 @@ mod tests {
         assert!((direct - naive).abs() < 1e-13, "{direct} vs {naive}");
         assert!((merged - naive).abs() < 1e-13, "{merged} vs {naive}");
         assert_eq!(lse_of(&[f64::NEG_INFINITY]).ln(), f64::NEG_INFINITY);
+    }
+
+    #[test]
+    fn lse_merge_of_equal_maxima_is_the_general_merge() {
+        for (a, b) in [(1.5, 2.25), (1e-300, 3.0), (0.1, 0.2), (7.0, 1e-17)] {
+            for max in [-3.5, 0.0, 10.0, 300.0] {
+                let merged = Lse { max, sum: a }.merge(Lse { max, sum: b });
+                // What the unequal branch computes, with exp(0) = 1.
+                let general = a + b * (max - max).exp();
+                assert_eq!(merged.max, max);
+                assert_eq!(merged.sum.to_bits(), general.to_bits(), "{a} + {b}");
+            }
+        }
     }
 
     #[test]

@@ -248,16 +248,17 @@ pub mod avx2 {
         unsafe { fold_row_avx2(row, l, colmax, colsum) }
     }
 
-    /// exp32::<Fused> on eight lanes, operation for operation.
+    /// exp32::<Fused> on eight lanes, operation for operation where x is
+    /// at least the floor, and 0 below it. exp32 clamps x to the floor
+    /// first, which changes nothing above it; below it, the lanes compute
+    /// garbage (NaN for -inf) that the final mask turns into 0, as exp32
+    /// does, so the clamp is left out.
     #[inline]
     #[target_feature(enable = "avx2,fma")]
-    pub(in crate::loss) fn exp8(x: __m256) -> __m256 {
+    fn exp8(x: __m256) -> __m256 {
         let c = |k: usize| _mm256_set1_ps(EXP32_TAYLOR[k]);
-        let floor = _mm256_set1_ps(EXP32_FLOOR);
-        let under = _mm256_cmp_ps::<_CMP_LT_OQ>(x, floor);
-        // vmaxps returns its second operand unless the first is greater:
-        // the floor where x is below it, as in exp32.
-        let xc = _mm256_max_ps(x, floor);
+        let under = _mm256_cmp_ps::<_CMP_LT_OQ>(x, _mm256_set1_ps(EXP32_FLOOR));
+        let xc = x;
         let shifter = _mm256_set1_ps(EXP32_SHIFTER);
         let t = _mm256_fmadd_ps(xc, _mm256_set1_ps(std::f32::consts::LOG2_E), shifter);
         let k = _mm256_sub_ps(t, shifter);
@@ -389,16 +390,15 @@ pub mod avx512 {
         unsafe { fold_row_avx512(row, l, colmax, colsum) }
     }
 
-    /// exp32::<Fused> on sixteen lanes, operation for operation (the lanes
-    /// of `keep` only; the others are 0).
+    /// exp32::<Fused> on sixteen lanes of `keep` (the others are 0), as
+    /// the AVX2 form's `exp8` computes it: operation for operation where x
+    /// is at least the floor, and 0 below it (without the clamp).
     #[inline]
     #[target_feature(enable = "avx512f,avx2,fma")]
     fn exp16(x: __m512, keep: __mmask16) -> __m512 {
         let c = |k: usize| _mm512_set1_ps(EXP32_TAYLOR[k]);
-        let floor = _mm512_set1_ps(EXP32_FLOOR);
-        let under = _mm512_cmp_ps_mask::<_CMP_LT_OQ>(x, floor);
-        // vmaxps returns its second operand unless the first is greater.
-        let xc = _mm512_max_ps(x, floor);
+        let under = _mm512_cmp_ps_mask::<_CMP_LT_OQ>(x, _mm512_set1_ps(EXP32_FLOOR));
+        let xc = x;
         let shifter = _mm512_set1_ps(EXP32_SHIFTER);
         let t = _mm512_fmadd_ps(xc, _mm512_set1_ps(std::f32::consts::LOG2_E), shifter);
         let k = _mm512_sub_ps(t, shifter);
@@ -454,7 +454,12 @@ pub mod avx512 {
                     _mm512_mul_ps(_mm512_maskz_loadu_ps(valid, g.add(j)), vrs),
                     _mm512_maskz_loadu_ps(valid, c.add(j)),
                 );
-                let x = _mm512_mask_blend_ps(own_bit(row.own, j, width) as __mmask16, x, ninf);
+                let own = own_bit(row.own, j, width);
+                let x = if own != 0 {
+                    _mm512_mask_blend_ps(own as __mmask16, x, ninf)
+                } else {
+                    x
+                };
                 _mm512_mask_storeu_ps(l.as_mut_ptr().add(j), valid, x);
                 // max(a, b) with b winning only when greater, as in AVX2.
                 vmax = _mm512_mask_max_ps(vmax, valid, x, vmax);
@@ -517,11 +522,16 @@ mod tests {
     /// maximum and sum, the logits, the column maxima and sums.
     type Out = (f32, f64, Vec<f32>, Vec<f32>, Vec<f64>);
 
+    /// A row: its length, own column, masked columns, whether it has column
+    /// slices, and its shift.
+    type Case = (usize, Option<usize>, Vec<usize>, bool, f32);
+
     /// The rows every form is run on: lengths around the vector widths,
     /// with and without the row's own column, masked columns and the column
     /// slices. The logits span what a float32 fold meets at tau 0.025
-    /// (|logit| <= 40, the shift 40 away from the largest).
-    fn cases() -> Vec<(usize, Option<usize>, Vec<usize>, bool)> {
+    /// (|logit| <= 40) under its shift of 40; a shift of 60 also takes some
+    /// below the exponential's floor (-87), where every form gives 0.
+    fn cases() -> Vec<Case> {
         let mut out = Vec::new();
         for n in [0usize, 1, 7, 8, 9, 15, 16, 17, 23, 24, 31, 40, 256] {
             let own = [None, Some(0), Some(n / 2), n.checked_sub(1)];
@@ -533,7 +543,9 @@ mod tests {
             for own in own.iter().copied().filter(|o| n > 0 || o.is_none()) {
                 for m in &masked {
                     for columns in [true, false] {
-                        out.push((n, own, m.clone(), columns));
+                        for shift in [40.0, 60.0] {
+                            out.push((n, own, m.clone(), columns, shift));
+                        }
                     }
                 }
             }
@@ -541,9 +553,9 @@ mod tests {
         out
     }
 
-    /// Runs `form` on case `(n, own, masked, columns)`.
+    /// Runs `form` on a case.
     fn run(
-        (n, own, masked, columns): &(usize, Option<usize>, Vec<usize>, bool),
+        (n, own, masked, columns, shift): &Case,
         form: impl Fn(Row<'_>, &mut [f32], Option<&mut [f32]>, Option<&mut [f64]>) -> (f32, f64),
     ) -> Out {
         let n = *n;
@@ -553,7 +565,7 @@ mod tests {
             g: &g,
             rs: 36.0,
             cs: &cs,
-            shift: 40.0,
+            shift: *shift,
             own: *own,
             masked,
         };
@@ -593,8 +605,8 @@ mod tests {
     /// within float32 rounding of `g * rs * cs`, the maxima exact over the
     /// logits, each sum within 2e-7 (the exponential's bound) of the float64
     /// exponentials of the shifted logits.
-    fn check_reference(case: &(usize, Option<usize>, Vec<usize>, bool), out: &Out) {
-        let (n, own, masked, columns) = case;
+    fn check_reference(case: &Case, out: &Out) {
+        let (n, own, masked, columns, shift) = case;
         let before = run(case, |_, _, _, _| (0.0, 0.0));
         let g = values(*n, 1, -1.0, 1.0);
         let cs = values(*n, 2, 0.9, 1.1);
@@ -610,10 +622,10 @@ mod tests {
             }
             want_max = want_max.max(l[j]);
             // The shifted logit as every form computes it (in float32).
-            let e = if masked.contains(&j) || *own == Some(j) {
+            let e = if masked.contains(&j) || *own == Some(j) || l[j] - shift < -87.0 {
                 0.0
             } else {
-                ((l[j] - 40.0) as f64).exp()
+                ((l[j] - shift) as f64).exp()
             };
             want_sum += e;
             if *columns {
