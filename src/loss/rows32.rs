@@ -41,7 +41,8 @@ pub struct Row<'a> {
 /// lanes combined pairwise (a fixed order), each exponential also added to
 /// its column's sum when given. Returns the row's maximum logit and the
 /// sum. `e` is scratch of `l`'s length; `g`, `cs` and the column slices are
-/// at least as long as `l`.
+/// at least as long as `l`, and the column maxima and sums come together
+/// or not at all (checked).
 #[inline(always)]
 pub fn fold_row<M: Madd>(
     row: Row<'_>,
@@ -51,6 +52,11 @@ pub fn fold_row<M: Madd>(
     colsum: Option<&mut [f64]>,
 ) -> (f32, f64) {
     check(&row, l.len());
+    assert_eq!(
+        colmax.is_some(),
+        colsum.is_some(),
+        "column maxima and sums come together"
+    );
     for ((l, &g), &c) in l.iter_mut().zip(row.g).zip(row.cs) {
         *l = logit(g, row.rs, c);
     }
@@ -135,21 +141,21 @@ mod simd {
     use crate::loss::cpu::Fused;
     use crate::loss::exp::exp32;
 
-    /// The optional column slices as pointers, checked to cover `n` columns.
+    /// The column slices as pointers, checked to cover `n` columns: both
+    /// or neither (the vector loops are built for one case or the other).
     pub(super) fn columns(
         n: usize,
         colmax: Option<&mut [f32]>,
         colsum: Option<&mut [f64]>,
-    ) -> (Option<*mut f32>, Option<*mut f64>) {
-        let cm = colmax.map(|c| {
-            assert!(c.len() >= n, "column maxima of {n} columns");
-            c.as_mut_ptr()
-        });
-        let cs = colsum.map(|c| {
-            assert!(c.len() >= n, "column sums of {n} columns");
-            c.as_mut_ptr()
-        });
-        (cm, cs)
+    ) -> Option<(*mut f32, *mut f64)> {
+        match (colmax, colsum) {
+            (Some(m), Some(s)) => {
+                assert!(m.len() >= n && s.len() >= n, "columns of {n} columns");
+                Some((m.as_mut_ptr(), s.as_mut_ptr()))
+            }
+            (None, None) => None,
+            _ => panic!("column maxima and sums come together"),
+        }
     }
 
     /// Columns `from..l.len()` one at a time, as the portable form computes
@@ -158,16 +164,15 @@ mod simd {
     /// index order.
     ///
     /// # Safety
-    /// `cm` and `cs`, when given, point to at least `l.len()` elements, and
-    /// the row was checked for `l.len()` columns.
+    /// The column pointers, when given, point to at least `l.len()`
+    /// elements, and the row was checked for `l.len()` columns.
     #[inline(always)]
     pub(super) unsafe fn tail(
         row: &Row<'_>,
         l: &mut [f32],
         from: usize,
         mut p: usize,
-        cm: Option<*mut f32>,
-        cs: Option<*mut f64>,
+        cols: Option<(*mut f32, *mut f64)>,
     ) -> (f32, f64) {
         let mut row_max = f32::NEG_INFINITY;
         let mut sum = 0.0;
@@ -186,12 +191,10 @@ mod simd {
                 exp32::<Fused>(x - row.shift) as f64
             };
             sum += e;
-            // SAFETY: j < l.len(), which the caller's slices cover.
-            unsafe {
-                if let Some(cm) = cm {
+            if let Some((cm, cs)) = cols {
+                // SAFETY: j < l.len(), which the caller's slices cover.
+                unsafe {
                     *cm.add(j) = max(*cm.add(j), x);
-                }
-                if let Some(cs) = cs {
                     *cs.add(j) += e;
                 }
             }
@@ -199,24 +202,58 @@ mod simd {
         (row_max, sum)
     }
 
-    /// The bits of the masked columns in `[j, j + width)`, advancing `p`
-    /// past them.
-    #[inline(always)]
-    pub(super) fn masked_bits(masked: &[usize], p: &mut usize, j: usize, width: usize) -> u32 {
-        let mut bits = 0;
-        while let Some(&k) = masked.get(*p).filter(|&&k| k < j + width) {
-            bits |= 1 << (k - j);
-            *p += 1;
-        }
-        bits
+    /// The columns of a row whose lanes change: its own (-inf) and the
+    /// masked ones (exponential 0), met in increasing order. A vector of
+    /// columns holding neither costs one comparison.
+    pub(super) struct Specials<'a> {
+        own: usize,
+        masked: &'a [usize],
+        /// The first masked column not yet passed.
+        pub(super) p: usize,
+        /// The first own or masked column not yet passed (usize::MAX when none).
+        next: usize,
     }
 
-    /// The bit of the row's own column in `[j, j + width)`, if there.
-    #[inline(always)]
-    pub(super) fn own_bit(own: Option<usize>, j: usize, width: usize) -> u32 {
-        match own {
-            Some(k) if k >= j && k < j + width => 1 << (k - j),
-            _ => 0,
+    impl<'a> Specials<'a> {
+        #[inline(always)]
+        pub(super) fn new(row: &Row<'a>) -> Self {
+            let own = row.own.unwrap_or(usize::MAX);
+            let first = row.masked.first().copied().unwrap_or(usize::MAX);
+            Specials {
+                own,
+                masked: row.masked,
+                p: 0,
+                next: own.min(first),
+            }
+        }
+
+        /// The bits of the own column and of the masked columns in
+        /// `[j, j + width)`, moving past them; vectors are asked in order.
+        #[inline(always)]
+        pub(super) fn bits(&mut self, j: usize, width: usize) -> (u32, u32) {
+            if self.next >= j + width {
+                return (0, 0);
+            }
+            self.some(j, width)
+        }
+
+        #[cold]
+        fn some(&mut self, j: usize, width: usize) -> (u32, u32) {
+            let end = j + width;
+            let own = if (j..end).contains(&self.own) {
+                1 << (self.own - j)
+            } else {
+                0
+            };
+            let mut out = 0;
+            while let Some(&k) = self.masked.get(self.p).filter(|&&k| k < end) {
+                out |= 1 << (k - j);
+                self.p += 1;
+            }
+            let own_next = if self.own >= end { self.own } else { usize::MAX };
+            let masked_next = self.masked.get(self.p).copied().unwrap_or(usize::MAX);
+            self.next = own_next.min(masked_next);
+            (own, out)
         }
     }
 }
@@ -228,7 +265,7 @@ pub mod avx2 {
 
     use std::arch::x86_64::*;
 
-    use super::simd::{columns, masked_bits, own_bit, tail};
+    use super::simd::{Specials, columns, tail};
     use super::{Row, check, combine, max};
     use crate::loss::cpu::Avx2Fma;
     use crate::loss::exp::{EXP32_FLOOR, EXP32_LN2_HI, EXP32_LN2_LO, EXP32_SHIFTER, EXP32_TAYLOR};
@@ -290,7 +327,31 @@ pub mod avx2 {
     ) -> (f32, f64) {
         let n = l.len();
         check(&row, n);
-        let (cm, cs) = columns(n, colmax, colsum);
+        let cols = columns(n, colmax, colsum);
+        // SAFETY: the row was checked and the pointers cover n columns.
+        unsafe {
+            match cols {
+                Some((cm, cs)) => body::<true>(&row, l, cm, cs),
+                None => body::<false>(&row, l, std::ptr::null_mut(), std::ptr::null_mut()),
+            }
+        }
+    }
+
+    /// The loop of [`fold_row_avx2`], built with (`COLS`) or without the
+    /// column maxima and sums.
+    ///
+    /// # Safety
+    /// The row was checked for `l.len()` columns, and with `COLS` the
+    /// pointers cover as many.
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn body<const COLS: bool>(
+        row: &Row<'_>,
+        l: &mut [f32],
+        cm: *mut f32,
+        cs: *mut f64,
+    ) -> (f32, f64) {
+        let n = l.len();
         let body = n - n % 8;
         let (g, c) = (row.g.as_ptr(), row.cs.as_ptr());
         let vrs = _mm256_set1_ps(row.rs);
@@ -302,20 +363,20 @@ pub mod avx2 {
             let b = _mm256_and_si256(_mm256_set1_epi32(bits as i32), pow2);
             _mm256_castsi256_ps(_mm256_cmpeq_epi32(b, pow2))
         };
+        let mut special = Specials::new(row);
         let mut vmax = ninf;
         let mut lo = _mm256_setzero_pd();
         let mut hi = _mm256_setzero_pd();
-        let mut p = 0;
         let mut j = 0;
         while j < body {
             // SAFETY: j + 8 <= body <= n, and every slice and pointer covers
-            // n columns (checked above).
+            // n columns.
             unsafe {
                 let mut x = _mm256_mul_ps(
                     _mm256_mul_ps(_mm256_loadu_ps(g.add(j)), vrs),
                     _mm256_loadu_ps(c.add(j)),
                 );
-                let own = own_bit(row.own, j, 8);
+                let (own, out) = special.bits(j, 8);
                 if own != 0 {
                     x = _mm256_blendv_ps(x, ninf, lanes(own));
                 }
@@ -323,12 +384,11 @@ pub mod avx2 {
                 // max(a, b) with b winning only when greater: vmaxps(x, m)
                 // returns its second operand unless the first is greater.
                 vmax = _mm256_max_ps(x, vmax);
-                if let Some(cm) = cm {
+                if COLS {
                     let m = _mm256_loadu_ps(cm.add(j));
                     _mm256_storeu_ps(cm.add(j), _mm256_max_ps(x, m));
                 }
                 let mut e = exp8(_mm256_sub_ps(x, vshift));
-                let out = masked_bits(row.masked, &mut p, j, 8);
                 if out != 0 {
                     e = _mm256_andnot_ps(lanes(out), e);
                 }
@@ -336,7 +396,7 @@ pub mod avx2 {
                 let e_hi = _mm256_cvtps_pd(_mm256_extractf128_ps::<1>(e));
                 lo = _mm256_add_pd(lo, e_lo);
                 hi = _mm256_add_pd(hi, e_hi);
-                if let Some(cs) = cs {
+                if COLS {
                     let s = cs.add(j);
                     _mm256_storeu_pd(s, _mm256_add_pd(_mm256_loadu_pd(s), e_lo));
                     _mm256_storeu_pd(s.add(4), _mm256_add_pd(_mm256_loadu_pd(s.add(4)), e_hi));
@@ -344,8 +404,9 @@ pub mod avx2 {
             }
             j += 8;
         }
-        // SAFETY: the row was checked and the pointers cover n columns.
-        let (tail_max, tail) = unsafe { tail(&row, l, body, p, cm, cs) };
+        let cols = COLS.then_some((cm, cs));
+        // SAFETY: the caller's promise.
+        let (tail_max, tail) = unsafe { tail(row, l, body, special.p, cols) };
         let mut m = [0f32; 8];
         let mut acc = [0f64; 8];
         // SAFETY: m holds 8 floats, acc 8 doubles.
@@ -369,7 +430,7 @@ pub mod avx512 {
 
     use std::arch::x86_64::*;
 
-    use super::simd::{columns, masked_bits, own_bit, tail};
+    use super::simd::{Specials, columns, tail};
     use super::{Row, check, combine, max};
     use crate::loss::cpu::Avx512;
     use crate::loss::exp::{EXP32_FLOOR, EXP32_LN2_HI, EXP32_LN2_LO, EXP32_SHIFTER, EXP32_TAYLOR};
@@ -429,32 +490,52 @@ pub mod avx512 {
     ) -> (f32, f64) {
         let n = l.len();
         check(&row, n);
-        let (cm, cs) = columns(n, colmax, colsum);
-        // Full vectors of sixteen, then one of eight, then single columns.
+        let cols = columns(n, colmax, colsum);
+        // SAFETY: the row was checked and the pointers cover n columns.
+        unsafe {
+            match cols {
+                Some((cm, cs)) => body::<true>(&row, l, cm, cs),
+                None => body::<false>(&row, l, std::ptr::null_mut(), std::ptr::null_mut()),
+            }
+        }
+    }
+
+    /// The loop of [`fold_row_avx512`], built with (`COLS`) or without the
+    /// column maxima and sums: vectors of sixteen columns, then one of
+    /// eight, then single columns.
+    ///
+    /// # Safety
+    /// The row was checked for `l.len()` columns, and with `COLS` the
+    /// pointers cover as many.
+    #[inline]
+    #[target_feature(enable = "avx512f,avx2,fma")]
+    unsafe fn body<const COLS: bool>(
+        row: &Row<'_>,
+        l: &mut [f32],
+        cm: *mut f32,
+        cs: *mut f64,
+    ) -> (f32, f64) {
+        let n = l.len();
         let body = n - n % 8;
         let (g, c) = (row.g.as_ptr(), row.cs.as_ptr());
         let vrs = _mm512_set1_ps(row.rs);
         let vshift = _mm512_set1_ps(row.shift);
         let ninf = _mm512_set1_ps(f32::NEG_INFINITY);
+        let mut special = Specials::new(row);
         let mut vmax = ninf;
         let mut acc = _mm512_setzero_pd();
-        let mut p = 0;
-        let mut j = 0;
-        while j < body {
-            let (width, valid): (usize, __mmask16) = if j + 16 <= body {
-                (16, 0xffff)
-            } else {
-                (8, 0x00ff)
-            };
+        // The first `width` lanes (16 or 8) of columns j.., all of them
+        // valid (`valid` masks the others).
+        let mut chunk = |j: usize, width: usize, valid: __mmask16| {
             // SAFETY: j + width <= body <= n, every slice and pointer covers
-            // n columns (checked above), and the loads and stores are masked
-            // to the first `width` lanes.
+            // n columns, and the loads and stores are masked to the first
+            // `width` lanes.
             unsafe {
                 let x = _mm512_mul_ps(
                     _mm512_mul_ps(_mm512_maskz_loadu_ps(valid, g.add(j)), vrs),
                     _mm512_maskz_loadu_ps(valid, c.add(j)),
                 );
-                let own = own_bit(row.own, j, width);
+                let (own, out) = special.bits(j, width);
                 let x = if own != 0 {
                     _mm512_mask_blend_ps(own as __mmask16, x, ninf)
                 } else {
@@ -463,15 +544,14 @@ pub mod avx512 {
                 _mm512_mask_storeu_ps(l.as_mut_ptr().add(j), valid, x);
                 // max(a, b) with b winning only when greater, as in AVX2.
                 vmax = _mm512_mask_max_ps(vmax, valid, x, vmax);
-                if let Some(cm) = cm {
+                if COLS {
                     let m = _mm512_maskz_loadu_ps(valid, cm.add(j));
                     _mm512_mask_storeu_ps(cm.add(j), valid, _mm512_max_ps(x, m));
                 }
-                let out = masked_bits(row.masked, &mut p, j, width) as __mmask16;
-                let e = exp16(_mm512_sub_ps(x, vshift), valid & !out);
+                let e = exp16(_mm512_sub_ps(x, vshift), valid & !(out as __mmask16));
                 let e_lo = _mm512_cvtps_pd(_mm512_castps512_ps256(e));
                 acc = _mm512_add_pd(acc, e_lo);
-                if let Some(cs) = cs {
+                if COLS {
                     let s = cs.add(j);
                     _mm512_storeu_pd(s, _mm512_add_pd(_mm512_loadu_pd(s), e_lo));
                 }
@@ -480,16 +560,24 @@ pub mod avx512 {
                         _mm512_castps_pd(e),
                     )));
                     acc = _mm512_add_pd(acc, e_hi);
-                    if let Some(cs) = cs {
+                    if COLS {
                         let s = cs.add(j + 8);
                         _mm512_storeu_pd(s, _mm512_add_pd(_mm512_loadu_pd(s), e_hi));
                     }
                 }
             }
-            j += width;
+        };
+        let mut j = 0;
+        while j + 16 <= body {
+            chunk(j, 16, 0xffff);
+            j += 16;
         }
-        // SAFETY: the row was checked and the pointers cover n columns.
-        let (tail_max, tail) = unsafe { tail(&row, l, body, p, cm, cs) };
+        if j < body {
+            chunk(j, 8, 0x00ff);
+        }
+        let cols = COLS.then_some((cm, cs));
+        // SAFETY: the caller's promise.
+        let (tail_max, tail) = unsafe { tail(row, l, body, special.p, cols) };
         let mut m = [0f32; 16];
         let mut lanes = [0f64; 8];
         // SAFETY: m holds 16 floats, lanes 8 doubles.
