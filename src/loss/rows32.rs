@@ -107,7 +107,10 @@ pub fn fold_row<M: Madd>(
 /// increasing and inside them: what every form relies on.
 #[inline(always)]
 fn check(row: &Row<'_>, n: usize) {
-    assert!(row.g.len() >= n && row.cs.len() >= n, "a row of {n} columns");
+    assert!(
+        row.g.len() >= n && row.cs.len() >= n,
+        "a row of {n} columns"
+    );
     assert!(
         row.masked.windows(2).all(|w| w[0] < w[1]) && row.masked.last().is_none_or(|&k| k < n),
         "masked columns increasing and inside the row"
@@ -176,13 +179,13 @@ mod simd {
     ) -> (f32, f64) {
         let mut row_max = f32::NEG_INFINITY;
         let mut sum = 0.0;
-        for j in from..l.len() {
+        for (j, l) in l.iter_mut().enumerate().skip(from) {
             let x = if row.own == Some(j) {
                 f32::NEG_INFINITY
             } else {
                 logit(row.g[j], row.rs, row.cs[j])
             };
-            l[j] = x;
+            *l = x;
             row_max = max(row_max, x);
             let e = if row.masked.get(p) == Some(&j) {
                 p += 1;
@@ -192,7 +195,7 @@ mod simd {
             };
             sum += e;
             if let Some((cm, cs)) = cols {
-                // SAFETY: j < l.len(), which the caller's slices cover.
+                // SAFETY: j < the row's length, which the caller's slices cover.
                 unsafe {
                     *cm.add(j) = max(*cm.add(j), x);
                     *cs.add(j) += e;
@@ -250,7 +253,11 @@ mod simd {
                 out |= 1 << (k - j);
                 self.p += 1;
             }
-            let own_next = if self.own >= end { self.own } else { usize::MAX };
+            let own_next = if self.own >= end {
+                self.own
+            } else {
+                usize::MAX
+            };
             let masked_next = self.masked.get(self.p).copied().unwrap_or(usize::MAX);
             self.next = own_next.min(masked_next);
             (own, out)
@@ -706,7 +713,10 @@ mod tests {
             if *own == Some(j) {
                 assert_eq!(l[j], f32::NEG_INFINITY, "own column {j} of {case:?}");
             } else {
-                assert!((l[j] as f64 - exact).abs() <= 4e-7 * exact.abs(), "logit {j} of {case:?}");
+                assert!(
+                    (l[j] as f64 - exact).abs() <= 4e-7 * exact.abs(),
+                    "logit {j} of {case:?}"
+                );
             }
             want_max = want_max.max(l[j]);
             // The shifted logit as every form computes it (in float32).
@@ -717,18 +727,28 @@ mod tests {
             };
             want_sum += e;
             if *columns {
-                assert_eq!(colmax[j], before.3[j].max(l[j]), "column max {j} of {case:?}");
+                assert_eq!(
+                    colmax[j],
+                    before.3[j].max(l[j]),
+                    "column max {j} of {case:?}"
+                );
                 // The column sum before is below 2: the addition rounds by
                 // at most 2.3e-16.
                 let added = colsum[j] - before.4[j];
-                assert!((added - e).abs() <= 2e-7 * e + 2.3e-16, "column sum {j} of {case:?}");
+                assert!(
+                    (added - e).abs() <= 2e-7 * e + 2.3e-16,
+                    "column sum {j} of {case:?}"
+                );
             } else {
                 assert_eq!(colmax[j], before.3[j]);
                 assert_eq!(colsum[j], before.4[j]);
             }
         }
         assert_eq!(*row_max, want_max, "row max of {case:?}");
-        assert!((sum - want_sum).abs() <= 2e-7 * want_sum, "row sum of {case:?}: {sum} vs {want_sum}");
+        assert!(
+            (sum - want_sum).abs() <= 2e-7 * want_sum,
+            "row sum of {case:?}: {sum} vs {want_sum}"
+        );
     }
 
     #[test]
