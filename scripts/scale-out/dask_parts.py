@@ -163,7 +163,8 @@ def main():
         return 1
 
     merge = [infonce, "merge", *parts, *shlex.split(a.merge_args)]
-    shown = merge if a.n <= 3 else [*merge[:3], "...", *merge[a.n + 1:]]
+    shown = [a.infonce, *merge[1:]]
+    shown = shown if a.n <= 3 else [*shown[:3], "...", *shown[a.n + 1:]]
     log("merge: " + " ".join(shlex.quote(x) if x != "..." else x for x in shown))
     t_m = time.time()
     rc = subprocess.run(merge, cwd=workdir).returncode
