@@ -253,7 +253,7 @@ pub struct ComputeArgs {
         value_name = "K/N",
         value_parser = crate::shard::Shard::parse,
         requires = "output",
-        conflicts_with_all = ["terms", "format", "summary", "all", "anchor", "plot", "fail_above"]
+        conflicts_with_all = ["terms", "format", "summary", "all", "anchor", "plot", "fail_above", "top_k"]
     )]
     pub shard: Option<crate::shard::Shard>,
 }

@@ -300,9 +300,11 @@ pub fn run_part(args: &ComputeArgs, job: DataJob, shard: Shard, raw: &[OsString]
             })
         })
         .collect::<Result<_>>()?;
-    let inputs = input_sums(&job)?;
-    let run = run_id(args, &inputs);
+    // Loaded first: a missing or bad input gets the error a single run
+    // gives.
     let session = crate::run::Session::open(job)?;
+    let inputs = input_sums(session.job())?;
+    let run = run_id(args, &inputs);
     let taus = session.taus();
     let core = session.prepared()?;
     let plan = core.plan();
@@ -471,7 +473,25 @@ impl PartSet {
         for p in &parts[1..] {
             if p.header.run != run {
                 let (mine, theirs) = (number_args(&p.header.args), number_args(&first.header.args));
-                let why = if p.header.inputs != first.header.inputs {
+                let sums = |h: &Header| -> Vec<(u64, String)> {
+                    h.inputs
+                        .iter()
+                        .map(|i| (i.bytes, i.xxh3_128.clone()))
+                        .collect()
+                };
+                let paths = |h: &Header| -> Vec<String> {
+                    h.inputs.iter().map(|i| i.path.clone()).collect::<Vec<_>>()
+                };
+                let why = if sums(&p.header) == sums(&first.header)
+                    && paths(&p.header) != paths(&first.header)
+                {
+                    format!(
+                        "it names the same inputs differently ({}, against {}; the names \
+                         are part of the output)",
+                        paths(&p.header).join(" "),
+                        paths(&first.header).join(" ")
+                    )
+                } else if p.header.inputs != first.header.inputs {
                     "its inputs differ (other files, or the files changed between the runs)"
                         .to_string()
                 } else if mine != theirs {
@@ -552,6 +572,19 @@ impl PartSet {
     /// Checks that `job` (built from the parts' arguments) reads the files
     /// the parts read, unchanged, and that its flags are theirs.
     pub fn check_inputs(&self, args: &ComputeArgs, job: &DataJob) -> Result<()> {
+        for i in &self.header().inputs {
+            if !Path::new(&i.path).exists() {
+                return Err(Error::data(
+                    &display_name(&i.path),
+                    format!(
+                        "no such file: the parts read {} as {} (a path relative to the folder \
+                         they ran in); run merge there, or where the same path names the \
+                         same file",
+                        i.path, i.flag
+                    ),
+                ));
+            }
+        }
         let now = input_sums(job)?;
         for (was, is) in self.header().inputs.iter().zip(&now) {
             if was != is {

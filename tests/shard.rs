@@ -45,6 +45,7 @@ fn main() {
         always!(a_damaged_or_cut_part_is_refused),
         always!(a_file_that_is_no_part_is_refused),
         always!(a_changed_input_is_refused),
+        always!(inputs_named_otherwise_or_out_of_reach_are_named),
         always!(what_cannot_be_sharded_is_refused),
         always!(merge_never_replaces_a_part),
     ];
@@ -131,6 +132,15 @@ const LAYOUTS: &[&[&str]] = &[
         "4",
     ],
     &["q.npy", "--keys", "k.npy", "--symmetric", "--block", "5"],
+    &[
+        "q.npy",
+        "--keys",
+        "k.npy",
+        "--negatives",
+        "neg.npy",
+        "--block",
+        "5",
+    ],
     &["e.npy", "--labels", "labels.npy", "--block", "4"],
     &[
         "e.npy",
@@ -439,6 +449,35 @@ fn a_changed_input_is_refused() {
         &["merge", &parts[0], &parts[1], &parts[2]],
         1,
         &["e.npy", "not the file the parts read"],
+    );
+}
+
+fn inputs_named_otherwise_or_out_of_reach_are_named() {
+    // The same file as ./e.npy: another run (the names are in the output).
+    a_foreign_part_is_named(
+        &["./e.npy", "--tau", "0.1", "--block", "4"],
+        "2/3",
+        "dot.infonce",
+        &[
+            "dot.infonce",
+            "names the same inputs differently",
+            "./e.npy",
+        ],
+    );
+    // Merge run where the inputs' relative paths lead nowhere.
+    let (dir, parts) = three_parts();
+    let p = dir.path();
+    let away = p.join("away");
+    fs::create_dir(&away).unwrap();
+    let abs: Vec<String> = parts
+        .iter()
+        .map(|x| p.join(x).to_string_lossy().into_owned())
+        .collect();
+    refused(
+        &away,
+        &["merge", &abs[0], &abs[1], &abs[2]],
+        1,
+        &["e.npy", "no such file", "the folder"],
     );
 }
 

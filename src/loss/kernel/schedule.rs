@@ -663,9 +663,11 @@ impl<S: Stored> Pass<'_, '_, S> {
                     for (acc, seg) in own.iter_mut().zip(&out.rows) {
                         merge_into(&mut acc[r0..], seg);
                     }
-                    let (c0, _) = self.band_rows(band_j, n_b);
-                    for (acc, seg) in cols.iter_mut().zip(&out.cols) {
-                        merge_into(&mut acc[c0..], seg);
+                    if self.col.is_some() {
+                        let (c0, _) = self.band_rows(band_j, n_b);
+                        for (acc, seg) in cols.iter_mut().zip(&out.cols) {
+                            merge_into(&mut acc[c0..], seg);
+                        }
                     }
                 }
                 Unit::Extra { rows } => {
