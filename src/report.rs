@@ -214,6 +214,12 @@ pub struct Metrics {
     /// Wang & Isola's alignment: the mean of |x_a - x_p|^2 over the records,
     /// on L2-normalised rows (2 - 2 cos(a, p)).
     pub alignment: f64,
+    /// Wang & Isola's uniformity of the rows, taken by the core in its pass
+    /// (see `math.md`): in the totals of a run only (a direction's metrics
+    /// have none), and absent where a view, the queries or the keys hold a
+    /// single row (no pair).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub uniformity: Option<f64>,
 }
 
 /// What [`Metrics`] needs of one record besides the record itself.
@@ -280,13 +286,14 @@ impl Metrics {
             mean_rank: mean(records.clone().map(|(r, _)| r.rank as f64)),
             cpc_bound_nats: ln_c - loss,
             alignment: mean(records.map(|(_, m)| m.distance2)),
+            uniformity: None,
         }
     }
 }
 
 /// The columns CSV and TSV give the metrics of `m`, after the other totals:
 /// `top1`, `top5`, ... (one per k), `mrr`, `cpc_bound_nats`, `alignment`,
-/// each name followed by `_` and `suffix` when there is one (a direction).
+/// `uniformity` (where `m` has it), each name followed by `_` and `suffix` when there is one (a direction).
 /// (`mean_rank` is a column of the totals already.)
 pub fn metric_columns(m: &Metrics, suffix: Option<&str>) -> Vec<(String, f64)> {
     let name = |n: String| match suffix {
@@ -301,6 +308,9 @@ pub fn metric_columns(m: &Metrics, suffix: Option<&str>) -> Vec<(String, f64)> {
     cols.push((name("mrr".into()), m.mrr));
     cols.push((name("cpc_bound_nats".into()), m.cpc_bound_nats));
     cols.push((name("alignment".into()), m.alignment));
+    if let Some(u) = m.uniformity {
+        cols.push((name("uniformity".into()), u));
+    }
     cols
 }
 
@@ -749,6 +759,12 @@ impl Report {
             let dir = Some(d.direction);
             d.metrics.top_k = top_k(self.records.iter().filter(|r| r.direction == dir), ks);
         }
+    }
+
+    /// Sets the uniformity of the totals (the core's, from the same pass as
+    /// the records: [`crate::loss::Findings`]).
+    pub fn set_uniformity(&mut self, uniformity: Option<f64>) {
+        self.summary.metrics.uniformity = uniformity;
     }
 
     /// This report's totals as one temperature of a sweep.

@@ -9,7 +9,7 @@
 
 use crate::error::{Error, Result};
 use crate::job::{DataJob, Loaded};
-use crate::loss::{Core, RecordStats, Settings, Term};
+use crate::loss::{Core, Findings, Settings, Term};
 use crate::report::{Context, NegativesKind, Objective, Report};
 use crate::shard::PartSet;
 
@@ -117,19 +117,14 @@ impl Session {
 
     /// The findings of `core`'s pass at `taus`: run, or put together from
     /// the session's parts.
-    fn findings(
-        &self,
-        core: &Core<'_>,
-        taus: &[f64],
-        progress: &dyn Progress,
-    ) -> Result<Vec<Vec<RecordStats>>> {
+    fn findings(&self, core: &Core<'_>, taus: &[f64], progress: &dyn Progress) -> Result<Findings> {
         match &self.parts {
             Some(parts) => self.pool.install(|| parts.findings(core, taus)),
             None => {
                 progress.start(core.tile_count());
                 Ok(self
                     .pool
-                    .install(|| core.sweep(taus, &|n| progress.advance(n))))
+                    .install(|| core.findings(taus, &|n| progress.advance(n))))
             }
         }
     }
@@ -181,11 +176,15 @@ impl Session {
         progress: &dyn Progress,
     ) -> Result<(Finished<'l>, Vec<Report>)> {
         let (core, objective) = self.core_on(loaded, settings)?;
-        let stats = self.findings(&core, taus, progress)?;
+        let found = self.findings(&core, taus, progress)?;
         let reports: Vec<Report> = taus
             .iter()
-            .zip(&stats)
-            .map(|(&tau, stats)| Report::new(self.context(loaded, &core, tau, objective), stats))
+            .zip(&found.stats)
+            .map(|(&tau, stats)| {
+                let mut r = Report::new(self.context(loaded, &core, tau, objective), stats);
+                r.set_uniformity(found.uniformity);
+                r
+            })
             .collect();
         let report = reports[0].clone();
         Ok((Finished { core, report }, reports))
@@ -223,11 +222,10 @@ impl Session {
         progress: &dyn Progress,
     ) -> Result<Finished<'l>> {
         let (core, objective) = self.core_on(loaded, settings)?;
-        let stats = self
-            .findings(&core, &[settings.tau], progress)?
-            .pop()
-            .expect("one temperature");
-        let report = Report::new(self.context(loaded, &core, settings.tau, objective), &stats);
+        let mut found = self.findings(&core, &[settings.tau], progress)?;
+        let stats = found.stats.pop().expect("one temperature");
+        let mut report = Report::new(self.context(loaded, &core, settings.tau, objective), &stats);
+        report.set_uniformity(found.uniformity);
         Ok(Finished { core, report })
     }
 

@@ -15,7 +15,9 @@
 //! 4. per unit, in the header's order: the lengths of its row and column
 //!    segments (two u64), then per temperature each row segment's sums and
 //!    per temperature each column segment's, a sum being its maximum and
-//!    its scaled sum (two float64);
+//!    its scaled sum (two float64), then the unit's two sums of the
+//!    uniformity's terms (two float64, one per group of rows: the views, or
+//!    the queries and the keys; zero where the unit has none);
 //! 5. the xxh3-64 checksum of everything before it (u64).
 //!
 //! Every number is little-endian. The run's identity is the xxh3-128
@@ -38,7 +40,8 @@ use crate::input::display_name;
 use crate::input::source::Source;
 use crate::job::DataJob;
 use crate::loss::exp::Lse;
-use crate::loss::{Core, PartOut, Plan, RecordStats, Unit, UnitOut};
+use crate::loss::kernel::GROUPS;
+use crate::loss::{Core, Findings, PartOut, Plan, Unit, UnitOut};
 
 /// The first line of a part file.
 const MAGIC: &[u8] = b"infonce part 1\n";
@@ -93,8 +96,20 @@ pub struct InputSum {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(untagged)]
 enum UnitId {
-    Main { rows: usize, cols: usize },
-    Extra { extra: usize },
+    // First: the untagged form tries the variants in order, and this one's
+    // fields hold those of `Main`.
+    Uniformity {
+        uniformity: usize,
+        rows: usize,
+        cols: usize,
+    },
+    Main {
+        rows: usize,
+        cols: usize,
+    },
+    Extra {
+        extra: usize,
+    },
 }
 
 impl From<Unit> for UnitId {
@@ -102,6 +117,11 @@ impl From<Unit> for UnitId {
         match u {
             Unit::Main { rows, cols } => UnitId::Main { rows, cols },
             Unit::Extra { rows } => UnitId::Extra { extra: rows },
+            Unit::Uniformity { side, rows, cols } => UnitId::Uniformity {
+                uniformity: side,
+                rows,
+                cols,
+            },
         }
     }
 }
@@ -111,6 +131,15 @@ impl From<UnitId> for Unit {
         match u {
             UnitId::Main { rows, cols } => Unit::Main { rows, cols },
             UnitId::Extra { extra } => Unit::Extra { rows: extra },
+            UnitId::Uniformity {
+                uniformity,
+                rows,
+                cols,
+            } => Unit::Uniformity {
+                side: uniformity,
+                rows,
+                cols,
+            },
         }
     }
 }
@@ -262,6 +291,9 @@ fn write_part(w: &mut dyn Write, header: &Header, out: &PartOut) -> io::Result<(
         }
         for c in &u.cols {
             put_lse(&mut w, c)?;
+        }
+        for s in u.uniformity {
+            w.write_all(&s.to_le_bytes())?;
         }
     }
     let sum = w.h.finish();
@@ -443,7 +475,7 @@ impl Part {
             let rows = get_u64(&mut r, &file)?;
             let cols = get_u64(&mut r, &file)?;
             offsets.push((u.into(), at));
-            at += 16 + n_t * (rows + cols) * 16;
+            at += 16 + n_t * (rows + cols) * 16 + 8 * GROUPS as u64;
             if at > len - 8 {
                 return Err(Error::data(&file, "holds fewer sums than its header lists"));
             }
@@ -616,7 +648,7 @@ impl PartSet {
 
     /// The findings of the core at `taus` from the parts' sums. Checks
     /// that the parts hold the units the core's plan gives them.
-    pub fn findings(&self, core: &Core<'_>, taus: &[f64]) -> Result<Vec<Vec<RecordStats>>> {
+    pub fn findings(&self, core: &Core<'_>, taus: &[f64]) -> Result<Findings> {
         let plan: Plan = core.plan();
         let n = self.parts.len();
         let mut at: HashMap<Unit, (usize, u64)> = HashMap::new();
@@ -684,7 +716,15 @@ impl PartSet {
                 let cols = (0..n_t)
                     .map(|_| read_lse(r, cols, &file))
                     .collect::<Result<_>>()?;
-                Ok(UnitOut { rows, cols })
+                let mut uniformity = [0.0; GROUPS];
+                for s in &mut uniformity {
+                    *s = f64::from_bits(get_u64(r, &file)?);
+                }
+                Ok(UnitOut {
+                    rows,
+                    cols,
+                    uniformity,
+                })
             },
             above,
         )

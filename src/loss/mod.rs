@@ -104,6 +104,17 @@ pub struct RecordStats {
     pub log_negatives: f64,
 }
 
+/// What one pass finds: per temperature (in the order given), one finding
+/// per record in record order; and, the same at every temperature, Wang &
+/// Isola's uniformity of the rows (see [`kernel`]'s `uniformity`): `None`
+/// where a group of rows (a view, the queries or the keys) holds a single
+/// row and so no pair.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Findings {
+    pub stats: Vec<Vec<RecordStats>>,
+    pub uniformity: Option<f64>,
+}
+
 /// Every figure reported for a record.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Figures {
@@ -499,12 +510,21 @@ impl<'a> Core<'a> {
             p.extra.iter().map(|(s, v)| (s.m.nrows(), *v)).collect::<Vec<_>>(),
         ));
         let block = self.settings.block.max(1);
+        let one_file = self.layout.one_file();
         let main = if self.in_batch {
-            kernel::tile_count(n_a, n_b.unwrap_or(n_a), block, self.layout.one_file())
+            kernel::tile_count(n_a, n_b.unwrap_or(n_a), block, one_file)
         } else {
             0
         };
-        main + kernel::extra_tile_count(n_a, block, &extra)
+        // The uniformity's own tiles, where the main ones do not hold its
+        // pairs.
+        let uniformity = if self.in_batch && one_file {
+            0
+        } else {
+            kernel::uniformity_tile_count(n_a, block)
+                + n_b.map_or(0, |n| kernel::uniformity_tile_count(n, block))
+        };
+        main + kernel::extra_tile_count(n_a, block, &extra) + uniformity
     }
 
     /// Runs the fused pass and returns one finding per record, in record order.
@@ -520,10 +540,26 @@ impl<'a> Core<'a> {
     /// alone (the state of each temperature is that of its own pass, and
     /// its sums are merged in the same fixed order).
     pub fn sweep(&self, taus: &[f64], progress: &(dyn Fn(u64) + Sync)) -> Vec<Vec<RecordStats>> {
+        self.findings(taus, progress).stats
+    }
+
+    /// [`Core::sweep`], with the uniformity of the rows taken in the same
+    /// pass ([`Findings`]).
+    pub fn findings(&self, taus: &[f64], progress: &(dyn Fn(u64) + Sync)) -> Findings {
         if taus.is_empty() {
-            return Vec::new();
+            return Findings {
+                stats: Vec::new(),
+                uniformity: None,
+            };
         }
-        with_prepared!(&self.inner, p => self.pass(p, taus, Purpose::Run).stats(self.layout, progress))
+        with_prepared!(&self.inner, p => {
+            let pass = self.pass(p, taus, Purpose::Run);
+            let (parts, uniformity) = pass.run_with_uniformity(progress);
+            Findings {
+                stats: pass.stats_of(self.layout, parts),
+                uniformity,
+            }
+        })
     }
 
     /// The units of the pass in merge order, each with its tiles: what a
@@ -543,20 +579,23 @@ impl<'a> Core<'a> {
         with_prepared!(&self.inner, p => self.pass(p, taus, Purpose::Run).run_part(units, progress))
     }
 
-    /// The findings [`Core::sweep`] gives, from the parts of a sharded run:
-    /// `next` hands over each unit's findings in the plan's order, and
+    /// The findings [`Core::findings`] gives, from the parts of a sharded
+    /// run: `next` hands over each unit's findings in the plan's order, and
     /// `above` is the parts' rank counts summed, per temperature and
-    /// record. The same bits as [`Core::sweep`], whatever the parts.
+    /// record. The same bits as [`Core::findings`], whatever the parts.
     pub fn sweep_from_parts<E>(
         &self,
         taus: &[f64],
         next: impl FnMut(Unit) -> std::result::Result<UnitOut, E>,
         above: Vec<Vec<u64>>,
-    ) -> std::result::Result<Vec<Vec<RecordStats>>, E> {
+    ) -> std::result::Result<Findings, E> {
         with_prepared!(&self.inner, p => {
             let pass = self.pass(p, taus, Purpose::Run);
-            let parts = pass.assemble(&pass.plan(), next, above)?;
-            Ok(pass.stats_of(self.layout, parts))
+            let (parts, uniformity) = pass.assemble(&pass.plan(), next, above)?;
+            Ok(Findings {
+                stats: pass.stats_of(self.layout, parts),
+                uniformity,
+            })
         })
     }
 

@@ -212,9 +212,12 @@ pub fn write(
     )?;
     writeln!(
         out,
-        "{bullet}CPC bound {} nats (mean ln |C| less the mean loss), alignment {}",
+        "{bullet}CPC bound {} nats (mean ln |C| less the mean loss), alignment {}{}",
         rounded(s.metrics.cpc_bound_nats, 4),
-        rounded(s.metrics.alignment, 4)
+        rounded(s.metrics.alignment, 4),
+        s.metrics
+            .uniformity
+            .map_or(String::new(), |u| format!(", uniformity {}", rounded(u, 4)))
     )?;
     if let Some(how) = s.multi_positive {
         let pairs = s.n_positive_pairs.unwrap_or(0);

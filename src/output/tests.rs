@@ -62,6 +62,7 @@ fn metrics(rs: &[&AnchorRecord], ln_c: f64) -> Metrics {
         mean_rank: mean(rs.iter().map(|r| r.rank as f64)),
         cpc_bound_nats: ln_c - mean(rs.iter().map(|r| r.loss)),
         alignment: mean(rs.iter().map(|r| (2.0 - 2.0 * r.sim).clamp(0.0, 4.0))),
+        uniformity: None,
     }
 }
 

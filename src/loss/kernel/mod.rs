@@ -43,12 +43,15 @@ mod multiply;
 mod rank;
 mod records;
 mod schedule;
+mod uniformity;
 
 pub use element::{Element, Stored};
 pub use rank::TIE_ULPS;
 pub use schedule::{
-    MAX_BANDS, PartOut, Plan, Unit, UnitOut, band_width, extra_tile_count, tile_count, workers,
+    MAX_BANDS, PartOut, Plan, Unit, UnitOut, band_width, extra_tile_count, tile_count,
+    uniformity_tile_count, workers,
 };
+pub use uniformity::{GROUPS, Sums};
 
 use ndarray::ArrayView2;
 use rayon::prelude::*;
@@ -202,6 +205,8 @@ pub struct Pass<'p, 'a, T> {
     /// The token of AVX2 + FMA where the CPU has both and the caller did
     /// not ask for the portable code: the hand-vectorized code runs with it.
     cpu: Option<Avx2Fma>,
+    /// What the uniformity of the rows needs ([`uniformity`]).
+    uniform: uniformity::Uniform,
 }
 
 /// The part of a pass that depends on the temperature. A pass holds one per
@@ -514,6 +519,11 @@ impl<'p, 'a, S: Stored> Pass<'p, 'a, S> {
             col,
             positive: records.iter().map(|r| r.positive).collect(),
             positive_sim,
+            uniform: uniformity::Uniform::new(
+                a,
+                (!one_file).then_some(b),
+                (layout.kind == crate::layout::LayoutKind::TwoView).then_some(n_a / 2),
+            ),
             cpu: if settings.portable {
                 None
             } else {

@@ -11,6 +11,7 @@ use super::fold::Buffers;
 use super::multiply::PackedSides;
 use rayon::prelude::*;
 
+use super::uniformity::{self, Sums};
 use super::{MAIN, Partial, Pass, Visible};
 use crate::loss::exp::Lse;
 
@@ -90,20 +91,36 @@ fn merge_into(acc: &mut [Lse], part: &[Lse]) {
 
 /// A piece of the pass's work, the unit a sharded run hands out: the tiles
 /// of one band of anchor rows against one band of main-side columns, or one
-/// band of anchor rows against every extra candidate side.
+/// band of anchor rows against every extra candidate side, or (for the
+/// uniformity where the main tiles do not hold its pairs) one band of a
+/// side's rows against one band of the same side's rows, on or above the
+/// diagonal (`side` 0: the anchors' file, 1: the keys).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Unit {
-    Main { rows: usize, cols: usize },
-    Extra { rows: usize },
+    Main {
+        rows: usize,
+        cols: usize,
+    },
+    Extra {
+        rows: usize,
+    },
+    Uniformity {
+        side: usize,
+        rows: usize,
+        cols: usize,
+    },
 }
 
 /// What one [`Unit`] found, per temperature: each anchor row's segment of
 /// the band (`rows`) and, where the pass has a column fold, each column's
-/// segment from the band of rows (`cols`).
+/// segment from the band of rows (`cols`); and, whatever the temperature,
+/// the sums of the uniformity's terms over its tiles' pairs, per group
+/// (zero where it has none).
 #[derive(Debug, Clone, PartialEq)]
 pub struct UnitOut {
     pub rows: Vec<Vec<Lse>>,
     pub cols: Vec<Vec<Lse>>,
+    pub uniformity: Sums,
 }
 
 /// What a part of a sharded pass found: its units' segments, in plan
@@ -116,7 +133,8 @@ pub struct PartOut {
 
 /// The units of a pass in their merge order (main units row band by row
 /// band, each row band's column bands left to right; then the extra
-/// units), each with its number of tiles.
+/// units; then the uniformity's own units, side by side, in the order of
+/// the main units), each with its number of tiles.
 #[derive(Debug, Clone)]
 pub struct Plan {
     units: Vec<(Unit, u64)>,
@@ -185,6 +203,13 @@ pub fn extra_tile_count(n_a: usize, block: usize, sides: &[(usize, Visible)]) ->
         .sum()
 }
 
+/// Number of tiles on or above the diagonal of a side of `n` rows against
+/// itself: the uniformity's own units of that side.
+pub fn uniformity_tile_count(n: usize, block: usize) -> u64 {
+    let nb = n.div_ceil(block) as u64;
+    nb * (nb + 1) / 2
+}
+
 /// How many workers the pass starts for `row_blocks` row blocks: one per
 /// thread of the current pool, but never more than there are row blocks
 /// (each worker takes whole row blocks).
@@ -233,19 +258,70 @@ impl<S: Stored> Pass<'_, '_, S> {
     /// The main side's part, then the extra sides' merged into it: one
     /// [`Partial`] per temperature of the pass, in its order.
     pub fn run(&self, progress: &(dyn Fn(u64) + Sync)) -> Vec<Partial> {
-        if self.main == Visible::Positive {
+        self.run_with_uniformity(progress).0
+    }
+
+    /// [`Pass::run`], and the uniformity of the rows
+    /// ([`uniformity`](super::uniformity); `None` where a group of rows has
+    /// no pair).
+    pub fn run_with_uniformity(
+        &self,
+        progress: &(dyn Fn(u64) + Sync),
+    ) -> (Vec<Partial>, Option<f64>) {
+        // Per row block and column band, the uniformity's sums of its tiles.
+        let mut by_block: Vec<Vec<Sums>> = Vec::new();
+        let parts = if self.main == Visible::Positive {
             // No tile of the main side: each record's positive is put back
             // on its own ([`Pass::stats`]).
-            return self.run_extra(progress);
+            self.run_extra(progress)
+        } else {
+            let (main, sums) = self.run_main(progress);
+            by_block = sums;
+            if self.extra.is_empty() {
+                main
+            } else {
+                main.into_iter()
+                    .zip(self.run_extra(progress))
+                    .map(|(main, extra)| main.merge(extra))
+                    .collect()
+            }
+        };
+        let plan = self.plan();
+        let own: Vec<Unit> = plan
+            .units()
+            .filter(|u| matches!(u, Unit::Uniformity { .. }))
+            .collect();
+        let own: Vec<Sums> = own
+            .par_iter()
+            .map(|&u| self.uniformity_unit(u, progress))
+            .collect();
+        let mut own = own.into_iter();
+        let gi = band_width(Self::blocks(self.a.m.nrows(), self.block));
+        let n_bi = Self::blocks(self.a.m.nrows(), self.block);
+        let mut total = [0.0; uniformity::GROUPS];
+        for u in plan.units() {
+            let sums = match u {
+                Unit::Main { rows, cols } => uniformity::unit_sum(
+                    (rows * gi..((rows + 1) * gi).min(n_bi)).map(|bi| by_block[bi][cols]),
+                ),
+                Unit::Extra { .. } => continue,
+                Unit::Uniformity { .. } => own.next().expect("one sum per unit"),
+            };
+            uniformity::add(&mut total, sums);
         }
-        let main = self.run_main(progress);
-        if self.extra.is_empty() {
-            return main;
+        (parts, self.uniform.finish(total))
+    }
+
+    /// The uniformity of the rows from the sums of every unit, added in
+    /// plan order ([`Pass::assemble`] takes them from the parts).
+    fn uniformity_of(&self, sums: impl Iterator<Item = (Unit, Sums)>) -> Option<f64> {
+        let mut total = [0.0; uniformity::GROUPS];
+        for (u, s) in sums {
+            if !matches!(u, Unit::Extra { .. }) {
+                uniformity::add(&mut total, s);
+            }
         }
-        main.into_iter()
-            .zip(self.run_extra(progress))
-            .map(|(main, extra)| main.merge(extra))
-            .collect()
+        self.uniform.finish(total)
     }
 
     /// One rank counter per record, for each temperature.
@@ -262,7 +338,7 @@ impl<S: Stored> Pass<'_, '_, S> {
 
     /// The part of the main side: row folds and, over the symmetric half or
     /// the key anchors, column folds.
-    fn run_main(&self, progress: &(dyn Fn(u64) + Sync)) -> Vec<Partial> {
+    fn run_main(&self, progress: &(dyn Fn(u64) + Sync)) -> (Vec<Partial>, Vec<Vec<Sums>>) {
         let n_a = self.a.m.nrows();
         let n_b = self.b.m.nrows();
         let nbi = Self::blocks(n_a, self.block);
@@ -292,7 +368,8 @@ impl<S: Stored> Pass<'_, '_, S> {
                 .collect(),
             None => Vec::new(),
         };
-        let rows: Vec<OnceLock<Vec<Vec<Lse>>>> = (0..nbi).map(|_| OnceLock::new()).collect();
+        type Found = (Vec<Vec<Lse>>, Vec<Sums>);
+        let rows: Vec<OnceLock<Found>> = (0..nbi).map(|_| OnceLock::new()).collect();
         // Row blocks are taken in order, so column partials arrive nearly in
         // order and only a few wait for the ones before them.
         let next = AtomicUsize::new(0);
@@ -319,11 +396,11 @@ impl<S: Stored> Pass<'_, '_, S> {
                 merged[t].push(m.finish());
             }
         }
-        let mut rows: Vec<Vec<Vec<Lse>>> = rows
+        let (mut rows, sums): (Vec<Vec<Vec<Lse>>>, Vec<Vec<Sums>>) = rows
             .into_iter()
             .map(|r| r.into_inner().expect("every row block ran"))
-            .collect();
-        merged
+            .unzip();
+        let parts = merged
             .into_iter()
             .zip(above)
             .enumerate()
@@ -339,7 +416,8 @@ impl<S: Stored> Pass<'_, '_, S> {
                     above.into_iter().map(AtomicU64::into_inner).collect(),
                 )
             })
-            .collect()
+            .collect();
+        (parts, sums)
     }
 
     /// The main side's part from each anchor row's merged row segments
@@ -369,7 +447,8 @@ impl<S: Stored> Pass<'_, '_, S> {
     /// The tiles of row block `bi`, each computed once and folded at every
     /// temperature while it is in cache; a row's sums start anew at each
     /// band of columns and are merged band by band. Returns the row
-    /// partials per temperature.
+    /// partials per temperature, and the uniformity's sums of the block's
+    /// tiles per band of columns.
     fn row_block(
         &self,
         bi: usize,
@@ -378,18 +457,20 @@ impl<S: Stored> Pass<'_, '_, S> {
         above: &[Vec<AtomicU64>],
         progress: &(dyn Fn(u64) + Sync),
         merges: &[Mutex<Vec<ColumnMerge>>],
-    ) -> Vec<Vec<Lse>> {
+    ) -> (Vec<Vec<Lse>>, Vec<Sums>) {
         let (i0, i1) = self.span(bi, self.a.m.nrows());
         let mut rows = vec![vec![Lse::EMPTY; i1 - i0]; self.temps.len()];
         let mut seg = rows.clone();
         let mut work = Scratch::new(self.block);
         let per_band = band_width(nbj);
+        let mut sums = vec![[0.0; uniformity::GROUPS]; nbj.div_ceil(per_band)];
         let first = if self.one_file { bi } else { 0 };
         for bj in first..nbj {
             if bj == first || bj.is_multiple_of(per_band) {
                 seg.iter_mut().for_each(|s| s.fill(Lse::EMPTY));
             }
-            let parts = self.tile_at(bi, bj, packed, &mut work, &mut seg, above);
+            let usum = &mut sums[bj / per_band];
+            let parts = self.tile_at(bi, bj, packed, &mut work, &mut seg, above, usum);
             // Every row block above a column block (one file) or every row
             // block (keys) hands it a partial, empty or not, so its merge
             // knows when to move on.
@@ -408,7 +489,7 @@ impl<S: Stored> Pass<'_, '_, S> {
             }
             progress(1);
         }
-        rows
+        (rows, sums)
     }
 
     /// Rows `bi * block ..` of a side of `n` rows: one block's span.
@@ -419,7 +500,10 @@ impl<S: Stored> Pass<'_, '_, S> {
 
     /// Tile (`bi`, `bj`) of the main side, folded into `seg` (the rows'
     /// sums) at every temperature; returns its column partial per
-    /// temperature where its columns hold anchors of the column fold.
+    /// temperature where its columns hold anchors of the column fold. In
+    /// the one-file layouts, also adds the uniformity's terms of its pairs
+    /// to `usum`.
+    #[allow(clippy::too_many_arguments)]
     fn tile_at(
         &self,
         bi: usize,
@@ -428,14 +512,16 @@ impl<S: Stored> Pass<'_, '_, S> {
         work: &mut Scratch<S::Tile>,
         seg: &mut [Vec<Lse>],
         above: &[Vec<AtomicU64>],
+        usum: &mut Sums,
     ) -> Vec<Option<Vec<Lse>>> {
         let (i0, i1) = self.span(bi, self.a.m.nrows());
         let (j0, j1) = self.span(bj, self.b.m.nrows());
         let diagonal = self.one_file && bi == bj;
         let rows = self.fwd.records.any_in(i0, i1);
         let cols = !diagonal && self.col.as_ref().is_some_and(|c| c.records.any_in(j0, j1));
+        let uniform = self.uniform_in_main();
         let mut parts: Vec<Option<Vec<Lse>>> = vec![None; self.temps.len()];
-        if rows || cols {
+        if rows || cols || uniform {
             let t = Tile {
                 i0,
                 i1,
@@ -447,6 +533,14 @@ impl<S: Stored> Pass<'_, '_, S> {
                 side: MAIN,
             };
             self.product(&t, packed, &mut work.conv, &mut work.g);
+            if uniform {
+                let g = &work.g[..(i1 - i0) * (j1 - j0)];
+                let s = self.uniform.tile_sum(self.cpu, 0, (i0, i1), (j0, j1), g);
+                uniformity::add(usum, s);
+            }
+            if !(rows || cols) {
+                return parts;
+            }
             for (k, tp) in self.temps.iter().enumerate() {
                 let c = self.fold_dispatch(tp, &t, &work.g, &mut work.buf, &mut seg[k], &above[k]);
                 if cols {
@@ -500,6 +594,27 @@ impl<S: Stored> Pass<'_, '_, S> {
                 units.push((Unit::Extra { rows: band }, tiles));
             }
         }
+        for side in self.uniform_sides() {
+            let nb = Self::blocks(self.side_rows(side), self.block);
+            let g = band_width(nb);
+            for bi_band in 0..nb.div_ceil(g) {
+                for bj_band in bi_band..nb.div_ceil(g) {
+                    let tiles = (bi_band * g..((bi_band + 1) * g).min(nb))
+                        .map(|bi| {
+                            let lo = (bj_band * g).max(bi);
+                            let hi = ((bj_band + 1) * g).min(nb);
+                            hi.saturating_sub(lo) as u64
+                        })
+                        .sum();
+                    let unit = Unit::Uniformity {
+                        side,
+                        rows: bi_band,
+                        cols: bj_band,
+                    };
+                    units.push((unit, tiles));
+                }
+            }
+        }
         Plan { units }
     }
 
@@ -522,6 +637,11 @@ impl<S: Stored> Pass<'_, '_, S> {
             .map(|&u| match u {
                 Unit::Main { rows, cols } => self.main_unit(rows, cols, packed, &above, progress),
                 Unit::Extra { rows } => self.extra_unit(rows, &above, progress),
+                Unit::Uniformity { .. } => UnitOut {
+                    rows: vec![Vec::new(); self.temps.len()],
+                    cols: Vec::new(),
+                    uniformity: self.uniformity_unit(u, progress),
+                },
             })
             .collect();
         PartOut {
@@ -560,7 +680,7 @@ impl<S: Stored> Pass<'_, '_, S> {
         let n_t = self.temps.len();
         // Each row block of the band on its own: its rows' segments and its
         // tiles' column partials, by column block.
-        type Block = (Vec<Vec<Lse>>, Vec<Vec<Option<Vec<Lse>>>>);
+        type Block = (Vec<Vec<Lse>>, Vec<Vec<Option<Vec<Lse>>>>, Sums);
         let blocks: Vec<Block> = (bi0..bi1)
             .into_par_iter()
             .map(|bi| {
@@ -568,9 +688,11 @@ impl<S: Stored> Pass<'_, '_, S> {
                 let mut seg = vec![vec![Lse::EMPTY; i1 - i0]; n_t];
                 let mut work = Scratch::new(self.block);
                 let first = if self.one_file { bj0.max(bi) } else { bj0 };
+                let mut usum = [0.0; uniformity::GROUPS];
                 let cols = (first..bj1)
                     .map(|bj| {
-                        let parts = self.tile_at(bi, bj, packed, &mut work, &mut seg, above);
+                        let parts =
+                            self.tile_at(bi, bj, packed, &mut work, &mut seg, above, &mut usum);
                         progress(1);
                         (bj, parts)
                     })
@@ -583,11 +705,12 @@ impl<S: Stored> Pass<'_, '_, S> {
                         by_col[bj - bj0] = parts;
                     }
                 }
-                (seg, by_col)
+                (seg, by_col, usum)
             })
             .collect();
+        let uniformity = uniformity::unit_sum(blocks.iter().map(|&(_, _, s)| s));
         let mut rows: Vec<Vec<Lse>> = vec![Vec::new(); n_t];
-        for (seg, _) in &blocks {
+        for (seg, _, _) in &blocks {
             for (r, s) in rows.iter_mut().zip(seg) {
                 r.extend_from_slice(s);
             }
@@ -597,7 +720,7 @@ impl<S: Stored> Pass<'_, '_, S> {
             Some(_) => {
                 let (c0, c1) = self.band_rows(band_j, n_b);
                 let mut cols = vec![vec![Lse::EMPTY; c1 - c0]; n_t];
-                for (_, by_col) in &blocks {
+                for (_, by_col, _) in &blocks {
                     for (k, per_temp) in by_col.iter().enumerate() {
                         let at = (bj0 + k) * self.block - c0;
                         for (c, part) in cols.iter_mut().zip(per_temp) {
@@ -610,7 +733,11 @@ impl<S: Stored> Pass<'_, '_, S> {
                 cols
             }
         };
-        UnitOut { rows, cols }
+        UnitOut {
+            rows,
+            cols,
+            uniformity,
+        }
     }
 
     /// Extra unit `band`: each anchor row of the band over every extra
@@ -637,26 +764,30 @@ impl<S: Stored> Pass<'_, '_, S> {
         UnitOut {
             rows,
             cols: Vec::new(),
+            uniformity: [0.0; uniformity::GROUPS],
         }
     }
 
     /// The pass's part per temperature from every unit's findings, taken in
-    /// plan order from `next`, and the rank counts summed over the parts:
-    /// the very bits [`Pass::run`] gives.
+    /// plan order from `next`, and the rank counts summed over the parts;
+    /// and the uniformity from the units' sums: the very bits
+    /// [`Pass::run_with_uniformity`] gives.
     pub fn assemble<E>(
         &self,
         plan: &Plan,
         mut next: impl FnMut(Unit) -> Result<UnitOut, E>,
         above: Vec<Vec<u64>>,
-    ) -> Result<Vec<Partial>, E> {
+    ) -> Result<(Vec<Partial>, Option<f64>), E> {
         let n_a = self.a.m.nrows();
         let n_b = self.b.m.nrows();
         let n_t = self.temps.len();
         let mut own = vec![vec![Lse::EMPTY; n_a]; n_t];
         let mut cols = vec![vec![Lse::EMPTY; if self.col.is_some() { n_b } else { 0 }]; n_t];
         let mut extra = vec![vec![Lse::EMPTY; n_a]; n_t];
+        let mut sums = Vec::new();
         for u in plan.units() {
             let out = next(u)?;
+            sums.push((u, out.uniformity));
             match u {
                 Unit::Main { rows, cols: band_j } => {
                     let (r0, _) = self.band_rows(rows, n_a);
@@ -676,10 +807,12 @@ impl<S: Stored> Pass<'_, '_, S> {
                         acc[r0..r0 + seg.len()].copy_from_slice(seg);
                     }
                 }
+                Unit::Uniformity { .. } => {}
             }
         }
+        let uniformity = self.uniformity_of(sums.into_iter());
         let n_records = self.positive.len();
-        Ok(own
+        let parts = own
             .into_iter()
             .zip(cols)
             .zip(extra)
@@ -700,7 +833,8 @@ impl<S: Stored> Pass<'_, '_, S> {
                     main.merge(extra)
                 }
             })
-            .collect())
+            .collect();
+        Ok((parts, uniformity))
     }
 
     /// The part of the extra sides: row folds only, each row block's tiles
