@@ -3,7 +3,8 @@
 //! the single pass, for any N, in every layout, with extra negatives,
 //! without in-batch candidates and decoupled, in float64 and float32, at
 //! several temperatures at once, and with bands of more than one block
-//! (more blocks than the plan has bands).
+//! (more blocks than the plan has bands). The uniformity of the rows,
+//! summed per unit, must come out to the same bits too.
 
 mod common;
 
@@ -12,7 +13,9 @@ use std::collections::HashMap;
 use common::{Rng, Rows, embeddings_f32, embeddings_f64, pairs};
 use infonce::input::Embeddings;
 use infonce::layout::Layout;
-use infonce::loss::{Core, MAX_BANDS, Negatives, RecordStats, Settings, Similarity, Unit, UnitOut};
+use infonce::loss::{
+    Core, Findings, MAX_BANDS, Negatives, RecordStats, Settings, Similarity, Unit, UnitOut,
+};
 
 fn bits(s: &RecordStats) -> (u64, u64, u64, u64, u64) {
     (
@@ -28,7 +31,7 @@ const TAUS: [f64; 3] = [0.1, 0.004, 2.0];
 
 /// Runs `core` as `n` parts and puts them together; checks each unit is in
 /// exactly one part.
-fn sharded(core: &Core<'_>, n: usize) -> Vec<Vec<RecordStats>> {
+fn sharded(core: &Core<'_>, n: usize) -> Findings {
     let plan = core.plan();
     let mut found: HashMap<Unit, UnitOut> = HashMap::new();
     let mut above: Option<Vec<Vec<u64>>> = None;
@@ -62,9 +65,20 @@ fn sharded(core: &Core<'_>, n: usize) -> Vec<Vec<RecordStats>> {
 }
 
 fn check(core: &Core<'_>, what: &str) {
-    let want = core.sweep(&TAUS, &|_| {});
+    let found = core.findings(&TAUS, &|_| {});
+    assert_eq!(found.stats, core.sweep(&TAUS, &|_| {}), "{what}");
+    let u = found.uniformity.expect("every group has pairs");
+    assert!(u.is_finite() && (-8.0..=0.0).contains(&u), "{what}: {u}");
+    let want = found.stats;
     for n in [1, 2, 3, 7] {
-        let got = sharded(core, n);
+        let found = sharded(core, n);
+        assert_eq!(
+            found.uniformity.map(f64::to_bits),
+            Some(u.to_bits()),
+            "{what}, {n} parts: uniformity {:?} vs {u}",
+            found.uniformity
+        );
+        let got = found.stats;
         assert_eq!(got.len(), want.len());
         for (t, (g, w)) in got.iter().zip(&want).enumerate() {
             assert_eq!(g.len(), w.len());
