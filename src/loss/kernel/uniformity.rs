@@ -41,7 +41,7 @@ use super::element::{Converted, Element, Stored};
 use super::schedule::band_width;
 use super::{Pass, Side, Unit, Visible};
 use crate::loss::cpu::{Avx2Fma, Fused, Madd, Portable};
-use crate::loss::exp::exp;
+use crate::loss::exp::{exp, sum_lanes};
 use crate::loss::product;
 
 /// Groups of rows whose pairs count (two views, or queries and keys).
@@ -199,6 +199,7 @@ impl Uniform {
         let wt = self.weights(side);
         let width = j1 - j0;
         let mut sums = [0.0; GROUPS];
+        let mut e = Vec::with_capacity(width);
         for i in i0..i1 {
             let (mut lo, mut hi) = (j0.max(i + 1), j1);
             let group = match (side, self.split) {
@@ -217,7 +218,8 @@ impl Uniform {
             }
             let r = (i - i0) * width;
             let row = &g[r + lo - j0..r + hi - j0];
-            sums[group] += row_sum::<M, X>(row, wt.u[i], wt.w[i], &wt.u[lo..hi], &wt.w[lo..hi]);
+            let (u, w) = (&wt.u[lo..hi], &wt.w[lo..hi]);
+            sums[group] += row_sum::<M, X>(row, wt.u[i], wt.w[i], u, w, &mut e);
         }
         sums
     }
@@ -287,32 +289,26 @@ impl<'p, 'a, S: Stored> Pass<'p, 'a, S> {
     }
 }
 
-/// Lanes of the running sums of a row (one vector of float64s on AVX-512,
-/// two on AVX2).
-const LANES: usize = 8;
-
-/// The sum of `exp(min((g_j * ui) * u_j - wi - w_j, 0))` over a row, in
-/// [`LANES`] running sums added pairwise at the end (a fixed order).
+/// The sum of `exp(min((g_j * ui) * u_j - wi - w_j, 0))` over a row: the
+/// terms into `e` in one plain loop (which the compiler vectorizes), then
+/// summed in eight lanes added pairwise ([`sum_lanes`], a fixed order).
 #[inline(always)]
-fn row_sum<M: Madd, X: Element>(g: &[X], ui: f64, wi: f64, u: &[f64], w: &[f64]) -> f64 {
-    let term = |g: X, u: f64, w: f64| {
+fn row_sum<M: Madd, X: Element>(
+    g: &[X],
+    ui: f64,
+    wi: f64,
+    u: &[f64],
+    w: &[f64],
+    e: &mut Vec<f64>,
+) -> f64 {
+    e.clear();
+    e.resize(g.len(), 0.0);
+    for (((e, &g), &u), &w) in e.iter_mut().zip(g).zip(u).zip(w) {
         let x: f64 = g.into();
-        exp::<M>(((x * ui) * u - wi - w).min(0.0))
-    };
-    let mut acc = [0.0f64; LANES];
-    let chunks = g.len() / LANES;
-    for c in 0..chunks {
-        let k = c * LANES;
-        let (g, u, w) = (&g[k..k + LANES], &u[k..k + LANES], &w[k..k + LANES]);
-        for l in 0..LANES {
-            acc[l] += term(g[l], u[l], w[l]);
-        }
+        let a = (x * ui) * u - wi - w;
+        *e = exp::<M>(if a > 0.0 { 0.0 } else { a });
     }
-    for k in chunks * LANES..g.len() {
-        acc[k % LANES] += term(g[k], u[k], w[k]);
-    }
-    let [a0, a1, a2, a3, a4, a5, a6, a7] = acc;
-    ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7))
+    sum_lanes(e)
 }
 
 /// A unit's sums from its row blocks' sums, in row-block order: the form
