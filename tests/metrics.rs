@@ -4,7 +4,8 @@
 //! ranks by counting the candidates whose similarity beats the positive's
 //! (the naive reference of `common/`, which also gives each loss and the
 //! candidates' count), top-k and MRR from those ranks, the alignment from
-//! the rows' own cosines. Nothing of the crate's arithmetic is used.
+//! the rows' own cosines, the uniformity from the rows' pairwise distances.
+//! Nothing of the crate's arithmetic is used.
 
 mod common;
 mod support;
@@ -14,7 +15,7 @@ use std::path::Path;
 
 use common::{Expected, Rng, Rows, reference, similarity};
 use infonce::input::index::{IndexPair, Pairs};
-use infonce::layout::Layout;
+use infonce::layout::{Layout, LayoutKind};
 use infonce::loss::Similarity;
 use serde_json::Value;
 use support::{f64_npy, run, run_json};
@@ -47,6 +48,45 @@ fn expected_metrics(records: &[Found], ks: &[u64]) -> Value {
             2.0 - 2.0 * cos
         }),
     })
+}
+
+/// Wang & Isola's uniformity of one group of rows, by its definition: the
+/// log of the mean over pairs i < j of exp(-2 |x_i - x_j|^2) on the
+/// normalised rows.
+fn uniformity_of(rows: &[Vec<f64>]) -> f64 {
+    let unit: Rows = rows
+        .iter()
+        .map(|r| {
+            let n = r.iter().map(|x| x * x).sum::<f64>().sqrt();
+            r.iter().map(|x| x / n).collect()
+        })
+        .collect();
+    let (mut sum, mut n) = (0.0, 0.0);
+    for i in 0..unit.len() {
+        for j in i + 1..unit.len() {
+            let d2: f64 = unit[i]
+                .iter()
+                .zip(&unit[j])
+                .map(|(a, b)| (a - b).powi(2))
+                .sum();
+            sum += (-2.0 * d2).exp();
+            n += 1.0;
+        }
+    }
+    (sum / n).ln()
+}
+
+/// The uniformity of the totals: the mean of the two views' (two-view
+/// layout) or of the queries' and keys' (keys layout), else of all rows.
+fn uniformity(layout: &Layout, first: &Rows, second: Option<&Rows>) -> f64 {
+    match (second, layout.kind) {
+        (Some(keys), _) => (uniformity_of(first) + uniformity_of(keys)) / 2.0,
+        (None, LayoutKind::TwoView) => {
+            let (a, b) = first.split_at(first.len() / 2);
+            (uniformity_of(a) + uniformity_of(b)) / 2.0
+        }
+        (None, _) => uniformity_of(first),
+    }
 }
 
 /// `got` equals `want` within a relative 1e-12 (numbers) or exactly.
@@ -120,11 +160,11 @@ fn check(
             (e, a, p)
         })
         .collect();
-    close(
-        &v["metrics"],
-        &expected_metrics(&all, ks),
-        &format!("{args:?} metrics"),
-    );
+    // The totals' metrics also hold the uniformity of the rows; a
+    // direction's do not.
+    let mut totals = expected_metrics(&all, ks);
+    totals["uniformity"] = uniformity(layout, first, second).into();
+    close(&v["metrics"], &totals, &format!("{args:?} metrics"));
     // The older fields stay, and agree.
     assert_eq!(v["mean_rank"], v["metrics"]["mean_rank"]);
     if let Some(ds) = v["directions"].as_array() {
