@@ -239,6 +239,16 @@ pub struct ComputeArgs {
     #[arg(long, conflicts_with = "summary")]
     pub terms: bool,
 
+    /// Also take Wang & Isola's uniformity (`metrics.uniformity`) where it
+    /// needs products of its own: with --keys (the queries' and the keys'
+    /// own, as many as the loss's: about twice the work), --no-in-batch,
+    /// or pairs that leave a block of 256 rows without an anchor. Without
+    /// it the uniformity is taken where the loss's own tiles hold its
+    /// pairs (two-view, labels, pairs over every row), at the cost of one
+    /// exponential per pair, and left out elsewhere.
+    #[arg(long)]
+    pub uniformity: bool,
+
     #[command(flatten)]
     pub out: OutputArgs,
 

@@ -43,6 +43,9 @@ pub struct DataJob {
     /// `--multi-positive`: the reduction of an anchor's positives.
     pub multi_positive: MultiPositive,
     /// Extra negatives and the loss over them (`compute` only).
+    /// `--uniformity`: the uniformity also where it needs products of
+    /// its own ([`crate::loss::Core::with_uniformity`]).
+    pub uniformity: bool,
     pub objective: Objective,
 }
 
@@ -123,6 +126,7 @@ impl DataJob {
             threads: a.threads.map(|t| t as usize),
             columns: a.columns.clone(),
             objective: Objective::default(),
+            uniformity: false,
             labels: a.labels.as_deref().map(path_str),
             multi_positive: a.multi_positive,
         }
@@ -141,6 +145,7 @@ impl DataJob {
         let mut job = DataJob::from_args(args.input.clone(), &args.data);
         job.second_view = args.second.clone();
         job.objective = Objective::of(&args.objective, &args.data)?;
+        job.uniformity = args.uniformity;
         job.check()?;
         Ok(job)
     }

@@ -27,6 +27,7 @@
 //!     threads: Some(1),
 //!     columns: None,
 //!     objective: Default::default(),
+//!     uniformity: false,
 //!     labels: None,
 //!     multi_positive: infonce::layout::MultiPositive::Supcon,
 //! };

@@ -112,7 +112,8 @@ impl Session {
         let core = self
             .pool
             .install(|| Core::prepare(&loaded.layout, &loaded.data, settings))?;
-        self.objective(core, loaded)
+        let (core, objective) = self.objective(core, loaded)?;
+        Ok((core.with_uniformity(self.job.uniformity), objective))
     }
 
     /// The findings of `core`'s pass at `taus`: run, or put together from
@@ -353,6 +354,7 @@ mod tests {
             threads: Some(1),
             columns: None,
             objective: Default::default(),
+            uniformity: false,
             labels: None,
             multi_positive: crate::layout::MultiPositive::Supcon,
         };

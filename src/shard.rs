@@ -201,8 +201,8 @@ fn number_flags(args: &ComputeArgs) -> String {
     let mut data = args.data.clone();
     data.threads = None;
     format!(
-        "{:?}\n{:?}\n{:?}\n{:?}",
-        args.input, args.second, data, args.objective
+        "{:?}\n{:?}\n{:?}\n{:?}\nuniformity {}",
+        args.input, args.second, data, args.objective, args.uniformity
     )
 }
 

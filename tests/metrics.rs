@@ -251,6 +251,8 @@ fn metrics_match_ranks_losses_and_cosines_counted_from_the_rows() {
             name,
             "--top-k",
             "1,3,30",
+            // The queries' and keys' own products: taken only when asked.
+            "--uniformity",
         ];
         check(d, &args, &layout, &queries, Some(&keys), sim, &ks);
     }

@@ -180,6 +180,8 @@ fn parts_put_together_give_the_bits_of_one_pass() {
                         if decoupled {
                             core = core.decoupled();
                         }
+                        // The uniformity's own units too, where it needs them.
+                        core = core.with_uniformity(true);
                         let what = format!(
                             "{n} items, block {block}, layout {layout_kind}, {negatives:?}, \
                              in batch {in_batch}, decoupled {decoupled}, {similarity:?}, f32 {f32s}"

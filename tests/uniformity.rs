@@ -178,14 +178,19 @@ fn the_pass_gives_the_papers_uniformity_in_every_layout() {
                             "{name}, {n} items, d {d}, block {block}, {p:?}, {similarity:?}, \
                              portable {portable}"
                         );
-                        let core = Core::new(layout, &a, b.as_ref(), settings).unwrap();
+                        // Asked for: the keys and pairs layouts take it from
+                        // products of its own where needed.
+                        let core = Core::new(layout, &a, b.as_ref(), settings)
+                            .unwrap()
+                            .with_uniformity(true);
                         let plain = found(&core, &what);
                         close(plain, *want, p, &what);
                         // Extra negatives do not enter it: the same bits.
                         let with_neg = Core::new(layout, &a, b.as_ref(), settings)
                             .unwrap()
                             .with_negatives(&ne, Negatives::Shared)
-                            .unwrap();
+                            .unwrap()
+                            .with_uniformity(true);
                         let got = found(&with_neg, &what);
                         assert_eq!(got.map(f64::to_bits), plain.map(f64::to_bits), "{what}");
                         // Without in-batch candidates the pass takes it from
@@ -196,7 +201,8 @@ fn the_pass_gives_the_papers_uniformity_in_every_layout() {
                                 .with_negatives(&ne, Negatives::PerAnchor(1))
                                 .unwrap()
                                 .without_in_batch()
-                                .unwrap();
+                                .unwrap()
+                                .with_uniformity(true);
                             close(
                                 found(&alone, &what),
                                 *want,
@@ -262,8 +268,66 @@ fn a_group_of_one_row_has_no_uniformity() {
         embeddings_f64(&rows[..1].to_vec()),
         embeddings_f64(&rows[1..].to_vec()),
     );
-    let core = Core::new(&layout, &q, Some(&k), settings).unwrap();
+    let core = Core::new(&layout, &q, Some(&k), settings)
+        .unwrap()
+        .with_uniformity(true);
     assert_eq!(core.findings(&[0.1], &|_| {}).uniformity, None);
+}
+
+/// Without `--uniformity` it is taken only where the loss's own tiles hold
+/// its pairs, and no tile is added for it.
+#[test]
+fn unasked_the_uniformity_costs_no_product_of_its_own() {
+    let mut rng = Rng(0x0_5EED_0015);
+    let settings = Settings {
+        tau: 0.1,
+        similarity: Similarity::Cosine,
+        block: 4,
+        portable: false,
+    };
+    let n = 12;
+    let rows = rng.two_view(n, 3, 0.3);
+    let e = embeddings_f64(&rows);
+    let tiles = |core: &Core<'_>| core.tile_count();
+    let u = |core: &Core<'_>| core.findings(&[0.1], &|_| {}).uniformity;
+    // Two-view: every block of rows holds anchors; free, always taken.
+    let layout = Layout::two_view("e", 2 * n).unwrap();
+    let core = Core::new(&layout, &e, None, settings).unwrap();
+    let asked = Core::new(&layout, &e, None, settings)
+        .unwrap()
+        .with_uniformity(true);
+    assert!(u(&core).is_some());
+    assert_eq!(u(&core).map(f64::to_bits), u(&asked).map(f64::to_bits));
+    assert_eq!(tiles(&core), tiles(&asked));
+    // Keys: only when asked, and then with tiles of its own.
+    let layout = Layout::keys("q", n, "k", n, false).unwrap();
+    let (q, k) = (
+        embeddings_f64(&rows[..n].to_vec()),
+        embeddings_f64(&rows[n..].to_vec()),
+    );
+    let core = Core::new(&layout, &q, Some(&k), settings).unwrap();
+    let asked = Core::new(&layout, &q, Some(&k), settings)
+        .unwrap()
+        .with_uniformity(true);
+    assert_eq!(u(&core), None);
+    assert!(u(&asked).is_some());
+    assert!(tiles(&asked) > tiles(&core));
+    // Pairs whose anchors all lie in the first block of 4 rows: the other
+    // blocks' tiles hold no anchor, so only when asked.
+    let pairs = infonce::input::index::Pairs::from_pairs(
+        "p",
+        [(0, 13), (1, 14), (2, 15)]
+            .into_iter()
+            .map(|(a, b)| infonce::input::index::IndexPair { a, b })
+            .collect(),
+    );
+    let layout = Layout::pairs("e", 2 * n, &pairs, false).unwrap();
+    let core = Core::new(&layout, &e, None, settings).unwrap();
+    assert_eq!(u(&core), None);
+    let asked = Core::new(&layout, &e, None, settings)
+        .unwrap()
+        .with_uniformity(true);
+    assert!(u(&asked).is_some());
 }
 
 #[test]
@@ -340,8 +404,10 @@ fn every_format_carries_the_uniformity_of_the_totals() {
         .expect("a line with the uniformity");
     assert!(line.contains("alignment"), "{line}");
     assert!(line.ends_with(&format!("uniformity {:.3}", u)), "{line}");
-    // The keys layout: in the totals, and in no direction's metrics.
-    let keys = infonce(&[
+    // The keys layout: with --uniformity in the totals, and in no
+    // direction's metrics; without it, nowhere (it would double the
+    // products).
+    let keys_args = [
         "compute",
         "fixtures/queries.npy",
         "--keys",
@@ -350,7 +416,14 @@ fn every_format_carries_the_uniformity_of_the_totals() {
         "--format",
         "json",
         "--summary",
-    ]);
+    ];
+    let plain: serde_json::Value = serde_json::from_str(&infonce(&keys_args)).unwrap();
+    assert!(
+        plain["metrics"].get("uniformity").is_none(),
+        "{}",
+        plain["metrics"]
+    );
+    let keys = infonce(&[&keys_args[..], &["--uniformity"]].concat());
     let keys: serde_json::Value = serde_json::from_str(&keys).unwrap();
     assert!(keys["metrics"]["uniformity"].is_f64());
     for d in keys["directions"].as_array().unwrap() {

@@ -205,6 +205,9 @@ pub struct Core<'a> {
     in_batch: bool,
     /// The decoupled loss ([`Core::decoupled`]).
     decoupled: bool,
+    /// The uniformity also where it needs products of its own
+    /// ([`Core::with_uniformity`]).
+    uniformity: bool,
 }
 
 enum Inner<'a> {
@@ -369,6 +372,7 @@ impl<'a> Core<'a> {
             inner,
             in_batch: true,
             decoupled: false,
+            uniformity: false,
         })
     }
 
@@ -459,6 +463,16 @@ impl<'a> Core<'a> {
         Ok(self)
     }
 
+    /// Takes Wang & Isola's uniformity also where it needs products of its
+    /// own (`--uniformity`): the keys layout (the queries' and the keys'
+    /// own products, as many as the loss's), a run without in-batch
+    /// candidates, or pairs that leave a block of rows without an anchor.
+    /// Without it the uniformity is taken only where it is free.
+    pub fn with_uniformity(mut self, wanted: bool) -> Core<'a> {
+        self.uniformity = wanted;
+        self
+    }
+
     /// The decoupled loss (`--decoupled`; Yeh et al. 2022): each record's
     /// denominator leaves its positive out ([`RecordStats::finish`]).
     pub fn decoupled(mut self) -> Core<'a> {
@@ -518,7 +532,7 @@ impl<'a> Core<'a> {
         };
         // The uniformity's own tiles, where the main ones do not hold its
         // pairs.
-        let uniformity = if self.in_batch && one_file {
+        let uniformity = if (self.in_batch && one_file) || !self.uniformity {
             0
         } else {
             kernel::uniformity_tile_count(n_a, block)
@@ -640,6 +654,7 @@ impl<'a> Core<'a> {
             purpose,
         )
         .with_objective(self.in_batch, self.decoupled)
+        .with_uniformity(self.uniformity)
     }
 }
 

@@ -207,6 +207,11 @@ pub struct Pass<'p, 'a, T> {
     cpu: Option<Avx2Fma>,
     /// What the uniformity of the rows needs ([`uniformity`]).
     uniform: uniformity::Uniform,
+    /// The uniformity is wanted even where it needs products of its own
+    /// ([`Pass::with_uniformity`]).
+    uniform_wanted: bool,
+    /// Whether the loss's own tiles hold the uniformity's pairs, found once.
+    uniform_free: std::sync::OnceLock<bool>,
 }
 
 /// The part of a pass that depends on the temperature. A pass holds one per
@@ -519,6 +524,8 @@ impl<'p, 'a, S: Stored> Pass<'p, 'a, S> {
             col,
             positive: records.iter().map(|r| r.positive).collect(),
             positive_sim,
+            uniform_wanted: false,
+            uniform_free: std::sync::OnceLock::new(),
             uniform: uniformity::Uniform::new(
                 a,
                 (!one_file).then_some(b),
@@ -540,6 +547,13 @@ impl<'p, 'a, S: Stored> Pass<'p, 'a, S> {
             self.main = Visible::Positive;
         }
         self.decoupled = decoupled;
+        self
+    }
+
+    /// Takes the uniformity also where it needs products the loss does not
+    /// (see [`Pass::uniform_on`]).
+    pub fn with_uniformity(mut self, wanted: bool) -> Self {
+        self.uniform_wanted = wanted;
         self
     }
 

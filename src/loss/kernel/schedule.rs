@@ -309,7 +309,12 @@ impl<S: Stored> Pass<'_, '_, S> {
             };
             uniformity::add(&mut total, sums);
         }
-        (parts, self.uniform.finish(total))
+        (
+            parts,
+            self.uniform_on()
+                .then(|| self.uniform.finish(total))
+                .flatten(),
+        )
     }
 
     /// The uniformity of the rows from the sums of every unit, added in
@@ -321,7 +326,9 @@ impl<S: Stored> Pass<'_, '_, S> {
                 uniformity::add(&mut total, s);
             }
         }
-        self.uniform.finish(total)
+        self.uniform_on()
+            .then(|| self.uniform.finish(total))
+            .flatten()
     }
 
     /// One rank counter per record, for each temperature.

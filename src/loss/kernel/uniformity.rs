@@ -229,12 +229,35 @@ impl<'p, 'a, S: Stored> Pass<'p, 'a, S> {
     /// The main side's tiles hold the uniformity's pairs: a one-file layout
     /// with its in-batch candidates (the tiles on or above the diagonal).
     pub(super) fn uniform_in_main(&self) -> bool {
-        self.one_file && self.main != Visible::Positive
+        self.one_file && self.main != Visible::Positive && self.uniform_on()
+    }
+
+    /// Whether the pass takes the uniformity: always where the loss's own
+    /// tiles are every tile it needs (a one-file layout with in-batch
+    /// candidates whose every block of rows holds an anchor), else only
+    /// when asked ([`Pass::with_uniformity`]): the keys layout, a run
+    /// without in-batch candidates, or pairs that leave a block of rows
+    /// without an anchor would pay products of its own (up to as many as
+    /// the loss's).
+    pub(super) fn uniform_on(&self) -> bool {
+        let free = *self.uniform_free.get_or_init(|| {
+            let n = self.a.m.nrows();
+            self.one_file
+                && self.main != Visible::Positive
+                && (0..n.div_ceil(self.block)).all(|bi| {
+                    let i0 = bi * self.block;
+                    self.fwd.records.any_in(i0, (i0 + self.block).min(n))
+                })
+        });
+        free || self.uniform_wanted
     }
 
     /// The sides whose uniformity takes units of its own (0: the anchors'
     /// file, 1: the keys).
     pub(super) fn uniform_sides(&self) -> Vec<usize> {
+        if !self.uniform_on() {
+            return Vec::new();
+        }
         match (self.uniform_in_main(), self.one_file) {
             (true, _) => Vec::new(),
             (false, true) => vec![0],
