@@ -293,23 +293,27 @@ impl Metrics {
 
 /// The columns CSV and TSV give the metrics of `m`, after the other totals:
 /// `top1`, `top5`, ... (one per k), `mrr`, `cpc_bound_nats`, `alignment`,
-/// `uniformity` (where `m` has it), each name followed by `_` and `suffix` when there is one (a direction).
+/// and for the totals (no `suffix`) `uniformity`, empty (`None`) where it
+/// was not taken; each name followed by `_` and `suffix` when there is one
+/// (a direction).
 /// (`mean_rank` is a column of the totals already.)
-pub fn metric_columns(m: &Metrics, suffix: Option<&str>) -> Vec<(String, f64)> {
+pub fn metric_columns(m: &Metrics, suffix: Option<&str>) -> Vec<(String, Option<f64>)> {
     let name = |n: String| match suffix {
         Some(s) => format!("{n}_{s}"),
         None => n,
     };
-    let mut cols: Vec<(String, f64)> = m
+    let mut cols: Vec<(String, Option<f64>)> = m
         .top_k
         .iter()
-        .map(|t| (name(format!("top{}", t.k)), t.accuracy))
+        .map(|t| (name(format!("top{}", t.k)), Some(t.accuracy)))
         .collect();
-    cols.push((name("mrr".into()), m.mrr));
-    cols.push((name("cpc_bound_nats".into()), m.cpc_bound_nats));
-    cols.push((name("alignment".into()), m.alignment));
-    if let Some(u) = m.uniformity {
-        cols.push((name("uniformity".into()), u));
+    cols.push((name("mrr".into()), Some(m.mrr)));
+    cols.push((name("cpc_bound_nats".into()), Some(m.cpc_bound_nats)));
+    cols.push((name("alignment".into()), Some(m.alignment)));
+    // The totals' uniformity is a column in every run, empty where it was
+    // not taken, so that the header does not depend on the layout.
+    if suffix.is_none() {
+        cols.push((name("uniformity".into()), m.uniformity));
     }
     cols
 }

@@ -61,7 +61,7 @@ pub fn write(
 
 /// The columns of the totals that are not serde fields: the metrics, the
 /// whole batch's and then each direction's ([`report::metric_columns`]).
-fn summary_columns(s: &report::Summary) -> Vec<(String, f64)> {
+fn summary_columns(s: &report::Summary) -> Vec<(String, Option<f64>)> {
     let mut cols = report::metric_columns(&s.metrics, None);
     for d in s.directions.iter().flatten() {
         let suffix = match d.direction {
@@ -150,7 +150,11 @@ impl<'w> Rows<'w> {
 
     /// Writes `value` as one row, then the named figures `more` as columns
     /// after its own.
-    fn write_with<T: Serialize>(&mut self, value: &T, more: &[(String, f64)]) -> io::Result<()> {
+    fn write_with<T: Serialize>(
+        &mut self,
+        value: &T,
+        more: &[(String, Option<f64>)],
+    ) -> io::Result<()> {
         let row = &mut self.row;
         row.line.clear();
         row.cells = 0;
@@ -158,7 +162,9 @@ impl<'w> Rows<'w> {
         value.serialize(Flat::Row(row)).map_err(io::Error::other)?;
         for (name, x) in more {
             row.scratch.clear();
-            write_float(&mut row.scratch, *x);
+            if let Some(x) = x {
+                write_float(&mut row.scratch, *x);
+            }
             row.push(name, None);
         }
         if let Some(mut names) = row.names.take() {

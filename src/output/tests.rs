@@ -445,6 +445,15 @@ fn csv_totals_are_the_json_totals_with_one_column_per_direction_figure() {
             for field in ["mrr", "cpc_bound_nats", "alignment"] {
                 metrics.push((format!("{field}{suffix}"), m[field].clone()));
             }
+            // The totals' uniformity: a column in every run, empty where
+            // JSON leaves it out.
+            if suffix.is_empty() {
+                let u = match &m["uniformity"] {
+                    Value::Null => Value::String(String::new()),
+                    v => v.clone(),
+                };
+                metrics.push(("uniformity".to_string(), u));
+            }
         };
         flatten(&json["metrics"], "");
         for d in json["directions"].as_array().into_iter().flatten() {
