@@ -16,6 +16,7 @@
 //! /proc) is reported as ignored, with the reason, instead of passing
 //! without checking anything.
 
+#[macro_use]
 mod support;
 
 use std::fs;
@@ -31,28 +32,6 @@ use libtest_mimic::{Arguments, Completion, Trial};
 use support::{f64_npy, four_rows, run};
 
 fn main() {
-    /// A test that runs everywhere.
-    macro_rules! always {
-        ($f:ident) => {
-            Trial::test(stringify!($f), || {
-                $f();
-                Ok(())
-            })
-        };
-    }
-    /// A test that runs only where `$need` finds what it needs, and is
-    /// reported as ignored, with the reason, elsewhere.
-    macro_rules! needs {
-        ($need:ident, $f:ident) => {
-            Trial::ignorable_test(stringify!($f), || match $need() {
-                Err(why) => Ok(Completion::ignored_with(why)),
-                Ok(()) => {
-                    $f();
-                    Ok(Completion::Completed)
-                }
-            })
-        };
-    }
     let tests = vec![
         always!(a_failed_run_leaves_the_old_file_untouched),
         always!(a_folder_is_refused_and_leaves_no_temporary_file),

@@ -7,6 +7,7 @@
 //! Own harness (libtest-mimic), so that the GNU parallel recipe is
 //! reported as ignored where `parallel` is not installed.
 
+#[macro_use]
 mod support;
 
 use std::fs;
@@ -17,26 +18,12 @@ use libtest_mimic::{Arguments, Completion, Trial};
 use support::{f32_npy, npy, pairs_npy, run};
 
 fn main() {
-    macro_rules! always {
-        ($f:ident) => {
-            Trial::test(stringify!($f), || {
-                $f();
-                Ok(())
-            })
-        };
-    }
     let tests = vec![
         always!(parts_merge_into_the_single_runs_bytes_in_every_format_and_layout),
         always!(the_xargs_recipe_gives_the_single_runs_bytes),
-        Trial::ignorable_test(
-            "the_gnu_parallel_recipe_gives_the_single_runs_bytes",
-            || match has_gnu_parallel() {
-                Err(why) => Ok(Completion::ignored_with(why)),
-                Ok(()) => {
-                    the_gnu_parallel_recipe_gives_the_single_runs_bytes();
-                    Ok(Completion::Completed)
-                }
-            },
+        needs!(
+            has_gnu_parallel,
+            the_gnu_parallel_recipe_gives_the_single_runs_bytes
         ),
         always!(a_missing_part_is_named),
         always!(a_part_given_twice_is_named),

@@ -58,6 +58,24 @@ fn embeddings(rows: &Rows, e: Elem) -> Embeddings {
     }
 }
 
+/// Layout `kind` (two-view, pairs symmetric, keys, keys symmetric) over
+/// `n` items of dimension `d` (values exact in float16): the layout, the
+/// rows of its first file and those of its keys.
+fn case(rng: &mut Rng, kind: usize, n: usize, d: usize) -> (Layout, Rows, Option<Rows>) {
+    let rows = exact(rng.two_view(n, d, 0.4));
+    let (q, k) = rows.split_at(n);
+    let (q, k): (Rows, Rows) = (q.to_vec(), k.to_vec());
+    match kind {
+        0 => (Layout::two_view("e", 2 * n).unwrap(), rows, None),
+        1 => {
+            let p = pairs(rng, 2 * n, 15);
+            (Layout::pairs("e", 2 * n, &p, true).unwrap(), rows, None)
+        }
+        2 => (Layout::keys("q", n, "k", n, false).unwrap(), q, Some(k)),
+        _ => (Layout::keys("q", n, "k", n, true).unwrap(), q, Some(k)),
+    }
+}
+
 /// The core with the objective `(in batch, decoupled)`.
 fn with_objective(core: Core<'_>, (in_batch, decoupled): (bool, bool)) -> Core<'_> {
     let core = if in_batch {
@@ -95,22 +113,7 @@ fn a_sweep_gives_each_temperature_the_bits_of_its_own_pass() {
         for negatives in [None, Some(Negatives::Shared), Some(Negatives::PerAnchor(3))] {
             for (block, dot) in [(4, false), (7, true), (256, false), (256, true)] {
                 let (n, d) = (10, 6);
-                let rows = exact(rng.two_view(n, d, 0.4));
-                let (q, k) = rows.split_at(n);
-                let (q, k): (Rows, Rows) = (q.to_vec(), k.to_vec());
-                let (layout, first, second) = match layout_kind {
-                    0 => (Layout::two_view("e", 2 * n).unwrap(), rows.clone(), None),
-                    1 => {
-                        let p = pairs(&mut rng, 2 * n, 15);
-                        (
-                            Layout::pairs("e", 2 * n, &p, true).unwrap(),
-                            rows.clone(),
-                            None,
-                        )
-                    }
-                    2 => (Layout::keys("q", n, "k", n, false).unwrap(), q, Some(k)),
-                    _ => (Layout::keys("q", n, "k", n, true).unwrap(), q, Some(k)),
-                };
+                let (layout, first, second) = case(&mut rng, layout_kind, n, d);
                 let n_neg = match negatives {
                     Some(Negatives::PerAnchor(m)) => first.len() * m,
                     _ => 9,
@@ -284,22 +287,7 @@ fn a_sweep_without_in_batch_candidates_or_decoupled_gives_the_bits_of_its_own_pa
         for negatives in [None, Some(Negatives::Shared), Some(Negatives::PerAnchor(3))] {
             for (block, dot) in [(4, false), (256, true)] {
                 let (n, d) = (10, 6);
-                let rows = exact(rng.two_view(n, d, 0.4));
-                let (q, k) = rows.split_at(n);
-                let (q, k): (Rows, Rows) = (q.to_vec(), k.to_vec());
-                let (layout, first, second) = match layout_kind {
-                    0 => (Layout::two_view("e", 2 * n).unwrap(), rows.clone(), None),
-                    1 => {
-                        let p = pairs(&mut rng, 2 * n, 15);
-                        (
-                            Layout::pairs("e", 2 * n, &p, true).unwrap(),
-                            rows.clone(),
-                            None,
-                        )
-                    }
-                    2 => (Layout::keys("q", n, "k", n, false).unwrap(), q, Some(k)),
-                    _ => (Layout::keys("q", n, "k", n, true).unwrap(), q, Some(k)),
-                };
+                let (layout, first, second) = case(&mut rng, layout_kind, n, d);
                 let n_neg = match negatives {
                     Some(Negatives::PerAnchor(m)) => first.len() * m,
                     _ => 9,

@@ -1,5 +1,5 @@
-//! Shared by `errors.rs`, `edge_values.rs`, `hostile_input.rs` and
-//! `output_safety.rs`: `.npy` files written byte by byte, and the binary run
+//! Shared by `errors.rs`, `edge_values.rs`, `hostile_input.rs`,
+//! `output_safety.rs` and `shard.rs`: `.npy` files written byte by byte, and the binary run
 //! in a folder of its own.
 #![allow(dead_code)]
 
@@ -7,6 +7,33 @@ use std::path::Path;
 use std::process::Output;
 
 use assert_cmd::Command;
+
+/// A libtest-mimic trial of `$f` that runs everywhere (the test files
+/// with their own harness).
+#[allow(unused_macros)]
+macro_rules! always {
+    ($f:ident) => {
+        Trial::test(stringify!($f), || {
+            $f();
+            Ok(())
+        })
+    };
+}
+
+/// A trial that runs only where `$need` finds what it needs, and is
+/// reported as ignored, with the reason, elsewhere.
+#[allow(unused_macros)]
+macro_rules! needs {
+    ($need:ident, $f:ident) => {
+        Trial::ignorable_test(stringify!($f), || match $need() {
+            Err(why) => Ok(Completion::ignored_with(why)),
+            Ok(()) => {
+                $f();
+                Ok(Completion::Completed)
+            }
+        })
+    };
+}
 
 /// A version 1.0 `.npy` file: magic, header dict padded with spaces to a
 /// multiple of 64 bytes and ended by a newline, then `data` as given.

@@ -168,9 +168,10 @@ impl Plan {
 
     /// Tiles of the units `units` (for progress bars).
     pub fn tiles(&self, units: &[Unit]) -> u64 {
+        let wanted: std::collections::HashSet<&Unit> = units.iter().collect();
         self.units
             .iter()
-            .filter(|(u, _)| units.contains(u))
+            .filter(|(u, _)| wanted.contains(u))
             .map(|&(_, w)| w)
             .sum()
     }
