@@ -261,7 +261,7 @@ impl DataJob {
         self.check()?;
         let columns = self.columns.as_ref();
         let (first, mut dropped_columns) = input::load_embeddings_with(&self.input, columns)?;
-        first.check_finite()?;
+        let first = File::checked(first)?;
         let cosine = self.settings.similarity == Similarity::Cosine;
         let warn = |f: &File| {
             if let Some(w) = f.embeddings().transposed_warning_given(f.norms(), cosine) {
@@ -270,9 +270,9 @@ impl DataJob {
         };
         if let Some(v) = &self.second_view {
             let (view2, dropped) = input::load_embeddings_with(v, columns)?;
-            view2.check_finite()?;
+            let view2 = File::checked(view2)?;
             dropped_columns.extend(dropped);
-            let (view1, view2) = (File::new(first), File::new(view2));
+            let view1 = first;
             warn(&view1);
             warn(&view2);
             let negatives = self.load_negatives(view1.embeddings(), 2, &mut dropped_columns)?;
@@ -281,30 +281,28 @@ impl DataJob {
         let second = match &self.keys {
             Some(k) => {
                 let (e, dropped) = input::load_embeddings_with(k, columns)?;
-                e.check_finite()?;
+                let e = File::checked(e)?;
                 dropped_columns.extend(dropped);
                 Some(e)
             }
             None => None,
         };
-        let layout = (|| match (&self.pairs, &second) {
+        let (e, k) = (first.embeddings(), second.as_ref().map(File::embeddings));
+        let layout = (|| match (&self.pairs, k) {
             _ if self.labels.is_some() => {
                 let spec = self.labels.as_deref().unwrap_or_default();
                 let labels = crate::input::labels::load_labels(spec)?;
-                Layout::labels(&first.name, first.rows(), &labels, self.multi_positive)
+                Layout::labels(&e.name, e.rows(), &labels, self.multi_positive)
             }
             (Some(p), _) => {
                 let pairs = index::load_pairs(p)?;
-                Layout::pairs(&first.name, first.rows(), &pairs, self.symmetric)
+                Layout::pairs(&e.name, e.rows(), &pairs, self.symmetric)
             }
-            (None, Some(k)) => {
-                Layout::keys(&first.name, first.rows(), &k.name, k.rows(), self.symmetric)
-            }
-            (None, None) => Layout::two_view(&first.name, first.rows()),
+            (None, Some(k)) => Layout::keys(&e.name, e.rows(), &k.name, k.rows(), self.symmetric),
+            (None, None) => Layout::two_view(&e.name, e.rows()),
         })()
-        .map_err(|e| transposed_hint(e, &first))?;
-        let input_dtype = first.source_dtype.clone();
-        let (first, second) = (File::new(first), second.map(File::new));
+        .map_err(|err| transposed_hint(err, e))?;
+        let input_dtype = e.source_dtype.clone();
         warn(&first);
         second.iter().for_each(warn);
         let negatives = self.load_negatives(first.embeddings(), 1, &mut dropped_columns)?;
@@ -368,8 +366,7 @@ impl DataJob {
             check_finite_blocks(&e, m)?;
             return Ok(Some(File::blocks(e, m)));
         }
-        e.check_finite()?;
-        Ok(Some(File::new(e)))
+        Ok(Some(File::checked(e)?))
     }
 
     /// The two-view layout over two files stacked: row i of `view1` and row

@@ -174,6 +174,18 @@ fn input_sums(job: &DataJob) -> Result<Vec<InputSum>> {
             let name = display_name(&source.path);
             let mut f = File::open(&source.path).map_err(|e| io_err(&name, &e))?;
             let mut h = XxHash3_128::new();
+            // Mapped where it can be: hashed in place, without a copy.
+            // SAFETY: read-only, and the file is assumed not to be cut
+            // while it is read, as every mapped input is.
+            if let Ok(map) = unsafe { memmap2::Mmap::map(&f) } {
+                h.write(&map);
+                return Ok(InputSum {
+                    flag: flag.to_string(),
+                    path: source.path,
+                    bytes: map.len() as u64,
+                    xxh3_128: hex(h.finish_128()),
+                });
+            }
             let mut buf = vec![0u8; 1 << 20];
             let mut bytes = 0u64;
             loop {
@@ -339,13 +351,15 @@ pub fn run_part(args: &ComputeArgs, job: DataJob, shard: Shard, raw: &[OsString]
     let run = run_id(args, &inputs);
     let taus = session.taus();
     let core = session.prepared()?;
-    let plan = core.plan();
-    let units = plan.part(shard.k, shard.n);
     let bar = crate::compute::progress_bar();
-    bar.set_length(plan.tiles(&units));
+    let pick = |plan: &Plan| {
+        let units = plan.part(shard.k, shard.n);
+        bar.set_length(plan.tiles(&units));
+        units
+    };
     let wanted = !args.out.quiet && io::IsTerminal::is_terminal(&io::stderr());
-    let out = crate::compute::with_progress(&bar, wanted, || {
-        session.install(|| core.run_part(&taus, &units, &|n| bar.inc(n)))
+    let (units, out) = crate::compute::with_progress(&bar, wanted, || {
+        session.install(|| core.run_part(&taus, pick, &|n| bar.inc(n)))
     });
     bar.finish_and_clear();
     let header = Header {
@@ -390,23 +404,84 @@ fn read_exact(r: &mut impl Read, buf: &mut [u8], file: &str) -> Result<()> {
     })
 }
 
-fn get_u64(r: &mut impl Read, file: &str) -> Result<u64> {
-    let mut b = [0u8; 8];
-    read_exact(r, &mut b, file)?;
-    Ok(u64::from_le_bytes(b))
+/// A part file read front to back, knowing where it is: moving forward
+/// within the buffer costs nothing (a plain seek would drop the buffer and
+/// read it again).
+struct Reader {
+    r: BufReader<File>,
+    at: u64,
+    file: String,
+}
+
+impl Reader {
+    fn open(path: &Path) -> Result<(Reader, u64)> {
+        let file = name(path);
+        let f = File::open(path).map_err(|e| io_err(&file, &e))?;
+        let len = f.metadata().map_err(|e| io_err(&file, &e))?.len();
+        let r = BufReader::with_capacity(1 << 20, f);
+        Ok((Reader { r, at: 0, file }, len))
+    }
+
+    fn go(&mut self, to: u64) -> Result<()> {
+        if to != self.at {
+            let by = i64::try_from(to as i128 - self.at as i128)
+                .map_err(|_| Error::data(&self.file, "holds an offset out of range"))?;
+            self.r
+                .seek_relative(by)
+                .map_err(|e| io_err(&self.file, &e))?;
+            self.at = to;
+        }
+        Ok(())
+    }
+
+    fn bytes(&mut self, buf: &mut [u8]) -> Result<()> {
+        read_exact(&mut self.r, buf, &self.file)?;
+        self.at += buf.len() as u64;
+        Ok(())
+    }
+
+    fn u64(&mut self) -> Result<u64> {
+        let mut b = [0u8; 8];
+        self.bytes(&mut b)?;
+        Ok(u64::from_le_bytes(b))
+    }
+
+    /// `n` little-endian u64 values read as one block.
+    fn u64s(&mut self, n: u64) -> Result<Vec<u64>> {
+        let len = usize::try_from(n)
+            .ok()
+            .and_then(|n| n.checked_mul(8))
+            .ok_or_else(|| Error::data(&self.file, "holds a length out of range"))?;
+        let mut buf = vec![0u8; len];
+        self.bytes(&mut buf)?;
+        Ok(buf
+            .chunks_exact(8)
+            .map(|b| u64::from_le_bytes(b.try_into().expect("8 bytes")))
+            .collect())
+    }
+
+    /// `n` sums (maximum, scaled sum) read as one block.
+    fn sums(&mut self, n: u64) -> Result<Vec<Lse>> {
+        Ok(self
+            .u64s(n.saturating_mul(2))?
+            .chunks_exact(2)
+            .map(|p| Lse {
+                max: f64::from_bits(p[0]),
+                sum: f64::from_bits(p[1]),
+            })
+            .collect())
+    }
 }
 
 impl Part {
     /// Opens and checks one part file: its first line, its checksum, its
     /// header; indexes its units.
     fn open(path: &Path) -> Result<Part> {
-        let file = name(path);
-        let f = File::open(path).map_err(|e| io_err(&file, &e))?;
-        let len = f.metadata().map_err(|e| io_err(&file, &e))?.len();
-        let mut r = BufReader::with_capacity(1 << 20, f);
+        let (mut r, len) = Reader::open(path)?;
+        let file = r.file.clone();
         let mut magic = vec![0u8; MAGIC.len()];
         let short = (len as usize) < MAGIC.len() + 16;
-        if short || r.read_exact(&mut magic).is_err() || magic != MAGIC {
+        if short || r.bytes(&mut magic).is_err() || magic != MAGIC {
             let shown = String::from_utf8_lossy(&magic[..magic.len().min(len as usize)])
                 .trim_end()
                 .to_string();
@@ -433,11 +508,11 @@ impl Part {
         let mut buf = vec![0u8; 1 << 20];
         while left > 0 {
             let n = left.min(buf.len() as u64) as usize;
-            read_exact(&mut r, &mut buf[..n], &file)?;
+            r.bytes(&mut buf[..n])?;
             h.write(&buf[..n]);
             left -= n as u64;
         }
-        let stored = get_u64(&mut r, &file)?;
+        let stored = r.u64()?;
         if stored != h.finish() {
             return Err(Error::data(
                 &file,
@@ -445,14 +520,16 @@ impl Part {
                  (compute the part again)",
             ));
         }
-        r.seek(SeekFrom::Start(MAGIC.len() as u64))
+        // Back to the header: the one seek that drops the buffer.
+        r.r.seek(SeekFrom::Start(MAGIC.len() as u64))
             .map_err(|e| io_err(&file, &e))?;
-        let hlen = get_u64(&mut r, &file)?;
+        r.at = MAGIC.len() as u64;
+        let hlen = r.u64()?;
         if hlen > len {
             return Err(Error::data(&file, "has a header longer than the file"));
         }
         let mut json = vec![0u8; hlen as usize];
-        read_exact(&mut r, &mut json, &file)?;
+        r.bytes(&mut json)?;
         let header: Header = serde_json::from_slice(&json)
             .map_err(|e| Error::data(&file, format!("has a header that does not parse: {e}")))?;
         let program = format!("infonce {}", env!("CARGO_PKG_VERSION"));
@@ -468,17 +545,25 @@ impl Part {
         }
         // The units' offsets, walking their lengths.
         let n_t = header.taus.len() as u64;
-        let mut at = MAGIC.len() as u64 + 8 + hlen + n_t * header.records as u64 * 8;
+        let mut at = n_t
+            .checked_mul(header.records as u64 * 8)
+            .and_then(|n| n.checked_add(MAGIC.len() as u64 + 8 + hlen))
+            .ok_or_else(|| Error::data(&file, "holds fewer sums than its header lists"))?;
         let mut offsets = Vec::with_capacity(header.units.len());
         for &u in &header.units {
-            r.seek(SeekFrom::Start(at)).map_err(|e| io_err(&file, &e))?;
-            let rows = get_u64(&mut r, &file)?;
-            let cols = get_u64(&mut r, &file)?;
-            offsets.push((u.into(), at));
-            at += 16 + n_t * (rows + cols) * 16 + 8 * GROUPS as u64;
-            if at > len - 8 {
+            if at > len - 8 - 16 {
                 return Err(Error::data(&file, "holds fewer sums than its header lists"));
             }
+            r.go(at)?;
+            let rows = r.u64()?;
+            let cols = r.u64()?;
+            offsets.push((u.into(), at));
+            at = rows
+                .checked_add(cols)
+                .and_then(|n| n.checked_mul(n_t * 16))
+                .and_then(|n| n.checked_add(at + 16 + 8 * GROUPS as u64))
+                .filter(|&end| end <= len - 8)
+                .ok_or_else(|| Error::data(&file, "holds fewer sums than its header lists"))?;
         }
         if at != len - 8 {
             return Err(Error::data(&file, "holds more bytes than its header lists"));
@@ -649,84 +734,66 @@ impl PartSet {
     /// The findings of the core at `taus` from the parts' sums. Checks
     /// that the parts hold the units the core's plan gives them.
     pub fn findings(&self, core: &Core<'_>, taus: &[f64]) -> Result<Findings> {
-        let plan: Plan = core.plan();
         let n = self.parts.len();
-        let mut at: HashMap<Unit, (usize, u64)> = HashMap::new();
-        for (i, p) in self.parts.iter().enumerate() {
-            let want = plan.part(p.header.part, n);
-            let has: Vec<Unit> = p.offsets.iter().map(|&(u, _)| u).collect();
-            let same_taus = p.header.taus.len() == taus.len()
-                && p.header
-                    .taus
-                    .iter()
-                    .zip(taus)
-                    .all(|(a, b)| a.to_bits() == b.to_bits());
-            if want != has || !same_taus {
-                return Err(Error::data(
-                    &name(&p.path),
-                    "does not hold the work its header says it does (written by another \
-                     build of the program?)",
-                ));
-            }
-            at.extend(p.offsets.iter().map(|&(u, o)| (u, (i, o))));
-        }
+        let at: HashMap<Unit, (usize, u64)> = self
+            .parts
+            .iter()
+            .enumerate()
+            .flat_map(|(i, p)| p.offsets.iter().map(move |&(u, o)| (u, (i, o))))
+            .collect();
         let n_t = taus.len();
         let records = self.header().records;
         let mut above = vec![vec![0u64; records]; n_t];
-        let mut files: Vec<BufReader<File>> = Vec::with_capacity(n);
+        let mut files: Vec<Reader> = Vec::with_capacity(n);
         for p in &self.parts {
-            let file = name(&p.path);
-            let f = File::open(&p.path).map_err(|e| io_err(&file, &e))?;
-            let mut r = BufReader::with_capacity(1 << 20, f);
-            let hlen = MAGIC.len() as u64 + 8;
-            r.seek(SeekFrom::Start(MAGIC.len() as u64))
-                .map_err(|e| io_err(&file, &e))?;
-            let json = get_u64(&mut r, &file)?;
-            r.seek(SeekFrom::Start(hlen + json))
-                .map_err(|e| io_err(&file, &e))?;
+            let (mut r, _) = Reader::open(&p.path)?;
+            r.go(MAGIC.len() as u64)?;
+            let json = r.u64()?;
+            r.go(MAGIC.len() as u64 + 8 + json)?;
             for per_temp in &mut above {
-                for c in per_temp.iter_mut() {
-                    *c += get_u64(&mut r, &file)?;
+                for (c, x) in per_temp.iter_mut().zip(r.u64s(records as u64)?) {
+                    *c += x;
                 }
             }
             files.push(r);
         }
-        let read_lse = |r: &mut BufReader<File>, len: u64, file: &str| -> Result<Vec<Lse>> {
-            (0..len)
-                .map(|_| {
-                    let max = f64::from_bits(get_u64(r, file)?);
-                    let sum = f64::from_bits(get_u64(r, file)?);
-                    Ok(Lse { max, sum })
-                })
-                .collect()
-        };
-        core.sweep_from_parts(
-            taus,
-            |u| {
-                let &(i, offset) = at.get(&u).expect("every unit of the plan is in a part");
-                let file = name(&self.parts[i].path);
-                let r = &mut files[i];
-                r.seek(SeekFrom::Start(offset))
-                    .map_err(|e| io_err(&file, &e))?;
-                let rows = get_u64(r, &file)?;
-                let cols = get_u64(r, &file)?;
-                let rows = (0..n_t)
-                    .map(|_| read_lse(r, rows, &file))
-                    .collect::<Result<_>>()?;
-                let cols = (0..n_t)
-                    .map(|_| read_lse(r, cols, &file))
-                    .collect::<Result<_>>()?;
-                let mut uniformity = [0.0; GROUPS];
-                for s in &mut uniformity {
-                    *s = f64::from_bits(get_u64(r, &file)?);
+        let check = |plan: &Plan| {
+            for p in &self.parts {
+                let want = plan.part(p.header.part, n);
+                let has: Vec<Unit> = p.offsets.iter().map(|&(u, _)| u).collect();
+                let same_taus = p.header.taus.len() == taus.len()
+                    && p.header
+                        .taus
+                        .iter()
+                        .zip(taus)
+                        .all(|(a, b)| a.to_bits() == b.to_bits());
+                if want != has || !same_taus {
+                    return Err(Error::data(
+                        &name(&p.path),
+                        "does not hold the work its header says it does (written by another \
+                         build of the program?)",
+                    ));
                 }
-                Ok(UnitOut {
-                    rows,
-                    cols,
-                    uniformity,
-                })
-            },
-            above,
-        )
+            }
+            Ok(above)
+        };
+        core.sweep_from_parts(taus, check, |u| {
+            let &(i, offset) = at.get(&u).expect("every unit of the plan is in a part");
+            let r = &mut files[i];
+            r.go(offset)?;
+            let rows = r.u64()?;
+            let cols = r.u64()?;
+            let rows = (0..n_t).map(|_| r.sums(rows)).collect::<Result<_>>()?;
+            let cols = (0..n_t).map(|_| r.sums(cols)).collect::<Result<_>>()?;
+            let mut uniformity = [0.0; GROUPS];
+            for (s, x) in uniformity.iter_mut().zip(r.u64s(GROUPS as u64)?) {
+                *s = f64::from_bits(x);
+            }
+            Ok(UnitOut {
+                rows,
+                cols,
+                uniformity,
+            })
+        })
     }
 }

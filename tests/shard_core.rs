@@ -37,8 +37,8 @@ fn sharded(core: &Core<'_>, n: usize) -> Findings {
     let mut above: Option<Vec<Vec<u64>>> = None;
     // Parts in reverse order: the order they arrive in does not matter.
     for k in (1..=n).rev() {
-        let units = plan.part(k, n);
-        let out = core.run_part(&TAUS, &units, &|_| {});
+        let (units, out) = core.run_part(&TAUS, |p| p.part(k, n), &|_| {});
+        assert_eq!(units, plan.part(k, n));
         assert_eq!(out.units.len(), units.len());
         for (u, o) in out.units {
             assert!(found.insert(u, o).is_none(), "unit {u:?} in two parts");
@@ -58,8 +58,11 @@ fn sharded(core: &Core<'_>, n: usize) -> Findings {
     assert_eq!(found.len(), plan.units().count(), "every unit in some part");
     core.sweep_from_parts(
         &TAUS,
+        |p| {
+            assert_eq!(p.units().count(), plan.units().count());
+            Ok(above.unwrap())
+        },
         |u| found.remove(&u).ok_or(format!("unit {u:?} missing")),
-        above.unwrap(),
     )
     .unwrap()
 }

@@ -30,9 +30,13 @@ use ndarray::{ArrayView1, ArrayView2, ShapeBuilder};
 use rayon::prelude::*;
 
 use crate::error::{Error, Result};
+use crate::loss::lanes;
 
-/// `.npy` files at least this large are memory-mapped instead of copied,
-/// when their data can be used in place (little-endian floats).
+/// Containers (`.safetensors`) at least this large are memory-mapped
+/// instead of read. `.npy` files are mapped whatever their size when their
+/// data can be used in place (little-endian floats): a map costs neither a
+/// copy nor memory of its own, and a run (or a part of a sharded one)
+/// reads only the pages it needs.
 pub const MMAP_THRESHOLD: u64 = 256 << 20;
 
 /// The bytes behind a matrix: read into memory, or mapped from the file.
@@ -230,60 +234,71 @@ impl Embeddings {
 
     /// Refuses NaN and infinite values, naming the first one found.
     pub fn check_finite(&self) -> Result<()> {
-        match self.first_non_finite() {
-            None => Ok(()),
-            Some((r, c, x)) => Err(Error::data(
-                &self.name,
-                format!("{} at {}", x, self.place(r, c)).replace("NaN at", "NaN (not a number) at"),
-            )),
-        }
+        self.finite_norms().map(drop)
     }
 
     /// The first value that is NaN or infinite, in row-major order: its
     /// row, column and value.
     pub fn first_non_finite(&self) -> Option<(usize, usize, f64)> {
-        fn first_bad<T: Copy + Into<f64> + Sync>(
+        self.norms_or_first_non_finite().err()
+    }
+
+    /// [`Embeddings::row_norms`], or the error of
+    /// [`Embeddings::check_finite`]: both from one pass over the values.
+    pub fn finite_norms(&self) -> Result<Vec<f64>> {
+        self.norms_or_first_non_finite().map_err(|(r, c, x)| {
+            Error::data(
+                &self.name,
+                format!("{} at {}", x, self.place(r, c)).replace("NaN at", "NaN (not a number) at"),
+            )
+        })
+    }
+
+    /// The row norms, or the first value that is NaN or infinite (row,
+    /// column, value). A row's sum of squares is finite when all its values
+    /// are (but for float64 values so large that it overflows): the values
+    /// themselves are looked at only where it is not.
+    pub fn norms_or_first_non_finite(&self) -> std::result::Result<Vec<f64>, (usize, usize, f64)> {
+        fn go<T: Copy + Into<f64> + Sync>(
             v: ArrayView2<'_, T>,
-        ) -> Option<(usize, usize, f64)> {
-            let finite = |x: &T| (*x).into().is_finite();
-            // Rows in parallel; the first bad row, then its first bad column.
-            let r = (0..v.nrows())
+        ) -> std::result::Result<Vec<f64>, (usize, usize, f64)> {
+            // NaN marks a row with a non-finite value: no other norm is NaN.
+            let norms: Vec<f64> = (0..v.nrows())
                 .into_par_iter()
-                .find_first(|&r| !v.row(r).iter().all(finite))?;
-            let (c, &x) = v.row(r).iter().enumerate().find(|(_, x)| !finite(x))?;
-            Some((r, c, x.into()))
+                .map(|r| {
+                    let row = v.row(r);
+                    let ss = lanes::sum_squares(row);
+                    if ss.is_finite() || lanes::all_finite(row) {
+                        norm_given(row, ss)
+                    } else {
+                        f64::NAN
+                    }
+                })
+                .collect();
+            match norms.iter().position(|x| x.is_nan()) {
+                None => Ok(norms),
+                Some(r) => {
+                    let finite = |x: &T| (*x).into().is_finite();
+                    let (c, &x) = v
+                        .row(r)
+                        .iter()
+                        .enumerate()
+                        .find(|(_, x)| !finite(x))
+                        .expect("a row whose norm is NaN holds a non-finite value");
+                    Err((r, c, x.into()))
+                }
+            }
         }
-        with_matrix!(&self.values, m => first_bad(m.view()))
+        with_matrix!(&self.values, m => go(m.view()))
     }
 
     /// The Euclidean norm of every row, computed without overflow or
     /// underflow whatever the magnitude of the values (0 for a zero row).
     pub fn row_norms(&self) -> Vec<f64> {
-        fn norm<T: Copy + Into<f64>>(row: ArrayView1<'_, T>) -> f64 {
-            // The plain sum of squares is exact enough unless it left
-            // float64's normal range (only float64 input can).
-            let ss: f64 = row
-                .iter()
-                .map(|&x| {
-                    let v: f64 = x.into();
-                    v * v
-                })
-                .sum();
-            if (1e-300..=1e300).contains(&ss) {
-                return ss.sqrt();
-            }
-            let m = row.iter().fold(0.0f64, |m, &x| m.max(x.into().abs()));
-            if m == 0.0 || !m.is_finite() {
-                return m;
-            }
-            // Divide (1/m overflows for the smallest m): every x/m is at most 1.
-            let ss: f64 = row.iter().map(|&x| (x.into() / m).powi(2)).sum();
-            m * ss.sqrt()
-        }
         fn norms<T: Copy + Into<f64> + Sync>(v: ArrayView2<'_, T>) -> Vec<f64> {
             (0..v.nrows())
                 .into_par_iter()
-                .map(|r| norm(v.row(r)))
+                .map(|r| norm_given(v.row(r), lanes::sum_squares(v.row(r))))
                 .collect()
         }
         with_matrix!(&self.values, m => norms(m.view()))
@@ -453,7 +468,7 @@ fn load_array(
         let regular = path != "-" && std::fs::metadata(path).is_ok_and(|m| m.is_file());
         if regular {
             drop(reader);
-            return load_npy_blocks(path, MMAP_THRESHOLD, blocks).map(|(e, m)| (e, m, Vec::new()));
+            return load_npy_blocks(path, 0, blocks).map(|(e, m)| (e, m, Vec::new()));
         }
         // Standard input or a pipe: read what the header promises, no more.
         let mut full = std::io::Cursor::new(head).chain(reader);
@@ -599,6 +614,23 @@ fn load_npy_blocks(
         );
     }
     unfold(npy_data(path, &header, &mut r)?, fold)
+}
+
+/// The Euclidean norm of `row`, whose sum of squares is `ss`
+/// ([`lanes::sum_squares`]). The plain sum is exact enough unless it left
+/// float64's normal range (only float64 input can); then the row is scaled
+/// by its largest value first.
+fn norm_given<T: Copy + Into<f64>>(row: ArrayView1<'_, T>, ss: f64) -> f64 {
+    if (1e-300..=1e300).contains(&ss) {
+        return ss.sqrt();
+    }
+    let m = row.iter().fold(0.0f64, |m, &x| m.max(x.into().abs()));
+    if m == 0.0 || !m.is_finite() {
+        return m;
+    }
+    // Divide (1/m overflows for the smallest m): every x/m is at most 1.
+    let ss: f64 = row.iter().map(|&x| (x.into() / m).powi(2)).sum();
+    m * ss.sqrt()
 }
 
 /// How to convert an `.npy` file of integers, for hints.

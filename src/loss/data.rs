@@ -52,6 +52,17 @@ impl File {
         }
     }
 
+    /// [`File::new`], refusing NaN and infinite values
+    /// ([`Embeddings::check_finite`]) in the same pass as the norms.
+    pub fn checked(embeddings: Embeddings) -> Result<File> {
+        let norms = embeddings.finite_norms()?;
+        Ok(File {
+            embeddings,
+            norms,
+            block: None,
+        })
+    }
+
     /// A 3-D file (A, `m`, d) whose rows `a m .. (a + 1) m` are anchor a's
     /// own negatives; messages name its entries `[a, m]`.
     pub fn blocks(embeddings: Embeddings, m: usize) -> File {

@@ -21,6 +21,7 @@ pub mod data;
 pub mod exp;
 pub mod kernel;
 pub mod labels;
+pub mod lanes;
 pub mod precision;
 pub mod product;
 mod rows32;
@@ -270,12 +271,7 @@ fn side<'a, T: Stored>(
             }
         }
     }
-    Ok(Side {
-        m,
-        scale,
-        size,
-        mapped: e.is_mapped(),
-    })
+    Ok(Side { m, scale, size })
 }
 
 /// One file's embeddings and its row norms.
@@ -582,30 +578,40 @@ impl<'a> Core<'a> {
         with_prepared!(&self.inner, p => self.pass(p, &[self.settings.tau], Purpose::Terms).plan())
     }
 
-    /// Runs `units` of the pass at every temperature of `taus` (one part of
-    /// a sharded run); `progress` is called with the number of tiles done.
+    /// Runs the units `pick` chooses from the plan at every temperature of
+    /// `taus` (one part of a sharded run; one pass is built for both);
+    /// `progress` is called with the number of tiles done. Returns the
+    /// units and their sums.
     pub fn run_part(
         &self,
         taus: &[f64],
-        units: &[Unit],
+        pick: impl FnOnce(&Plan) -> Vec<Unit>,
         progress: &(dyn Fn(u64) + Sync),
-    ) -> PartOut {
-        with_prepared!(&self.inner, p => self.pass(p, taus, Purpose::Run).run_part(units, progress))
+    ) -> (Vec<Unit>, PartOut) {
+        with_prepared!(&self.inner, p => {
+            let pass = self.pass(p, taus, Purpose::Run);
+            let units = pick(&pass.plan());
+            let out = pass.run_part(&units, progress);
+            (units, out)
+        })
     }
 
     /// The findings [`Core::findings`] gives, from the parts of a sharded
-    /// run: `next` hands over each unit's findings in the plan's order, and
+    /// run: `check` sees the plan first (and may refuse the parts), then
+    /// `next` hands over each unit's findings in the plan's order, and
     /// `above` is the parts' rank counts summed, per temperature and
     /// record. The same bits as [`Core::findings`], whatever the parts.
     pub fn sweep_from_parts<E>(
         &self,
         taus: &[f64],
+        check: impl FnOnce(&Plan) -> std::result::Result<Vec<Vec<u64>>, E>,
         next: impl FnMut(Unit) -> std::result::Result<UnitOut, E>,
-        above: Vec<Vec<u64>>,
     ) -> std::result::Result<Findings, E> {
         with_prepared!(&self.inner, p => {
             let pass = self.pass(p, taus, Purpose::Run);
-            let (parts, uniformity) = pass.assemble(&pass.plan(), next, above)?;
+            let plan = pass.plan();
+            let above = check(&plan)?;
+            let (parts, uniformity) = pass.assemble(&plan, next, above)?;
             Ok(Findings {
                 stats: pass.stats_of(self.layout, parts),
                 uniformity,

@@ -17,10 +17,13 @@ pub const COLS: usize = 16;
 /// Rows per packed panel of the row side: the kernel's rows.
 pub const ROWS: usize = 6;
 
-/// The largest packed copy a run makes (bytes). A run makes two (the rows
-/// of the tiles by 6, their columns by 16: in one-file layouts both of the
-/// one file), so its copies stay under twice this. Larger inputs, and
-/// memory-mapped ones, are multiplied by `gemm` straight from their rows.
+/// A packed copy is made only under this size (bytes). A run makes two (the
+/// rows of the tiles by 6, their columns by 16: in one-file layouts both of
+/// the one file), so its copies stay under twice this. Larger inputs are
+/// multiplied by `gemm` straight from their rows, memory-mapped where they
+/// are `.npy` files. The choice depends on the sizes alone, never on how
+/// the input was read: a part of a sharded run multiplies its tiles as a
+/// single run does.
 pub const PACK_LIMIT: usize = 256 << 20;
 
 /// One side in panels of `width` rows, block by block: panel p of block b
@@ -54,7 +57,7 @@ impl Packed {
     ) -> Option<Packed> {
         let (n, d) = m.dim();
         let total = Packed::len((n, d), block, width)?;
-        if total.checked_mul(4)? > PACK_LIMIT || total == 0 {
+        if total.checked_mul(4)? >= PACK_LIMIT || total == 0 {
             return None;
         }
         let per_block = total / n.div_ceil(block);

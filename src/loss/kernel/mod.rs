@@ -121,9 +121,6 @@ pub struct Side<'a, T> {
     pub scale: Vec<f64>,
     /// |x| * scale: 1 for cosine, |x| for dot. Bounds the product's rounding.
     pub size: Vec<f64>,
-    /// The rows are read in place from a memory-mapped file: the pass makes
-    /// no packed copy of them.
-    pub mapped: bool,
 }
 
 /// Which rows of a candidate side each anchor sees.
@@ -558,8 +555,8 @@ impl<'p, 'a, S: Stored> Pass<'p, 'a, S> {
     }
 
     /// The similarity of row `i` of `a` and row `j` of `b`, summed in float64
-    /// in index order. Positives and near-ties use it, so that equal rows give
-    /// equal numbers.
+    /// in a fixed order. Positives and near-ties use it, so that equal rows
+    /// give equal numbers.
     pub fn precise_sim(&self, i: usize, j: usize) -> f64 {
         precise_sim(self.a, self.b, i, j)
     }
@@ -585,15 +582,9 @@ impl<'p, 'a, S: Stored> Pass<'p, 'a, S> {
 }
 
 /// The similarity of row `i` of `a` and row `j` of `b`, summed in float64 in
-/// index order.
+/// a fixed order ([`crate::loss::lanes`]).
 fn precise_sim<S: Stored>(a: &Side<'_, S>, b: &Side<'_, S>, i: usize, j: usize) -> f64 {
-    let x = a.m.row(i);
-    let y = b.m.row(j);
-    let dot: f64 = x
-        .iter()
-        .zip(y.iter())
-        .map(|(&p, &q)| Into::<f64>::into(p) * Into::<f64>::into(q))
-        .sum();
+    let dot = crate::loss::lanes::dot(a.m.row(i), b.m.row(j));
     // One product of the two scales, so that s(i, j) == s(j, i) exactly.
     dot * (a.scale[i] * b.scale[j])
 }

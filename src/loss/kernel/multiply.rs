@@ -21,17 +21,13 @@ impl<S: Stored> Pass<'_, '_, S> {
     /// applies (see [`product`]).
     pub(super) fn packed(&self) -> Option<PackedSides> {
         let cpu = self.cpu?;
-        if !<S::Tile>::IS_F32
-            || self.a.mapped
-            || self.b.mapped
-            || !product::packed_kernel_applies(cpu)
-        {
+        if !<S::Tile>::IS_F32 || !product::packed_kernel_applies(cpu) {
             return None;
         }
         // Both sizes are checked before either side is packed.
         let a_len = Packed::len(self.a.m.dim(), self.block, product::ROWS)?;
         let b_len = Packed::len(self.b.m.dim(), self.block, product::COLS)?;
-        if a_len.max(b_len).checked_mul(4)? > product::PACK_LIMIT {
+        if a_len.max(b_len).checked_mul(4)? >= product::PACK_LIMIT {
             return None;
         }
         Some(PackedSides {

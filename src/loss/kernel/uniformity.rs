@@ -395,7 +395,6 @@ mod tests {
                     .iter()
                     .map(|&x| if similarity_dot { x } else { 1.0 })
                     .collect(),
-                mapped: false,
             };
             for split in [None, Some(5)] {
                 let u = Uniform::new(&side, None, split);
@@ -428,7 +427,6 @@ mod tests {
             m: m.view(),
             scale: vec![1.0; 2],
             size: vec![1.0; 2],
-            mapped: false,
         };
         assert_eq!(Uniform::new(&side, None, Some(1)).finish([1.0, 1.0]), None);
         let u = Uniform::new(&side, None, None);
