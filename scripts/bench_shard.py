@@ -71,16 +71,24 @@ def main():
         sw, sc = med(s[0] for s in single), med(s[1] for s in single)
         print(f"single run: wall {sw:.2f} s, cpu {sc:.2f} s, "
               f"peak {med(s[2] for s in single) / 1024:.0f} MiB")
-    print("| N | parts' wall (s) | parts' cpu (s) | merge wall (s) | (parts + merge) / single, wall | "
-          "same, cpu | largest part peak (MiB) | merge peak (MiB) | part files (MiB) |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    # Ratios are taken round by round (each part set against the single run
+    # of its own round), then their median.
+    def ratio(rows, of):
+        if not single:
+            return "-"
+        return f"{med(of(x) / s[1] for x, s in zip(rows, single)):.3f}"
+    print("| N | parts' wall (s) | parts' cpu (s) | merge cpu (s) | parts / single, cpu | "
+          "(parts + merge) / single, cpu | (parts + merge) / single, wall | "
+          "largest part peak (MiB) | merge peak (MiB) | part files (MiB) |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for n in ns:
         rows = parts[n]
         pw, pc = med(x[0] for x in rows), med(x[1] for x in rows)
-        mw, mc = med(x[3] for x in rows), med(x[4] for x in rows)
-        rw = f"{(pw + mw) / sw:.3f}" if single else "-"
-        rc = f"{(pc + mc) / sc:.3f}" if single else "-"
-        print(f"| {n} | {pw:.2f} | {pc:.2f} | {mw:.2f} | {rw} | {rc} | "
+        mc = med(x[4] for x in rows)
+        wall = (f"{med((x[0] + x[3]) / s[0] for x, s in zip(rows, single)):.3f}"
+                if single else "-")
+        print(f"| {n} | {pw:.2f} | {pc:.2f} | {mc:.2f} | {ratio(rows, lambda x: x[1])} | "
+              f"{ratio(rows, lambda x: x[1] + x[4])} | {wall} | "
               f"{max(x[2] for x in rows) / 1024:.0f} | {max(x[5] for x in rows) / 1024:.0f} | "
               f"{rows[0][6] / 2**20:.1f} |")
 

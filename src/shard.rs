@@ -28,9 +28,10 @@ use std::collections::HashMap;
 use std::ffi::OsString;
 use std::fs::File;
 use std::hash::Hasher;
-use std::io::{self, BufReader, BufWriter, Read, Seek, SeekFrom, Write};
+use std::io::{self, BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
+use memmap2::Mmap;
 use serde::{Deserialize, Serialize};
 use twox_hash::{XxHash3_64, XxHash3_128};
 
@@ -174,11 +175,16 @@ fn input_sums(job: &DataJob) -> Result<Vec<InputSum>> {
             let name = display_name(&source.path);
             let mut f = File::open(&source.path).map_err(|e| io_err(&name, &e))?;
             let mut h = XxHash3_128::new();
-            // Mapped where it can be: hashed in place, without a copy.
+            // Mapped where it can be: hashed in place, without a copy, and
+            // its pages let go as it goes (the run maps the file on its own).
             // SAFETY: read-only, and the file is assumed not to be cut
             // while it is read, as every mapped input is.
-            if let Ok(map) = unsafe { memmap2::Mmap::map(&f) } {
-                h.write(&map);
+            if let Ok(map) = unsafe { Mmap::map(&f) } {
+                const CHUNK: usize = 8 << 20;
+                for (k, chunk) in map.chunks(CHUNK).enumerate() {
+                    h.write(chunk);
+                    release(&map, k * CHUNK, chunk.len());
+                }
                 return Ok(InputSum {
                     flag: flag.to_string(),
                     path: source.path,
@@ -380,8 +386,10 @@ pub fn run_part(args: &ComputeArgs, job: DataJob, shard: Shard, raw: &[OsString]
 struct Part {
     path: PathBuf,
     header: Header,
-    /// Where each unit's lengths start.
-    offsets: Vec<(Unit, u64)>,
+    /// Where each unit's bytes start, and how many they are.
+    offsets: Vec<(Unit, (u64, u64))>,
+    /// Where the rank counts start.
+    counts_at: u64,
 }
 
 /// A file that could not be opened or read.
@@ -393,98 +401,111 @@ fn name(p: &Path) -> String {
     display_name(&p.to_string_lossy())
 }
 
-/// Reads exactly `buf.len()` bytes, or says the file ends early.
-fn read_exact(r: &mut impl Read, buf: &mut [u8], file: &str) -> Result<()> {
-    r.read_exact(buf).map_err(|e| {
+/// A part file's bytes read in order from its map, knowing where it is.
+struct Cursor<'m> {
+    b: &'m [u8],
+    at: usize,
+    file: &'m str,
+}
+
+impl<'m> Cursor<'m> {
+    fn new(b: &'m [u8], file: &'m str) -> Cursor<'m> {
+        Cursor { b, at: 0, file }
+    }
+
+    fn go(&mut self, to: u64) -> Result<()> {
+        self.at = usize::try_from(to)
+            .ok()
+            .filter(|&t| t <= self.b.len())
+            .ok_or_else(|| Error::data(self.file, "holds an offset past its end"))?;
+        Ok(())
+    }
+
+    fn bytes(&mut self, n: u64) -> Result<&'m [u8]> {
+        let end = usize::try_from(n)
+            .ok()
+            .and_then(|n| self.at.checked_add(n))
+            .filter(|&e| e <= self.b.len())
+            .ok_or_else(|| {
+                Error::data(
+                    self.file,
+                    "ends early: a part file cut short (copy it again)",
+                )
+            })?;
+        let out = &self.b[self.at..end];
+        self.at = end;
+        Ok(out)
+    }
+
+    fn u64(&mut self) -> Result<u64> {
+        let b = self.bytes(8)?;
+        Ok(u64::from_le_bytes(b.try_into().expect("8 bytes")))
+    }
+
+    /// `n` little-endian u64 values.
+    fn u64s(&mut self, n: u64) -> Result<impl Iterator<Item = u64> + 'm> {
+        let b = self.bytes(n.saturating_mul(8))?;
+        Ok(b.chunks_exact(8)
+            .map(|b| u64::from_le_bytes(b.try_into().expect("8 bytes"))))
+    }
+
+    /// `n` sums (maximum, scaled sum).
+    fn sums(&mut self, n: u64) -> Result<Vec<Lse>> {
+        let b = self.bytes(n.saturating_mul(16))?;
+        Ok(b.chunks_exact(16)
+            .map(|p| Lse {
+                max: f64::from_le_bytes(p[..8].try_into().expect("8 bytes")),
+                sum: f64::from_le_bytes(p[8..].try_into().expect("8 bytes")),
+            })
+            .collect())
+    }
+}
+
+/// Lets the kernel take back the pages of `map` over `len` bytes from
+/// `at` (read again from the page cache if touched once more): merge's
+/// memory stays that of the parts' units in hand, not of the files. A hint,
+/// so a failure changes nothing.
+fn release(map: &Mmap, at: usize, len: usize) {
+    // SAFETY: the map is read-only and backed by its file: dropped pages
+    // read back the same bytes.
+    let _ = unsafe { map.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, at, len) };
+}
+
+/// `len` bytes of `f` from `at`.
+fn read_at(f: &mut File, at: u64, len: u64, file: &str) -> Result<Vec<u8>> {
+    let len = usize::try_from(len).map_err(|_| Error::data(file, "holds a length out of range"))?;
+    let mut buf = vec![0u8; len];
+    f.seek(SeekFrom::Start(at)).map_err(|e| io_err(file, &e))?;
+    f.read_exact(&mut buf).map_err(|e| {
         if e.kind() == io::ErrorKind::UnexpectedEof {
             Error::data(file, "ends early: a part file cut short (copy it again)")
         } else {
             io_err(file, &e)
         }
-    })
+    })?;
+    Ok(buf)
 }
 
-/// A part file read front to back, knowing where it is: moving forward
-/// within the buffer costs nothing (a plain seek would drop the buffer and
-/// read it again).
-struct Reader {
-    r: BufReader<File>,
-    at: u64,
-    file: String,
-}
-
-impl Reader {
-    fn open(path: &Path) -> Result<(Reader, u64)> {
-        let file = name(path);
-        let f = File::open(path).map_err(|e| io_err(&file, &e))?;
-        let len = f.metadata().map_err(|e| io_err(&file, &e))?.len();
-        let r = BufReader::with_capacity(1 << 20, f);
-        Ok((Reader { r, at: 0, file }, len))
-    }
-
-    fn go(&mut self, to: u64) -> Result<()> {
-        if to != self.at {
-            let by = i64::try_from(to as i128 - self.at as i128)
-                .map_err(|_| Error::data(&self.file, "holds an offset out of range"))?;
-            self.r
-                .seek_relative(by)
-                .map_err(|e| io_err(&self.file, &e))?;
-            self.at = to;
-        }
-        Ok(())
-    }
-
-    fn bytes(&mut self, buf: &mut [u8]) -> Result<()> {
-        read_exact(&mut self.r, buf, &self.file)?;
-        self.at += buf.len() as u64;
-        Ok(())
-    }
-
-    fn u64(&mut self) -> Result<u64> {
-        let mut b = [0u8; 8];
-        self.bytes(&mut b)?;
-        Ok(u64::from_le_bytes(b))
-    }
-
-    /// `n` little-endian u64 values read as one block.
-    fn u64s(&mut self, n: u64) -> Result<Vec<u64>> {
-        let len = usize::try_from(n)
-            .ok()
-            .and_then(|n| n.checked_mul(8))
-            .ok_or_else(|| Error::data(&self.file, "holds a length out of range"))?;
-        let mut buf = vec![0u8; len];
-        self.bytes(&mut buf)?;
-        Ok(buf
-            .chunks_exact(8)
-            .map(|b| u64::from_le_bytes(b.try_into().expect("8 bytes")))
-            .collect())
-    }
-
-    /// `n` sums (maximum, scaled sum) read as one block.
-    fn sums(&mut self, n: u64) -> Result<Vec<Lse>> {
-        Ok(self
-            .u64s(n.saturating_mul(2))?
-            .chunks_exact(2)
-            .map(|p| Lse {
-                max: f64::from_bits(p[0]),
-                sum: f64::from_bits(p[1]),
-            })
-            .collect())
-    }
+/// Maps a part file (read-only).
+fn map_part(path: &Path, file: &str) -> Result<Mmap> {
+    let f = File::open(path).map_err(|e| io_err(file, &e))?;
+    // SAFETY: read-only; a part is assumed not to be rewritten while merge
+    // reads it, as every mapped input is.
+    unsafe { Mmap::map(&f) }.map_err(|e| io_err(file, &e))
 }
 
 impl Part {
     /// Opens and checks one part file: its first line, its checksum, its
     /// header; indexes its units.
     fn open(path: &Path) -> Result<Part> {
-        let (mut r, len) = Reader::open(path)?;
-        let file = r.file.clone();
-        let mut magic = vec![0u8; MAGIC.len()];
+        let file = name(path);
+        let map = map_part(path, &file)?;
+        let len = map.len() as u64;
+        let mut r = Cursor::new(&map, &file);
         let short = (len as usize) < MAGIC.len() + 16;
-        if short || r.bytes(&mut magic).is_err() || magic != MAGIC {
-            let shown = String::from_utf8_lossy(&magic[..magic.len().min(len as usize)])
-                .trim_end()
-                .to_string();
+        let magic = &map[..MAGIC.len().min(map.len())];
+        if short || magic != MAGIC {
+            let shown = String::from_utf8_lossy(magic).trim_end().to_string();
             if magic.starts_with(b"infonce part ") {
                 return Err(Error::data(
                     &file,
@@ -502,35 +523,26 @@ impl Part {
             ));
         }
         // The checksum first: a damaged file says so before anything else.
-        let mut h = XxHash3_64::with_seed(0);
-        h.write(&magic);
-        let mut left = len - MAGIC.len() as u64 - 8;
-        let mut buf = vec![0u8; 1 << 20];
-        while left > 0 {
-            let n = left.min(buf.len() as u64) as usize;
-            r.bytes(&mut buf[..n])?;
-            h.write(&buf[..n]);
-            left -= n as u64;
-        }
-        let stored = r.u64()?;
-        if stored != h.finish() {
+        let (body, sum) = map.split_at(map.len() - 8);
+        if u64::from_le_bytes(sum.try_into().expect("8 bytes"))
+            != twox_hash::XxHash3_64::oneshot(body)
+        {
             return Err(Error::data(
                 &file,
                 "is damaged or cut short: its checksum does not match its contents \
                  (compute the part again)",
             ));
         }
-        // Back to the header: the one seek that drops the buffer.
-        r.r.seek(SeekFrom::Start(MAGIC.len() as u64))
-            .map_err(|e| io_err(&file, &e))?;
-        r.at = MAGIC.len() as u64;
+        // Read again unit by unit when the parts are put together: its
+        // pages need not stay in this process's memory.
+        release(&map, 0, map.len());
+        r.go(MAGIC.len() as u64)?;
         let hlen = r.u64()?;
         if hlen > len {
             return Err(Error::data(&file, "has a header longer than the file"));
         }
-        let mut json = vec![0u8; hlen as usize];
-        r.bytes(&mut json)?;
-        let header: Header = serde_json::from_slice(&json)
+        let json = r.bytes(hlen)?;
+        let header: Header = serde_json::from_slice(json)
             .map_err(|e| Error::data(&file, format!("has a header that does not parse: {e}")))?;
         let program = format!("infonce {}", env!("CARGO_PKG_VERSION"));
         if header.program != program {
@@ -545,9 +557,10 @@ impl Part {
         }
         // The units' offsets, walking their lengths.
         let n_t = header.taus.len() as u64;
+        let counts_at = MAGIC.len() as u64 + 8 + hlen;
         let mut at = n_t
             .checked_mul(header.records as u64 * 8)
-            .and_then(|n| n.checked_add(MAGIC.len() as u64 + 8 + hlen))
+            .and_then(|n| n.checked_add(counts_at))
             .ok_or_else(|| Error::data(&file, "holds fewer sums than its header lists"))?;
         let mut offsets = Vec::with_capacity(header.units.len());
         for &u in &header.units {
@@ -557,13 +570,14 @@ impl Part {
             r.go(at)?;
             let rows = r.u64()?;
             let cols = r.u64()?;
-            offsets.push((u.into(), at));
-            at = rows
+            let end = rows
                 .checked_add(cols)
                 .and_then(|n| n.checked_mul(n_t * 16))
                 .and_then(|n| n.checked_add(at + 16 + 8 * GROUPS as u64))
                 .filter(|&end| end <= len - 8)
                 .ok_or_else(|| Error::data(&file, "holds fewer sums than its header lists"))?;
+            offsets.push((u.into(), (at, end - at)));
+            at = end;
         }
         if at != len - 8 {
             return Err(Error::data(&file, "holds more bytes than its header lists"));
@@ -572,6 +586,7 @@ impl Part {
             path: path.to_path_buf(),
             header,
             offsets,
+            counts_at,
         })
     }
 }
@@ -735,7 +750,7 @@ impl PartSet {
     /// that the parts hold the units the core's plan gives them.
     pub fn findings(&self, core: &Core<'_>, taus: &[f64]) -> Result<Findings> {
         let n = self.parts.len();
-        let at: HashMap<Unit, (usize, u64)> = self
+        let at: HashMap<Unit, (usize, (u64, u64))> = self
             .parts
             .iter()
             .enumerate()
@@ -744,18 +759,19 @@ impl PartSet {
         let n_t = taus.len();
         let records = self.header().records;
         let mut above = vec![vec![0u64; records]; n_t];
-        let mut files: Vec<Reader> = Vec::with_capacity(n);
-        for p in &self.parts {
-            let (mut r, _) = Reader::open(&p.path)?;
-            r.go(MAGIC.len() as u64)?;
-            let json = r.u64()?;
-            r.go(MAGIC.len() as u64 + 8 + json)?;
+        let files: Vec<String> = self.parts.iter().map(|p| name(&p.path)).collect();
+        let mut readers: Vec<File> = Vec::with_capacity(n);
+        for (p, file) in self.parts.iter().zip(&files) {
+            let mut f = File::open(&p.path).map_err(|e| io_err(file, &e))?;
+            let counts = n_t as u64 * records as u64 * 8;
+            let buf = read_at(&mut f, p.counts_at, counts, file)?;
+            let mut r = Cursor::new(&buf, file);
             for per_temp in &mut above {
                 for (c, x) in per_temp.iter_mut().zip(r.u64s(records as u64)?) {
                     *c += x;
                 }
             }
-            files.push(r);
+            readers.push(f);
         }
         let check = |plan: &Plan| {
             for p in &self.parts {
@@ -779,8 +795,10 @@ impl PartSet {
         };
         core.sweep_from_parts(taus, check, |u| {
             let &(i, offset) = at.get(&u).expect("every unit of the plan is in a part");
-            let r = &mut files[i];
-            r.go(offset)?;
+            let file = &files[i];
+            let (offset, len) = offset;
+            let buf = read_at(&mut readers[i], offset, len, file)?;
+            let mut r = Cursor::new(&buf, file);
             let rows = r.u64()?;
             let cols = r.u64()?;
             let rows = (0..n_t).map(|_| r.sums(rows)).collect::<Result<_>>()?;

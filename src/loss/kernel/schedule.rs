@@ -635,15 +635,24 @@ impl<S: Stored> Pass<'_, '_, S> {
         (lo, hi)
     }
 
-    /// Runs the units `units` of the pass (a part of a sharded run).
+    /// Runs the units `units` of the pass (a part of a sharded run). The
+    /// units run side by side, as the row blocks of a single run do: a
+    /// unit's findings depend on its own tiles alone, and the rank counts
+    /// are sums of whole numbers, so the order they finish in changes no
+    /// bit.
     pub fn run_part(&self, units: &[Unit], progress: &(dyn Fn(u64) + Sync)) -> PartOut {
         let above = self.counters();
         let packed = self.packed();
         let packed = packed.as_ref();
+        // Tile buffers outlive the units (each row block of a unit would
+        // otherwise map and zero fresh pages for its own).
+        let pool = Mutex::new(Vec::new());
         let outs: Vec<UnitOut> = units
-            .iter()
+            .par_iter()
             .map(|&u| match u {
-                Unit::Main { rows, cols } => self.main_unit(rows, cols, packed, &above, progress),
+                Unit::Main { rows, cols } => {
+                    self.main_unit(rows, cols, packed, &pool, &above, progress)
+                }
                 Unit::Extra { rows } => self.extra_unit(rows, &above, progress),
                 Unit::Uniformity { .. } => UnitOut {
                     rows: vec![Vec::new(); self.temps.len()],
@@ -670,6 +679,7 @@ impl<S: Stored> Pass<'_, '_, S> {
         band_i: usize,
         band_j: usize,
         packed: Option<&PackedSides>,
+        pool: &Mutex<Vec<Scratch<S::Tile>>>,
         above: &[Vec<AtomicU64>],
         progress: &(dyn Fn(u64) + Sync),
     ) -> UnitOut {
@@ -694,7 +704,8 @@ impl<S: Stored> Pass<'_, '_, S> {
             .map(|bi| {
                 let (i0, i1) = self.span(bi, n_a);
                 let mut seg = vec![vec![Lse::EMPTY; i1 - i0]; n_t];
-                let mut work = Scratch::new(self.block);
+                let taken = pool.lock().expect("no worker panics").pop();
+                let mut work = taken.unwrap_or_else(|| Scratch::new(self.block));
                 let first = if self.one_file { bj0.max(bi) } else { bj0 };
                 let mut usum = [0.0; uniformity::GROUPS];
                 let cols = (first..bj1)
@@ -705,6 +716,7 @@ impl<S: Stored> Pass<'_, '_, S> {
                         (bj, parts)
                     })
                     .collect::<Vec<_>>();
+                pool.lock().expect("no worker panics").push(work);
                 // By column block of the band, None where this row block
                 // hands it nothing.
                 let mut by_col = vec![vec![None; n_t]; bj1 - bj0];
