@@ -286,10 +286,14 @@ fn put_lse(w: &mut impl Write, v: &[Lse]) -> io::Result<()> {
 
 /// Writes a part file.
 fn write_part(w: &mut dyn Write, header: &Header, out: &PartOut) -> io::Result<()> {
-    let mut w = Summed {
-        inner: BufWriter::new(w),
-        h: XxHash3_64::with_seed(0),
-    };
+    // Buffered before the checksum, which then takes large pieces at once.
+    let mut w = BufWriter::with_capacity(
+        1 << 20,
+        Summed {
+            inner: BufWriter::new(w),
+            h: XxHash3_64::with_seed(0),
+        },
+    );
     w.write_all(MAGIC)?;
     let json = serde_json::to_vec(header).map_err(io::Error::other)?;
     put_u64(&mut w, json.len() as u64)?;
@@ -314,8 +318,9 @@ fn write_part(w: &mut dyn Write, header: &Header, out: &PartOut) -> io::Result<(
             w.write_all(&s.to_le_bytes())?;
         }
     }
-    let sum = w.h.finish();
-    let mut inner = w.inner;
+    let summed = w.into_inner().map_err(io::IntoInnerError::into_error)?;
+    let sum = summed.h.finish();
+    let mut inner = summed.inner;
     put_u64(&mut inner, sum)?;
     inner.flush()
 }
