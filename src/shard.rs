@@ -358,6 +358,7 @@ pub fn run_part(args: &ComputeArgs, job: DataJob, shard: Shard, raw: &[OsString]
     // Loaded first: a missing or bad input gets the error a single run
     // gives.
     let session = crate::run::Session::open(job)?;
+    session.loaded().data.release_pages();
     let inputs = input_sums(session.job())?;
     let run = run_id(args, &inputs);
     let taus = session.taus();

@@ -112,6 +112,35 @@ impl<T: bytemuck::Pod> Matrix<T> {
         matches!(self.storage, Storage::Mapped { .. })
     }
 
+    /// Lets the kernel take back the pages of a mapped matrix that this
+    /// process has read so far (they are read again from the file, or the
+    /// page cache, when touched once more); nothing for one in memory.
+    pub fn release_pages(&self) {
+        self.release_rows(0, self.rows);
+    }
+
+    /// [`Matrix::release_pages`] for rows `r0..r1`. A column-major matrix
+    /// spreads each row over the whole file: it is let go only when
+    /// `r0..r1` is all of it.
+    pub fn release_rows(&self, r0: usize, r1: usize) {
+        if let Storage::Mapped { map, offset, .. } = &self.storage {
+            let size = std::mem::size_of::<T>();
+            let (at, len) = if self.fortran {
+                if (r0, r1) != (0, self.rows) {
+                    return;
+                }
+                (*offset, self.rows * self.cols * size)
+            } else {
+                (offset + r0 * self.cols * size, (r1 - r0) * self.cols * size)
+            };
+            // SAFETY: the map is read-only and backed by its file: dropped
+            // pages read back the same bytes. A hint: a failure changes
+            // nothing.
+            let _ =
+                unsafe { map.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, at, len) };
+        }
+    }
+
     /// The matrix as an ndarray view (strides follow the storage order).
     pub fn view(&self) -> ArrayView2<'_, T> {
         let s = self.storage.as_slice();
@@ -160,6 +189,11 @@ impl Embeddings {
     /// True when the values are read in place from a memory-mapped file.
     pub fn is_mapped(&self) -> bool {
         with_matrix!(&self.values, m => m.is_mapped())
+    }
+
+    /// [`Matrix::release_pages`].
+    pub fn release_pages(&self) {
+        with_matrix!(&self.values, m => m.release_pages())
     }
 
     pub fn rows(&self) -> usize {
@@ -259,13 +293,19 @@ impl Embeddings {
     /// are (but for float64 values so large that it overflows): the values
     /// themselves are looked at only where it is not.
     pub fn norms_or_first_non_finite(&self) -> std::result::Result<Vec<f64>, (usize, usize, f64)> {
-        fn go<T: Copy + Into<f64> + Sync>(
-            v: ArrayView2<'_, T>,
+        fn go<T: bytemuck::Pod + Into<f64> + Sync>(
+            m: &Matrix<T>,
         ) -> std::result::Result<Vec<f64>, (usize, usize, f64)> {
-            // NaN marks a row with a non-finite value: no other norm is NaN.
-            let norms: Vec<f64> = (0..v.nrows())
-                .into_par_iter()
-                .map(|r| {
+            let v = m.view();
+            // Rows of about 8 MiB at a time, whose pages a mapped file then
+            // lets go: reading every row costs no memory of its own.
+            let step = ((8usize << 20) / (v.ncols() * std::mem::size_of::<T>()).max(1)).max(1);
+            let mut norms: Vec<f64> = Vec::with_capacity(v.nrows());
+            for r0 in (0..v.nrows()).step_by(step) {
+                let r1 = (r0 + step).min(v.nrows());
+                // NaN marks a row with a non-finite value: no other norm
+                // is NaN.
+                norms.par_extend((r0..r1).into_par_iter().map(|r| {
                     let row = v.row(r);
                     let ss = lanes::sum_squares(row);
                     if ss.is_finite() || lanes::all_finite(row) {
@@ -273,8 +313,9 @@ impl Embeddings {
                     } else {
                         f64::NAN
                     }
-                })
-                .collect();
+                }));
+                m.release_rows(r0, r1);
+            }
             match norms.iter().position(|x| x.is_nan()) {
                 None => Ok(norms),
                 Some(r) => {
@@ -289,7 +330,7 @@ impl Embeddings {
                 }
             }
         }
-        with_matrix!(&self.values, m => go(m.view()))
+        with_matrix!(&self.values, m => go(m))
     }
 
     /// The Euclidean norm of every row, computed without overflow or

@@ -289,6 +289,16 @@ impl Data {
         self.precision_note.as_deref()
     }
 
+    /// Releases the pages of every mapped file read so far
+    /// ([`Embeddings::release_pages`]): after the checks that read every
+    /// row, a part of a sharded run keeps in memory only the rows its
+    /// tiles read.
+    pub fn release_pages(&self) {
+        self.first.release_pages();
+        self.second.iter().for_each(Embeddings::release_pages);
+        self.negatives.iter().for_each(|(e, _)| e.release_pages());
+    }
+
     /// The extra negatives (`--negatives`) in the precision of the others,
     /// with their rows per anchor when each anchor has its own block.
     pub fn negatives(&self) -> Option<(&Embeddings, Option<usize>)> {

@@ -589,8 +589,9 @@ impl<'a> Core<'a> {
         progress: &(dyn Fn(u64) + Sync),
     ) -> (Vec<Unit>, PartOut) {
         with_prepared!(&self.inner, p => {
-            let pass = self.pass(p, taus, Purpose::Run);
+            let mut pass = self.pass(p, taus, Purpose::Part);
             let units = pick(&pass.plan());
+            pass.positives_for(&units);
             let out = pass.run_part(&units, progress);
             (units, out)
         })

@@ -398,11 +398,14 @@ impl Scaling {
 }
 
 /// What a pass is built for: the fused pass needs every record's positive
-/// similarity, a listing of terms does not.
+/// similarity, a listing of terms does not, and a part of a sharded run
+/// needs those of the records its units rank only
+/// ([`Pass::positives_for`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Purpose {
     Run,
     Terms,
+    Part,
 }
 
 impl<'p, 'a, S: Stored> Pass<'p, 'a, S> {
@@ -437,8 +440,11 @@ impl<'p, 'a, S: Stored> Pass<'p, 'a, S> {
             .collect();
         let n_a = a.m.nrows();
         let n_b = b.map_or(n_a, |b| b.m.nrows());
+        // The labels layout picks each anchor's best positive by their
+        // similarities: a part needs them all there.
+        let all = purpose == Purpose::Run || (purpose == Purpose::Part && layout.labels.is_some());
         let positive_sim: Vec<f64> = match purpose {
-            Purpose::Run => records
+            _ if all => records
                 .par_iter()
                 .map(|r| {
                     let b = b.unwrap_or(a);
@@ -449,27 +455,27 @@ impl<'p, 'a, S: Stored> Pass<'p, 'a, S> {
                     }
                 })
                 .collect(),
-            Purpose::Terms => Vec::new(),
+            Purpose::Part => vec![f64::NAN; records.len()],
+            _ => Vec::new(),
         };
         // In the labels layout only the best positive of each anchor is
         // ranked (its rank is the anchor's): ranking every positive would
         // cost a pass over the candidates per positive pair. The best is
         // the one of highest similarity, so that it is the same at every
         // temperature of a sweep.
-        let ranked: Vec<(usize, usize, usize)> =
-            if layout.labels.is_some() && purpose == Purpose::Run {
-                fwd.chunk_by(|x, y| x.0 == y.0)
-                    .map(|run| {
-                        let ks: Vec<usize> = run.iter().map(|&(_, _, k)| k).collect();
-                        let best = crate::loss::labels::best_record(&ks, &positive_sim);
-                        *run.iter()
-                            .find(|&&(_, _, k)| k == best)
-                            .expect("one of the run")
-                    })
-                    .collect()
-            } else {
-                fwd.clone()
-            };
+        let ranked: Vec<(usize, usize, usize)> = if layout.labels.is_some() && all {
+            fwd.chunk_by(|x, y| x.0 == y.0)
+                .map(|run| {
+                    let ks: Vec<usize> = run.iter().map(|&(_, _, k)| k).collect();
+                    let best = crate::loss::labels::best_record(&ks, &positive_sim);
+                    *run.iter()
+                        .find(|&&(_, _, k)| k == best)
+                        .expect("one of the run")
+                })
+                .collect()
+        } else {
+            fwd.clone()
+        };
         let anchors = |rows: usize,
                        other: usize,
                        ranked: &[(usize, usize, usize)],

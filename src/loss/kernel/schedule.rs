@@ -145,25 +145,33 @@ impl Plan {
         self.units.iter().map(|&(u, _)| u)
     }
 
-    /// The units of part `k` of `n` (1-based): the plan cut into `n` runs
-    /// of about equal numbers of tiles. A unit belongs to the part in which
-    /// its first tile falls. Parts past the work are empty.
+    /// The units of part `k` of `n` (1-based), in plan order. The units
+    /// are laid along a Z-order curve over (row band, column band) and the
+    /// curve is cut into `n` runs of about equal numbers of tiles (a unit
+    /// belongs to the run in which its first tile falls): a part holds a
+    /// compact patch of the grid, so it reads few bands of rows, where a
+    /// run of the plan's own order would span every column band. Parts
+    /// past the work are empty.
     pub fn part(&self, k: usize, n: usize) -> Vec<Unit> {
+        let mut order: Vec<usize> = (0..self.units.len()).collect();
+        order.sort_by_key(|&i| locality(self.units[i].0));
         let total: u64 = self.units.iter().map(|&(_, w)| w).sum();
         let mut before = 0u64;
-        let mut out = Vec::new();
-        for &(u, w) in &self.units {
+        let mut mine = Vec::new();
+        for i in order {
+            let w = self.units[i].1;
             let at = if total == 0 {
                 0
             } else {
                 (u128::from(before) * n as u128 / u128::from(total)) as usize
             };
             if at + 1 == k {
-                out.push(u);
+                mine.push(i);
             }
             before += w;
         }
-        out
+        mine.sort_unstable();
+        mine.into_iter().map(|i| self.units[i].0).collect()
     }
 
     /// Tiles of the units `units` (for progress bars).
@@ -175,6 +183,29 @@ impl Plan {
             .map(|&(_, w)| w)
             .sum()
     }
+}
+
+/// Where a unit lies on the Z-order curve that cuts a plan into parts
+/// ([`Plan::part`]): its group (the loss's units, then each side's
+/// uniformity units), then its (row band, column band) with their bits
+/// interleaved. An extra unit reads its row band alone of the main side,
+/// and lies on the diagonal.
+fn locality(u: Unit) -> (usize, u64) {
+    fn spread(x: usize) -> u64 {
+        // The 32 low bits of x at the even bit positions.
+        let mut x = x as u64 & 0xFFFF_FFFF;
+        x = (x | (x << 16)) & 0x0000_FFFF_0000_FFFF;
+        x = (x | (x << 8)) & 0x00FF_00FF_00FF_00FF;
+        x = (x | (x << 4)) & 0x0F0F_0F0F_0F0F_0F0F;
+        x = (x | (x << 2)) & 0x3333_3333_3333_3333;
+        (x | (x << 1)) & 0x5555_5555_5555_5555
+    }
+    let (group, rows, cols) = match u {
+        Unit::Main { rows, cols } => (0, rows, cols),
+        Unit::Extra { rows } => (0, rows, rows),
+        Unit::Uniformity { side, rows, cols } => (1 + side, rows, cols),
+    };
+    (group, spread(rows) << 1 | spread(cols))
 }
 
 /// Number of tiles [`Pass::run`] computes over `n_a` x `n_b` rows (for
@@ -633,6 +664,65 @@ impl<S: Stored> Pass<'_, '_, S> {
         let lo = (band * g * self.block).min(n);
         let hi = ((band + 1) * g * self.block).min(n);
         (lo, hi)
+    }
+
+    /// Takes the positive similarities of the records that `units` rank
+    /// (built with [`Purpose::Part`], the pass has none yet, but in the
+    /// labels layout): the records whose anchors lie in the units' bands of
+    /// rows, and in their bands of columns where the pass folds columns. A
+    /// part reads the rows of its own bands and those records' positives,
+    /// not every row of the inputs.
+    pub fn positives_for(&mut self, units: &[Unit]) {
+        if !self.positive_sim.iter().any(|x| x.is_nan()) {
+            return;
+        }
+        let n_a = self.a.m.nrows();
+        let n_b = self.b.m.nrows();
+        let mut rows_a = vec![false; n_a];
+        let mut rows_b = vec![false; if self.one_file { 0 } else { n_b }];
+        fn mark(rows: &mut [bool], (lo, hi): (usize, usize)) {
+            rows[lo..hi].iter_mut().for_each(|x| *x = true);
+        }
+        for &u in units {
+            match u {
+                Unit::Main { rows, cols } => {
+                    mark(&mut rows_a, self.band_rows(rows, n_a));
+                    if self.one_file {
+                        mark(&mut rows_a, self.band_rows(cols, n_a));
+                    } else {
+                        mark(&mut rows_b, self.band_rows(cols, n_b));
+                    }
+                }
+                Unit::Extra { rows } => mark(&mut rows_a, self.band_rows(rows, n_a)),
+                Unit::Uniformity { .. } => {}
+            }
+        }
+        // (record, row of a, row of b) of each record to take.
+        let mut wanted: Vec<(usize, usize, usize)> = Vec::new();
+        for (r, _) in rows_a.iter().enumerate().filter(|(_, x)| **x) {
+            wanted.extend(
+                self.fwd
+                    .records
+                    .get(r)
+                    .iter()
+                    .map(|&k| (k, r, self.positive[k])),
+            );
+        }
+        if let Some(col) = self.col.as_ref().filter(|_| !self.one_file) {
+            for (r, _) in rows_b.iter().enumerate().filter(|(_, x)| **x) {
+                wanted.extend(col.records.get(r).iter().map(|&k| (k, self.positive[k], r)));
+            }
+        }
+        let sims: Vec<f64> = wanted
+            .par_iter()
+            .map(|&(_, i, j)| self.precise_sim(i, j))
+            .collect();
+        for (&(k, _, _), &s) in wanted.iter().zip(&sims) {
+            self.positive_sim[k] = s;
+            for t in &mut self.temps {
+                t.positive_logit[k] = s / t.tau;
+            }
+        }
     }
 
     /// Runs the units `units` of the pass (a part of a sharded run). The
