@@ -407,7 +407,8 @@ fn name(p: &Path) -> String {
     display_name(&p.to_string_lossy())
 }
 
-/// A part file's bytes read in order from its map, knowing where it is.
+/// Bytes of a part file (all of it, mapped, or one unit's, read) taken in
+/// order, knowing where it is.
 struct Cursor<'m> {
     b: &'m [u8],
     at: usize,
@@ -468,9 +469,9 @@ impl<'m> Cursor<'m> {
 }
 
 /// Lets the kernel take back the pages of `map` over `len` bytes from
-/// `at` (read again from the page cache if touched once more): merge's
-/// memory stays that of the parts' units in hand, not of the files. A hint,
-/// so a failure changes nothing.
+/// `at` (read again from the page cache if touched once more): a file read
+/// through once, to check or hash it, leaves nothing in memory. A hint, so a
+/// failure changes nothing.
 fn release(map: &Mmap, at: usize, len: usize) {
     // SAFETY: the map is read-only and backed by its file: dropped pages
     // read back the same bytes.
@@ -780,8 +781,9 @@ impl PartSet {
             readers.push(f);
         }
         let check = |plan: &Plan| {
+            let wanted = plan.parts(n);
             for p in &self.parts {
-                let want = plan.part(p.header.part, n);
+                let want = &wanted[p.header.part - 1];
                 let has: Vec<Unit> = p.offsets.iter().map(|&(u, _)| u).collect();
                 let same_taus = p.header.taus.len() == taus.len()
                     && p.header
@@ -789,7 +791,7 @@ impl PartSet {
                         .iter()
                         .zip(taus)
                         .all(|(a, b)| a.to_bits() == b.to_bits());
-                if want != has || !same_taus {
+                if *want != has || !same_taus {
                     return Err(Error::data(
                         &name(&p.path),
                         "does not hold the work its header says it does (written by another \

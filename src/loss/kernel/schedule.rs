@@ -153,25 +153,37 @@ impl Plan {
     /// run of the plan's own order would span every column band. Parts
     /// past the work are empty.
     pub fn part(&self, k: usize, n: usize) -> Vec<Unit> {
+        self.owners(n)
+            .into_iter()
+            .zip(&self.units)
+            .filter(|&(at, _)| at + 1 == k)
+            .map(|(_, &(u, _))| u)
+            .collect()
+    }
+
+    /// Every part's units, [`Plan::part`] for k = 1..=n at once.
+    pub fn parts(&self, n: usize) -> Vec<Vec<Unit>> {
+        let mut out = vec![Vec::new(); n];
+        for (at, &(u, _)) in self.owners(n).into_iter().zip(&self.units) {
+            out[at].push(u);
+        }
+        out
+    }
+
+    /// The part (0-based) of each unit, in plan order.
+    fn owners(&self, n: usize) -> Vec<usize> {
         let mut order: Vec<usize> = (0..self.units.len()).collect();
         order.sort_by_key(|&i| locality(self.units[i].0));
         let total: u64 = self.units.iter().map(|&(_, w)| w).sum();
         let mut before = 0u64;
-        let mut mine = Vec::new();
+        let mut owner = vec![0; self.units.len()];
         for i in order {
-            let w = self.units[i].1;
-            let at = if total == 0 {
-                0
-            } else {
-                (u128::from(before) * n as u128 / u128::from(total)) as usize
-            };
-            if at + 1 == k {
-                mine.push(i);
+            if total > 0 {
+                owner[i] = (u128::from(before) * n as u128 / u128::from(total)) as usize;
             }
-            before += w;
+            before += self.units[i].1;
         }
-        mine.sort_unstable();
-        mine.into_iter().map(|i| self.units[i].0).collect()
+        owner
     }
 
     /// Tiles of the units `units` (for progress bars).
