@@ -475,7 +475,10 @@ impl<'m> Cursor<'m> {
 fn release(map: &Mmap, at: usize, len: usize) {
     // SAFETY: the map is read-only and backed by its file: dropped pages
     // read back the same bytes.
+    #[cfg(unix)]
     let _ = unsafe { map.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, at, len) };
+    #[cfg(not(unix))]
+    let _ = (map, at, len);
 }
 
 /// `len` bytes of `f` from `at`.

@@ -135,9 +135,12 @@ impl<T: bytemuck::Pod> Matrix<T> {
             };
             // SAFETY: the map is read-only and backed by its file: dropped
             // pages read back the same bytes. A hint: a failure changes
-            // nothing.
+            // nothing (and elsewhere than on Unix there is none to give).
+            #[cfg(unix)]
             let _ =
                 unsafe { map.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, at, len) };
+            #[cfg(not(unix))]
+            let _ = (map, at, len);
         }
     }
 
