@@ -258,10 +258,21 @@ impl DataJob {
     /// The precision policy and the magnitude checks are the core's
     /// ([`Data`]).
     pub fn load(&self) -> Result<Loaded> {
+        self.load_with(false)
+    }
+
+    /// [`DataJob::load`] for a part of a sharded run: the checks that read
+    /// every row let the pages of mapped files go as they go, so that the
+    /// part keeps in memory only the rows its tiles read.
+    pub fn load_for_part(&self) -> Result<Loaded> {
+        self.load_with(true)
+    }
+
+    fn load_with(&self, release: bool) -> Result<Loaded> {
         self.check()?;
         let columns = self.columns.as_ref();
         let (first, mut dropped_columns) = input::load_embeddings_with(&self.input, columns)?;
-        let first = File::checked(first)?;
+        let first = File::checked(first, release)?;
         let cosine = self.settings.similarity == Similarity::Cosine;
         let warn = |f: &File| {
             if let Some(w) = f.embeddings().transposed_warning_given(f.norms(), cosine) {
@@ -270,18 +281,19 @@ impl DataJob {
         };
         if let Some(v) = &self.second_view {
             let (view2, dropped) = input::load_embeddings_with(v, columns)?;
-            let view2 = File::checked(view2)?;
+            let view2 = File::checked(view2, release)?;
             dropped_columns.extend(dropped);
             let view1 = first;
             warn(&view1);
             warn(&view2);
-            let negatives = self.load_negatives(view1.embeddings(), 2, &mut dropped_columns)?;
+            let negatives =
+                self.load_negatives(view1.embeddings(), 2, release, &mut dropped_columns)?;
             return self.stack_views(view1, view2, negatives, dropped_columns);
         }
         let second = match &self.keys {
             Some(k) => {
                 let (e, dropped) = input::load_embeddings_with(k, columns)?;
-                let e = File::checked(e)?;
+                let e = File::checked(e, release)?;
                 dropped_columns.extend(dropped);
                 Some(e)
             }
@@ -305,7 +317,8 @@ impl DataJob {
         let input_dtype = e.source_dtype.clone();
         warn(&first);
         second.iter().for_each(warn);
-        let negatives = self.load_negatives(first.embeddings(), 1, &mut dropped_columns)?;
+        let negatives =
+            self.load_negatives(first.embeddings(), 1, release, &mut dropped_columns)?;
         Ok(Loaded {
             data: Data::with_negatives(first, second, negatives, self.policy())?,
             layout,
@@ -321,6 +334,7 @@ impl DataJob {
         &self,
         anchors: &Embeddings,
         views: usize,
+        release: bool,
         dropped_columns: &mut Vec<DroppedColumn>,
     ) -> Result<Option<File>> {
         let Some(spec) = &self.objective.negatives else {
@@ -366,7 +380,7 @@ impl DataJob {
             check_finite_blocks(&e, m)?;
             return Ok(Some(File::blocks(e, m)));
         }
-        Ok(Some(File::checked(e)?))
+        Ok(Some(File::checked(e, release)?))
     }
 
     /// The two-view layout over two files stacked: row i of `view1` and row

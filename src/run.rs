@@ -56,8 +56,18 @@ impl Session {
     /// Starts the job's pool and loads its files on it (every parallel step,
     /// loading included, runs on the pool `--threads` sets).
     pub fn open(job: DataJob) -> Result<Session> {
+        Session::loaded_by(job, DataJob::load)
+    }
+
+    /// [`Session::open`] for a part of a sharded run
+    /// ([`DataJob::load_for_part`]).
+    pub fn open_part(job: DataJob) -> Result<Session> {
+        Session::loaded_by(job, DataJob::load_for_part)
+    }
+
+    fn loaded_by(job: DataJob, load: fn(&DataJob) -> Result<Loaded>) -> Result<Session> {
         let pool = job.pool()?;
-        let loaded = pool.install(|| job.load())?;
+        let loaded = pool.install(|| load(&job))?;
         Ok(Session {
             job,
             pool,

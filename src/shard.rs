@@ -357,7 +357,8 @@ pub fn run_part(args: &ComputeArgs, job: DataJob, shard: Shard, raw: &[OsString]
         .collect::<Result<_>>()?;
     // Loaded first: a missing or bad input gets the error a single run
     // gives.
-    let session = crate::run::Session::open(job)?;
+    let session = crate::run::Session::open_part(job)?;
+    // What the checks did not let go (files mapped column-major).
     session.loaded().data.release_pages();
     let inputs = input_sums(session.job())?;
     let run = run_id(args, &inputs);

@@ -271,37 +271,47 @@ impl Embeddings {
 
     /// Refuses NaN and infinite values, naming the first one found.
     pub fn check_finite(&self) -> Result<()> {
-        self.finite_norms().map(drop)
+        self.finite_norms(false).map(drop)
     }
 
     /// The first value that is NaN or infinite, in row-major order: its
     /// row, column and value.
     pub fn first_non_finite(&self) -> Option<(usize, usize, f64)> {
-        self.norms_or_first_non_finite().err()
+        self.norms_or_first_non_finite(false).err()
     }
 
     /// [`Embeddings::row_norms`], or the error of
     /// [`Embeddings::check_finite`]: both from one pass over the values.
-    pub fn finite_norms(&self) -> Result<Vec<f64>> {
-        self.norms_or_first_non_finite().map_err(|(r, c, x)| {
-            Error::data(
-                &self.name,
-                format!("{} at {}", x, self.place(r, c)).replace("NaN at", "NaN (not a number) at"),
-            )
-        })
+    /// With `release`, the pages of a mapped file are let go as the pass
+    /// goes ([`Matrix::release_rows`]): for a part of a sharded run, which
+    /// then reads only the rows of its own tiles.
+    pub fn finite_norms(&self, release: bool) -> Result<Vec<f64>> {
+        self.norms_or_first_non_finite(release)
+            .map_err(|(r, c, x)| {
+                Error::data(
+                    &self.name,
+                    format!("{} at {}", x, self.place(r, c))
+                        .replace("NaN at", "NaN (not a number) at"),
+                )
+            })
     }
 
     /// The row norms, or the first value that is NaN or infinite (row,
     /// column, value). A row's sum of squares is finite when all its values
     /// are (but for float64 values so large that it overflows): the values
     /// themselves are looked at only where it is not.
-    pub fn norms_or_first_non_finite(&self) -> std::result::Result<Vec<f64>, (usize, usize, f64)> {
+    pub fn norms_or_first_non_finite(
+        &self,
+        release: bool,
+    ) -> std::result::Result<Vec<f64>, (usize, usize, f64)> {
         fn go<T: bytemuck::Pod + Into<f64> + Sync>(
             m: &Matrix<T>,
+            release: bool,
         ) -> std::result::Result<Vec<f64>, (usize, usize, f64)> {
             let v = m.view();
             // Rows of about 8 MiB at a time, whose pages a mapped file then
-            // lets go: reading every row costs no memory of its own.
+            // lets go, if asked: reading every row then costs no memory of
+            // its own.
             let step = ((8usize << 20) / (v.ncols() * std::mem::size_of::<T>()).max(1)).max(1);
             let mut norms: Vec<f64> = Vec::with_capacity(v.nrows());
             for r0 in (0..v.nrows()).step_by(step) {
@@ -317,7 +327,9 @@ impl Embeddings {
                         f64::NAN
                     }
                 }));
-                m.release_rows(r0, r1);
+                if release {
+                    m.release_rows(r0, r1);
+                }
             }
             match norms.iter().position(|x| x.is_nan()) {
                 None => Ok(norms),
@@ -333,7 +345,7 @@ impl Embeddings {
                 }
             }
         }
-        with_matrix!(&self.values, m => go(m))
+        with_matrix!(&self.values, m => go(m, release))
     }
 
     /// The Euclidean norm of every row, computed without overflow or

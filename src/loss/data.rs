@@ -53,9 +53,11 @@ impl File {
     }
 
     /// [`File::new`], refusing NaN and infinite values
-    /// ([`Embeddings::check_finite`]) in the same pass as the norms.
-    pub fn checked(embeddings: Embeddings) -> Result<File> {
-        let norms = embeddings.finite_norms()?;
+    /// ([`Embeddings::check_finite`]) in the same pass as the norms; with
+    /// `release`, letting a mapped file's pages go as they are read
+    /// ([`Embeddings::finite_norms`]).
+    pub fn checked(embeddings: Embeddings, release: bool) -> Result<File> {
+        let norms = embeddings.finite_norms(release)?;
         Ok(File {
             embeddings,
             norms,
