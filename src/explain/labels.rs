@@ -12,7 +12,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::steps::{
-    Block, Math, Row, Step, Table, Walkthrough, fig, lin, num, obj, plain, share, with_from,
+    Block, Draft, Math, Row, Step, Table, Walkthrough, fig, lin, num, plain, share, with_from,
 };
 use super::words::{Arg, Voice, say};
 use crate::cli::{ExplainArgs, ExplainFormat};
@@ -152,41 +152,8 @@ fn log_sum(logits: impl Iterator<Item = f64> + Clone) -> f64 {
     m + logits.map(|l| (l - m).exp()).sum::<f64>().ln()
 }
 
-struct Builder {
-    doc: Vec<Block>,
-    steps: Vec<Step>,
-    section: usize,
-}
-
-impl Builder {
-    fn heading(&mut self, title: String) {
-        self.section += 1;
-        self.doc
-            .push(Block::Heading(format!("{}. {title}", self.section)));
-    }
-
-    fn para(&mut self, s: String) {
-        self.doc.push(Block::Para(s));
-    }
-
-    fn step(&mut self, name: &'static str, formula: &str, inputs: Value, value: Value, text: &str) {
-        self.steps.push(Step {
-            name,
-            formula: formula.to_string(),
-            inputs: obj(inputs),
-            value,
-            log_value: None,
-            text: plain(text),
-        });
-    }
-}
-
 fn build(f: &Facts, w: &Voice) -> Walkthrough {
-    let mut b = Builder {
-        doc: Vec::new(),
-        steps: Vec::new(),
-        section: 0,
-    };
+    let mut b = Draft::new();
     let s = &f.report.summary;
     let r = f.record();
     let anchor = format!("z[{}]", r.anchor);
@@ -319,6 +286,7 @@ fn build(f: &Facts, w: &Voice) -> Walkthrough {
         &formula.plain,
         json!({ "tau": s.tau, "similarity": s.similarity, "layout": s.layout, "multi_positive": s.multi_positive, "n_candidates": f.terms.len() }),
         Value::Null,
+        None,
         &reduction,
     );
 
@@ -352,13 +320,14 @@ fn build(f: &Facts, w: &Voice) -> Walkthrough {
         });
         b.step(
             "exp",
-            &format!("exp(sim({anchor}, {})/τ)", label(t)),
+            format!("exp(sim({anchor}, {})/τ)", label(t)),
             with_from(
                 json!({ "candidate": t.index, "positive": f.is_positive(t), "sim": t.sim, "logit": t.logit, "p": t.p }),
                 t,
             ),
             json!(t.exp),
-            &format!("exp({}) = {}", num(t.logit), lin(t.exp, t.logit)),
+            None,
+            format!("exp({}) = {}", num(t.logit), lin(t.exp, t.logit)),
         );
     }
     let rest = &others[listed_others..];
@@ -439,6 +408,7 @@ fn build(f: &Facts, w: &Voice) -> Walkthrough {
             },
             json!({ "positive": p.index, "sim": p.sim, "logit": p.logit, "log_denominator": r.log_denominator, "log_negatives": log_n }),
             json!(p.loss),
+            None,
             &written,
         );
     }
@@ -468,7 +438,8 @@ fn build(f: &Facts, w: &Voice) -> Walkthrough {
         "mean over the positives",
         json!({ "terms": pos_terms.iter().map(|p| p.loss).collect::<Vec<_>>() }),
         json!(r.loss),
-        &format!("{} {}", plain(&text), mean.plain),
+        None,
+        format!("{} {}", plain(&text), mean.plain),
     );
     let best = format!("z[{}]", r.positive);
     let rank = if r.rank == 1 {
@@ -488,6 +459,7 @@ fn build(f: &Facts, w: &Voice) -> Walkthrough {
         "1 + #{candidates not positives: logit_k > logit of the nearest positive}",
         json!({ "positive": r.positive }),
         json!(r.rank),
+        None,
         &rank,
     );
 
@@ -574,12 +546,10 @@ fn build(f: &Facts, w: &Voice) -> Walkthrough {
         &line.plain,
         json!({ "n_anchors": n, "n_positive_pairs": s.n_positive_pairs }),
         json!(s.loss),
-        &format!("{} {}", plain(&text), line.plain),
+        None,
+        format!("{} {}", plain(&text), line.plain),
     );
-    Walkthrough {
-        doc: b.doc,
-        steps: b.steps,
-    }
+    b.done()
 }
 
 #[derive(Serialize)]

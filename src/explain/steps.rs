@@ -499,6 +499,62 @@ pub struct Walkthrough {
     pub steps: Vec<Step>,
 }
 
+/// A walkthrough being written (the InfoNCE one here, the labels one in
+/// `labels.rs`): its blocks and steps so far, and its sections' count.
+pub(super) struct Draft {
+    pub doc: Vec<Block>,
+    pub steps: Vec<Step>,
+    section: usize,
+}
+
+impl Draft {
+    pub fn new() -> Draft {
+        Draft {
+            doc: Vec::new(),
+            steps: Vec::new(),
+            section: 0,
+        }
+    }
+
+    /// A numbered section heading.
+    pub fn heading(&mut self, title: String) {
+        self.section += 1;
+        self.doc
+            .push(Block::Heading(format!("{}. {title}", self.section)));
+    }
+
+    pub fn para(&mut self, s: String) {
+        self.doc.push(Block::Para(s));
+    }
+
+    /// A step of the JSON output; `text` is rendered plain.
+    pub fn step(
+        &mut self,
+        name: &'static str,
+        formula: impl Into<String>,
+        inputs: Value,
+        value: Value,
+        log_value: Option<f64>,
+        text: impl AsRef<str>,
+    ) {
+        self.steps.push(Step {
+            name,
+            formula: formula.into(),
+            inputs: obj(inputs),
+            value,
+            log_value,
+            text: plain(text.as_ref()),
+        });
+    }
+
+    pub fn done(self) -> Walkthrough {
+        Walkthrough {
+            doc: self.doc,
+            steps: self.steps,
+        }
+    }
+}
+
 /// A figure rounded to [`SIG`] significant digits, trailing zeros dropped.
 pub fn num(x: f64) -> String {
     trim(&rounded(x, SIG))
@@ -684,9 +740,7 @@ pub fn build(facts: &Facts, voice: &Voice) -> Walkthrough {
     let mut b = Builder {
         f: facts,
         w: voice,
-        doc: Vec::new(),
-        steps: Vec::new(),
-        section: 0,
+        out: Draft::new(),
     };
     b.intro();
     b.formula();
@@ -707,34 +761,19 @@ pub fn build(facts: &Facts, voice: &Voice) -> Walkthrough {
     if !decoupled {
         b.name();
     }
-    Walkthrough {
-        doc: b.doc,
-        steps: b.steps,
-    }
+    b.out.done()
 }
 
 struct Builder<'a> {
     f: &'a Facts,
     w: &'a Voice,
-    doc: Vec<Block>,
-    steps: Vec<Step>,
-    section: usize,
+    out: Draft,
 }
 
 impl Builder<'_> {
-    fn heading(&mut self, title: String) {
-        self.section += 1;
-        self.doc
-            .push(Block::Heading(format!("{}. {title}", self.section)));
-    }
-
-    fn para(&mut self, s: String) {
-        self.doc.push(Block::Para(s));
-    }
-
     /// A step's text: the last paragraph and the line that follows it.
     fn told(&self, line: &str) -> String {
-        match self.doc.iter().rev().find_map(|b| match b {
+        match self.out.doc.iter().rev().find_map(|b| match b {
             Block::Para(p) => Some(p),
             _ => None,
         }) {
@@ -744,26 +783,7 @@ impl Builder<'_> {
     }
 
     fn math(&mut self, lines: Vec<Math>) {
-        self.doc.push(Block::Math(lines));
-    }
-
-    fn step(
-        &mut self,
-        name: &'static str,
-        formula: String,
-        inputs: Value,
-        value: Value,
-        log_value: Option<f64>,
-        text: String,
-    ) {
-        self.steps.push(Step {
-            name,
-            formula,
-            inputs: obj(inputs),
-            value,
-            log_value,
-            text: plain(&text),
-        });
+        self.out.doc.push(Block::Math(lines));
     }
 
     fn shape(&self) -> Shape {
@@ -844,7 +864,7 @@ impl Builder<'_> {
             said.push(say!(w, objective_decoupled));
         }
         if !said.is_empty() {
-            self.para(w.sentences(&said));
+            self.out.para(w.sentences(&said));
         }
     }
 
@@ -858,10 +878,12 @@ impl Builder<'_> {
         let (tau, similarity) = (self.tau(), self.similarity_name());
         match &f.origin {
             Origin::Example => {
-                self.doc
+                self.out
+                    .doc
                     .push(Block::Title(say!(w, title_example, anchor = anchor)));
-                self.para(say!(w, intro_example, tau = &tau, similarity = similarity));
-                self.para(say!(
+                self.out
+                    .para(say!(w, intro_example, tau = &tau, similarity = similarity));
+                self.out.para(say!(
                     w,
                     intro_example_anchor,
                     anchor = anchor,
@@ -871,7 +893,7 @@ impl Builder<'_> {
             Origin::Data {
                 name, pairs, keys, ..
             } => {
-                self.doc.push(Block::Title(say!(
+                self.out.doc.push(Block::Title(say!(
                     w,
                     title_data,
                     anchor = anchor,
@@ -898,7 +920,7 @@ impl Builder<'_> {
                     "f32" => say!(w, precision_f32),
                     _ => say!(w, precision_f64),
                 };
-                self.para(say!(
+                self.out.para(say!(
                     w,
                     intro_data,
                     name = name,
@@ -913,7 +935,7 @@ impl Builder<'_> {
                     LayoutKind::Keys => say!(w, naming_keys),
                     _ => say!(w, naming_rows),
                 };
-                self.para(say!(
+                self.out.para(say!(
                     w,
                     intro_record,
                     anchor = anchor,
@@ -927,9 +949,9 @@ impl Builder<'_> {
         }
         self.objective();
         if let Some(p) = self.picked() {
-            self.para(p);
+            self.out.para(p);
         }
-        self.doc.push(Block::Note(say!(w, rounding, sig = SIG)));
+        self.out.doc.push(Block::Note(say!(w, rounding, sig = SIG)));
     }
 
     /// Which record was taken, and which others the same row anchors.
@@ -1008,7 +1030,7 @@ impl Builder<'_> {
         let w = self.w;
         let shape = self.shape();
         let kind = self.denominator_kind();
-        self.heading(say!(w, h_formula));
+        self.out.heading(say!(w, h_formula));
         let (a, p, k, bound) = match shape {
             Shape::TwoView => ("z", "z", "z", "2N"),
             Shape::Pairs => ("z", "z", "z", "R"),
@@ -1153,7 +1175,7 @@ impl Builder<'_> {
             Shape::Keys { .. } => say!(w, sym_batch_keys),
         };
         legend.push((Math::same(bound), batch));
-        self.doc.push(Block::Legend(legend));
+        self.out.doc.push(Block::Legend(legend));
         let numbering = if self.f.names == Names::Example {
             say!(w, numbering_one_based)
         } else {
@@ -1164,9 +1186,9 @@ impl Builder<'_> {
         } else {
             String::new()
         };
-        self.para(w.sentences(&[numbering, simclr]));
+        self.out.para(w.sentences(&[numbering, simclr]));
         let s = &self.f.report.summary;
-        self.step(
+        self.out.step(
             "formula",
             formula.plain,
             json!({
@@ -1261,7 +1283,7 @@ impl Builder<'_> {
 
     fn similarities(&mut self) {
         let (f, w) = (self.f, self.w);
-        self.heading(say!(w, h_similarities));
+        self.out.heading(say!(w, h_similarities));
         let d = f.anchor.values.len();
         let long = d > WRITE_OUT_DIM;
         let which = if f.breakdown.rest.is_some() {
@@ -1269,7 +1291,7 @@ impl Builder<'_> {
         } else {
             say!(w, which_all)
         };
-        self.para(if long {
+        self.out.para(if long {
             say!(w, vectors_long, which = which, dim = d)
         } else {
             say!(w, vectors_full, which = which)
@@ -1279,7 +1301,7 @@ impl Builder<'_> {
             .collect();
         let shown: Vec<Math> = vectors.iter().map(|v| Self::vector_math(v)).collect();
         for (v, m) in vectors.iter().zip(&shown) {
-            self.step(
+            self.out.step(
                 "vector",
                 v.label.plain.clone(),
                 json!({ "label": v.label.plain, "row": v.row }),
@@ -1298,7 +1320,7 @@ impl Builder<'_> {
         } else {
             say!(w, sim_written, written = &written.plain)
         };
-        self.para(match sim {
+        self.out.para(match sim {
             Similarity::Cosine => say!(w, sim_cosine_intro, how = how),
             Similarity::Dot => say!(w, sim_dot_intro, how = how),
         });
@@ -1373,10 +1395,11 @@ impl Builder<'_> {
                 marked: l.positive,
             });
             let text = format!("{} = {}", lhs.plain, num(l.term.sim));
-            self.step("similarity", formula, inputs, json!(l.term.sim), None, text);
+            self.out
+                .step("similarity", formula, inputs, json!(l.term.sim), None, text);
         }
-        self.para(say!(w, sim_rest));
-        self.doc.push(Block::Table(Table { head, rows }));
+        self.out.para(say!(w, sim_rest));
+        self.out.doc.push(Block::Table(Table { head, rows }));
     }
 
     fn terms(&mut self) {
@@ -1386,15 +1409,15 @@ impl Builder<'_> {
         let r = f.record();
         let tau = f.report.summary.tau;
         let m = bd.max_logit;
-        self.heading(say!(w, h_terms));
-        self.para(if f.report.summary.decoupled {
+        self.out.heading(say!(w, h_terms));
+        self.out.para(if f.report.summary.decoupled {
             say!(w, terms_intro_decoupled, tau = self.tau())
         } else {
             say!(w, terms_intro, tau = self.tau())
         });
         if let Some(rest) = &bd.rest {
             let listed = bd.listed.len() - 1;
-            self.para(if listed == 0 {
+            self.out.para(if listed == 0 {
                 say!(w, terms_positive_only, negatives = bd.n - 1)
             } else {
                 say!(
@@ -1450,7 +1473,7 @@ impl Builder<'_> {
             });
             let c = &l.vector.label.plain;
             let sim = Math::sim(&f.anchor.label, &l.vector.label).plain;
-            self.step(
+            self.out.step(
                 "logit",
                 Math::over_tau(&Math::sim(&f.anchor.label, &l.vector.label)).plain,
                 with_from(json!({ "candidate": t.index, "label": c, "positive": l.positive, "sim": t.sim, "tau": tau }), t),
@@ -1458,7 +1481,7 @@ impl Builder<'_> {
                 None,
                 format!("{sim}/τ = {} / {} = {}", num(t.sim), self.tau(), num(t.logit)),
             );
-            self.step(
+            self.out.step(
                 "exp",
                 Math::term(&f.anchor.label, &l.vector.label).plain,
                 with_from(json!({ "candidate": t.index, "label": c, "positive": l.positive, "logit": t.logit, "p": t.p }), t),
@@ -1466,7 +1489,7 @@ impl Builder<'_> {
                 Some(t.logit),
                 format!("exp({}) = {}", num(t.logit), lin(t.exp, t.logit)),
             );
-            self.step(
+            self.out.step(
                 "gradient",
                 Math::eq(&[
                     formula::gradient(),
@@ -1514,16 +1537,16 @@ impl Builder<'_> {
                 cells,
                 marked: false,
             });
-            self.step(
+            self.out.step(
                 "rest",
-                "Σ_{k not listed} exp(logit_k)".into(),
+                "Σ_{k not listed} exp(logit_k)",
                 json!({ "count": rest.count, "share": rest.share }),
                 json!(rest.exp_sum),
                 Some(rest.log_sum),
                 line,
             );
         }
-        self.doc.push(Block::Table(Table { head, rows }));
+        self.out.doc.push(Block::Table(Table { head, rows }));
         let pos = bd.positive();
         let mark = say!(
             w,
@@ -1541,7 +1564,9 @@ impl Builder<'_> {
         } else {
             String::new()
         };
-        self.doc.push(Block::Note(w.sentences(&[mark, m, shares])));
+        self.out
+            .doc
+            .push(Block::Note(w.sentences(&[mark, m, shares])));
     }
 
     fn ratio(&mut self) {
@@ -1551,7 +1576,7 @@ impl Builder<'_> {
         let pos = bd.positive();
         let pl = &pos.vector.label;
         let al = &f.anchor.label;
-        self.heading(say!(w, h_ratio));
+        self.out.heading(say!(w, h_ratio));
         let numerator = Math::term(al, pl);
         // The candidates' index and symbol, as in the formula; a sum over one
         // file leaves the anchor out.
@@ -1595,7 +1620,7 @@ impl Builder<'_> {
             );
             let (nm, dm, pm) = (Math::number(n), Math::number(d), Math::number(r.p_positive));
             let logit = Math::number(r.logit);
-            self.para(say!(
+            self.out.para(say!(
                 w,
                 numerator_text,
                 anchor = &al.plain,
@@ -1603,7 +1628,7 @@ impl Builder<'_> {
             ));
             let line = Math::eq(&[numerator.clone(), Math::exp_figure(&logit), nm.clone()]);
             self.math(vec![line.clone()]);
-            self.step(
+            self.out.step(
                 "numerator",
                 numerator.plain.clone(),
                 json!({ "logit": r.logit }),
@@ -1621,7 +1646,7 @@ impl Builder<'_> {
             if let Some(rest) = &bd.rest {
                 parts.push(Math::figure(lin(rest.exp_sum, rest.log_sum)));
             }
-            self.para(if decoupled {
+            self.out.para(if decoupled {
                 say!(w, denominator_text_decoupled)
             } else if bd.rest.is_some() {
                 say!(w, denominator_text_rest)
@@ -1639,7 +1664,7 @@ impl Builder<'_> {
             if let Some(rest) = &bd.rest {
                 terms.push(json!(rest.exp_sum));
             }
-            self.step(
+            self.out.step(
                 "denominator",
                 denominator_formula,
                 json!({ "terms": terms }),
@@ -1648,19 +1673,19 @@ impl Builder<'_> {
                 self.told(&line.plain),
             );
             let line = if decoupled {
-                self.para(say!(w, ratio_text_decoupled));
+                self.out.para(say!(w, ratio_text_decoupled));
                 let ratio = Math::new(
                     format!("{} / ({} + {})", nm.plain, nm.plain, dm.plain),
                     format!("\\frac{{{}}}{{{} + {}}}", nm.tex, nm.tex, dm.tex),
                 );
                 Math::eq(&[Math::same("p"), ratio, pm])
             } else {
-                self.doc.push(Block::Note(say!(w, denominator_note)));
-                self.para(say!(w, ratio_text));
+                self.out.doc.push(Block::Note(say!(w, denominator_note)));
+                self.out.para(say!(w, ratio_text));
                 Math::eq(&[Math::same("p"), Math::frac(&nm, &dm, false), pm])
             };
             self.math(vec![line.clone()]);
-            self.step(
+            self.out.step(
                 "p_positive",
                 Math::eq(&[
                     Math::same("p"),
@@ -1677,14 +1702,14 @@ impl Builder<'_> {
             let mm = Math::number(m);
             let (wn, wd) = (say!(w, word_numerator), say!(w, word_denominator));
             if r.denominator.is_none() {
-                self.para(say!(
+                self.out.para(say!(
                     w,
                     overflow_text,
                     numerator = fig(e_pow(r.log_numerator)),
                     denominator = fig(e_pow(r.log_denominator)),
                 ));
             } else {
-                self.para(say!(w, underflow_text));
+                self.out.para(say!(w, underflow_text));
             }
             let logit = Math::number(r.logit);
             let ln_line = Math::eq(&[
@@ -1693,7 +1718,7 @@ impl Builder<'_> {
                 logit,
             ]);
             self.math(vec![ln_line.clone()]);
-            self.step(
+            self.out.step(
                 "numerator",
                 numerator.plain.clone(),
                 json!({ "logit": r.logit }),
@@ -1719,7 +1744,7 @@ impl Builder<'_> {
             } else {
                 (m, mm)
             };
-            self.para(if decoupled {
+            self.out.para(if decoupled {
                 say!(w, lse_text_decoupled, max_logit = &mm.plain)
             } else {
                 say!(w, lse_text, max_logit = &mm.plain)
@@ -1749,7 +1774,7 @@ impl Builder<'_> {
             ];
             self.math(lines.clone());
             let shifted_exp: Vec<f64> = shifted.iter().map(|x| x.exp()).collect();
-            self.step(
+            self.out.step(
                 "log_sum_exp",
                 Math::eq(&[
                     Math::log(&Math::text("denominator")),
@@ -1761,7 +1786,7 @@ impl Builder<'_> {
                 None,
                 self.told(&format!("{} {}", lines[1].plain, lines[2].plain)),
             );
-            self.step(
+            self.out.step(
                 "denominator",
                 denominator_formula,
                 json!({ "log_sum_exp": r.log_denominator }),
@@ -1771,7 +1796,7 @@ impl Builder<'_> {
             );
             if decoupled {
                 // p = numerator / (numerator + denominator), from the logs.
-                self.para(say!(w, ratio_text_decoupled));
+                self.out.para(say!(w, ratio_text_decoupled));
                 let (en, ed) = (
                     Math::figure(e_pow(r.log_numerator)),
                     Math::figure(e_pow(r.log_denominator)),
@@ -1786,17 +1811,17 @@ impl Builder<'_> {
                 ));
                 let line = Math::eq(&[Math::same("p"), ratio, pm]);
                 self.math(vec![line.clone()]);
-                self.step(
+                self.out.step(
                     "p_positive",
-                    "p = numerator / (numerator + denominator)".into(),
+                    "p = numerator / (numerator + denominator)",
                     json!({ "log_numerator": r.log_numerator, "log_denominator": r.log_denominator }),
                     json!(r.p_positive),
                     None,
                     self.told(&line.plain),
                 );
             } else {
-                self.doc.push(Block::Note(say!(w, denominator_note)));
-                self.para(say!(w, ratio_text_log));
+                self.out.doc.push(Block::Note(say!(w, denominator_note)));
+                self.out.para(say!(w, ratio_text_log));
                 let (lp, pm) = (Math::number(-r.loss), p_figure(r.p_positive, r.loss));
                 let (sd, sn, exact) = logs_for_loss(r.log_denominator, r.log_numerator, r.loss);
                 let p = Math::same("p");
@@ -1810,9 +1835,9 @@ impl Builder<'_> {
                     Math::eq(&[p, pm]),
                 ];
                 self.math(lines.clone());
-                self.step(
+                self.out.step(
                     "p_positive",
-                    "p = exp(log numerator − log denominator)".into(),
+                    "p = exp(log numerator − log denominator)",
                     json!({ "log_numerator": r.log_numerator, "log_denominator": r.log_denominator }),
                     json!(r.p_positive),
                     Some(-r.loss),
@@ -1881,17 +1906,17 @@ impl Builder<'_> {
                 None => {}
             }
             let sentence = w.sentences(&parts);
-            self.para(sentence.clone());
-            self.step(
+            self.out.para(sentence.clone());
+            self.out.step(
                 "heaviest_negative",
-                "exp(logit_k) / denominator".into(),
+                "exp(logit_k) / denominator",
                 with_from(json!({ "candidate": top.term.index, "label": top.vector.label.plain, "exp": top.term.exp, "logit": top.term.logit }), &top.term),
                 json!(top.term.p),
                 None,
                 sentence,
             );
         } else if let Some((count, share)) = rest_share {
-            self.para(say!(
+            self.out.para(say!(
                 w,
                 rest_only,
                 count = count,
@@ -1899,7 +1924,7 @@ impl Builder<'_> {
                 whole = &whole
             ));
         } else {
-            self.para(say!(w, no_negatives));
+            self.out.para(say!(w, no_negatives));
         }
         // Where the positive ranks, and why it fails when it does.
         let mut why = vec![if r.rank == 1 {
@@ -1958,9 +1983,9 @@ impl Builder<'_> {
             ));
         }
         let text = why.join(" ");
-        self.step(
+        self.out.step(
             "rank",
-            "1 + #{negatives k: logit_k > logit_positive}".into(),
+            "1 + #{negatives k: logit_k > logit_positive}",
             json!({
                 "n_candidates": bd.n,
                 "above": bd.above.0,
@@ -1972,14 +1997,14 @@ impl Builder<'_> {
             None,
             text.clone(),
         );
-        self.para(text);
+        self.out.para(text);
     }
 
     fn loss(&mut self) {
         let (f, w) = (self.f, self.w);
         let r = f.record();
-        self.heading(say!(w, h_loss));
-        self.para(if f.report.summary.decoupled {
+        self.out.heading(say!(w, h_loss));
+        self.out.para(if f.report.summary.decoupled {
             say!(w, loss_text_decoupled)
         } else {
             say!(w, loss_text)
@@ -1997,7 +2022,7 @@ impl Builder<'_> {
         if !f.report.summary.decoupled {
             let line = Math::eq(&[formula::loss(), minus_log_p, loss.clone()]);
             self.math(vec![line.clone()]);
-            self.step(
+            self.out.step(
                 "loss",
                 formula::loss().plain,
                 json!({ "p_positive": r.p_positive }),
@@ -2005,7 +2030,7 @@ impl Builder<'_> {
                 None,
                 self.told(&line.plain),
             );
-            self.para(say!(w, loss_logs_text));
+            self.out.para(say!(w, loss_logs_text));
         }
         let (ld, ln, exact) = logs_for_loss(r.log_denominator, r.log_numerator, r.loss);
         let (wn, wd) = (say!(w, word_numerator), say!(w, word_denominator));
@@ -2018,7 +2043,7 @@ impl Builder<'_> {
             exact,
         );
         self.math(vec![line.clone()]);
-        self.step(
+        self.out.step(
             "loss_from_logs",
             formula::loss_from_logs("numerator", "denominator").plain,
             json!({ "log_denominator": r.log_denominator, "log_numerator": r.log_numerator }),
@@ -2027,7 +2052,7 @@ impl Builder<'_> {
             self.told(&line.plain),
         );
         if !exact {
-            self.doc.push(Block::Note(say!(w, loss_digits)));
+            self.out.doc.push(Block::Note(say!(w, loss_digits)));
         }
     }
 
@@ -2035,9 +2060,9 @@ impl Builder<'_> {
         let (f, w) = (self.f, self.w);
         let bd = &f.breakdown;
         let r = f.record();
-        self.heading(say!(w, h_classification));
+        self.out.heading(say!(w, h_classification));
         let text = say!(w, classification_text, n = bd.n, target = bd.target);
-        self.para(text.clone());
+        self.out.para(text.clone());
         if bd.rest.is_none() {
             // Every logit, in candidate order: the input of cross_entropy.
             let logits: Vec<Math> = bd
@@ -2051,9 +2076,9 @@ impl Builder<'_> {
                 Math::eq(&[Math::same("L"), Math::number(r.loss)]),
             ])]);
         }
-        self.step(
+        self.out.step(
             "cross_entropy",
-            "L = cross_entropy(logits, target)".into(),
+            "L = cross_entropy(logits, target)",
             json!({ "n_candidates": bd.n, "target": bd.target }),
             json!(r.loss),
             None,
@@ -2076,10 +2101,10 @@ impl Builder<'_> {
             say!(w, bound_low_fails, margin = im(&formula::margin_over_tau()))
         };
         let text = w.sentences(&[first, low]);
-        self.para(text.clone());
-        self.step(
+        self.out.para(text.clone());
+        self.out.step(
             "limits",
-            "L → log n as τ → ∞; L → 0 as τ → 0 when the positive leads".into(),
+            "L → log n as τ → ∞; L → 0 as τ → 0 when the positive leads",
             json!({
                 "n_candidates": bd.n,
                 "log_n": log_n,
@@ -2098,7 +2123,7 @@ impl Builder<'_> {
         let (f, w) = (self.f, self.w);
         let bd = &f.breakdown;
         let tau = f.report.summary.tau;
-        self.heading(say!(w, h_gradient));
+        self.out.heading(say!(w, h_gradient));
         let pos = bd.positive();
         let g_pos = num(-bd.negatives_share / tau);
         let heaviest = bd.heaviest();
@@ -2118,19 +2143,19 @@ impl Builder<'_> {
             positive = &pos.vector.label.plain,
             g_pos = g_pos,
         );
-        self.para(w.sentences(&[text, top]));
+        self.out.para(w.sentences(&[text, top]));
     }
 
     fn hard_negative(&mut self) {
         let (f, w) = (self.f, self.w);
         let r = f.record();
         let pos = f.breakdown.positive();
-        self.heading(say!(w, h_hard));
+        self.out.heading(say!(w, h_hard));
         let Some(v) = &f.variant else {
             match f.breakdown.heaviest().first() {
                 // An extra negative is not moved: the variant is left out.
                 Some(top) if top.vector.from_negatives && top.term.sim < r.sim - HARD_MARGIN => {
-                    self.para(say!(
+                    self.out.para(say!(
                         w,
                         hard_extra,
                         label = &top.vector.label.plain,
@@ -2138,19 +2163,19 @@ impl Builder<'_> {
                         positive_sim = num(pos.term.sim),
                     ))
                 }
-                Some(top) => self.para(say!(
+                Some(top) => self.out.para(say!(
                     w,
                     hard_already,
                     label = &top.vector.label.plain,
                     sim = num(top.term.sim),
                     positive_sim = num(pos.term.sim),
                 )),
-                None => self.para(say!(w, no_negatives)),
+                None => self.out.para(say!(w, no_negatives)),
             }
             return;
         };
         let vr = &v.record;
-        self.para(say!(
+        self.out.para(say!(
             w,
             hard_text,
             label = &v.label.plain,
@@ -2207,7 +2232,7 @@ impl Builder<'_> {
                 Math::number(vr.loss),
             ),
         ];
-        self.doc.push(Block::Table(Table { head, rows }));
+        self.out.doc.push(Block::Table(Table { head, rows }));
         if let (Some(terms), Some(d)) = (&v.terms, vr.denominator) {
             let parts: Vec<Math> = terms
                 .iter()
@@ -2238,11 +2263,10 @@ impl Builder<'_> {
             loss_before = num(r.loss),
             loss_after = num(vr.loss),
         );
-        self.para(lesson.clone());
-        self.step(
+        self.out.para(lesson.clone());
+        self.out.step(
             "hard_negative",
-            "the record again with sim(anchor, hardest negative) = sim(anchor, positive) − 0.1"
-                .into(),
+            "the record again with sim(anchor, hardest negative) = sim(anchor, positive) − 0.1",
             json!({
                 "candidate": v.candidate,
                 "label": v.label.plain,
@@ -2268,8 +2292,8 @@ impl Builder<'_> {
         let (f, w) = (self.f, self.w);
         let s = &f.report.summary;
         let recs = &f.report.records;
-        self.heading(say!(w, h_batch));
-        self.para(if f.is_example() {
+        self.out.heading(say!(w, h_batch));
+        self.out.para(if f.is_example() {
             say!(w, batch_intro_example)
         } else {
             say!(w, batch_intro_data)
@@ -2312,9 +2336,9 @@ impl Builder<'_> {
                 }
             })
             .collect();
-        self.doc.push(Block::Table(Table { head, rows }));
+        self.out.doc.push(Block::Table(Table { head, rows }));
         if shown.len() < recs.len() {
-            self.para(say!(
+            self.out.para(say!(
                 w,
                 batch_more,
                 shown_others = shown.len() - 1,
@@ -2323,7 +2347,7 @@ impl Builder<'_> {
         }
         for &k in &shown {
             let r: &AnchorRecord = &recs[k];
-            self.step(
+            self.out.step(
                 "record_loss",
                 formula::loss_from_logs("numerator", "denominator").plain,
                 json!({
@@ -2367,7 +2391,7 @@ impl Builder<'_> {
         ]);
         let line = match &s.directions {
             Some(ds) if ds.len() == 2 => {
-                self.para(say!(w, mean_directions, n = n));
+                self.out.para(say!(w, mean_directions, n = n));
                 let (a, b) = (Math::number(ds[0].loss), Math::number(ds[1].loss));
                 let two = Math::same("2");
                 Math::eq(&[
@@ -2381,7 +2405,7 @@ impl Builder<'_> {
                 ])
             }
             _ => {
-                self.para(if s.layout == LayoutKind::TwoView {
+                self.out.para(if s.layout == LayoutKind::TwoView {
                     say!(w, mean_two_view, n = n)
                 } else {
                     say!(w, mean_records, n = n)
@@ -2399,7 +2423,7 @@ impl Builder<'_> {
             }
         };
         self.math(vec![line.clone()]);
-        self.step(
+        self.out.step(
             "mean_loss",
             general.plain.clone(),
             json!({ "n_records": n }),
@@ -2411,9 +2435,10 @@ impl Builder<'_> {
 
     fn temperature(&mut self) {
         let (f, w) = (self.f, self.w);
-        self.heading(say!(w, h_temperature));
+        self.out.heading(say!(w, h_temperature));
         let al = &f.anchor.label.plain;
-        self.para(say!(w, sweep_intro, tau = self.tau(), anchor = al));
+        self.out
+            .para(say!(w, sweep_intro, tau = self.tau(), anchor = al));
         let hardest = f
             .breakdown
             .heaviest()
@@ -2447,11 +2472,11 @@ impl Builder<'_> {
                 }
             })
             .collect();
-        self.doc.push(Block::Table(Table { head, rows }));
+        self.out.doc.push(Block::Table(Table { head, rows }));
         for s in &f.sweep {
-            self.step(
+            self.out.step(
                 "temperature",
-                "L(τ), p(τ), batch L(τ)".into(),
+                "L(τ), p(τ), batch L(τ)",
                 json!({ "tau": s.tau }),
                 json!({
                     "loss": s.loss,
@@ -2501,10 +2526,10 @@ impl Builder<'_> {
             }
             _ => w.text().sweep_range,
         };
-        self.para(w.fill(range, &args));
+        self.out.para(w.fill(range, &args));
         // The weight concentrates on the hardest negative as tau shrinks.
         match (lo.hardest_of_negatives, hi.hardest_of_negatives) {
-            (Some(a), Some(b)) if a > b && pct(a) != pct(b) => self.para(say!(
+            (Some(a), Some(b)) if a > b && pct(a) != pct(b) => self.out.para(say!(
                 w,
                 sweep_concentrates,
                 lo = pct(a),
@@ -2516,7 +2541,7 @@ impl Builder<'_> {
         }
         // A negative above the positive: the loss grows like the margin over tau.
         if let Some(t) = top.filter(|t| t.sim > pos.term.sim) {
-            self.para(say!(
+            self.out.para(say!(
                 w,
                 sweep_outscored,
                 margin = im(&Math::equal(
@@ -2533,7 +2558,7 @@ impl Builder<'_> {
         if f.report.summary.decoupled {
             return;
         }
-        self.para(if p_hi == "1" {
+        self.out.para(if p_hi == "1" {
             say!(
                 w,
                 sweep_zero_at_hi,
@@ -2548,7 +2573,7 @@ impl Builder<'_> {
 
     fn name(&mut self) {
         let (f, w) = (self.f, self.w);
-        self.heading(say!(w, h_name));
+        self.out.heading(say!(w, h_name));
         let kind = self.denominator_kind();
         let form = match (kind.extra, kind.in_batch) {
             (Some(_), true) => say!(w, name_extra_in_batch),
@@ -2557,7 +2582,7 @@ impl Builder<'_> {
             (None, _) => say!(w, name_other),
         };
         let cpc = say!(w, name_cpc, bound = im(&formula::cpc_bound()));
-        self.para(w.sentences(&[form, cpc]));
+        self.out.para(w.sentences(&[form, cpc]));
         let n = f.breakdown.n;
         let log_n = (n as f64).ln();
         let mean = f.report.summary.loss;
@@ -2574,8 +2599,8 @@ impl Builder<'_> {
             )),
             limit = im(&formula::log_k1()),
         );
-        self.para(text.clone());
-        self.step(
+        self.out.para(text.clone());
+        self.out.step(
             "mutual_information_bound",
             formula::cpc_bound().plain,
             json!({ "k_plus_1": n, "log_k_plus_1": log_n, "mean_loss": mean }),
