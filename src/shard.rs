@@ -37,8 +37,8 @@ use twox_hash::{XxHash3_64, XxHash3_128};
 
 use crate::cli::ComputeArgs;
 use crate::error::{Error, Result};
-use crate::input::display_name;
 use crate::input::source::Source;
+use crate::input::{display_name, release};
 use crate::job::DataJob;
 use crate::loss::exp::Lse;
 use crate::loss::kernel::GROUPS;
@@ -467,19 +467,6 @@ impl<'m> Cursor<'m> {
             })
             .collect())
     }
-}
-
-/// Lets the kernel take back the pages of `map` over `len` bytes from
-/// `at` (read again from the page cache if touched once more): a file read
-/// through once, to check or hash it, leaves nothing in memory. A hint, so a
-/// failure changes nothing.
-fn release(map: &Mmap, at: usize, len: usize) {
-    // SAFETY: the map is read-only and backed by its file: dropped pages
-    // read back the same bytes.
-    #[cfg(unix)]
-    let _ = unsafe { map.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, at, len) };
-    #[cfg(not(unix))]
-    let _ = (map, at, len);
 }
 
 /// `len` bytes of `f` from `at`.

@@ -61,6 +61,20 @@ impl<T: bytemuck::Pod> Storage<T> {
     }
 }
 
+/// Lets the kernel take back the pages of `map` over `len` bytes from `at`
+/// (read again from the file, or the page cache, if touched once more): a
+/// file read through once, to check or hash it, then holds no memory of
+/// this process. A hint, so a failure changes nothing; elsewhere than on
+/// Unix there is none to give.
+pub(crate) fn release(map: &Mmap, at: usize, len: usize) {
+    // SAFETY: the map is read-only and backed by its file: dropped pages
+    // read back the same bytes.
+    #[cfg(unix)]
+    let _ = unsafe { map.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, at, len) };
+    #[cfg(not(unix))]
+    let _ = (map, at, len);
+}
+
 /// A dense rows x cols matrix in C (row-major) or Fortran (column-major) order.
 pub struct Matrix<T> {
     storage: Storage<T>,
@@ -133,14 +147,7 @@ impl<T: bytemuck::Pod> Matrix<T> {
             } else {
                 (offset + r0 * self.cols * size, (r1 - r0) * self.cols * size)
             };
-            // SAFETY: the map is read-only and backed by its file: dropped
-            // pages read back the same bytes. A hint: a failure changes
-            // nothing (and elsewhere than on Unix there is none to give).
-            #[cfg(unix)]
-            let _ =
-                unsafe { map.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, at, len) };
-            #[cfg(not(unix))]
-            let _ = (map, at, len);
+            release(map, at, len);
         }
     }
 
