@@ -377,8 +377,7 @@ impl DataJob {
                     ),
                 ));
             }
-            check_finite_blocks(&e, m)?;
-            return Ok(Some(File::blocks(e, m)));
+            return Ok(Some(File::blocks(e, m, release)?));
         }
         Ok(Some(File::checked(e, release)?))
     }
@@ -481,23 +480,6 @@ pub fn top_k(args: &ComputeArgs) -> Result<Vec<u64>> {
         )));
     }
     Ok(ks)
-}
-
-/// Refuses NaN and infinite values of a 3-D file (A, m, d) read as A m
-/// rows, naming the first one by its index `[a, j, c]`.
-fn check_finite_blocks(e: &Embeddings, m: usize) -> Result<()> {
-    let Some((r, c, x)) = e.first_non_finite() else {
-        return Ok(());
-    };
-    let what = if x.is_nan() {
-        "NaN (not a number)".to_string()
-    } else {
-        x.to_string()
-    };
-    Err(Error::data(
-        &e.name,
-        format!("{what} at [{}, {}, {c}]", r / m, r % m),
-    ))
 }
 
 /// A layout error about a matrix with fewer rows than columns says that the

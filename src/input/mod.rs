@@ -281,12 +281,6 @@ impl Embeddings {
         self.finite_norms(false).map(drop)
     }
 
-    /// The first value that is NaN or infinite, in row-major order: its
-    /// row, column and value.
-    pub fn first_non_finite(&self) -> Option<(usize, usize, f64)> {
-        self.norms_or_first_non_finite(false).err()
-    }
-
     /// [`Embeddings::row_norms`], or the error of
     /// [`Embeddings::check_finite`]: both from one pass over the values.
     /// With `release`, the pages of a mapped file are let go as the pass

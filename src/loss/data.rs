@@ -66,12 +66,28 @@ impl File {
     }
 
     /// A 3-D file (A, `m`, d) whose rows `a m .. (a + 1) m` are anchor a's
-    /// own negatives; messages name its entries `[a, m]`.
-    pub fn blocks(embeddings: Embeddings, m: usize) -> File {
-        File {
+    /// own negatives; messages name its entries `[a, m]`. Refuses NaN and
+    /// infinite values as [`File::checked`] does, naming the first by its
+    /// index `[a, j, c]`.
+    pub fn blocks(embeddings: Embeddings, m: usize, release: bool) -> Result<File> {
+        let norms = embeddings
+            .norms_or_first_non_finite(release)
+            .map_err(|(r, c, x)| {
+                let what = if x.is_nan() {
+                    "NaN (not a number)".to_string()
+                } else {
+                    x.to_string()
+                };
+                Error::data(
+                    &embeddings.name,
+                    format!("{what} at [{}, {}, {c}]", r / m, r % m),
+                )
+            })?;
+        Ok(File {
+            embeddings,
+            norms,
             block: Some(m),
-            ..File::new(embeddings)
-        }
+        })
     }
 
     /// How row r is named in messages: `row r`, or `[a, m]` in a 3-D file.
